@@ -1,0 +1,34 @@
+"""Fail-open support: report an unexpected error once, never raise it into a call."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+logger = logging.getLogger("botocore_otel")
+
+_REPEAT_AFTER_S = 300.0
+_last_reported: dict[tuple[str, type[BaseException]], float] = {}
+
+
+def report(where: str, error: BaseException) -> None:
+    """Log ``error`` raised at ``where``, at most once per five minutes per kind.
+
+    Called from inside handlers' ``except`` blocks, so it must not raise either.
+    """
+    try:
+        key = (where, type(error))
+        now = time.monotonic()
+        last = _last_reported.get(key)
+        if last is not None and now - last < _REPEAT_AFTER_S:
+            return
+        _last_reported[key] = now
+        logger.warning(
+            "botocore-otel: %s failed; the AWS call goes on without it "
+            "(repeats of this error are not logged for %d s)",
+            where,
+            int(_REPEAT_AFTER_S),
+            exc_info=error,
+        )
+    except Exception:  # noqa: S110 - logging itself failed; nothing safe is left to do
+        pass

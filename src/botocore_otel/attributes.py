@@ -1,0 +1,150 @@
+"""What a span and its metrics say: names and attributes, computed once per operation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+from opentelemetry.util.types import AttributeValue
+
+from botocore_otel.config import SemconvMode
+from botocore_otel.services import OperationExtras, extras_for
+
+Attributes = dict[str, AttributeValue]
+
+RPC_SYSTEM = "aws-api"
+
+# botocore's own throttling codes (botocore/retries/standard.py), plus what the legacy
+# retry handler treats as throttles. Matched by code, whatever the HTTP status.
+THROTTLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+
+
+def is_throttle(status: int | None, error_code: str | None) -> bool:
+    return status == 429 or (error_code is not None and error_code in THROTTLE_CODES)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationInfo:
+    """Everything about one ``service.Operation`` that does not change from call to call."""
+
+    service_key: str
+    """Hyphenized service id, as in event names: ``elastic-load-balancing-v2``."""
+    service_id: str
+    """Service id in its own casing: ``Elastic Load Balancing v2``."""
+    operation: str
+    span_name: str
+    span_kind: SpanKind
+    span_attributes: Attributes
+    metric_attributes: Attributes
+    extras: OperationExtras | None
+
+
+def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
+    service_id = str(model.service_model.service_id)
+    operation = model.name
+    extras = extras_for(service_key, operation)
+    common: Attributes = {"aws.service_id": service_key}
+    if semconv != SemconvMode.NEW:
+        common["rpc.system"] = RPC_SYSTEM
+        common["rpc.service"] = service_id
+        common["rpc.method"] = operation
+    if semconv != SemconvMode.OLD:
+        common["rpc.system.name"] = RPC_SYSTEM
+    if semconv == SemconvMode.NEW:
+        common["rpc.method"] = f"{service_id}/{operation}"
+    span_attributes = dict(common)
+    if extras is not None:
+        span_attributes.update(extras.static_attributes)
+    return OperationInfo(
+        service_key=service_key,
+        service_id=service_id,
+        operation=operation,
+        span_name=(extras.span_name if extras and extras.span_name else None)
+        or f"{service_id}.{operation}",
+        span_kind=(extras.span_kind if extras and extras.span_kind else None) or SpanKind.CLIENT,
+        span_attributes=span_attributes,
+        metric_attributes=common,
+        extras=extras,
+    )
+
+
+@lru_cache(maxsize=256)
+def server_address(url: str) -> tuple[str, int] | None:
+    """``(host, port)`` of an endpoint URL's scheme and authority, e.g. ``https://host:443``."""
+    scheme, sep, authority = url.partition("://")
+    if not sep or not authority:
+        return None
+    host, colon, port = authority.rpartition(":")
+    if colon and port.isdigit() and (not host.startswith("[") or host.endswith("]")):
+        return host.strip("[]"), int(port)
+    return authority.strip("[]"), 443 if scheme == "https" else 80
+
+
+def endpoint_of(url: str) -> str:
+    """The scheme and authority of ``url``: the part :func:`server_address` caches on."""
+    cut = url.find("/", url.find("://") + 3)
+    return url if cut < 0 else url[:cut]
+
+
+def error_code_of(parsed: Mapping[str, Any] | None, context: Mapping[str, Any]) -> str | None:
+    override = context.get("error_code_override")
+    if override:
+        return str(override)
+    if not parsed:
+        return None
+    error = parsed.get("Error")
+    code = error.get("Code") if isinstance(error, Mapping) else None
+    return str(code) if code else None
+
+
+def exception_type(error: BaseException) -> str:
+    cls = type(error)
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+def response_metadata(parsed: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if not parsed:
+        return {}
+    metadata = parsed.get("ResponseMetadata")
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+_REQUEST_ID_HEADERS = ("x-amzn-requestid", "x-amzn-request-id", "x-amz-request-id")
+
+
+def request_ids(
+    metadata: Mapping[str, Any], headers: Mapping[str, Any] | None
+) -> tuple[str | None, str | None]:
+    """``(aws.request_id, aws.extended_request_id)``; S3's ``x-amz-id-2`` is never the first."""
+    request_id = metadata.get("RequestId")
+    extended = metadata.get("HostId")
+    if headers is not None:
+        if not request_id:
+            for name in _REQUEST_ID_HEADERS:
+                if name in headers:
+                    request_id = headers[name]
+                    break
+        if not extended and "x-amz-id-2" in headers:
+            extended = headers["x-amz-id-2"]
+    return (str(request_id) if request_id else None, str(extended) if extended else None)

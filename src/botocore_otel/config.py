@@ -1,0 +1,194 @@
+"""Settings: keyword options, each mirrored by a ``BOTOCORE_OTEL_*`` environment variable.
+
+Keywords win over the environment. The explicit API raises :class:`ConfigError` for a bad
+value; auto-instrumentation logs it once and leaves that feature off.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore_otel.errors import ConfigError
+
+logger = logging.getLogger("botocore_otel")
+
+RequestHook = Callable[[Any, str, str, Mapping[str, Any]], None]
+"""``request_hook(span, service_id, operation, params)``: called when the call's span opens."""
+ResponseHook = Callable[[Any, str, str, "Mapping[str, Any] | None"], None]
+"""``response_hook(span, service_id, operation, parsed)``: called before the span ends.
+
+``parsed`` is None when the call failed without a response (connection errors)."""
+
+ENV_PREFIX = "BOTOCORE_OTEL_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_HOOK_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+class SemconvMode:
+    """Which RPC attribute names to emit, from ``OTEL_SEMCONV_STABILITY_OPT_IN``."""
+
+    OLD = "old"
+    NEW = "new"
+    DUP = "dup"
+
+
+@dataclass(frozen=True)
+class Settings:
+    tracer_provider: Any = None
+    meter_provider: Any = None
+    request_hook: RequestHook | None = None
+    response_hook: ResponseHook | None = None
+    skip_services: frozenset[str] = frozenset()
+    propagate: bool = True
+    baggage: bool = False
+    attempt_spans: bool = False
+    metrics: bool = True
+    synthetic: Any = None
+    """A ``SyntheticResponder`` once loaded, or None when synthetic answers are off."""
+    semconv: str = SemconvMode.OLD
+    problems: tuple[str, ...] = field(default=(), compare=False)
+    """Under auto-instrumentation: the errors that switched features off."""
+
+
+def _parse_bool(setting: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigError(setting, value, "a boolean: true/false, 1/0, yes/no or on/off")
+
+
+def _parse_services(setting: str, value: object) -> frozenset[str]:
+    items: object = value
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",")]
+    if not isinstance(items, (list, tuple, set, frozenset)) or not all(
+        isinstance(item, str) and _SERVICE_ID.match(item) for item in items
+    ):
+        raise ConfigError(
+            setting,
+            value,
+            "hyphenized service ids, comma-separated in the environment "
+            "(e.g. 's3,elastic-load-balancing-v2')",
+        )
+    return frozenset(items)
+
+
+def _parse_hook(setting: str, value: object) -> Callable[..., None] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not _HOOK_PATH.match(value):
+            raise ConfigError(setting, value, "an import path 'package.module:function'")
+        module_name, _, attr_path = value.partition(":")
+        try:
+            target: Any = importlib.import_module(module_name)
+            for attr in attr_path.split("."):
+                target = getattr(target, attr)
+        except (ImportError, AttributeError) as error:
+            raise ConfigError(
+                setting, value, f"an import path that imports (failed: {error})"
+            ) from error
+        value = target
+    if not callable(value):
+        raise ConfigError(setting, value, "a callable or an import path 'module:function'")
+    hook: Callable[..., None] = value
+    return hook
+
+
+def _parse_synthetic(setting: str, value: object) -> Any:
+    if value is None:
+        return None
+    from botocore_otel.synthetic import SyntheticResponder  # heavy: only when configured
+
+    if isinstance(value, SyntheticResponder):
+        return value
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(setting, value, "a rules file path, or a list of rule dicts")
+    return SyntheticResponder.from_config(value, source=setting)
+
+
+def _parse_provider(setting: str, value: object) -> Any:
+    return value
+
+
+_Parser = Callable[[str, object], Any]
+# keyword -> (parser, value used when a bad value switches the feature off)
+_OPTIONS: dict[str, tuple[_Parser, Any]] = {
+    "tracer_provider": (_parse_provider, None),
+    "meter_provider": (_parse_provider, None),
+    "request_hook": (_parse_hook, None),
+    "response_hook": (_parse_hook, None),
+    "skip_services": (_parse_services, frozenset()),
+    "propagate": (_parse_bool, False),
+    "baggage": (_parse_bool, False),
+    "attempt_spans": (_parse_bool, False),
+    "metrics": (_parse_bool, False),
+    "synthetic": (_parse_synthetic, None),
+}
+_NOT_FROM_ENV = frozenset({"tracer_provider", "meter_provider"})
+_ENV_NAMES = {
+    name: ENV_PREFIX + ("SYNTHETIC_RULES" if name == "synthetic" else name.upper())
+    for name in _OPTIONS
+    if name not in _NOT_FROM_ENV
+}
+
+
+def env_names() -> Mapping[str, str]:
+    """Keyword option -> environment variable."""
+    return dict(_ENV_NAMES)
+
+
+def _semconv_mode(environ: Mapping[str, str]) -> str:
+    opted = {part.strip().lower() for part in environ.get("OTEL_SEMCONV_STABILITY_OPT_IN", "").split(",")}
+    if "rpc/dup" in opted:
+        return SemconvMode.DUP
+    if "rpc" in opted:
+        return SemconvMode.NEW
+    return SemconvMode.OLD
+
+
+def load_settings(
+    options: Mapping[str, object],
+    environ: Mapping[str, str] | None = None,
+    *,
+    strict: bool = True,
+) -> Settings:
+    """Build :class:`Settings` from keyword ``options`` and the environment.
+
+    ``strict`` raises the first :class:`ConfigError`; otherwise each bad value is logged
+    and its feature left off.
+    """
+    env = os.environ if environ is None else environ
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        error = ConfigError(unknown[0], options[unknown[0]], f"one of {', '.join(_OPTIONS)}")
+        if strict:
+            raise error
+        logger.error("botocore-otel: ignoring option: %s", error)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, (parse, off_value) in _OPTIONS.items():
+        if name in options:
+            setting, raw = name, options[name]
+        elif name in _ENV_NAMES and _ENV_NAMES[name] in env:
+            setting, raw = _ENV_NAMES[name], env[_ENV_NAMES[name]]
+        else:
+            continue
+        try:
+            values[name] = parse(setting, raw)
+        except ConfigError as error:
+            if strict:
+                raise
+            logger.error("botocore-otel: %s; this feature stays off", error)
+            problems.append(str(error))
+            values[name] = off_value
+    return Settings(**values, semconv=_semconv_mode(env), problems=tuple(problems))

@@ -1,0 +1,331 @@
+"""Call lifecycle: turns botocore's events into call and attempt records for the sinks.
+
+Event order for one call (attempt steps repeat): provide-client-params, before-call,
+[before-sign, request-created, before-send, before-parse, response-received], then
+after-call or after-call-error. State lives in botocore's per-call ``context`` dict.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import (
+    _SUPPRESS_HTTP_INSTRUMENTATION_KEY,
+    _SUPPRESS_INSTRUMENTATION_KEY,
+    Context,
+)
+from opentelemetry.trace import Tracer, set_span_in_context
+
+from botocore_otel._failsafe import report
+from botocore_otel.attributes import (
+    OperationInfo,
+    error_code_of,
+    exception_type,
+    is_throttle,
+    operation_info,
+    request_ids,
+    response_metadata,
+)
+from botocore_otel.config import Settings
+from botocore_otel.metrics import CallMetrics
+from botocore_otel.propagation import HeaderInjector
+from botocore_otel.spans import SpanSink
+from botocore_otel.state import STATE_KEY, CallState, in_flight
+
+SYNTHETIC_HEADER = "x-botocore-otel-synthetic"
+"""Marks a synthetic response, so response-received knows ours was the one used."""
+
+_time_ns = time.time_ns
+# botocore before ~1.43.70 has no ``context`` on the prepared request: the last
+# request-created handler hands the call's state to before-send (nothing runs between).
+_handoff: ContextVar[CallState | None] = ContextVar("botocore_otel_handoff", default=None)
+# The call whose attempt is between before-send and response-received on this thread or
+# task: before-parse and the synthetic responder get no request context of their own.
+_sending: ContextVar[CallState | None] = ContextVar("botocore_otel_sending", default=None)
+_SKIPPED: Any = object()
+
+
+def _state_of(request: Any) -> CallState | None:
+    context = getattr(request, "context", None)
+    if context:
+        state: CallState | None = context.get(STATE_KEY)
+        return state
+    state = _handoff.get()
+    if state is not None:
+        _handoff.set(None)
+    return state
+
+
+class Lifecycle:
+    """The event handlers of one instrumentation. ``enabled`` switches them all off."""
+
+    def __init__(self, settings: Settings, tracer: Tracer, metrics: CallMetrics | None) -> None:
+        self.enabled = True
+        self._settings = settings
+        self._spans = SpanSink(tracer, settings)
+        self._metrics = metrics
+        self._injector = HeaderInjector(baggage=settings.baggage) if settings.propagate else None
+        self._synthetic = settings.synthetic
+        self._infos: dict[str, OperationInfo] = {}
+
+    # -- call start ---------------------------------------------------------------
+    def _info(self, event_name: str, model: Any) -> OperationInfo | None:
+        info = self._infos.get(event_name)
+        if info is None:
+            service_key = event_name.split(".")[1]
+            if service_key in self._settings.skip_services:
+                info = _SKIPPED
+            else:
+                info = operation_info(service_key, model, self._settings.semconv)
+            self._infos[event_name] = info
+        return None if info is _SKIPPED else info
+
+    def on_provide_client_params(
+        self, params: Mapping[str, Any], model: Any, context: dict[str, Any], event_name: str, **_: Any
+    ) -> None:
+        if not self.enabled:
+            return
+        try:
+            info = self._info(event_name, model)
+            if info is None or otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+                return
+            parent = otel_context.get_current()
+            outer_ref = in_flight.get()
+            outer = outer_ref() if outer_ref is not None else None
+            if outer is not None and outer.reached_send_phase and not outer.ended:
+                parent = set_span_in_context(outer.span or self._spans.open_call(outer), outer.parent)
+            state = CallState(self, info, model, _time_ns(), parent, params, context.get("client_region"))
+            state.nest_token = in_flight.set(weakref.ref(state))
+            context[STATE_KEY] = state
+        except Exception as error:
+            report("provide-client-params handler", error)
+
+    def on_before_call(self, context: dict[str, Any], **_: Any) -> None:
+        state: CallState | None = context.get(STATE_KEY)
+        if state is not None:
+            state.serialized_ns = _time_ns()
+            state.reached_send_phase = True
+
+    # -- attempts -----------------------------------------------------------------
+    def on_before_sign(self, request: Any, **_: Any) -> None:
+        state = getattr(request, "context", {}).get(STATE_KEY)
+        if state is not None:
+            state.sign_start_ns = _time_ns()
+
+    def on_request_created(self, request: Any, **_: Any) -> None:
+        state = getattr(request, "context", {}).get(STATE_KEY)
+        if state is not None:
+            state.sign_end_ns = _time_ns()
+            _handoff.set(state)
+
+    def on_before_send(self, request: Any, **_: Any) -> None:
+        if not self.enabled:
+            return
+        try:
+            state = _state_of(request)
+            if state is None or state.ended:
+                return
+            now = _time_ns()
+            state.attempts += 1
+            call_span = state.span
+            if call_span is None:
+                call_span = self._spans.open_call(state)
+            if state.attempts == 1:
+                self._spans.on_first_send(call_span, request.url)
+            else:
+                self._spans.on_retry(state)
+                if self._metrics is not None:
+                    self._metrics.retries.add(1, self._attempt_attributes(state))
+            state.attempt_start_ns = now
+            state.parse_start_ns = 0
+            span = self._spans.open_attempt(state, call_span, now)
+            ctx = set_span_in_context(span, state.parent)
+            if self._injector is not None:
+                self._injector.inject(request.headers, ctx, span.get_span_context())
+            # urllib3/requests instrumentation must not add a second span for the wire.
+            ctx = otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
+            if state.window_token is not None:
+                self._close_window(state)
+            state.window_token = otel_context.attach(ctx)
+            state.window_ctx = ctx
+            _sending.set(state)
+        except Exception as error:
+            report("before-send handler", error)
+
+    def on_synthetic_send(self, request: Any, **_: Any) -> Any:
+        """Registered last on before-send: a handler registered earlier still wins."""
+        if not self.enabled or self._synthetic is None:
+            return None
+        try:
+            state = _sending.get()
+            if state is None or state.ended or state.span is None:
+                return None
+            trace_id = state.span.get_span_context().trace_id
+            answer = self._synthetic.answer(
+                state.info.service_key, state.model, state.params, trace_id, is_async=_is_async(request)
+            )
+            if answer is None:
+                return None
+            answer.response.headers[SYNTHETIC_HEADER] = answer.rule_name
+            if answer.delay_s > 0 and not _is_async(request):
+                time.sleep(answer.delay_s)
+            return answer.response
+        except Exception as error:
+            report("synthetic response", error)
+            return None
+
+    def on_before_parse(self, **_: Any) -> None:
+        state = _sending.get()
+        if state is not None:
+            state.parse_start_ns = _time_ns()
+
+    def _close_window(self, state: CallState) -> None:
+        token, state.window_token = state.window_token, None
+        if token is not None and otel_context.get_current() is state.window_ctx:
+            otel_context.detach(token)  # type: ignore[arg-type]
+        state.window_ctx = None
+
+    def on_response_received(
+        self,
+        response_dict: Mapping[str, Any] | None,
+        parsed_response: Mapping[str, Any] | None,
+        context: dict[str, Any],
+        exception: BaseException | None,
+        **_: Any,
+    ) -> None:
+        state: CallState | None = context.get(STATE_KEY)
+        if state is None or state.span is None or state.ended:
+            return
+        try:
+            now = _time_ns()
+            self._close_window(state)
+            _sending.set(None)
+            status: int | None = None
+            code: str | None = None
+            if response_dict is not None:
+                status = response_dict.get("status_code")
+                headers = response_dict.get("headers")
+                if headers is not None and SYNTHETIC_HEADER in headers:
+                    state.synthetic_rule = str(headers[SYNTHETIC_HEADER])
+                if status is not None and status >= 300:
+                    code = error_code_of(parsed_response, context)
+                    if code is None and status >= 400:
+                        code = str(status)
+            if exception is not None:
+                code = exception_type(exception)
+            state.last_status, state.last_error, state.last_end_ns = status, code, now
+            state.last_throttled = is_throttle(status, code)
+            self._spans.end_attempt(state, now)
+            if self._metrics is not None:
+                attributes = self._attempt_attributes(state)
+                sign_ns = state.sign_end_ns - state.sign_start_ns if state.sign_start_ns else 0
+                self._metrics.record_attempt(attributes, state.attempt_start_ns, state.parse_start_ns, now, sign_ns)
+                if state.last_throttled:
+                    self._metrics.throttles.add(1, attributes)
+        except Exception as error:
+            report("response-received handler", error)
+
+    def _attempt_attributes(self, state: CallState) -> dict[str, Any]:
+        assert self._metrics is not None
+        return self._metrics.attributes(
+            state.info.metric_attributes,
+            state.region,
+            state.last_status,
+            state.last_error,
+            state.synthetic_rule is not None,
+        )
+
+    # -- call end -------------------------------------------------------------------
+    def on_after_call(
+        self, http_response: Any, parsed: Mapping[str, Any] | None, context: dict[str, Any], **_: Any
+    ) -> None:
+        state: CallState | None = context.get(STATE_KEY)
+        if state is None or state.ended:
+            return
+        try:
+            status = getattr(http_response, "status_code", None)
+            code = error_code_of(parsed, context) if status is not None and status >= 400 else None
+            if status is not None and status >= 400 and code is None:
+                code = str(status)
+            metadata = response_metadata(parsed)
+            request_id, extended = request_ids(metadata, metadata.get("HTTPHeaders"))
+            message = None
+            if code is not None and parsed:
+                error = parsed.get("Error")
+                detail = error.get("Message", "") if isinstance(error, Mapping) else ""
+                message = f"An error occurred ({code}) when calling the {state.info.operation} operation: {detail}"
+            self._finish(state, status, code, parsed, None, request_id, extended, message)
+        except Exception as error:
+            report("after-call handler", error)
+
+    def on_after_call_error(self, exception: BaseException, context: dict[str, Any], **_: Any) -> None:
+        state: CallState | None = context.get(STATE_KEY)
+        if state is None or state.ended:
+            return
+        try:
+            self._finish(state, state.last_status, exception_type(exception), None, exception, None, None)
+        except Exception as error:
+            report("after-call-error handler", error)
+
+    def abandon(self, state: CallState) -> None:
+        """Ends a call that got no closing event (see ``CallState.__del__``)."""
+        window = state.window_ctx
+        if window is not None and otel_context.get_current() is window:
+            # Still current on this thread: put back what was current before the call.
+            otel_context.attach(state.parent)
+        state.window_token = state.window_ctx = None
+        self._finish(state, state.last_status, "cancelled", None, None, None, None)
+
+    def _finish(
+        self,
+        state: CallState,
+        status: int | None,
+        error_type: str | None,
+        parsed: Mapping[str, Any] | None,
+        exception: BaseException | None,
+        request_id: str | None,
+        extended_request_id: str | None,
+        message: str | None = None,
+    ) -> None:
+        end_ns = _time_ns()
+        state.ended = True
+        if state.nest_token is not None:
+            token, state.nest_token = state.nest_token, None
+            try:
+                in_flight.reset(token)
+            except ValueError:  # created in another context (a copied one): nothing to undo
+                pass
+        if state.span is None:
+            return  # never reached the wire (answered at before-call, e.g. by Stubber)
+        if state.window_token is not None:
+            self._close_window(state)
+        self._spans.end_call(
+            state, end_ns, status, error_type, parsed, exception, request_id, extended_request_id, message
+        )
+        if self._metrics is not None:
+            synthetic = state.synthetic_rule is not None
+            base = state.info.metric_attributes
+            attributes = self._metrics.attributes(base, state.region, status, error_type, synthetic)
+            errors = (
+                self._metrics.attributes(base, state.region, status, error_type, synthetic, exception_type=True)
+                if error_type is not None
+                else None
+            )
+            serialization_ns = state.serialized_ns - state.start_ns if state.serialized_ns else 0
+            self._metrics.record_call(attributes, errors, end_ns - state.start_ns, state.attempts, serialization_ns)
+
+
+_async_types: dict[type, bool] = {}
+
+
+def _is_async(request: Any) -> bool:
+    cls = type(request)
+    known = _async_types.get(cls)
+    if known is None:
+        known = _async_types[cls] = cls.__module__.startswith("aiobotocore")
+    return known

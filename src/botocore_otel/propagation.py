@@ -1,0 +1,108 @@
+"""Trace headers on the prepared request, added after signing and never over a signed one.
+
+Headers are added at ``before-send``, after SigV4 signing, so they are never part of the
+signature. Three rules keep every signature valid (the 2026 SigV4 breakages of other
+agents each broke one): never overwrite a header that is present, never touch a header
+named in ``SignedHeaders``, never add an ``x-amz-*`` header (S3 requires those signed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from opentelemetry import baggage as otel_baggage
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context
+from opentelemetry.propagate import get_global_textmap
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.trace import SpanContext
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+XRAY_HEADER = "X-Amzn-Trace-Id"
+
+
+def xray_header_value(span_context: SpanContext) -> str:
+    trace_id = f"{span_context.trace_id:032x}"
+    sampled = "1" if span_context.trace_flags.sampled else "0"
+    return f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_context.span_id:016x};Sampled={sampled}"
+
+
+def traceparent_value(span_context: SpanContext) -> str:
+    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{span_context.trace_flags:02x}"
+
+
+def signed_header_names(headers: Any) -> str:
+    """The ``SignedHeaders`` list of a SigV4/SigV4a ``Authorization`` header, as ``;a;b;``."""
+    authorization = headers.get("Authorization")
+    if not authorization:
+        return ""
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode("latin-1")
+    start = authorization.find("SignedHeaders=")
+    if start < 0:
+        return ""
+    start += len("SignedHeaders=")
+    end = authorization.find(",", start)
+    return ";" + authorization[start : end if end >= 0 else None].strip().lower() + ";"
+
+
+def _is_w3c_default(textmap: TextMapPropagator) -> bool:
+    """True for the SDK's default ``tracecontext,baggage`` propagator, which we format inline."""
+    parts = getattr(textmap, "_propagators", None) if isinstance(textmap, CompositePropagator) else None
+    return (
+        parts is not None
+        and len(parts) == 2
+        and type(parts[0]) is TraceContextTextMapPropagator
+        and type(parts[1]) is W3CBaggagePropagator
+    )
+
+
+class HeaderInjector:
+    """Writes the X-Ray header and the global propagator's fields onto a prepared request."""
+
+    __slots__ = ("_baggage", "_baggage_propagator", "_textmap", "_textmap_is_default")
+
+    def __init__(self, *, baggage: bool) -> None:
+        self._baggage = baggage
+        self._baggage_propagator = W3CBaggagePropagator()
+        self._textmap: TextMapPropagator | None = None
+        self._textmap_is_default = False
+
+    def _fields(self, context: Context, span_context: SpanContext) -> dict[str, str]:
+        fields = {XRAY_HEADER: xray_header_value(span_context)}
+        textmap = get_global_textmap()
+        if textmap is not self._textmap:
+            self._textmap, self._textmap_is_default = textmap, _is_w3c_default(textmap)
+        if self._textmap_is_default:
+            fields["traceparent"] = traceparent_value(span_context)
+            if span_context.trace_state:
+                fields["tracestate"] = span_context.trace_state.to_header()
+            if self._baggage:
+                self._baggage_propagator.inject(fields, context=context)
+        else:
+            if not self._baggage:
+                context = otel_baggage.clear(context=context)
+            carrier: dict[str, str] = {}
+            textmap.inject(carrier, context=context)
+            for name, value in carrier.items():
+                fields.setdefault(name, value)
+        return fields
+
+    def inject(self, headers: MutableMapping[str, Any], context: Context, span_context: SpanContext) -> None:
+        if not span_context.is_valid:
+            return
+        fields = self._fields(context, span_context)
+        present = {name.lower() for name in headers.keys()}
+        signed = signed_header_names(headers)
+        for name, value in fields.items():
+            lowered = name.lower()
+            if (
+                lowered in present
+                or lowered.startswith("x-amz-")
+                or (signed and f";{lowered};" in signed)
+            ):
+                continue
+            headers[name] = value
+            present.add(lowered)

@@ -1,0 +1,155 @@
+"""Span sink: the call's CLIENT span, its retry events and optional per-attempt spans."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
+
+from botocore_otel._failsafe import report
+from botocore_otel.attributes import Attributes, server_address, endpoint_of
+from botocore_otel.config import Settings
+from botocore_otel.state import CallState
+
+SYNTHETIC_ATTRIBUTE = "botocore_otel.synthetic"
+SYNTHETIC_RULE_ATTRIBUTE = "botocore_otel.synthetic.rule"
+
+
+class SpanSink:
+    __slots__ = ("_attempt_spans", "_request_hook", "_response_hook", "_tracer")
+
+    def __init__(self, tracer: Tracer, settings: Settings) -> None:
+        self._tracer = tracer
+        self._request_hook = settings.request_hook
+        self._response_hook = settings.response_hook
+        self._attempt_spans = settings.attempt_spans
+
+    def open_call(self, state: CallState) -> Span:
+        info = state.info
+        span = self._tracer.start_span(
+            info.span_name,
+            context=state.parent,
+            kind=info.span_kind,
+            attributes=info.span_attributes,
+            start_time=state.start_ns,
+        )
+        state.span = span
+        if span.is_recording():
+            attributes: Attributes = {}
+            if state.region:
+                attributes["cloud.region"] = state.region
+            if info.extras is not None and state.params is not None:
+                try:
+                    attributes.update(info.extras.request_attributes(state.params))
+                except Exception as error:
+                    report(f"request attributes of {info.span_name}", error)
+            span.set_attributes(attributes)
+            if self._request_hook is not None:
+                try:
+                    self._request_hook(span, info.service_key, info.operation, state.params or {})
+                except Exception as error:
+                    report("request_hook", error)
+        return span
+
+    def on_first_send(self, span: Span, url: str) -> None:
+        if span.is_recording():
+            address = server_address(endpoint_of(url))
+            if address is not None:
+                span.set_attributes({"server.address": address[0], "server.port": address[1]})
+
+    def on_retry(self, state: CallState) -> None:
+        span = state.span
+        if span is not None and span.is_recording():
+            attributes: Attributes = {"aws.attempt": state.attempts - 1, "aws.throttled": state.last_throttled}
+            if state.last_status is not None:
+                attributes["http.response.status_code"] = state.last_status
+            if state.last_error is not None:
+                attributes["error.type"] = state.last_error
+            span.add_event("aws.retry", attributes, timestamp=state.last_end_ns or None)
+
+    def open_attempt(self, state: CallState, call_span: Span, start_ns: int) -> Span:
+        """A child span per attempt, when ``attempt_spans`` is on; else the call span itself."""
+        if not self._attempt_spans or not call_span.is_recording():
+            return call_span
+        info = state.info
+        attributes: Attributes = {"aws.service_id": info.service_key, "http.request.method": "POST"}
+        if state.attempts > 1:
+            attributes["http.request.resend_count"] = state.attempts - 1
+        span = self._tracer.start_span(
+            f"{info.span_name} attempt {state.attempts}",
+            context=set_span_in_context(call_span, state.parent),
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=start_ns,
+        )
+        state.attempt_span = span
+        return span
+
+    def end_attempt(self, state: CallState, end_ns: int) -> None:
+        span, state.attempt_span = state.attempt_span, None
+        if span is None:
+            return
+        if state.last_status is not None:
+            span.set_attribute("http.response.status_code", state.last_status)
+        if state.last_error is not None:
+            span.set_attribute("error.type", state.last_error)
+            span.set_status(Status(StatusCode.ERROR))
+        span.end(end_ns)
+
+    def end_call(
+        self,
+        state: CallState,
+        end_ns: int,
+        status: int | None,
+        error_type: str | None,
+        parsed: Mapping[str, Any] | None,
+        exception: BaseException | None,
+        request_id: str | None,
+        extended_request_id: str | None,
+        error_message: str | None = None,
+    ) -> None:
+        span = state.span
+        if span is None:
+            return
+        if state.attempt_span is not None:
+            self.end_attempt(state, end_ns)
+        if span.is_recording():
+            info = state.info
+            attributes: Attributes = {"aws.retry_attempts": max(state.attempts - 1, 0)}
+            if status is not None:
+                attributes["http.response.status_code"] = status
+            if request_id:
+                attributes["aws.request_id"] = request_id
+            if extended_request_id:
+                attributes["aws.extended_request_id"] = extended_request_id
+            if error_type is not None:
+                attributes["error.type"] = error_type
+            if state.synthetic_rule is not None:
+                attributes[SYNTHETIC_ATTRIBUTE] = True
+                attributes[SYNTHETIC_RULE_ATTRIBUTE] = state.synthetic_rule
+            if info.extras is not None and parsed:
+                try:
+                    attributes.update(info.extras.response_attributes(parsed))
+                except Exception as error:
+                    report(f"response attributes of {info.span_name}", error)
+            span.set_attributes(attributes)
+            if error_type is not None:
+                if exception is not None:
+                    span.record_exception(exception, timestamp=end_ns)
+                else:
+                    span.add_event(
+                        "exception",
+                        {
+                            "exception.type": "botocore.exceptions.ClientError",
+                            "exception.message": error_message or error_type,
+                        },
+                        timestamp=end_ns,
+                    )
+                span.set_status(Status(StatusCode.ERROR, error_type))
+            if self._response_hook is not None:
+                try:
+                    self._response_hook(span, info.service_key, info.operation, parsed)
+                except Exception as error:
+                    report("response_hook", error)
+        span.end(end_ns)
