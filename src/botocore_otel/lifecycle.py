@@ -19,7 +19,7 @@ from opentelemetry.context import (
     _SUPPRESS_INSTRUMENTATION_KEY,
     Context,
 )
-from opentelemetry.trace import Tracer, set_span_in_context
+from opentelemetry.trace import Span, Tracer, set_span_in_context
 
 from botocore_otel._failsafe import report
 from botocore_otel.attributes import (
@@ -43,10 +43,11 @@ SYNTHETIC_HEADER = "x-botocore-otel-synthetic"
 _time_ns = time.time_ns
 # botocore before ~1.43.70 has no ``context`` on the prepared request: the last
 # request-created handler hands the call's state to before-send (nothing runs between).
-_handoff: ContextVar[CallState | None] = ContextVar("botocore_otel_handoff", default=None)
+# Both hold weak references: an abandoned call must not be kept alive by them.
+_handoff: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_handoff", default=None)
 # The call whose attempt is between before-send and response-received on this thread or
 # task: before-parse and the synthetic responder get no request context of their own.
-_sending: ContextVar[CallState | None] = ContextVar("botocore_otel_sending", default=None)
+_sending: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_sending", default=None)
 _SKIPPED: Any = object()
 
 
@@ -55,10 +56,16 @@ def _state_of(request: Any) -> CallState | None:
     if context:
         state: CallState | None = context.get(STATE_KEY)
         return state
-    state = _handoff.get()
-    if state is not None:
-        _handoff.set(None)
-    return state
+    ref = _handoff.get()
+    if ref is None:
+        return None
+    _handoff.set(None)
+    return ref()
+
+
+def _sending_state() -> CallState | None:
+    ref = _sending.get()
+    return None if ref is None else ref()
 
 
 class Lifecycle:
@@ -100,10 +107,21 @@ class Lifecycle:
             if outer is not None and outer.reached_send_phase and not outer.ended:
                 parent = set_span_in_context(outer.span or self._spans.open_call(outer), outer.parent)
             state = CallState(self, info, model, _time_ns(), parent, params, context.get("client_region"))
-            state.nest_token = in_flight.set(weakref.ref(state))
+            state.nest_token = in_flight.set(state.ref)
             context[STATE_KEY] = state
         except Exception as error:
             report("provide-client-params handler", error)
+
+    def call_span(self, context: Mapping[str, Any]) -> Span | None:
+        """The span of the call that owns botocore's ``context``, opened now if need be.
+
+        For handlers that run before before-send (payload propagation at
+        before-parameter-build needs the span's context to put into the message).
+        """
+        state: CallState | None = context.get(STATE_KEY)
+        if state is None or state.ended:
+            return None
+        return state.span or self._spans.open_call(state)
 
     def on_before_call(self, context: dict[str, Any], **_: Any) -> None:
         state: CallState | None = context.get(STATE_KEY)
@@ -121,7 +139,7 @@ class Lifecycle:
         state = getattr(request, "context", {}).get(STATE_KEY)
         if state is not None:
             state.sign_end_ns = _time_ns()
-            _handoff.set(state)
+            _handoff.set(state.ref)
 
     def on_before_send(self, request: Any, **_: Any) -> None:
         if not self.enabled:
@@ -153,7 +171,7 @@ class Lifecycle:
                 self._close_window(state)
             state.window_token = otel_context.attach(ctx)
             state.window_ctx = ctx
-            _sending.set(state)
+            _sending.set(state.ref)
         except Exception as error:
             report("before-send handler", error)
 
@@ -162,7 +180,7 @@ class Lifecycle:
         if not self.enabled or self._synthetic is None:
             return None
         try:
-            state = _sending.get()
+            state = _sending_state()
             if state is None or state.ended or state.span is None:
                 return None
             trace_id = state.span.get_span_context().trace_id
@@ -180,7 +198,7 @@ class Lifecycle:
             return None
 
     def on_before_parse(self, **_: Any) -> None:
-        state = _sending.get()
+        state = _sending_state()
         if state is not None:
             state.parse_start_ns = _time_ns()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
@@ -12,8 +12,7 @@ from opentelemetry.trace import Span
 from botocore_otel._failsafe import report
 from botocore_otel.attributes import OperationInfo
 
-if TYPE_CHECKING:
-    import weakref
+import weakref
 
 STATE_KEY = "botocore_otel.call"
 
@@ -48,6 +47,7 @@ class CallState:
         "parent",
         "parse_start_ns",
         "reached_send_phase",
+        "ref",
         "region",
         "serialized_ns",
         "sign_end_ns",
@@ -70,6 +70,7 @@ class CallState:
         region: str | None,
     ) -> None:
         self.owner = owner
+        self.ref = weakref.ref(self)
         self.info = info
         self.model = model
         self.start_ns = start_ns

@@ -1,0 +1,172 @@
+"""Synthetic responses: answer selected API calls without contacting AWS.
+
+The core calls ``SyntheticResponder.answer`` from its ``before-send`` handler;
+a non-None answer's ``response`` is returned to botocore, which parses it with
+its real parser (and retries throttles / 5xx as usual). See ``config`` for the
+rules file format.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.model import OperationModel
+
+from botocore_otel.synthetic.config import parse_rules
+from botocore_otel.synthetic.responses import Template
+from botocore_otel.synthetic.rules import DataSource, ErrorSpec, ResponseSpec, Rule
+from botocore_otel.synthetic.shapes import generate_output, normalize
+from botocore_otel.synthetic.wire import error_wire, success_wire
+
+__all__ = [
+    "ErrorSpec",
+    "ResponseSpec",
+    "Rule",
+    "SyntheticAnswer",
+    "SyntheticResponder",
+    "check_rules_file",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticAnswer:
+    response: AWSResponse  # aiobotocore's AioAWSResponse when asked for is_async
+    rule_name: str
+    delay_s: float  # latency to wait before returning the response; 0.0 for none
+    error_code: str | None  # AWS error code when this answer is an error response
+
+
+class _Entry:
+    """The rule selected for one (service, operation) and its lazily built templates."""
+
+    __slots__ = ("data", "error", "rule", "success", "url")
+
+    def __init__(self, rule: Rule, data: DataSource | None, url: str) -> None:
+        self.rule = rule
+        self.data = data
+        self.url = url
+        self.success: Template | None = None
+        self.error: Template | None = None
+
+    def success_template(
+        self, operation: OperationModel, params: Mapping[str, Any] | None
+    ) -> Template:
+        template = self.success
+        if template is not None:
+            return template
+        spec = self.rule.response
+        data = self.data
+        if callable(data):  # user code: re-serialized per call, by design
+            values = normalize(operation.output_shape, data(params), f"rule {self.rule.name!r}")
+            return Template(success_wire(operation, _with_body(operation, values, spec)), self.url)
+        if data is None:
+            values = generate_output(operation, spec.fill, spec.body_size)
+        else:
+            values = _with_body(operation, normalize(operation.output_shape, data, "data"), spec)
+        template = Template(success_wire(operation, values), self.url)
+        self.success = template
+        return template
+
+    def error_template(self, operation: OperationModel, error: ErrorSpec) -> Template:
+        template = self.error
+        if template is None:
+            wire = error_wire(operation, error.code, error.status, error.message)
+            template = self.error = Template(wire, self.url)
+        return template
+
+
+def _with_body(operation: OperationModel, values: dict[str, Any], spec: ResponseSpec) -> Any:
+    """Fill a streaming payload the user's data left out with ``body_size`` bytes."""
+    shape = operation.output_shape
+    payload = shape.serialization.get("payload") if shape is not None else None
+    if shape is not None and payload and payload not in values:
+        member = shape.members[payload]
+        if member.serialization.get("streaming") and member.type_name in ("blob", "string"):
+            values = {**values, payload: b"x" * spec.body_size}
+    return values
+
+
+class SyntheticResponder:
+    """Chooses, per API call, whether and how to answer synthetically."""
+
+    __slots__ = ("_entries", "_rng", "rules")
+
+    def __init__(self, rules: Sequence[Rule] = (), *, seed: int | None = None) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self._entries: dict[tuple[str, str], _Entry | None] = {}
+        self._rng = random.Random(seed)
+
+    @classmethod
+    def from_config(
+        cls, value: object, *, source: str = "synthetic", seed: int | None = None
+    ) -> SyntheticResponder:
+        """``value``: a list of rule mappings, a mapping ``{"rules": [...]}`` or a path
+        (str / os.PathLike) to a JSON or TOML file holding ``{"rules": [...]}``.
+
+        ``seed`` makes per-call random choices (``decision = "call"``, error rate,
+        latency) reproducible. Raises ``ConfigError`` for any invalid input.
+        """
+        return cls(parse_rules(value, source), seed=seed)
+
+    def answer(
+        self,
+        service_key: str,
+        operation_model: OperationModel,
+        params: Mapping[str, Any] | None,
+        trace_id: int,
+        is_async: bool = False,
+    ) -> SyntheticAnswer | None:
+        """The synthetic answer for this call, or None to let it go to AWS."""
+        key = (service_key, operation_model.name)
+        try:
+            entry = self._entries[key]
+        except KeyError:
+            entry = self._resolve(key)
+        if entry is None:
+            return None
+        rule = entry.rule
+        if not rule.selects(trace_id, self._rng):
+            return None
+        spec = rule.response
+        error = spec.error
+        if error is not None and (error.rate >= 1.0 or self._rng.random() < error.rate):
+            template = entry.error_template(operation_model, error)
+            code: str | None = error.code
+        else:
+            template = entry.success_template(operation_model, params)
+            code = None
+        latency = spec.latency
+        delay = latency.sample(self._rng) if latency is not None else 0.0
+        return SyntheticAnswer(template.response(is_async), rule.name, delay, code)
+
+    def _resolve(self, key: tuple[str, str]) -> _Entry | None:
+        service, operation = key
+        entry = None
+        for rule in self.rules:
+            if rule.matches(service, operation):
+                data = rule.response.data_for(service, operation)
+                entry = _Entry(rule, data, f"https://{service}.synthetic.invalid/")
+                break
+        self._entries[key] = entry
+        return entry
+
+    def describe(self) -> str:
+        if not self.rules:
+            return "synthetic responses: no rules"
+        listed = "; ".join(
+            f"{r.name!r} {r.match} rate={r.rate:g}/{r.decision}"
+            + (f" error={r.response.error.code}@{r.response.error.rate:g}" if r.response.error else "")
+            for r in self.rules
+        )
+        return f"synthetic responses: {len(self.rules)} rule(s), first match wins: {listed}"
+
+
+def check_rules_file(path: str | os.PathLike[str]) -> list[str]:
+    """One human-readable line per rule of a rules file; raises ``ConfigError``."""
+    responder = SyntheticResponder.from_config(path, source=os.fspath(path))
+    return [f"{i + 1}. {rule.describe()}" for i, rule in enumerate(responder.rules)]

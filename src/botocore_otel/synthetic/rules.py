@@ -1,0 +1,197 @@
+"""The rule model: matching an API call and deciding whether a rule selects it.
+
+Parsing and validation of user input lives in ``config``; everything here is on
+the hot path or describes a rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore_otel.synthetic.latency import Latency
+
+DECISIONS = ("trace", "call")
+GLOB_CHARS = frozenset("*?[")
+_MASK64 = (1 << 64) - 1
+
+DataFunction = Callable[[Mapping[str, Any] | None], Mapping[str, Any]]
+# Output-shape data checked by ``shapes.normalize``, or a callable params -> data.
+DataSource = Mapping[str, Any] | DataFunction
+
+
+def is_glob(pattern: str) -> bool:
+    return any(c in GLOB_CHARS for c in pattern)
+
+
+def _mix64(x: int) -> int:
+    """splitmix64's finalizer: spreads any bit pattern evenly over 64 bits."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def rule_salt(name: str) -> int:
+    """A per-rule 64-bit salt, identical in every process (unlike ``hash()``)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
+
+
+class Reservoir:
+    """At most ``target`` selections per wall-clock second, shared by all threads."""
+
+    __slots__ = ("_lock", "_second", "_target", "_used")
+
+    def __init__(self, target: int) -> None:
+        self._target = target
+        self._second = -1
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        now = int(time.monotonic())
+        if now == self._second and self._used >= self._target:
+            return False  # exhausted for this second: skip the lock
+        with self._lock:
+            if now != self._second:
+                self._second = now
+                self._used = 0
+            if self._used < self._target:
+                self._used += 1
+                return True
+            return False
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    code: str
+    status: int = 400
+    message: str = "Synthetic error response"
+    rate: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSpec:
+    data: DataSource | None = None
+    # Glob rules: "service.Operation" -> data; other matched operations are generated.
+    data_by_operation: Mapping[str, DataSource] = field(default_factory=dict)
+    fill: str = "required"
+    error: ErrorSpec | None = None
+    latency: Latency | None = None
+    body_size: int = 1024
+
+    def data_for(self, service: str, operation: str) -> DataSource | None:
+        if self.data is not None:
+            return self.data
+        return self.data_by_operation.get(f"{service}.{operation}")
+
+    def describe(self) -> str:
+        if callable(self.data):
+            kind = "data from a callable"
+        elif self.data is not None:
+            kind = "given data"
+        elif self.data_by_operation:
+            kind = f"given data for {len(self.data_by_operation)} operation(s), else generated"
+        else:
+            kind = f"generated ({self.fill} members)"
+        parts = [kind]
+        if self.error is not None:
+            e = self.error
+            parts.append(f"error {e.code} (HTTP {e.status}) on {e.rate:.0%} of selected calls")
+        if self.latency is not None:
+            parts.append(f"latency {self.latency.describe()}")
+        parts.append(f"streaming body {self.body_size} bytes")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rule:
+    name: str
+    match: str
+    rate: float = 1.0
+    fixed_target: int = 0
+    decision: str = "trace"
+    response: ResponseSpec = field(default_factory=ResponseSpec)
+    _service_re: re.Pattern[str] | None = field(default=None, repr=False)
+    _operation_re: re.Pattern[str] | None = field(default=None, repr=False)
+    _threshold: int = field(default=0, repr=False)
+    _salt: int = field(default=0, repr=False)
+    _reservoir: Reservoir | None = field(default=None, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        match: str,
+        rate: float = 1.0,
+        fixed_target: int = 0,
+        decision: str = "trace",
+        response: ResponseSpec | None = None,
+    ) -> Rule:
+        """Build a rule from already-validated values (see ``config.parse_rules``)."""
+        service, _, operation = match.partition(".") if match != "*" else ("*", ".", "*")
+        return cls(
+            name=name,
+            match=match,
+            rate=rate,
+            fixed_target=fixed_target,
+            decision=decision,
+            response=response or ResponseSpec(),
+            _service_re=_compile(service),
+            _operation_re=_compile(operation),
+            _threshold=min(int(rate * 2.0**64), 1 << 64),
+            _salt=rule_salt(name),
+            _reservoir=Reservoir(fixed_target) if fixed_target > 0 else None,
+        )
+
+    @property
+    def service_pattern(self) -> str:
+        return "*" if self.match == "*" else self.match.partition(".")[0]
+
+    @property
+    def operation_pattern(self) -> str:
+        return "*" if self.match == "*" else self.match.partition(".")[2]
+
+    def matches(self, service: str, operation: str) -> bool:
+        service_pattern, operation_pattern = self.service_pattern, self.operation_pattern
+        if self._service_re is None:
+            if service != service_pattern:
+                return False
+        elif self._service_re.fullmatch(service) is None:
+            return False
+        if self._operation_re is None:
+            return operation == operation_pattern
+        return self._operation_re.fullmatch(operation) is not None
+
+    def selects(self, trace_id: int, rng: random.Random) -> bool:
+        """Reservoir first (``fixed_target`` per second), then ``rate``."""
+        if self._reservoir is not None and self._reservoir.take():
+            return True
+        threshold = self._threshold
+        if threshold >= 1 << 64:
+            return True
+        if threshold <= 0:
+            return False
+        if self.decision == "trace" and trace_id:
+            return _mix64((trace_id & _MASK64) ^ self._salt) < threshold
+        return rng.random() < self.rate
+
+    def describe(self) -> str:
+        how = "per trace" if self.decision == "trace" else "per call"
+        text = f"rule {self.name!r}: {self.match}, rate {self.rate:g} {how}"
+        if self.fixed_target:
+            text += f", at least {self.fixed_target}/s"
+        return f"{text}; {self.response.describe()}"
+
+
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    if not is_glob(pattern):
+        return None
+    import fnmatch
+
+    return re.compile(fnmatch.translate(pattern))

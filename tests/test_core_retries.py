@@ -1,0 +1,240 @@
+"""Retries, concurrency, nested calls and abandoned calls, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from botocore.config import Config
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
+from scripted_http import Reply, scripted_server, throttle_then_ok
+from telemetry import Telemetry
+
+from botocore_otel import Instrumentor
+
+
+def _ddb(session, url: str, attempts: int = 4):
+    return session.client(
+        "dynamodb",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}),
+    )
+
+
+@pytest.fixture
+def telemetry():
+    return Telemetry()
+
+
+@pytest.fixture
+def session(telemetry):
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    yield session
+    Instrumentor().uninstrument(session)
+
+
+def test_retries_reuse_one_span_with_an_event_per_retried_attempt(session, telemetry):
+    with scripted_server(throttle_then_ok(2)) as server:
+        result = _ddb(session, server.url).list_tables()
+    assert result["ResponseMetadata"]["RetryAttempts"] == 2
+
+    (span,) = telemetry.aws_spans()
+    assert span.attributes["aws.retry_attempts"] == 2
+    assert span.attributes["http.response.status_code"] == 200
+    assert span.status.status_code is StatusCode.UNSET
+    retries = [e for e in span.events if e.name == "aws.retry"]
+    assert [dict(e.attributes) for e in retries] == [
+        {"aws.attempt": n, "aws.throttled": True, "http.response.status_code": 400, "error.type": "ThrottlingException"}
+        for n in (1, 2)
+    ]
+    # every attempt carried the call span's context; the span covers the backoff too
+    span_id = f"{span.context.span_id:016x}"
+    assert [r.header_values("traceparent")[0].split("-")[2] for r in server.received] == [span_id] * 3
+    assert all(len(r.header_values("traceparent")) == 1 for r in server.received)
+    assert retries[0].timestamp < retries[1].timestamp < span.end_time
+
+
+def test_retries_exhausted_record_the_error(session, telemetry):
+    with scripted_server(throttle_then_ok(10, code="ProvisionedThroughputExceededException")) as server:
+        with pytest.raises(Exception, match="ProvisionedThroughputExceeded"):
+            _ddb(session, server.url, attempts=3).list_tables()
+    (span,) = telemetry.aws_spans()
+    assert span.attributes["error.type"] == "ProvisionedThroughputExceededException"
+    assert span.attributes["aws.retry_attempts"] == 2
+    assert span.status.status_code is StatusCode.ERROR
+    assert [e.name for e in span.events].count("exception") == 1
+    assert all(e.attributes["aws.throttled"] for e in span.events if e.name == "aws.retry")
+
+
+def test_a_server_error_is_retried_and_not_a_throttle(session, telemetry):
+    with scripted_server(throttle_then_ok(1, code="InternalServerError", status=500)) as server:
+        _ddb(session, server.url).list_tables()
+    (span,) = telemetry.aws_spans()
+    (retry,) = [e for e in span.events if e.name == "aws.retry"]
+    assert retry.attributes["aws.throttled"] is False
+    assert retry.attributes["http.response.status_code"] == 500
+
+
+def test_connection_errors_use_the_exception_class(session, telemetry):
+    from support.ports import closed_port
+
+    with pytest.raises(Exception) as raised:
+        _ddb(session, f"http://127.0.0.1:{closed_port()}", attempts=2).list_tables()
+    (span,) = telemetry.aws_spans()
+    assert span.attributes["error.type"] == f"{type(raised.value).__module__}.{type(raised.value).__qualname__}"
+    assert "http.response.status_code" not in span.attributes
+    assert [e.name for e in span.events] == ["aws.retry", "exception"]
+
+
+def test_attempt_spans_are_optional_children_carrying_the_headers(telemetry):
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, attempt_spans=True, **telemetry.providers)
+    with scripted_server(throttle_then_ok(1)) as server:
+        _ddb(session, server.url).list_tables()
+    Instrumentor().uninstrument(session)
+    (call,) = telemetry.spans("DynamoDB.ListTables")
+    attempts = sorted(telemetry.spans("DynamoDB.ListTables attempt 1") + telemetry.spans("DynamoDB.ListTables attempt 2"), key=lambda s: s.start_time)
+    assert [a.parent.span_id for a in attempts] == [call.context.span_id] * 2
+    assert "http.request.resend_count" not in attempts[0].attributes
+    assert attempts[1].attributes["http.request.resend_count"] == 1
+    sent = [r.header_values("traceparent")[0].split("-")[2] for r in server.received]
+    assert sent == [f"{a.context.span_id:016x}" for a in attempts]
+
+
+def test_sixteen_threads_sharing_a_client_with_retries(session, telemetry):
+    with scripted_server(throttle_then_ok(1)) as server:
+        client = _ddb(session, server.url)
+
+        def one_call(index: int) -> int:
+            with telemetry.tracer.start_as_current_span(f"work-{index}") as parent:
+                client.list_tables()
+                return parent.get_span_context().span_id
+
+        with ThreadPoolExecutor(16) as pool:
+            parents = list(pool.map(one_call, range(64)))
+    calls = telemetry.aws_spans()
+    assert len(calls) == 64
+    assert sorted(c.parent.span_id for c in calls) == sorted(parents)
+    assert all(c.attributes["aws.retry_attempts"] == 1 for c in calls)
+    works = {s.context.span_id: s for s in telemetry.spans() if s.name.startswith("work-")}
+    for call in calls:
+        assert call.context.trace_id == works[call.parent.span_id].context.trace_id
+
+
+def test_credential_refresh_during_signing_is_a_child_of_the_call(moto, telemetry):
+    from botocore.credentials import RefreshableCredentials
+
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    sts = moto.client("sts", session=session)
+
+    def refresh():
+        creds = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/r", RoleSessionName="session")["Credentials"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": creds["Expiration"].isoformat(),
+        }
+
+    stale = {"access_key": "a", "secret_key": "b", "token": "c", "expiry_time": "2000-01-01T00:00:00Z"}
+    credentials = RefreshableCredentials.create_from_metadata(stale, refresh, "test-assume-role")
+    telemetry.exporter.clear()
+    session._session._credentials = credentials
+    sqs = session.client("sqs", endpoint_url=moto.endpoint_url, region_name="us-east-1")
+    with telemetry.tracer.start_as_current_span("outer"):
+        sqs.list_queues()
+    (outer,) = telemetry.spans("outer")
+    (call,) = telemetry.spans("SQS.ListQueues")
+    refreshes = telemetry.spans("STS.AssumeRole")
+    assert refreshes and all(r.parent.span_id == call.context.span_id for r in refreshes)
+    assert call.parent.span_id == outer.context.span_id
+    assert call.attributes["http.response.status_code"] == 200
+    Instrumentor().uninstrument(session)
+
+
+@pytest.mark.parametrize("event", ["after-call", "response-received"])
+def test_a_call_abandoned_without_closing_event_ends_and_leaves_context_clean(session, telemetry, event):
+    with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}')) as server:
+        client = _ddb(session, server.url)
+
+        def interrupt(**_):
+            raise KeyboardInterrupt
+
+        # a more specific name runs before our generic handler, so ours never sees the event
+        client.meta.events.register(f"{event}.dynamodb.ListTables", interrupt)
+        before = otel_context.get_current()
+        try:
+            client.list_tables()
+        except KeyboardInterrupt:
+            pass
+        assert otel_context.get_current() is before
+        assert not trace.get_current_span().get_span_context().is_valid
+    (span,) = telemetry.aws_spans()
+    assert span.attributes["error.type"] == "cancelled"
+    assert span.status.status_code is StatusCode.ERROR
+
+
+def test_metrics_follow_the_span(session, telemetry):
+    with scripted_server(throttle_then_ok(1)) as server:
+        _ddb(session, server.url).list_tables()
+    (span,) = telemetry.aws_spans()
+    (point,) = list(telemetry.points("rpc.client.call.duration"))
+    assert point.count == 1
+    assert point.sum == pytest.approx((span.end_time - span.start_time) / 1e9, abs=1e-9)
+    assert dict(point.attributes) == {
+        "aws.service_id": "dynamodb",
+        "rpc.system": "aws-api",
+        "rpc.service": "DynamoDB",
+        "rpc.method": "ListTables",
+        "cloud.region": "us-east-1",
+        "http.response.status_code": 200,
+        "synthetic": False,
+    }
+    (attempts,) = list(telemetry.points("client.call.attempts"))
+    assert attempts.value == 2
+    throttles = list(telemetry.points("botocore_otel.throttles"))
+    assert [(p.value, p.attributes["error.type"]) for p in throttles] == [(1, "ThrottlingException")]
+    retries = list(telemetry.points("botocore_otel.retries"))
+    assert [(p.value, p.attributes["error.type"]) for p in retries] == [(1, "ThrottlingException")]
+    assert sum(p.count for p in telemetry.points("client.call.attempt_duration")) == 2
+    assert sum(p.count for p in telemetry.points("client.call.auth.signing_duration")) == 2
+    assert sum(p.count for p in telemetry.points("client.call.deserialization_duration")) == 2
+    assert sum(p.count for p in telemetry.points("client.call.serialization_duration")) == 1
+
+
+def test_metrics_are_recorded_when_the_span_is_not_sampled():
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    telemetry = Telemetry(sampler=ALWAYS_OFF)
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    with scripted_server(throttle_then_ok(0)) as server:
+        _ddb(session, server.url).list_tables()
+        # unsampled: headers still carry the context, flagged not sampled
+        assert server.received[0].header_values("X-Amzn-Trace-Id")[0].endswith("Sampled=0")
+    Instrumentor().uninstrument(session)
+    assert telemetry.spans() == []
+    assert sum(p.count for p in telemetry.points("rpc.client.call.duration")) == 1
+
+
+def test_threads_do_not_share_in_flight_state(session, telemetry):
+    barrier = threading.Barrier(4)
+    with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}', delay_s=0.05)) as server:
+        client = _ddb(session, server.url)
+
+        def call(_: int) -> None:
+            barrier.wait()
+            client.list_tables()
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(call, range(4)))
+    assert [s.parent for s in telemetry.aws_spans()] == [None] * 4
