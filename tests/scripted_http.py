@@ -85,7 +85,9 @@ def scripted_server(script: Callable[[int, Received], Reply]) -> Iterator[Script
         server.stop()
 
 
-def throttle_then_ok(failures: int, code: str = "ThrottlingException", status: int = 400) -> Callable[[int, Received], Reply]:
+def throttle_then_ok(
+    failures: int, code: str = "ThrottlingException", status: int = 400
+) -> Callable[[int, Received], Reply]:
     """JSON-protocol script: each distinct invocation id fails ``failures`` times, then succeeds."""
     seen: dict[str, int] = {}
     lock = threading.Lock()
@@ -96,7 +98,14 @@ def throttle_then_ok(failures: int, code: str = "ThrottlingException", status: i
             count = seen[invocation] = seen.get(invocation, 0) + 1
         if count <= failures:
             body = f'{{"__type":"{code}","message":"slow down"}}'.encode()
-            return Reply(status=status, body=body, headers={"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": f"req-{count}"})
-        return Reply(body=b'{"TableNames":[]}', headers={"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "req-ok"})
+            return Reply(
+                status=status,
+                body=body,
+                headers={"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": f"req-{count}"},
+            )
+        return Reply(
+            body=b'{"TableNames":[]}',
+            headers={"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "req-ok"},
+        )
 
     return script

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,10 +12,10 @@ from botocore.config import Config
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
-from scripted_http import Reply, scripted_server, throttle_then_ok
-from telemetry import Telemetry
 
 from botocore_otel import Instrumentor
+from scripted_http import Reply, scripted_server, throttle_then_ok
+from telemetry import Telemetry
 
 
 def _ddb(session, url: str, attempts: int = 4):
@@ -52,7 +53,12 @@ def test_retries_reuse_one_span_with_an_event_per_retried_attempt(session, telem
     assert span.status.status_code is StatusCode.UNSET
     retries = [e for e in span.events if e.name == "aws.retry"]
     assert [dict(e.attributes) for e in retries] == [
-        {"aws.attempt": n, "aws.throttled": True, "http.response.status_code": 400, "error.type": "ThrottlingException"}
+        {
+            "aws.attempt": n,
+            "aws.throttled": True,
+            "http.response.status_code": 400,
+            "error.type": "ThrottlingException",
+        }
         for n in (1, 2)
     ]
     # every attempt carried the call span's context; the span covers the backoff too
@@ -63,9 +69,9 @@ def test_retries_reuse_one_span_with_an_event_per_retried_attempt(session, telem
 
 
 def test_retries_exhausted_record_the_error(session, telemetry):
-    with scripted_server(throttle_then_ok(10, code="ProvisionedThroughputExceededException")) as server:
-        with pytest.raises(Exception, match="ProvisionedThroughputExceeded"):
-            _ddb(session, server.url, attempts=3).list_tables()
+    script = throttle_then_ok(10, code="ProvisionedThroughputExceededException")
+    with scripted_server(script) as server, pytest.raises(Exception, match="ProvisionedThroughputExceeded"):
+        _ddb(session, server.url, attempts=3).list_tables()
     (span,) = telemetry.aws_spans()
     assert span.attributes["error.type"] == "ProvisionedThroughputExceededException"
     assert span.attributes["aws.retry_attempts"] == 2
@@ -89,7 +95,9 @@ def test_connection_errors_use_the_exception_class(session, telemetry):
     with pytest.raises(Exception) as raised:
         _ddb(session, f"http://127.0.0.1:{closed_port()}", attempts=2).list_tables()
     (span,) = telemetry.aws_spans()
-    assert span.attributes["error.type"] == f"{type(raised.value).__module__}.{type(raised.value).__qualname__}"
+    assert (
+        span.attributes["error.type"] == f"{type(raised.value).__module__}.{type(raised.value).__qualname__}"
+    )
     assert "http.response.status_code" not in span.attributes
     assert [e.name for e in span.events] == ["aws.retry", "exception"]
 
@@ -101,7 +109,10 @@ def test_attempt_spans_are_optional_children_carrying_the_headers(telemetry):
         _ddb(session, server.url).list_tables()
     Instrumentor().uninstrument(session)
     (call,) = telemetry.spans("DynamoDB.ListTables")
-    attempts = sorted(telemetry.spans("DynamoDB.ListTables attempt 1") + telemetry.spans("DynamoDB.ListTables attempt 2"), key=lambda s: s.start_time)
+    attempts = sorted(
+        telemetry.spans("DynamoDB.ListTables attempt 1") + telemetry.spans("DynamoDB.ListTables attempt 2"),
+        key=lambda s: s.start_time,
+    )
     assert [a.parent.span_id for a in attempts] == [call.context.span_id] * 2
     assert "http.request.resend_count" not in attempts[0].attributes
     assert attempts[1].attributes["http.request.resend_count"] == 1
@@ -137,7 +148,9 @@ def test_credential_refresh_during_signing_is_a_child_of_the_call(moto, telemetr
     sts = moto.client("sts", session=session)
 
     def refresh():
-        creds = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/r", RoleSessionName="session")["Credentials"]
+        creds = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/r", RoleSessionName="session")[
+            "Credentials"
+        ]
         return {
             "access_key": creds["AccessKeyId"],
             "secret_key": creds["SecretAccessKey"],
@@ -172,10 +185,8 @@ def test_a_call_abandoned_without_closing_event_ends_and_leaves_context_clean(se
         # a more specific name runs before our generic handler, so ours never sees the event
         client.meta.events.register(f"{event}.dynamodb.ListTables", interrupt)
         before = otel_context.get_current()
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             client.list_tables()
-        except KeyboardInterrupt:
-            pass
         assert otel_context.get_current() is before
         assert not trace.get_current_span().get_span_context().is_valid
     (span,) = telemetry.aws_spans()

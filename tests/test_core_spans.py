@@ -122,7 +122,10 @@ def test_headers_that_arrived_match_the_span(moto, session, telemetry):
     trace_id = f"{span.context.trace_id:032x}"
     span_id = f"{span.context.span_id:016x}"
     assert request.headers["traceparent"] == f"00-{trace_id}-{span_id}-{span.context.trace_flags:02x}"
-    assert request.headers["X-Amzn-Trace-Id"] == f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled=1"
+    assert (
+        request.headers["X-Amzn-Trace-Id"]
+        == f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled=1"
+    )
     assert "baggage" not in request.headers
     assert "traceparent" not in request.signed_headers()
     assert "x-amzn-trace-id" not in request.signed_headers()
@@ -196,13 +199,18 @@ def test_http_instrumentation_is_suppressed_while_sending(moto, session, telemet
 def test_semconv_opt_in_names(moto, telemetry, monkeypatch):
     for mode, expected in [
         ("rpc", {"rpc.system.name": "aws-api", "rpc.method": "STS/GetCallerIdentity"}),
-        ("rpc/dup", {"rpc.system.name": "aws-api", "rpc.system": "aws-api", "rpc.method": "GetCallerIdentity"}),
+        (
+            "rpc/dup",
+            {"rpc.system.name": "aws-api", "rpc.system": "aws-api", "rpc.method": "GetCallerIdentity"},
+        ),
     ]:
         monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", mode)
         session = boto3.session.Session()
         Instrumentor().instrument(session, **telemetry.providers)
         moto.client("sts", session=session).get_caller_identity()
-        span = telemetry.aws_spans()[-1] if mode == "rpc/dup" else telemetry.spans("STS.GetCallerIdentity")[-1]
+        span = (
+            telemetry.aws_spans()[-1] if mode == "rpc/dup" else telemetry.spans("STS.GetCallerIdentity")[-1]
+        )
         assert {k: span.attributes.get(k) for k in expected} == expected
         if mode == "rpc":
             assert "rpc.system" not in span.attributes
@@ -222,7 +230,9 @@ def test_request_and_response_hooks(moto, telemetry):
         span.set_attribute("app.url", parsed["QueueUrl"].rsplit("/", 1)[1])
 
     session = boto3.session.Session()
-    Instrumentor().instrument(session, request_hook=request_hook, response_hook=response_hook, **telemetry.providers)
+    Instrumentor().instrument(
+        session, request_hook=request_hook, response_hook=response_hook, **telemetry.providers
+    )
     moto.client("sqs", session=session).create_queue(QueueName="hooked")
     Instrumentor().uninstrument(session)
     (span,) = telemetry.spans("SQS.CreateQueue")

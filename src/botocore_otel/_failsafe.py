@@ -30,5 +30,5 @@ def report(where: str, error: BaseException) -> None:
             int(_REPEAT_AFTER_S),
             exc_info=error,
         )
-    except Exception:  # noqa: S110 - logging itself failed; nothing safe is left to do
+    except Exception:
         pass

@@ -79,8 +79,7 @@ def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
         service_key=service_key,
         service_id=service_id,
         operation=operation,
-        span_name=(extras.span_name if extras and extras.span_name else None)
-        or f"{service_id}.{operation}",
+        span_name=(extras.span_name if extras and extras.span_name else None) or f"{service_id}.{operation}",
         span_kind=(extras.span_kind if extras and extras.span_kind else None) or SpanKind.CLIENT,
         span_attributes=span_attributes,
         metric_attributes=common,

@@ -94,9 +94,7 @@ def _parse_hook(setting: str, value: object) -> Callable[..., None] | None:
             for attr in attr_path.split("."):
                 target = getattr(target, attr)
         except (ImportError, AttributeError) as error:
-            raise ConfigError(
-                setting, value, f"an import path that imports (failed: {error})"
-            ) from error
+            raise ConfigError(setting, value, f"an import path that imports (failed: {error})") from error
         value = target
     if not callable(value):
         raise ConfigError(setting, value, "a callable or an import path 'module:function'")

@@ -7,6 +7,7 @@ no longer reach go quiet on uninstrument.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import weakref
@@ -62,7 +63,9 @@ class _Instrumentation:
 
     def register(self, emitter: Any) -> None:
         for event, handler, position, unique_id in self._handlers:
-            register = getattr(emitter, {"first": "register_first", "last": "register_last"}.get(position, "register"))
+            register = getattr(
+                emitter, {"first": "register_first", "last": "register_last"}.get(position, "register")
+            )
             register(event, handler, unique_id=unique_id)
         self._emitters.add(emitter)
 
@@ -185,10 +188,8 @@ def _register_initializer(callback: Any) -> None:
 def _unregister_initializer(callback: Any) -> None:
     import botocore
 
-    try:
+    with contextlib.suppress(ValueError):
         botocore.unregister_initializer(callback)
-    except ValueError:
-        pass
 
 
 class _AutoInstrumentor:

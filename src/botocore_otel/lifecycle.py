@@ -17,7 +17,6 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import (
     _SUPPRESS_HTTP_INSTRUMENTATION_KEY,
     _SUPPRESS_INSTRUMENTATION_KEY,
-    Context,
 )
 from opentelemetry.trace import Span, Tracer, set_span_in_context
 
@@ -242,7 +241,9 @@ class Lifecycle:
             if self._metrics is not None:
                 attributes = self._attempt_attributes(state)
                 sign_ns = state.sign_end_ns - state.sign_start_ns if state.sign_start_ns else 0
-                self._metrics.record_attempt(attributes, state.attempt_start_ns, state.parse_start_ns, now, sign_ns)
+                self._metrics.record_attempt(
+                    attributes, state.attempt_start_ns, state.parse_start_ns, now, sign_ns
+                )
                 if state.last_throttled:
                     self._metrics.throttles.add(1, attributes)
         except Exception as error:
@@ -276,7 +277,9 @@ class Lifecycle:
             if code is not None and parsed:
                 error = parsed.get("Error")
                 detail = error.get("Message", "") if isinstance(error, Mapping) else ""
-                message = f"An error occurred ({code}) when calling the {state.info.operation} operation: {detail}"
+                message = (
+                    f"An error occurred ({code}) when calling the {state.info.operation} operation: {detail}"
+                )
             self._finish(state, status, code, parsed, None, request_id, extended, message)
         except Exception as error:
             report("after-call handler", error)
@@ -314,7 +317,7 @@ class Lifecycle:
         state.ended = True
         if state.nest_token is not None:
             token, state.nest_token = state.nest_token, None
-            try:
+            try:  # noqa: SIM105 - hot path: cheaper than contextlib.suppress
                 in_flight.reset(token)
             except ValueError:  # created in another context (a copied one): nothing to undo
                 pass
@@ -330,12 +333,16 @@ class Lifecycle:
             base = state.info.metric_attributes
             attributes = self._metrics.attributes(base, state.region, status, error_type, synthetic)
             errors = (
-                self._metrics.attributes(base, state.region, status, error_type, synthetic, exception_type=True)
+                self._metrics.attributes(
+                    base, state.region, status, error_type, synthetic, exception_type=True
+                )
                 if error_type is not None
                 else None
             )
             serialization_ns = state.serialized_ns - state.start_ns if state.serialized_ns else 0
-            self._metrics.record_call(attributes, errors, end_ns - state.start_ns, state.attempts, serialization_ns)
+            self._metrics.record_call(
+                attributes, errors, end_ns - state.start_ns, state.attempts, serialization_ns
+            )
 
 
 _async_types: dict[type, bool] = {}

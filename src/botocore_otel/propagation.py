@@ -35,7 +35,7 @@ def traceparent_value(span_context: SpanContext) -> str:
 
 def signed_header_names(headers: Any) -> str:
     """The ``SignedHeaders`` list of a SigV4/SigV4a ``Authorization`` header, as ``;a;b;``."""
-    authorization = headers.get("Authorization")
+    authorization: str | bytes | None = headers.get("Authorization")
     if not authorization:
         return ""
     if isinstance(authorization, bytes):
@@ -94,15 +94,11 @@ class HeaderInjector:
         if not span_context.is_valid:
             return
         fields = self._fields(context, span_context)
-        present = {name.lower() for name in headers.keys()}
+        present = {name.lower() for name in headers}
         signed = signed_header_names(headers)
         for name, value in fields.items():
             lowered = name.lower()
-            if (
-                lowered in present
-                or lowered.startswith("x-amz-")
-                or (signed and f";{lowered};" in signed)
-            ):
+            if lowered in present or lowered.startswith("x-amz-") or (signed and f";{lowered};" in signed):
                 continue
             headers[name] = value
             present.add(lowered)

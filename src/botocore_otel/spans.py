@@ -8,7 +8,7 @@ from typing import Any
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from botocore_otel._failsafe import report
-from botocore_otel.attributes import Attributes, server_address, endpoint_of
+from botocore_otel.attributes import Attributes, endpoint_of, server_address
 from botocore_otel.config import Settings
 from botocore_otel.state import CallState
 
@@ -61,7 +61,10 @@ class SpanSink:
     def on_retry(self, state: CallState) -> None:
         span = state.span
         if span is not None and span.is_recording():
-            attributes: Attributes = {"aws.attempt": state.attempts - 1, "aws.throttled": state.last_throttled}
+            attributes: Attributes = {
+                "aws.attempt": state.attempts - 1,
+                "aws.throttled": state.last_throttled,
+            }
             if state.last_status is not None:
                 attributes["http.response.status_code"] = state.last_status
             if state.last_error is not None:

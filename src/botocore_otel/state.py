@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from typing import Any, Protocol
@@ -11,8 +12,6 @@ from opentelemetry.trace import Span
 
 from botocore_otel._failsafe import report
 from botocore_otel.attributes import OperationInfo
-
-import weakref
 
 STATE_KEY = "botocore_otel.call"
 

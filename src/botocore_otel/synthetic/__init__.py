@@ -20,7 +20,7 @@ from botocore.model import OperationModel
 from botocore_otel.synthetic.config import parse_rules
 from botocore_otel.synthetic.responses import Template
 from botocore_otel.synthetic.rules import DataSource, ErrorSpec, ResponseSpec, Rule
-from botocore_otel.synthetic.shapes import generate_output, normalize
+from botocore_otel.synthetic.shapes import generate_output, is_streaming_payload, normalize
 from botocore_otel.synthetic.wire import error_wire, success_wire
 
 __all__ = [
@@ -85,8 +85,7 @@ def _with_body(operation: OperationModel, values: dict[str, Any], spec: Response
     shape = operation.output_shape
     payload = shape.serialization.get("payload") if shape is not None else None
     if shape is not None and payload and payload not in values:
-        member = shape.members[payload]
-        if member.serialization.get("streaming") and member.type_name in ("blob", "string"):
+        if is_streaming_payload(shape, payload):
             values = {**values, payload: b"x" * spec.body_size}
     return values
 

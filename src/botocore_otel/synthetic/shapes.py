@@ -21,16 +21,19 @@ FILL_MODES = ("required", "all")
 FIXED_TIME = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
 MAX_DEPTH = 12  # nesting cap for fill="all" on deep (non-recursive) shape trees
 
+# Response headers the engine owns: output members bound to them aren't generated,
+# and given values are replaced (content-length is always the real body length).
+ENGINE_HEADERS = frozenset({"content-length", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2"})
+
 _INT_TYPES = frozenset({"integer", "long", "short", "byte"})
 _FLOAT_TYPES = frozenset({"float", "double"})
 
 
 def is_streaming_payload(shape: Shape, member: str) -> bool:
-    payload = shape.serialization.get("payload")
-    if payload != member:
-        return False
-    m = shape.members[member]
-    return bool(m.type_name in ("blob", "string") and m.serialization.get("streaming"))
+    """botocore streams a blob payload (``StreamingBody``), ``streaming`` trait or not."""
+    return bool(
+        shape.serialization.get("payload") == member and shape.members[member].type_name == "blob"
+    )
 
 
 def status_code_of(operation: OperationModel) -> int:
@@ -68,7 +71,11 @@ class _Generator:
             members = shape.members
             if shape.serialization.get("eventstream"):
                 return out
+            payload = shape.serialization.get("payload")
             for name, member in members.items():
+                ser = member.serialization
+                if ser.get("location") == "header" and ser.get("name", "").lower() in ENGINE_HEADERS:
+                    continue
                 if shape.is_tagged_union:
                     if member.name in self.stack or member.serialization.get("eventheader"):
                         continue
@@ -80,7 +87,7 @@ class _Generator:
                     out[name] = []
                 elif member.serialization.get("location") == "statusCode":
                     out[name] = 200
-                elif self.all or name in required:
+                elif self.all or name in required or name == payload:
                     if member.type_name == "structure" and member.name in self.stack:
                         continue
                     out[name] = self.value(member, name)
@@ -198,9 +205,7 @@ def _normalize_structure(shape: Shape, value: object, path: str) -> dict[str, An
         member = members[key]
         if member.serialization.get("eventstream"):
             out[key] = _normalize_events(member, item, f"{path}.{key}")
-        elif member.type_name == "blob" or (
-            member.type_name == "string" and is_streaming_payload(shape, key)
-        ):
+        elif member.type_name == "blob":
             out[key] = _blob(member, item, f"{path}.{key}")
         else:
             out[key] = _normalize(member, item, f"{path}.{key}")

@@ -216,7 +216,8 @@ def _rest_success(
             headers["content-type"] = EVENT_STREAM_TYPE
             return status, headers, _event_stream(member, value or [], encode, ctype)
         if member.type_name in ("blob", "string"):
-            headers["content-type"] = "application/octet-stream"
+            if not any(h.lower() == "content-type" for h in headers):
+                headers["content-type"] = "application/octet-stream"
             raw = value.encode() if isinstance(value, str) else (value or b"")
             return status, headers, raw
         if value is None:
@@ -316,9 +317,17 @@ def success_wire(op: OperationModel, data: dict[str, Any]) -> Wire:
     ctype = spec.content_type(op)
     status, extra, body = spec.success(op, data, ctype)
     headers = _base_headers(op, protocol, ctype)
-    headers.update(extra)
-    headers["content-length"] = str(len(body))
+    for name, value in extra.items():
+        _set_header(headers, name, value)  # data wins over defaults, whatever the case
+    _set_header(headers, "content-length", str(len(body)))
     return Wire(status, headers, body, spec.request_id_headers)
+
+
+def _set_header(headers: dict[str, str], name: str, value: str) -> None:
+    lowered = name.lower()
+    for existing in [h for h in headers if h.lower() == lowered]:
+        del headers[existing]
+    headers[name] = value
 
 
 def error_wire(op: OperationModel, code: str, status: int, message: str) -> Wire:

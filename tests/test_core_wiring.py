@@ -1,0 +1,197 @@
+"""instrument/uninstrument on sessions, clients and globally; the auto-instrumentation path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import boto3
+import botocore.session
+import pytest
+
+from botocore_otel import ConfigError, Instrumentor
+from telemetry import Telemetry
+
+
+@pytest.fixture
+def telemetry():
+    return Telemetry()
+
+
+@pytest.fixture(autouse=True)
+def _clean_instrumentor():
+    yield
+    Instrumentor().uninstrument()
+
+
+def _call(moto, session) -> None:
+    moto.client("sts", session=session).get_caller_identity()
+
+
+def _trace_headers(moto) -> set[str]:
+    headers = moto.last_request().headers
+    return {name for name in ("traceparent", "X-Amzn-Trace-Id", "tracestate") if name in headers}
+
+
+def test_uninstrument_silences_existing_clients(moto, telemetry):
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    client = moto.client("sts", session=session)
+    client.get_caller_identity()
+    assert len(telemetry.aws_spans()) == 1 and _trace_headers(moto)
+
+    Instrumentor().uninstrument(session)
+    client.get_caller_identity()  # created before uninstrument: holds a copy of the handlers
+    moto.client("sts", session=session).get_caller_identity()
+    assert len(telemetry.aws_spans()) == 1
+    assert _trace_headers(moto) == set()
+
+
+def test_instrumenting_twice_does_nothing_more(moto, telemetry):
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    Instrumentor().instrument(session, **telemetry.providers)
+    _call(moto, session)
+    assert len(telemetry.aws_spans()) == 1
+    assert len(moto.last_request().headers.get("traceparent").split(",")) == 1
+
+
+def test_botocore_session_and_single_client_targets(moto, telemetry):
+    core = botocore.session.get_session()
+    Instrumentor().instrument(core, **telemetry.providers)
+    core.create_client("sts", **moto.client_kwargs("sts")).get_caller_identity()
+
+    plain = boto3.session.Session()
+    traced = moto.client("sqs", session=plain)
+    untraced = moto.client("sqs", session=plain)
+    Instrumentor().instrument(traced, **telemetry.providers)
+    traced.list_queues()
+    untraced.list_queues()
+    assert sorted(s.name for s in telemetry.aws_spans()) == ["SQS.ListQueues", "STS.GetCallerIdentity"]
+    Instrumentor().uninstrument(traced)
+    traced.list_queues()
+    assert len(telemetry.aws_spans()) == 2
+
+
+def test_several_sessions_keep_their_own_settings(moto):
+    first, second = Telemetry(), Telemetry()
+    a, b = boto3.session.Session(), boto3.session.Session()
+    Instrumentor().instrument(a, **first.providers)
+    Instrumentor().instrument(b, **second.providers)
+    _call(moto, a)
+    _call(moto, b)
+    _call(moto, b)
+    assert len(first.aws_spans()) == 1 and len(second.aws_spans()) == 2
+
+
+def test_global_instrument_covers_new_sessions_and_the_existing_default_session(moto, telemetry):
+    boto3.setup_default_session()
+    try:
+        Instrumentor().instrument(**telemetry.providers)
+        boto3.client("sts", **moto.client_kwargs("sts")).get_caller_identity()  # default session
+        _call(moto, boto3.session.Session())  # new session
+        core = botocore.session.Session()
+        core.create_client("sts", **moto.client_kwargs("sts")).get_caller_identity()
+        assert len(telemetry.aws_spans()) == 3
+
+        Instrumentor().uninstrument()
+        _call(moto, boto3.session.Session())
+        assert len(telemetry.aws_spans()) == 3
+        assert _trace_headers(moto) == set()
+    finally:
+        boto3.DEFAULT_SESSION = None
+
+
+def test_explicit_settings_win_over_global_ones(moto):
+    global_telemetry, explicit = Telemetry(), Telemetry()
+    Instrumentor().instrument(**global_telemetry.providers)
+    session = boto3.session.Session()  # instrumented by the global initializer
+    Instrumentor().instrument(session, **explicit.providers)
+    _call(moto, session)
+    _call(moto, boto3.session.Session())
+    assert len(explicit.aws_spans()) == 1 and len(global_telemetry.aws_spans()) == 1
+    assert len(moto.last_request().headers["traceparent"].split(",")) == 1
+
+
+def test_skip_services(moto, telemetry):
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, skip_services=["sts"], **telemetry.providers)
+    _call(moto, session)
+    moto.client("sqs", session=session).list_queues()
+    assert [s.name for s in telemetry.aws_spans()] == ["SQS.ListQueues"]
+    assert moto.recorded_requests()[0].headers.get("traceparent") is None
+
+
+def test_bad_keyword_raises_a_clear_error():
+    with pytest.raises(ConfigError, match="attempt_spans='maybe' is invalid: expected a boolean"):
+        Instrumentor().instrument(boto3.session.Session(), attempt_spans="maybe")
+    with pytest.raises(ConfigError, match="tracer_providr"):
+        Instrumentor().instrument(boto3.session.Session(), tracer_providr=None)
+
+
+def test_hooks_from_import_paths(moto, telemetry, monkeypatch):
+    monkeypatch.setenv("BOTOCORE_OTEL_REQUEST_HOOK", "sample_hooks:request_hook")
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(__file__), "data"))
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    _call(moto, session)
+    (span,) = telemetry.aws_spans()
+    assert span.attributes["app.hooked"] == "sts.GetCallerIdentity"
+
+
+APP = textwrap.dedent(
+    """
+    import boto3, json, os, sys
+    kwargs = json.loads(os.environ["MOTO_CLIENT_KWARGS"])
+    from botocore.config import Config
+    kwargs["config"] = Config(retries={"total_max_attempts": 1})
+    boto3.client("sts", **kwargs).get_caller_identity()
+    boto3.session.Session().client("sqs", **kwargs).list_queues()
+    from opentelemetry import trace
+    trace.get_tracer_provider().force_flush()
+    """
+)
+
+
+def test_opentelemetry_instrument_exports_spans_to_a_real_otlp_receiver(moto, otlp_receiver, tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    kwargs = moto.client_kwargs("sts")
+    kwargs.pop("config")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "BOTOCORE_OTEL_"))},
+        "MOTO_CLIENT_KWARGS": json.dumps(kwargs),
+        "OTEL_SERVICE_NAME": "sample-app",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "botocore,urllib3,requests",
+        "BOTOCORE_OTEL_ATTEMPT_SPANS": "not-a-bool",  # logged, feature off, app still runs
+    }
+    binary = os.path.join(os.path.dirname(sys.executable), "opentelemetry-instrument")
+    done = subprocess.run(
+        [binary, sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "BOTOCORE_OTEL_ATTEMPT_SPANS='not-a-bool' is invalid" in done.stderr
+    spans = otlp_receiver.wait_for_spans(lambda spans: len(spans) >= 2, timeout=30)
+    names = sorted(s["name"] for s in spans)
+    assert names == ["SQS.ListQueues", "STS.GetCallerIdentity"]
+    assert all(s["resource"]["service.name"] == "sample-app" for s in spans)
+    sent = {r.headers.get("traceparent", "").split("-")[2] for r in moto.recorded_requests()}
+    assert sent == {s["span_id"] for s in spans}
+
+
+def test_entry_point_is_named_apart_from_the_official_one():
+    from importlib.metadata import entry_points
+
+    (ours,) = [
+        ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.value.startswith("botocore_otel")
+    ]
+    assert ours.name == "botocore_otel"
