@@ -53,6 +53,8 @@ class _Instrumentation:
             call_metrics = CallMetrics(meter)
         self.settings = settings
         self.lifecycle = Lifecycle(settings, tracer, call_metrics)
+        if settings.synthetic is not None:
+            logger.info("botocore-otel: synthetic responses on: %s", settings.synthetic.describe())
         self._emitters: weakref.WeakSet[Any] = weakref.WeakSet()
         wanted = {"always", "metrics" if settings.metrics else "", "synthetic" if settings.synthetic else ""}
         self._handlers = [

@@ -1,0 +1,49 @@
+"""``botocore-otel`` console command: ``demo`` and ``check-rules FILE``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from botocore_otel.errors import ConfigError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="botocore-otel", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the offline demo on synthetic responses")
+    demo.add_argument("--iterations", type=int, default=40, help="sample requests to run (default 40)")
+    demo.add_argument("--rules", help="synthetic rules file (default: the demo's own rules)")
+    demo.add_argument("--loop", action="store_true", help="keep producing traffic (for deploy/)")
+    check = commands.add_parser("check-rules", help="validate a synthetic rules file")
+    check.add_argument("file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+
+    if args.command == "demo":
+        from botocore_otel import demo as demo_module
+
+        try:
+            demo_module.run(sys.stdout, iterations=args.iterations, rules=args.rules, loop=args.loop)
+        except ConfigError as error:
+            print(f"botocore-otel: {error}", file=sys.stderr)
+            return 2
+        return 0
+
+    from botocore_otel.synthetic import check_rules_file
+
+    try:
+        lines = check_rules_file(args.file)
+    except ConfigError as error:
+        print(f"botocore-otel: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.file}: {len(lines)} valid rule(s)")
+    for line in lines:
+        print(f"  {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""The quickstart demo, the CLI and the Locust example, run as a user would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+OPERATIONS = [
+    "DynamoDB.GetItem",
+    "DynamoDB.PutItem",
+    "DynamoDB.Query",
+    "S3.GetObject",
+    "S3.ListObjectsV2",
+    "S3.PutObject",
+    "SQS.ReceiveMessage",
+    "SQS.SendMessage",
+    "STS.GetCallerIdentity",
+]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "BOTOCORE_OTEL_", "AWS_"))}
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=_env(**env), capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def test_demo_prints_a_table_from_real_metrics_and_spans():
+    done = _run([str(BIN / "botocore-otel"), "demo", "--iterations", "30"])
+    assert done.returncode == 0, done.stderr
+    assert "synthetic responses on:" in done.stderr  # the one start-up line with the rules
+    rows = {}
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0] in OPERATIONS:
+            rows[parts[0]] = [float(x) for x in parts[1:]]
+    assert sorted(rows) == OPERATIONS
+    assert all(row[0] == 30 for row in rows.values())  # calls
+    assert sum(row[3] for row in rows.values()) > 0  # the rules' throttles and 5xx were retried
+    assert sum(rows[op][2] for op in OPERATIONS if op.startswith(("DynamoDB", "STS"))) > 0  # throttles
+    assert all(row[4] <= row[5] for row in rows.values())  # p50 <= p95
+    assert re.search(r"(\d+) AWS calls answered by synthetic rules", done.stdout).group(1) == "270"
+
+
+def test_demo_exports_to_otlp_when_configured(otlp_receiver):
+    done = _run(
+        [str(BIN / "botocore-otel"), "demo", "--iterations", "3"],
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.endpoint,
+        OTEL_SERVICE_NAME="demo-under-test",
+    )
+    assert done.returncode == 0, done.stderr
+    spans = [s for s in otlp_receiver.spans() if s["attributes"].get("rpc.system") == "aws-api"]
+    assert len(spans) == 27
+    assert all(s["attributes"]["botocore_otel.synthetic"] is True for s in spans)
+    assert {s["resource"]["service.name"] for s in spans} == {"demo-under-test"}
+    metrics = otlp_receiver.metrics("rpc.client.call.duration")
+    assert metrics and all(p["attributes"]["synthetic"] is True for p in metrics[-1]["data_points"])
+
+
+def test_check_rules(tmp_path):
+    good = _run([str(BIN / "botocore-otel"), "check-rules", str(ROOT / "src/botocore_otel/demo_rules.json")])
+    assert good.returncode == 0, good.stderr
+    assert "5 valid rule(s)" in good.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"rules": [{"name": "typo", "match": "dynamodbb.GetItem"}]}))
+    done = _run([str(BIN / "botocore-otel"), "check-rules", str(bad)])
+    assert done.returncode == 2
+    assert "typo" in done.stderr and "dynamodb" in done.stderr
+
+
+RULES = {"rules": [{"name": "all", "match": "*", "response": {"latency": 0.001}}]}
+
+
+def _locust() -> str:
+    found = shutil.which("locust", path=str(BIN)) or shutil.which("locust")
+    assert found, "locust is part of the test extra"
+    return found
+
+
+def _stats(prefix: Path) -> dict[str, tuple[int, int]]:
+    lines = (prefix.parent / f"{prefix.name}_stats.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    out = {}
+    for line in lines[1:]:
+        cells = dict(zip(header, line.split(","), strict=False))
+        out[cells["Name"]] = (int(cells["Request Count"]), int(cells["Failure Count"]))
+    return out
+
+
+def test_locust_headless_run(tmp_path, otlp_receiver):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(RULES))
+    prefix = tmp_path / "run"
+    done = _run(
+        [
+            _locust(),
+            "-f",
+            "examples/locustfile.py",
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "4s",
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--web-host",
+            "127.0.0.1",
+        ],
+        BOTOCORE_OTEL_SYNTHETIC_RULES=str(rules),
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.endpoint,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    stats = _stats(prefix)
+    assert stats["dynamodb.GetItem"][0] > 20 and stats["Aggregated"][1] == 0
+    assert any(s["attributes"].get("botocore_otel.synthetic") for s in otlp_receiver.spans())
+
+
+def test_locust_master_and_worker(tmp_path):
+    from support.ports import free_port
+
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(RULES))
+    port = free_port()
+    prefix = tmp_path / "dist"
+    env = _env(BOTOCORE_OTEL_SYNTHETIC_RULES=str(rules))
+    common = ["-f", "examples/locustfile.py"]
+    master = subprocess.Popen(
+        [
+            _locust(),
+            *common,
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--headless",
+            "--expect-workers",
+            "1",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "5s",
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--web-host",
+            "127.0.0.1",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    worker = subprocess.Popen(
+        [_locust(), *common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _, master_err = master.communicate(timeout=120)
+        worker.wait(timeout=60)
+    finally:
+        for process in (master, worker):
+            if process.poll() is None:
+                process.kill()
+    assert master.returncode == 0, master_err[-3000:]
+    stats = _stats(prefix)
+    assert stats["dynamodb.GetItem"][0] > 20 and stats["Aggregated"][1] == 0
