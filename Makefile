@@ -26,4 +26,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 previews: $(STAMP)
-	$(BIN)/python -m grafana.render_previews --live
+	BOTOCORE_OTEL_RENDER_PREVIEWS=1 $(BIN)/python -m pytest -q tests/test_dashboards_prometheus.py

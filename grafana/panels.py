@@ -107,8 +107,12 @@ def timeseries(
     panel = _base("timeseries", title, _describe(description, rare), targets)
     panel["fieldConfig"] = {"defaults": defaults, "overrides": []}
     panel["options"] = {
-        "legend": {"displayMode": "table", "placement": "bottom", "showLegend": True,
-                   "calcs": ["mean", "max"]},
+        "legend": {
+            "displayMode": "table",
+            "placement": "bottom",
+            "showLegend": True,
+            "calcs": ["mean", "max"],
+        },
         "tooltip": {"mode": "multi", "sort": "desc"},
     }
     return panel
@@ -150,29 +154,52 @@ def table(
     hide: tuple[str, ...] = (),
     links: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Panel:
-    """An instant-query table: ``columns`` are (header, unit, expr); rows are merged on labels."""
+    """An instant-query table: ``columns`` are (header, unit, expr); rows are merged on labels.
+
+    ``hide`` columns stay in the data (usable by data links as ``${__data.fields.x}``) but are not
+    shown.
+    """
     targets = [target(expr, instant=True, fmt="table") for _, _, expr in columns]
     panel = _base("table", title, description, targets)
     rename = {f"Value #{chr(ord('A') + i)}": header for i, (header, _, _) in enumerate(columns)}
     overrides = [
-        {"matcher": {"id": "byName", "options": header},
-         "properties": [{"id": "unit", "value": unit}]}
+        {
+            "matcher": {"id": "byName", "options": header},
+            "properties": [{"id": "unit", "value": unit}],
+        }
         for header, unit, _ in columns
     ]
+    overrides += [
+        {
+            "matcher": {"id": "byName", "options": field},
+            "properties": [{"id": "custom.hidden", "value": True}],
+        }
+        for field in hide
+    ]
     for field, field_links in (links or {}).items():
-        overrides.append({"matcher": {"id": "byName", "options": field},
-                          "properties": [{"id": "links", "value": field_links}]})
+        overrides.append(
+            {
+                "matcher": {"id": "byName", "options": field},
+                "properties": [{"id": "links", "value": field_links}],
+            }
+        )
     panel["fieldConfig"] = {
-        "defaults": {"unit": columns[0][1], "thresholds": steps, "color": {"mode": "thresholds"},
-                     "custom": {"align": "auto", "cellOptions": {"type": "auto"}}},
+        "defaults": {
+            "unit": columns[0][1],
+            "thresholds": steps,
+            "color": {"mode": "thresholds"},
+            "custom": {"align": "auto", "cellOptions": {"type": "auto"}},
+        },
         "overrides": overrides,
     }
-    panel["options"] = {"showHeader": True, "cellHeight": "sm",
-                        "sortBy": [{"displayName": sort_by, "desc": True}]}
+    panel["options"] = {
+        "showHeader": True,
+        "cellHeight": "sm",
+        "sortBy": [{"displayName": sort_by, "desc": True}],
+    }
     panel["transformations"] = [
         {"id": "merge", "options": {}},
-        {"id": "organize", "options": {"excludeByName": {"Time": True, **dict.fromkeys(hide, True)},
-                                       "renameByName": rename}},
+        {"id": "organize", "options": {"excludeByName": {"Time": True}, "renameByName": rename}},
         {"id": "sortBy", "options": {"sort": [{"field": sort_by, "desc": True}]}},
     ]
     return panel
@@ -180,12 +207,16 @@ def table(
 
 def heatmap(title: str, description: str, expr: str, *, steps: dict[str, Any]) -> Panel:
     """A latency heatmap from cumulative ``_bucket`` rates (Grafana de-cumulates them)."""
-    panel = _base("heatmap", title, description,
-                  [target(expr, "{{le}}", fmt="heatmap", exemplar=True)])
+    panel = _base("heatmap", title, description, [target(expr, "{{le}}", fmt="heatmap", exemplar=True)])
     panel["fieldConfig"] = {
-        "defaults": {"unit": "reqps", "thresholds": steps,
-                     "custom": {"hideFrom": {"legend": False, "tooltip": False, "viz": False},
-                                "scaleDistribution": {"type": "linear"}}},
+        "defaults": {
+            "unit": "reqps",
+            "thresholds": steps,
+            "custom": {
+                "hideFrom": {"legend": False, "tooltip": False, "viz": False},
+                "scaleDistribution": {"type": "linear"},
+            },
+        },
         "overrides": [],
     }
     panel["options"] = {
@@ -193,8 +224,15 @@ def heatmap(title: str, description: str, expr: str, *, steps: dict[str, Any]) -
         "cellGap": 1,
         "yAxis": {"axisPlacement": "left", "unit": "s", "reverse": False},
         "rowsFrame": {"layout": "auto"},
-        "color": {"mode": "scheme", "scheme": "Oranges", "fill": "dark-orange", "scale": "exponential",
-                  "exponent": 0.5, "steps": 64, "reverse": False},
+        "color": {
+            "mode": "scheme",
+            "scheme": "Oranges",
+            "fill": "dark-orange",
+            "scale": "exponential",
+            "exponent": 0.5,
+            "steps": 64,
+            "reverse": False,
+        },
         "filterValues": {"le": 1e-9},
         "tooltip": {"mode": "single", "yHistogram": True, "showColorScale": False},
         "legend": {"show": True},
@@ -211,14 +249,24 @@ def explore_tempo_link(title: str, traceql: str) -> dict[str, Any]:
     """
     pane = {
         "datasource": TEMPO_UID,
-        "queries": [{"refId": "A", "datasource": DS_TEMPO, "queryType": "traceql",
-                     "query": traceql, "limit": 20}],
+        "queries": [
+            {
+                "refId": "A",
+                "datasource": DS_TEMPO,
+                "queryType": "traceql",
+                "query": traceql,
+                "limit": 20,
+            }
+        ],
         "range": {"from": "${__from}", "to": "${__to}"},
     }
     encoded = quote(json.dumps({"traces": pane}, separators=(",", ":")), safe="")
     encoded = re.sub(r"%24%7B([A-Za-z0-9_.:]+)%7D", r"${\1}", encoded)
-    return {"title": title, "url": f"/explore?schemaVersion=1&orgId=1&panes={encoded}",
-            "targetBlank": True}
+    return {
+        "title": title,
+        "url": f"/explore?schemaVersion=1&orgId=1&panes={encoded}",
+        "targetBlank": True,
+    }
 
 
 def dashboard_link(title: str, uid: str, query: str) -> dict[str, Any]:
@@ -262,8 +310,11 @@ class Layout:
     def add(self, panel: Panel, width: int, height: int) -> None:
         if self._x + width > GRID_WIDTH:
             self.newline()
-        panel = {"id": len(self.panels) + 1, **panel,
-                 "gridPos": {"h": height, "w": width, "x": self._x, "y": self._y}}
+        panel = {
+            "id": len(self.panels) + 1,
+            **panel,
+            "gridPos": {"h": height, "w": width, "x": self._x, "y": self._y},
+        }
         self.panels.append(panel)
         self._x += width
         self._row_height = max(self._row_height, height)
@@ -271,9 +322,16 @@ class Layout:
     def row(self, title: str) -> None:
         """A (non-collapsible, always open) row header."""
         self.newline()
-        self.panels.append({"id": len(self.panels) + 1, "type": "row", "title": title,
-                            "collapsed": False, "panels": [],
-                            "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": self._y}})
+        self.panels.append(
+            {
+                "id": len(self.panels) + 1,
+                "type": "row",
+                "title": title,
+                "collapsed": False,
+                "panels": [],
+                "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": self._y},
+            }
+        )
         self._y += 1
 
     def newline(self) -> None:
@@ -307,14 +365,33 @@ def dashboard(
         "timepicker": {},
         "fiscalYearStartMonth": 0,
         "liveNow": False,
-        "annotations": {"list": [{
-            "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-            "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
-            "name": "Annotations & Alerts", "type": "dashboard",
-        }]},
-        "links": [{"title": "botocore-otel", "type": "dashboards", "tags": ["botocore-otel"],
-                   "asDropdown": True, "includeVars": True, "keepTime": True, "icon": "external link",
-                   "targetBlank": False, "tooltip": "", "url": ""}],
+        "annotations": {
+            "list": [
+                {
+                    "builtIn": 1,
+                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                    "enable": True,
+                    "hide": True,
+                    "iconColor": "rgba(0, 211, 255, 1)",
+                    "name": "Annotations & Alerts",
+                    "type": "dashboard",
+                }
+            ]
+        },
+        "links": [
+            {
+                "title": "botocore-otel",
+                "type": "dashboards",
+                "tags": ["botocore-otel"],
+                "asDropdown": True,
+                "includeVars": True,
+                "keepTime": True,
+                "icon": "external link",
+                "targetBlank": False,
+                "tooltip": "",
+                "url": "",
+            }
+        ],
         "templating": {"list": variables},
         "panels": layout.panels,
     }

@@ -1,0 +1,269 @@
+"""Static checks of the Grafana dashboards (grafana/dashboards/*.json) and their generator.
+
+No Grafana or Prometheus server is needed; the PromQL syntax check uses `promtool` (Debian's
+prometheus package, installed by .ci/install-system-deps).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # grafana/ is a repository directory, not an installed package
+
+from grafana import generate, queries  # noqa: E402
+from grafana.panels import RARE_MARK  # noqa: E402
+
+DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
+DASHBOARD_FILES = sorted(DASHBOARD_DIR.glob("*.json"))
+DEPLOY = ROOT / "deploy"
+PROVISIONING = DEPLOY / "grafana" / "provisioning"
+
+_HIST = ("_bucket", "_sum", "_count")
+CONTRACT_METRICS = {
+    f"{base}{suffix}"
+    for base in (
+        "rpc_client_call_duration_seconds",
+        "client_call_duration_seconds",
+        "client_call_attempt_duration_seconds",
+        "client_call_serialization_duration_seconds",
+        "client_call_deserialization_duration_seconds",
+        "client_call_auth_signing_duration_seconds",
+    )
+    for suffix in _HIST
+} | {
+    "client_call_attempts_total",
+    "client_call_errors_total",
+    "botocore_otel_throttles_total",
+    "botocore_otel_retries_total",
+}
+CONTRACT_LABELS = {
+    "rpc_system", "rpc_service", "rpc_method", "aws_service_id", "cloud_region",
+    "http_response_status_code", "error_type", "synthetic", "exception_type",
+    "le", "job", "instance",
+}  # fmt: skip
+GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range", "__from", "__to",
+                    "__url_time_range", "__field", "__value", "__data"}  # fmt: skip
+NUMERIC_TYPES = {"timeseries", "stat", "gauge", "bargauge", "heatmap", "table", "barchart"}
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def all_panels(dash: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for panel in dash["panels"]:
+        out.append(panel)
+        out.extend(panel.get("panels", []))
+    return out
+
+
+def provisioned_datasources() -> dict[str, str]:
+    """uid -> type of every provisioned datasource."""
+    out = {}
+    for path in sorted((PROVISIONING / "datasources").glob("*.y*ml")):
+        for ds in yaml.safe_load(path.read_text())["datasources"]:
+            out[ds["uid"]] = ds["type"]
+    return out
+
+
+def test_dashboards_exist() -> None:
+    names = {p.name for p in DASHBOARD_FILES}
+    assert {"botocore-otel-overview.json", "botocore-otel-service.json"} <= names
+
+
+def test_generated_json_in_sync() -> None:
+    built = generate.build()
+    assert sorted(built) == [p.name for p in DASHBOARD_FILES], "stray or missing dashboard file"
+    for name, dash in built.items():
+        on_disk = (DASHBOARD_DIR / name).read_text(encoding="utf-8")
+        assert on_disk == generate.render(dash), f"{name} is stale: run python3 -m grafana.generate"
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
+def test_dashboard_structure(path: Path) -> None:
+    dash = load(path)
+    assert dash["uid"] == path.stem and dash["title"] and dash["description"]
+    ids = [p["id"] for p in all_panels(dash)]
+    assert len(ids) == len(set(ids)), f"duplicate panel ids in {path.name}"
+    for panel in all_panels(dash):
+        g = panel["gridPos"]
+        assert g["x"] >= 0 and g["x"] + g["w"] <= 24 and g["h"] > 0, panel["title"]
+
+
+def test_dashboard_uids_unique() -> None:
+    uids = [load(p)["uid"] for p in DASHBOARD_FILES]
+    assert len(uids) == len(set(uids))
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
+def test_datasources_are_provisioned(path: Path) -> None:
+    provisioned = provisioned_datasources()
+    dash = load(path)
+    refs = [v["datasource"] for v in dash["templating"]["list"] if "datasource" in v]
+    for panel in all_panels(dash):
+        if panel["type"] == "row":
+            continue
+        refs.append(panel["datasource"])
+        refs.extend(t["datasource"] for t in panel["targets"])
+    for ref in refs:
+        assert ref["uid"] in provisioned, f"{path.name}: datasource uid {ref['uid']} not provisioned"
+        assert provisioned[ref["uid"]] == ref["type"]
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
+def test_panels_have_description_unit_and_thresholds(path: Path) -> None:
+    for panel in all_panels(load(path)):
+        if panel["type"] == "row":
+            continue
+        title = panel["title"]
+        assert panel.get("description", "").strip(), f"{title}: no description"
+        assert panel["targets"], f"{title}: no query"
+        if panel["type"] not in NUMERIC_TYPES:
+            continue
+        defaults = panel["fieldConfig"]["defaults"]
+        assert defaults.get("unit"), f"{title}: no unit"
+        assert defaults["thresholds"]["steps"], f"{title}: no thresholds"
+        if panel["type"] == "table":
+            organize = next(t for t in panel["transformations"] if t["id"] == "organize")
+            columns = set(organize["options"]["renameByName"].values())
+            with_unit = {
+                o["matcher"]["options"]
+                for o in panel["fieldConfig"]["overrides"]
+                if any(p["id"] == "unit" for p in o["properties"])
+            }
+            assert columns <= with_unit, f"{title}: value columns without a unit"
+            assert len(panel["targets"]) == len(columns)
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
+def test_referenced_variables_are_defined(path: Path) -> None:
+    dash = load(path)
+    defined = {v["name"] for v in dash["templating"]["list"]} | GRAFANA_BUILTINS
+    texts = [v["definition"] for v in dash["templating"]["list"]]
+    for panel in all_panels(dash):
+        texts.append(panel["title"])
+        texts.extend(t.get("expr", "") for t in panel.get("targets", []))
+        links = panel.get("fieldConfig", {}).get("defaults", {}).get("links", [])
+        for override in panel.get("fieldConfig", {}).get("overrides", []):
+            for prop in override["properties"]:
+                if prop["id"] == "links":
+                    links += prop["value"]
+        texts.extend(link["url"] for link in links)
+    for text in texts:
+        names = {n.split(".")[0] for n in re.findall(r"\$\{([\w.]+)", text)}
+        names |= queries.variables_in(re.sub(r"\$\{[\w.]+[^}]*\}", "", text))
+        assert names <= defined, f"{path.name}: undefined variables {names - defined} in {text!r}"
+
+
+def test_queries_use_only_contract_metrics_and_labels() -> None:
+    for q in queries.extract_queries():
+        selectors = re.findall(r"([a-zA-Z_:][\w:]*)\{([^}]*)\}", q.expr)
+        assert selectors, q
+        for metric, matchers in selectors:
+            assert metric in CONTRACT_METRICS, f"{q.title}: unknown metric {metric}"
+            labels = set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers))
+            assert labels <= CONTRACT_LABELS, f"{q.title}: unknown labels {labels}"
+            if "exception_type" in labels:
+                assert metric == "client_call_errors_total"
+        for group in re.findall(r"\b(?:by|on|without|group_left|group_right)\s*\(([^)]*)\)", q.expr):
+            labels = {g.strip() for g in group.split(",") if g.strip()}
+            assert labels <= CONTRACT_LABELS, f"{q.title}: unknown grouping labels {labels}"
+    for path in DASHBOARD_FILES:
+        for var in load(path)["templating"]["list"]:
+            metric = re.search(r"label_values\((\w+)", var["definition"])
+            assert metric and metric.group(1) in CONTRACT_METRICS, var["name"]
+
+
+def test_queries_parse_with_promtool(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool not found: install Debian's `prometheus` package "
+                    "(apt-get install -y --no-install-recommends prometheus)")  # fmt: skip
+    rules = [{"record": f"dashboard_query_{i}", "expr": q.expr}
+             for i, q in enumerate(queries.extract_queries())]  # fmt: skip
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    proc = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_query_extraction_substitutes_everything() -> None:
+    extracted = queries.extract_queries()
+    assert len(extracted) >= 30
+    for q in extracted:
+        assert "$" not in q.expr and "[[" not in q.expr, q
+    dashboards = {q.dashboard for q in extracted}
+    assert dashboards == {p.stem for p in DASHBOARD_FILES}
+    service = [q for q in extracted if q.dashboard == "botocore-otel-service"]
+    assert all('aws_service_id="dynamodb"' in q.expr for q in service)
+    s3 = queries.extract_queries(values={"service": "s3", "__rate_interval": "2m"})
+    assert any('aws_service_id="s3"' in q.expr and "[2m]" in q.expr for q in s3)
+    with pytest.raises(KeyError):
+        queries.substitute("rate(x[$unknown])", queries.DEFAULT_VALUES)
+
+
+def test_rare_event_panels_are_marked() -> None:
+    rare = {(q.dashboard, q.title) for q in queries.extract_queries() if q.rare_event}
+    titles = {title for _, title in rare}
+    assert "Cancelled calls/s" in titles
+    # Golden signals are never rare: they must return data under any workload.
+    for q in queries.extract_queries():
+        if q.title in {"Calls/s", "Error %", "p99 latency", "p95 latency", "Latency heatmap"}:
+            assert not q.rare_event
+    for path in DASHBOARD_FILES:
+        for panel in all_panels(load(path)):
+            desc = panel.get("description", "")
+            assert (RARE_MARK in desc) == desc.endswith(RARE_MARK), panel["title"]
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
+def test_latency_panels_link_to_traces(path: Path) -> None:
+    latency = [
+        p for p in all_panels(load(path))
+        if p["type"] in {"timeseries", "heatmap"} and "Latency" in p["title"]
+    ]  # fmt: skip
+    assert latency
+    for panel in latency:
+        assert all(t["exemplar"] for t in panel["targets"]), f"{panel['title']}: exemplars off"
+        if panel["type"] == "timeseries":
+            urls = [link["url"] for link in panel["fieldConfig"]["defaults"]["links"]]
+            assert any("/explore" in u and "%22tempo%22" in u for u in urls), panel["title"]
+
+
+def test_prometheus_exemplars_point_at_tempo() -> None:
+    provisioned = provisioned_datasources()
+    for path in sorted((PROVISIONING / "datasources").glob("*.y*ml")):
+        for ds in yaml.safe_load(path.read_text())["datasources"]:
+            if ds["type"] != "prometheus":
+                continue
+            dests = ds["jsonData"]["exemplarTraceIdDestinations"]
+            assert dests and all(provisioned.get(d["datasourceUid"]) == "tempo" for d in dests)
+
+
+def test_every_dashboard_file_is_provisioned() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    mounts = {}
+    for volume in compose["services"]["grafana"]["volumes"]:
+        host, container = volume.split(":")[:2]
+        mounts[container.rstrip("/")] = (DEPLOY / host).resolve()
+    covered: set[Path] = set()
+    for path in sorted((PROVISIONING / "dashboards").glob("*.y*ml")):
+        for provider in yaml.safe_load(path.read_text())["providers"]:
+            target = provider["options"]["path"].rstrip("/")
+            for container, host in mounts.items():
+                if target == container or target.startswith(container + "/"):
+                    covered |= set((host / target[len(container) :].lstrip("/")).glob("*.json"))
+    missing = {p.resolve() for p in DASHBOARD_FILES} - covered
+    assert not missing, f"dashboards not provisioned: {sorted(missing)}"
