@@ -84,7 +84,7 @@ def verify_sigv4(
     if key_id not in secrets:
         check.problems.append(f"unknown access key id {key_id!r}")
         return check
-    signed = request.signed_headers
+    signed = request.signed_headers()
     lower = request.headers.lower_items()
     check.unsigned_headers = sorted(h for h in lower if h not in signed)
 
@@ -114,9 +114,7 @@ def verify_sigv4(
     aws_req = AWSRequest(method=request.method, url=url, headers=headers, data=request.body or b"")
     aws_req.context["timestamp"] = lower["x-amz-date"]
     signer_cls = S3SigV4Auth if auth.get("service") == "s3" else SigV4Auth
-    signer = signer_cls(
-        Credentials(key_id, secrets[key_id]), auth.get("service", ""), auth.get("region", "")
-    )
+    signer = signer_cls(Credentials(key_id, secrets[key_id]), auth.get("service", ""), auth.get("region", ""))
     check.canonical_request = signer.canonical_request(aws_req)
     check.string_to_sign = signer.string_to_sign(aws_req, check.canonical_request)
     check.expected_signature = signer.signature(check.string_to_sign, aws_req)
