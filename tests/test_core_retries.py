@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+import botocore.endpoint
 import pytest
 from botocore.config import Config
 from opentelemetry import context as otel_context
@@ -218,7 +220,9 @@ def test_metrics_follow_the_span(session, telemetry):
     assert [(p.value, p.attributes["error.type"]) for p in retries] == [(1, "ThrottlingException")]
     assert sum(p.count for p in telemetry.points("client.call.attempt_duration")) == 2
     assert sum(p.count for p in telemetry.points("client.call.auth.signing_duration")) == 2
-    assert sum(p.count for p in telemetry.points("client.call.deserialization_duration")) == 2
+    # botocore emits before-parse since 1.35; older versions give no parse time
+    parses = 2 if "before-parse" in inspect.getsource(botocore.endpoint) else 0
+    assert sum(p.count for p in telemetry.points("client.call.deserialization_duration")) == parses
     assert sum(p.count for p in telemetry.points("client.call.serialization_duration")) == 1
 
 
