@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore_otel.capture import Capture, parse_captures
 from botocore_otel.errors import ConfigError
 
 logger = logging.getLogger("botocore_otel")
@@ -30,6 +31,8 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _HOOK_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+PAYLOAD_SERVICES = ("sqs", "sns", "eventbridge", "lambda", "stepfunctions")
+"""What ``payload_propagation`` may name (its default: all of them)."""
 
 
 class SemconvMode:
@@ -54,6 +57,10 @@ class Settings:
     synthetic: Any = None
     """A ``SyntheticResponder`` once loaded, or None when synthetic answers are off."""
     semconv: str = SemconvMode.OLD
+    payload_propagation: frozenset[str] = frozenset(PAYLOAD_SERVICES)
+    """Services whose messages carry trace context (see ``payload.py``)."""
+    sqs_aws_trace_header: bool = False
+    capture: tuple[Capture, ...] = ()
     problems: tuple[str, ...] = field(default=(), compare=False)
     """Under auto-instrumentation: the errors that switched features off."""
 
@@ -114,6 +121,26 @@ def _parse_synthetic(setting: str, value: object) -> Any:
     return SyntheticResponder.from_config(value, source=setting)
 
 
+def _parse_payload(setting: str, value: object) -> frozenset[str]:
+    if isinstance(value, bool):
+        return frozenset(PAYLOAD_SERVICES) if value else frozenset()
+    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
+    if isinstance(items, (list, tuple, set, frozenset)) and all(isinstance(i, str) for i in items):
+        chosen = {i for i in items if i}
+        if chosen <= {"none"}:
+            return frozenset()
+        if chosen == {"all"}:
+            return frozenset(PAYLOAD_SERVICES)
+        if chosen <= set(PAYLOAD_SERVICES):
+            return frozenset(chosen)
+    raise ConfigError(
+        setting,
+        value,
+        f"service names from {', '.join(PAYLOAD_SERVICES)} (comma-separated in the environment), "
+        "'all' or 'none' (kinesis is not offered: its only carrier is the record data)",
+    )
+
+
 def _parse_provider(setting: str, value: object) -> Any:
     return value
 
@@ -131,6 +158,9 @@ _OPTIONS: dict[str, tuple[_Parser, Any]] = {
     "attempt_spans": (_parse_bool, False),
     "metrics": (_parse_bool, False),
     "synthetic": (_parse_synthetic, None),
+    "payload_propagation": (_parse_payload, frozenset()),
+    "sqs_aws_trace_header": (_parse_bool, False),
+    "capture": (parse_captures, ()),
 }
 _NOT_FROM_ENV = frozenset({"tracer_provider", "meter_provider"})
 _ENV_NAMES = {

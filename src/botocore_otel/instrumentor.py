@@ -8,6 +8,7 @@ no longer reach go quiet on uninstrument.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import sys
 import weakref
@@ -17,12 +18,19 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
+from botocore_otel import aio, payload, transfer
+from botocore_otel._failsafe import report
 from botocore_otel.config import Settings, load_settings
 from botocore_otel.lifecycle import Lifecycle
 from botocore_otel.metrics import CallMetrics
 
 logger = logging.getLogger("botocore_otel")
 _VERSION = "0.1.0"
+
+# Asked with emit_until_response on a client's emitter (a copy of its session's, so it
+# carries the answer too): which instrumentation covers this client, for S3 transfers.
+_OWNER_EVENT = "botocore-otel-owner"
+_OWNER_ID = "botocore_otel.owner"
 
 # (event, handler method, position, needed for)
 _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
@@ -49,9 +57,13 @@ class _Instrumentation:
         tracer = trace.get_tracer("botocore_otel", _VERSION, tracer_provider=settings.tracer_provider)
         call_metrics = None
         if settings.metrics:
-            meter = metrics.get_meter("botocore_otel", _VERSION, meter_provider=settings.meter_provider)
-            call_metrics = CallMetrics(meter)
+            try:
+                meter = metrics.get_meter("botocore_otel", _VERSION, meter_provider=settings.meter_provider)
+                call_metrics = CallMetrics(meter)
+            except Exception as error:  # a broken meter provider: tracing goes on, metrics off
+                report("creating the metric instruments (metrics stay off)", error)
         self.settings = settings
+        self.tracer = tracer
         self.lifecycle = Lifecycle(settings, tracer, call_metrics)
         if settings.synthetic is not None:
             logger.info("botocore-otel: synthetic responses on: %s", settings.synthetic.describe())
@@ -62,6 +74,8 @@ class _Instrumentation:
             for event, method, position, need in _HANDLERS
             if need in wanted
         ]
+        # Per-operation handlers of payload propagation and user captures (payload.py).
+        self._handlers += payload.service_handlers(settings, self.lifecycle)
 
     def register(self, emitter: Any) -> None:
         for event, handler, position, unique_id in self._handlers:
@@ -69,12 +83,20 @@ class _Instrumentation:
                 emitter, {"first": "register_first", "last": "register_last"}.get(position, "register")
             )
             register(event, handler, unique_id=unique_id)
+        emitter.register(_OWNER_EVENT, self._answer_owner, unique_id=_OWNER_ID)
         self._emitters.add(emitter)
+        # aiobotocore (a session's emitter sits inside an EventAliaser): end cancelled calls.
+        if type(getattr(emitter, "_emitter", emitter)).__module__.startswith("aiobotocore"):
+            aio.install()
 
     def unregister(self, emitter: Any) -> None:
         for event, handler, _, unique_id in self._handlers:
             emitter.unregister(event, handler, unique_id=unique_id)
+        emitter.unregister(_OWNER_EVENT, self._answer_owner, unique_id=_OWNER_ID)
         self._emitters.discard(emitter)
+
+    def _answer_owner(self, **_: Any) -> _Instrumentation | None:
+        return self if self.lifecycle.enabled else None
 
     def close(self) -> None:
         self.lifecycle.enabled = False
@@ -129,6 +151,7 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
             owner.unregister(emitter)  # explicit settings win over the global ones
         instrumentation.register(emitter)
         self._owners[emitter] = instrumentation
+        transfer.install(self._transfer_tracer)
         return None
 
     def uninstrument(self, target: Any = None, **kwargs: Any) -> None:
@@ -136,6 +159,8 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
             for instrumentation in {*self._owners.values()}:
                 instrumentation.close()
             self._owners.clear()
+            transfer.uninstall()
+            aio.uninstall()
             if self._global is not None:
                 return super().uninstrument(**kwargs)  # type: ignore[no-any-return]
             return None
@@ -145,7 +170,24 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
             owner.unregister(emitter)
             if owner is not self._global and not any(o is owner for o in self._owners.values()):
                 owner.lifecycle.enabled = False
+            if self._global is None and not self._owners:
+                transfer.uninstall()
+                aio.uninstall()
         return None
+
+    def _transfer_tracer(self, client: Any) -> Any:
+        """The tracer for an S3 managed transfer's span: the client's instrumentation's."""
+        events = getattr(getattr(client, "meta", None), "events", None)
+        if events is None:
+            return None
+        answer = events.emit_until_response(_OWNER_EVENT)
+        if inspect.isawaitable(answer):  # an aiobotocore emitter: s3transfer is sync-only
+            getattr(answer, "close", lambda: None)()
+            return None
+        owner = answer[1]
+        if not isinstance(owner, _Instrumentation) or "s3" in owner.settings.skip_services:
+            return None
+        return owner.tracer
 
     def _instrument(self, **kwargs: Any) -> None:
         strict = kwargs.pop("_strict", True)
@@ -153,6 +195,7 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
             settings = load_settings(kwargs, strict=strict)
             self._global = _Instrumentation(settings)
             _register_initializer(self._on_new_session)
+            transfer.install(self._transfer_tracer)
             boto3 = sys.modules.get("boto3")
             default_session = getattr(boto3, "DEFAULT_SESSION", None)
             if default_session is not None:
@@ -164,6 +207,8 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _unregister_initializer(self._on_new_session)
+        transfer.uninstall()
+        aio.uninstall()
         if self._global is not None:
             self._global.close()
             self._global = None

@@ -7,6 +7,7 @@ after-call or after-call-error. State lives in botocore's per-call ``context`` d
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ from opentelemetry.context import (
     _SUPPRESS_HTTP_INSTRUMENTATION_KEY,
     _SUPPRESS_INSTRUMENTATION_KEY,
 )
-from opentelemetry.trace import Span, Tracer, set_span_in_context
+from opentelemetry.trace import INVALID_SPAN, Span, Tracer, set_span_in_context
 
 from botocore_otel._failsafe import report
 from botocore_otel.attributes import (
@@ -107,6 +108,7 @@ class Lifecycle:
                 parent = set_span_in_context(outer.span or self._spans.open_call(outer), outer.parent)
             state = CallState(self, info, model, _time_ns(), parent, params, context.get("client_region"))
             state.nest_token = in_flight.set(state.ref)
+            state.is_async = _is_async(context.get("client_config"))
             context[STATE_KEY] = state
         except Exception as error:
             report("provide-client-params handler", error)
@@ -147,17 +149,19 @@ class Lifecycle:
             state = _state_of(request)
             if state is None or state.ended:
                 return
-            now = _time_ns()
+            now = max(_time_ns(), state.start_ns)
             state.attempts += 1
             call_span = state.span
             if call_span is None:
-                call_span = self._spans.open_call(state)
+                try:
+                    call_span = self._spans.open_call(state)
+                except Exception as error:  # a broken tracer: metrics go on without the span
+                    report("starting the call span", error)
+                    call_span = INVALID_SPAN
             if state.attempts == 1:
                 self._spans.on_first_send(call_span, request.url)
             else:
                 self._spans.on_retry(state)
-                if self._metrics is not None:
-                    self._metrics.retries.add(1, self._attempt_attributes(state))
             state.attempt_start_ns = now
             state.parse_start_ns = 0
             span = self._spans.open_attempt(state, call_span, now)
@@ -171,6 +175,8 @@ class Lifecycle:
             state.window_token = otel_context.attach(ctx)
             state.window_ctx = ctx
             _sending.set(state.ref)
+            if state.attempts > 1 and self._metrics is not None:
+                self._metrics.retries.add(1, self._attempt_attributes(state))
         except Exception as error:
             report("before-send handler", error)
 
@@ -184,12 +190,14 @@ class Lifecycle:
                 return None
             trace_id = state.span.get_span_context().trace_id
             answer = self._synthetic.answer(
-                state.info.service_key, state.model, state.params, trace_id, is_async=_is_async(request)
+                state.info.service_key, state.model, state.params, trace_id, is_async=state.is_async
             )
             if answer is None:
                 return None
             answer.response.headers[SYNTHETIC_HEADER] = answer.rule_name
-            if answer.delay_s > 0 and not _is_async(request):
+            if answer.delay_s > 0:
+                if state.is_async:  # aiobotocore's emitter awaits it: the loop runs on meanwhile
+                    return _answer_after(answer.delay_s, answer.response)
                 time.sleep(answer.delay_s)
             return answer.response
         except Exception as error:
@@ -216,10 +224,10 @@ class Lifecycle:
         **_: Any,
     ) -> None:
         state: CallState | None = context.get(STATE_KEY)
-        if state is None or state.span is None or state.ended:
+        if state is None or state.attempts == 0 or state.ended:
             return
         try:
-            now = _time_ns()
+            now = max(_time_ns(), state.attempt_start_ns)  # the wall clock may step back
             self._close_window(state)
             _sending.set(None)
             status: int | None = None
@@ -237,7 +245,10 @@ class Lifecycle:
                 code = exception_type(exception)
             state.last_status, state.last_error, state.last_end_ns = status, code, now
             state.last_throttled = is_throttle(status, code)
-            self._spans.end_attempt(state, now)
+            try:
+                self._spans.end_attempt(state, now)
+            except Exception as error:  # a span processor's on_end: the metrics still count
+                report("ending an attempt span", error)
             if self._metrics is not None:
                 attributes = self._attempt_attributes(state)
                 sign_ns = state.sign_end_ns - state.sign_start_ns if state.sign_start_ns else 0
@@ -313,7 +324,7 @@ class Lifecycle:
         extended_request_id: str | None,
         message: str | None = None,
     ) -> None:
-        end_ns = _time_ns()
+        end_ns = max(_time_ns(), state.start_ns)  # the wall clock may step back
         state.ended = True
         if state.nest_token is not None:
             token, state.nest_token = state.nest_token, None
@@ -321,14 +332,19 @@ class Lifecycle:
                 in_flight.reset(token)
             except ValueError:  # created in another context (a copied one): nothing to undo
                 pass
-        if state.span is None:
+        if state.span is None and state.attempts == 0:
             return  # never reached the wire (answered at before-call, e.g. by Stubber)
         if state.window_token is not None:
             self._close_window(state)
-        self._spans.end_call(
-            state, end_ns, status, error_type, parsed, exception, request_id, extended_request_id, message
-        )
-        if self._metrics is not None:
+        try:
+            self._spans.end_call(
+                state, end_ns, status, error_type, parsed, exception, request_id, extended_request_id, message
+            )
+        except Exception as error:  # a span processor's on_end: the metrics still count
+            report("ending the call span", error)
+        # Only calls that reached the wire are measured (a span opened early for payload
+        # propagation may end a call that failed parameter validation).
+        if self._metrics is not None and state.attempts > 0:
             synthetic = state.synthetic_rule is not None
             base = state.info.metric_attributes
             attributes = self._metrics.attributes(base, state.region, status, error_type, synthetic)
@@ -348,9 +364,23 @@ class Lifecycle:
 _async_types: dict[type, bool] = {}
 
 
-def _is_async(request: Any) -> bool:
-    cls = type(request)
+def _is_async(client_config: Any) -> bool:
+    """True for a call made by an aiobotocore client (its config is always an ``AioConfig``).
+
+    Such a client's emitter awaits what a handler returns; botocore's would take a coroutine
+    for the response. aiobotocore sends botocore's own request class, so the request can't tell.
+    """
+    cls = type(client_config)
     known = _async_types.get(cls)
     if known is None:
         known = _async_types[cls] = cls.__module__.startswith("aiobotocore")
     return known
+
+
+async def _answer_after(delay_s: float, response: Any) -> Any:
+    """The synthetic latency of an aiobotocore call: awaited, never blocking the loop."""
+    try:
+        await asyncio.sleep(delay_s)
+    except RuntimeError as error:  # no asyncio loop (trio through anyio): answer at once
+        report("synthetic latency", error)
+    return response

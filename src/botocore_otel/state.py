@@ -35,6 +35,7 @@ class CallState:
         "attempts",
         "ended",
         "info",
+        "is_async",
         "last_end_ns",
         "last_error",
         "last_status",
@@ -90,6 +91,7 @@ class CallState:
         self.last_throttled = False
         self.synthetic_rule: str | None = None
         self.reached_send_phase = False
+        self.is_async = False  # made by an aiobotocore client: its emitter awaits results
         self.ended = False
         self.nest_token: Token[weakref.ref[CallState] | None] | None = None
         self.window_token: object = None

@@ -1,0 +1,330 @@
+"""Trace context in message payloads: what moto received, what a consumer reads back,
+limits, and the caller's objects left alone."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from urllib.parse import parse_qsl
+
+import boto3
+import pytest
+from opentelemetry import baggage, context
+from opentelemetry.trace import format_span_id, format_trace_id
+
+from botocore_otel import ConfigError, Instrumentor
+from botocore_otel.config import load_settings
+from botocore_otel.payload import MAX_CLIENT_CONTEXT, SKIPPED_ATTRIBUTE, client_context_with
+from telemetry import Telemetry
+from test_services_attributes import make_function
+
+
+@pytest.fixture
+def telemetry() -> Telemetry:
+    return Telemetry()
+
+
+@pytest.fixture
+def instrument(telemetry: Telemetry):
+    """``instrument(**options)``: a boto3 session instrumented with those options."""
+    sessions = []
+
+    def make(**options):
+        session = boto3.session.Session()
+        Instrumentor().instrument(session, **telemetry.providers, **options)
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        Instrumentor().uninstrument(session)
+
+
+def traceparent_of(span) -> str:
+    ctx = span.get_span_context()
+    return f"00-{format_trace_id(ctx.trace_id)}-{format_span_id(ctx.span_id)}-{ctx.trace_flags:02x}"
+
+
+def xray_of(span) -> str:
+    trace_id = format_trace_id(span.get_span_context().trace_id)
+    parent = format_span_id(span.get_span_context().span_id)
+    return f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={parent};Sampled=1"
+
+
+def recorded(moto, operation: str):
+    return [r for r in moto.recorded_requests() if r.operation == operation]
+
+
+def form(request) -> dict[str, str]:
+    return dict(parse_qsl(request.body_text()))
+
+
+# -- SQS ----------------------------------------------------------------------------------
+def test_sqs_send_carries_the_send_spans_context(moto, instrument, telemetry):
+    sqs = moto.client("sqs", session=instrument())
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+
+    (send,) = telemetry.spans("SQS.SendMessage")
+    (request,) = recorded(moto, "SendMessage")
+    attributes = request.json()["MessageAttributes"]
+    assert attributes == {"traceparent": {"DataType": "String", "StringValue": traceparent_of(send)}}
+    assert "MessageSystemAttributes" not in request.json()
+
+    plain = moto.client("sqs")  # not instrumented: reads exactly what is stored
+    (message,) = plain.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    assert message["MessageAttributes"]["traceparent"]["StringValue"] == traceparent_of(send)
+    assert message["Body"] == "hello"
+
+
+def test_tracestate_and_baggage(moto, instrument, telemetry):
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState, set_span_in_context
+
+    remote = SpanContext(0xABC, 0xDEF, True, TraceFlags(1), TraceState([("vendor", "v1")]))
+    ctx = baggage.set_baggage("tenant", "t-1", set_span_in_context(NonRecordingSpan(remote)))
+    with_baggage = moto.client("sqs", session=instrument(baggage=True))
+    without = moto.client("sqs", session=instrument())
+    url = without.create_queue(QueueName="q")["QueueUrl"]
+    token = context.attach(ctx)
+    try:
+        without.send_message(QueueUrl=url, MessageBody="a")
+        with_baggage.send_message(QueueUrl=url, MessageBody="b")
+    finally:
+        context.detach(token)
+    first, second = (r.json()["MessageAttributes"] for r in recorded(moto, "SendMessage"))
+    assert list(first) == ["traceparent", "tracestate"]
+    assert first["tracestate"]["StringValue"] == "vendor=v1"
+    assert list(second) == ["traceparent", "tracestate", "baggage"]
+    assert second["baggage"]["StringValue"] == "tenant=t-1"
+
+
+def test_callers_objects_are_never_changed(moto, instrument):
+    sqs = moto.client("sqs", session=instrument(sqs_aws_trace_header=True))
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    attributes = {"kind": {"DataType": "String", "StringValue": "order"}}
+    system: dict = {}
+    entries = [
+        {"Id": "1", "MessageBody": "a", "MessageAttributes": attributes},
+        {"Id": "2", "MessageBody": "b", "MessageSystemAttributes": system},
+    ]
+    kwargs = {"QueueUrl": url, "MessageBody": "x", "MessageAttributes": attributes}
+    before = copy.deepcopy((attributes, entries, kwargs))
+    ids = [id(e) for e in entries]
+
+    sqs.send_message(**kwargs)
+    sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    names = ["kind"]
+    sqs.receive_message(QueueUrl=url, MessageAttributeNames=names)
+
+    assert (attributes, entries, kwargs) == before
+    assert [id(e) for e in entries] == ids and names == ["kind"] and system == {}
+    batch = recorded(moto, "SendMessageBatch")[0].json()["Entries"]
+    assert set(batch[0]["MessageAttributes"]) == {"kind", "traceparent"}
+    assert set(batch[1]["MessageAttributes"]) == {"traceparent"}
+    assert all("AWSTraceHeader" in entry["MessageSystemAttributes"] for entry in batch)
+    receive = recorded(moto, "ReceiveMessage")[0].json()
+    assert receive["MessageAttributeNames"] == ["kind", "traceparent", "tracestate"]
+
+
+def test_ten_attributes_already_there_skip_and_count(moto, instrument, telemetry):
+    sqs = moto.client("sqs", session=instrument())
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    full = {f"a{i}": {"DataType": "String", "StringValue": str(i)} for i in range(10)}
+    nine = dict(list(full.items())[:9])
+    sqs.send_message(QueueUrl=url, MessageBody="full", MessageAttributes=full)
+    sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": "1", "MessageBody": "full", "MessageAttributes": full},
+            {"Id": "2", "MessageBody": "nine", "MessageAttributes": nine},
+        ],
+    )
+
+    single, batch = telemetry.spans("SQS.SendMessage")[0], telemetry.spans("SQS.SendMessageBatch")[0]
+    assert single.attributes[SKIPPED_ATTRIBUTE] == 1 and batch.attributes[SKIPPED_ATTRIBUTE] == 1
+    assert recorded(moto, "SendMessage")[0].json()["MessageAttributes"] == full
+    entries = recorded(moto, "SendMessageBatch")[0].json()["Entries"]
+    assert entries[0]["MessageAttributes"] == full
+    assert len(entries[1]["MessageAttributes"]) == 10 and "traceparent" in entries[1]["MessageAttributes"]
+    bodies = sorted(
+        m["Body"]
+        for m in moto.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    )
+    assert bodies == ["full", "full", "nine"]  # every message was sent
+
+
+def test_size_limit_skips_instead_of_failing(moto, instrument, telemetry):
+    sqs = moto.client("sqs", session=instrument())
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="x" * (262_144 - 20))
+    assert telemetry.spans("SQS.SendMessage")[0].attributes[SKIPPED_ATTRIBUTE] == 1
+    assert "MessageAttributes" not in recorded(moto, "SendMessage")[0].json()
+
+
+def test_a_present_traceparent_is_left_alone(moto, instrument, telemetry):
+    sqs = moto.client("sqs", session=instrument())
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    mine = {"traceparent": {"DataType": "String", "StringValue": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}}
+    sqs.send_message(QueueUrl=url, MessageBody="x", MessageAttributes=mine)
+    assert recorded(moto, "SendMessage")[0].json()["MessageAttributes"] == mine
+    assert SKIPPED_ATTRIBUTE not in telemetry.spans("SQS.SendMessage")[0].attributes
+
+
+def test_aws_trace_header_is_opt_in(moto, instrument, telemetry):
+    sqs = moto.client("sqs", session=instrument(sqs_aws_trace_header=True))
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    (send,) = telemetry.spans("SQS.SendMessage")
+    system = recorded(moto, "SendMessage")[0].json()["MessageSystemAttributes"]
+    assert system == {"AWSTraceHeader": {"DataType": "String", "StringValue": xray_of(send)}}
+    (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert recorded(moto, "ReceiveMessage")[0].json()["MessageSystemAttributeNames"] == ["AWSTraceHeader"]
+    assert message["Attributes"]["AWSTraceHeader"] == xray_of(send)
+
+
+def test_signed_like_any_parameter(moto_auth, telemetry):
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        sqs = moto_auth.client("sqs", session=session)
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="x")  # SignatureDoesNotMatch would raise
+        sns = moto_auth.client("sns", session=session)
+        sns.publish(TopicArn=sns.create_topic(Name="t")["TopicArn"], Message="m")
+    finally:
+        Instrumentor().uninstrument(session)
+    assert next(r for r in moto_auth.recorded_requests() if r.operation == "SendMessage").signed_headers
+
+
+# -- SNS ----------------------------------------------------------------------------------
+def test_sns_publish_and_batch(moto, instrument, telemetry):
+    sns = moto.client("sns", session=instrument())
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.publish(
+        TopicArn=topic, Message="m", MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}}
+    )
+    sns.publish_batch(
+        TopicArn=topic, PublishBatchRequestEntries=[{"Id": "1", "Message": "a"}, {"Id": "2", "Message": "b"}]
+    )
+    sns.publish(PhoneNumber="+15555550100", Message="sms")
+
+    publish = telemetry.spans("SNS.Publish")[0]
+    body = form(recorded(moto, "Publish")[0])
+    pairs = {
+        body[f"MessageAttributes.entry.{i}.Name"]: body[f"MessageAttributes.entry.{i}.Value.StringValue"]
+        for i in (1, 2)
+    }
+    assert pairs == {"k": "v", "traceparent": traceparent_of(publish)}
+    batch_span = telemetry.spans("SNS.PublishBatch")[0]
+    batch = form(recorded(moto, "PublishBatch")[0])
+    for i in (1, 2):
+        prefix = f"PublishBatchRequestEntries.member.{i}.MessageAttributes.entry.1"
+        assert (batch[f"{prefix}.Name"], batch[f"{prefix}.Value.StringValue"]) == (
+            "traceparent",
+            traceparent_of(batch_span),
+        )
+    sms = form(recorded(moto, "Publish")[1])
+    assert not any(key.startswith("MessageAttributes") for key in sms)
+
+
+# -- EventBridge, Lambda, Step Functions -------------------------------------------------
+def test_eventbridge_trace_header(moto, instrument, telemetry):
+    events = moto.client("events", session=instrument())
+    entries = [
+        {"Source": "app", "DetailType": "t", "Detail": "{}"},
+        {
+            "Source": "app",
+            "DetailType": "t",
+            "Detail": "{}",
+            "TraceHeader": "Root=1-00000000-000000000000000000000001",
+        },
+    ]
+    before = copy.deepcopy(entries)
+    events.put_events(Entries=entries)
+    (span,) = telemetry.spans("EventBridge.PutEvents")
+    sent = recorded(moto, "PutEvents")[0].json()["Entries"]
+    assert [e["TraceHeader"] for e in sent] == [xray_of(span), before[1]["TraceHeader"]]
+    assert entries == before
+
+
+def test_lambda_client_context(moto, instrument, telemetry):
+    session = instrument()
+    make_function(moto, session)
+    lam = moto.client("lambda", session=session)
+    mine = base64.b64encode(json.dumps({"custom": {"app": "1"}, "env": {"e": "x"}}).encode()).decode()
+    lam.invoke(FunctionName="fn", Payload=b"{}")
+    lam.invoke(FunctionName="fn", Payload=b"{}", ClientContext=mine)
+    big = base64.b64encode(json.dumps({"custom": {"pad": "x" * 2650}}).encode()).decode()
+    lam.invoke(FunctionName="fn", Payload=b"{}", ClientContext=big)
+
+    plain, kept, too_big = telemetry.spans("Lambda.Invoke")
+    sent = [r.headers.get("X-Amz-Client-Context") for r in recorded_invokes(moto)]
+    assert json.loads(base64.b64decode(sent[0])) == {"custom": {"traceparent": traceparent_of(plain)}}
+    assert json.loads(base64.b64decode(sent[1])) == {
+        "custom": {"app": "1", "traceparent": traceparent_of(kept)},
+        "env": {"e": "x"},
+    }
+    assert sent[2] == big and too_big.attributes[SKIPPED_ATTRIBUTE] == 1
+
+
+def recorded_invokes(moto):
+    return [r for r in moto.recorded_requests() if r.method == "POST" and r.path.endswith("/invocations")]
+
+
+def test_client_context_limit():
+    fields = {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"}
+    encoded, skipped = client_context_with(None, fields)
+    assert encoded is not None and not skipped and len(encoded) <= MAX_CLIENT_CONTEXT
+    near = base64.b64encode(json.dumps({"custom": {"p": "x" * 2640}}).encode()).decode()
+    assert len(near) <= MAX_CLIENT_CONTEXT
+    assert client_context_with(near, fields) == (None, True)
+    assert client_context_with("not base64!", fields) == (None, True)
+
+
+def test_step_functions_trace_header(moto, instrument, telemetry):
+    session = instrument()
+    role = moto.client("iam", session=session).create_role(RoleName="r", AssumeRolePolicyDocument="{}")[
+        "Role"
+    ]["Arn"]
+    sfn = moto.client("stepfunctions", session=session)
+    definition = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+    machine = sfn.create_state_machine(name="m", definition=definition, roleArn=role)["stateMachineArn"]
+    sfn.start_execution(stateMachineArn=machine)
+    sfn.start_execution(stateMachineArn=machine, traceHeader="Root=1-00000000-000000000000000000000001")
+    (first, _) = telemetry.spans("SFN.StartExecution")
+    headers = [r.json().get("traceHeader") for r in recorded(moto, "StartExecution")]
+    assert headers == [xray_of(first), "Root=1-00000000-000000000000000000000001"]
+
+
+# -- settings -----------------------------------------------------------------------------
+def test_payload_propagation_can_be_switched_off_per_service(moto, instrument):
+    session = instrument(payload_propagation="sns")
+    sqs = moto.client("sqs", session=session)
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    sqs.receive_message(QueueUrl=url)
+    assert "MessageAttributes" not in recorded(moto, "SendMessage")[0].json()
+    assert "MessageAttributeNames" not in recorded(moto, "ReceiveMessage")[0].json()
+
+
+def test_payload_settings_parse():
+    assert load_settings({}, {}).payload_propagation == {
+        "sqs",
+        "sns",
+        "eventbridge",
+        "lambda",
+        "stepfunctions",
+    }
+    env = {"BOTOCORE_OTEL_PAYLOAD_PROPAGATION": "none", "BOTOCORE_OTEL_SQS_AWS_TRACE_HEADER": "true"}
+    settings = load_settings({}, env)
+    assert settings.payload_propagation == frozenset() and settings.sqs_aws_trace_header
+    assert load_settings({"payload_propagation": ["sqs", "lambda"]}, {}).payload_propagation == {
+        "sqs",
+        "lambda",
+    }
+    with pytest.raises(ConfigError) as error:
+        load_settings({}, {"BOTOCORE_OTEL_PAYLOAD_PROPAGATION": "sqs,kinesis"})
+    assert error.value.setting == "BOTOCORE_OTEL_PAYLOAD_PROPAGATION" and "kinesis" in error.value.allowed
+    lenient = load_settings({}, {"BOTOCORE_OTEL_PAYLOAD_PROPAGATION": "kinesis"}, strict=False)
+    assert lenient.payload_propagation == frozenset() and lenient.problems

@@ -1,0 +1,244 @@
+"""boto3 managed transfers against the moto server: the worker threads' calls stay in the
+caller's trace, under one span for the whole transfer."""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from boto3.s3.transfer import TransferConfig
+from opentelemetry.trace import SpanKind, StatusCode
+
+from botocore_otel import Instrumentor, transfer
+from telemetry import Telemetry
+
+MB = 1024 * 1024
+CONFIG = TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB, max_concurrency=4)
+BUCKET = "transfers"
+
+
+@pytest.fixture
+def telemetry() -> Telemetry:
+    return Telemetry()
+
+
+@pytest.fixture
+def s3(moto: Any, telemetry: Telemetry) -> Any:
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    client = moto.client("s3", session=session)
+    client.create_bucket(Bucket=BUCKET)
+    yield client
+    Instrumentor().uninstrument(session)
+
+
+def data_file(tmp_path: Path, size: int, name: str = "data.bin") -> Path:
+    path = tmp_path / name
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def descendants(telemetry: Telemetry, root: Any) -> list[Any]:
+    """Every finished span below ``root`` (by parent links)."""
+    spans = telemetry.spans()
+    below, frontier = [], {root.context.span_id}
+    while frontier:
+        children = [s for s in spans if s.parent is not None and s.parent.span_id in frontier]
+        below += children
+        frontier = {s.context.span_id for s in children}
+    return below
+
+
+def assert_transfer(telemetry: Telemetry, caller: Any, name: str, calls: dict[str, int], size: int) -> Any:
+    (span,) = [s for s in telemetry.spans(name) if s.parent and s.parent.span_id == caller.context.span_id]
+    assert span.kind is SpanKind.INTERNAL
+    assert span.context.trace_id == caller.context.trace_id
+    children = [s for s in telemetry.aws_spans() if s.parent and s.parent.span_id == span.context.span_id]
+    counted: dict[str, int] = {}
+    for child in children:
+        counted[child.name] = counted.get(child.name, 0) + 1
+        assert child.context.trace_id == caller.context.trace_id
+        assert child.end_time <= span.end_time
+    assert counted == calls
+    assert span.attributes["aws.s3.transfer.size"] == size
+    assert span.attributes["aws.s3.bucket"] == BUCKET
+    return span
+
+
+def test_multipart_upload_parts_are_children_of_the_callers_transfer_span(s3, moto, telemetry, tmp_path):
+    path = data_file(tmp_path, 20 * MB)
+    with telemetry.tracer.start_as_current_span("caller"):
+        s3.upload_file(str(path), BUCKET, "big", Config=CONFIG)
+
+    (caller,) = telemetry.spans("caller")
+    span = assert_transfer(
+        telemetry,
+        caller,
+        "S3.upload_file",
+        {"S3.CreateMultipartUpload": 1, "S3.UploadPart": 4, "S3.CompleteMultipartUpload": 1},
+        20 * MB,
+    )
+    assert span.attributes["aws.s3.key"] == "big"
+    assert span.attributes["aws.s3.transfer.part_count"] == 4
+    assert span.status.status_code is StatusCode.UNSET
+    # Every AWS call of the test, except the bucket's creation, is under the caller.
+    assert {s.name for s in telemetry.aws_spans()} - {s.name for s in descendants(telemetry, caller)} == {
+        "S3.CreateBucket"
+    }
+    # (moto's recorder can't be read back here: concurrent large bodies interleave its lines)
+    assert s3.head_object(Bucket=BUCKET, Key="big")["ContentLength"] == 20 * MB
+
+
+def test_download_copy_and_fileobj_transfers(s3, telemetry, tmp_path):
+    path = data_file(tmp_path, 12 * MB)
+    s3.upload_file(str(path), BUCKET, "src", Config=CONFIG)
+    telemetry.exporter.clear()
+
+    with telemetry.tracer.start_as_current_span("caller"):
+        s3.download_file(BUCKET, "src", str(tmp_path / "down.bin"), Config=CONFIG)
+        s3.copy({"Bucket": BUCKET, "Key": "src"}, BUCKET, "copied", Config=CONFIG)
+        s3.upload_fileobj(io.BytesIO(b"small"), BUCKET, "small", Config=CONFIG)
+        sink = io.BytesIO()
+        s3.download_fileobj(BUCKET, "small", sink, Config=CONFIG)
+
+    assert (tmp_path / "down.bin").read_bytes() == path.read_bytes()
+    assert sink.getvalue() == b"small"
+    (caller,) = telemetry.spans("caller")
+    download = telemetry.spans("S3.download_file")[0]
+    assert download.attributes["aws.s3.transfer.part_count"] == 3
+    gets = [s for s in descendants(telemetry, download) if s.name == "S3.GetObject"]
+    assert len(gets) == 3
+    copy = assert_transfer(
+        telemetry,
+        caller,
+        "S3.copy",
+        {
+            "S3.HeadObject": 1,
+            "S3.CreateMultipartUpload": 1,
+            "S3.UploadPartCopy": 3,
+            "S3.CompleteMultipartUpload": 1,
+        },
+        12 * MB,
+    )
+    assert copy.attributes["aws.s3.copy_source"] == f"{BUCKET}/src"
+    assert_transfer(telemetry, caller, "S3.upload_fileobj", {"S3.PutObject": 1}, 5)
+    small = telemetry.spans("S3.download_fileobj")[0]
+    assert small.attributes["aws.s3.transfer.part_count"] == 1
+    assert small.parent.span_id == caller.context.span_id
+
+
+def test_concurrent_transfers_in_user_threads_do_not_cross_talk(s3, telemetry, tmp_path):
+    paths = [data_file(tmp_path, 11 * MB, f"f{i}.bin") for i in range(4)]
+
+    def upload(index: int) -> None:
+        with telemetry.tracer.start_as_current_span(f"caller {index}"):
+            s3.upload_file(str(paths[index]), BUCKET, f"key{index}", Config=CONFIG)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(upload, range(4)))
+
+    traces = set()
+    for index in range(4):
+        (caller,) = telemetry.spans(f"caller {index}")
+        traces.add(caller.context.trace_id)
+        span = assert_transfer(
+            telemetry,
+            caller,
+            "S3.upload_file",
+            {"S3.CreateMultipartUpload": 1, "S3.UploadPart": 3, "S3.CompleteMultipartUpload": 1},
+            11 * MB,
+        )
+        assert span.attributes["aws.s3.key"] == f"key{index}"
+        below = descendants(telemetry, caller)
+        assert len(below) == 6  # the transfer span and its five calls, nothing of the others
+        assert {s.context.trace_id for s in below} == {caller.context.trace_id}
+    assert len(traces) == 4
+    in_transfers = [s for s in telemetry.aws_spans() if s.name != "S3.CreateBucket"]
+    assert len(in_transfers) == 20
+
+
+def test_failed_transfer_ends_its_span_with_the_error(s3, telemetry, tmp_path):
+    path = data_file(tmp_path, 6 * MB)
+    with telemetry.tracer.start_as_current_span("caller"), pytest.raises(Exception, match="NoSuchBucket"):
+        s3.upload_file(str(path), "no-such-bucket", "k", Config=CONFIG)
+    (span,) = telemetry.spans("S3.upload_file")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == "NoSuchBucket"
+
+
+_probe: contextvars.ContextVar[str] = contextvars.ContextVar("probe", default="unset")
+
+
+class _ProbeTask:
+    transfer_id = 1
+
+    def __call__(self, *args: Any) -> str:
+        return _probe.get()
+
+
+def seen_in_worker() -> str:
+    from s3transfer.futures import BoundedExecutor
+
+    executor = BoundedExecutor(max_size=10, max_num_threads=1)
+    token = _probe.set("caller's")
+    try:
+        return str(executor.submit(_ProbeTask()).result())
+    finally:
+        _probe.reset(token)
+        executor.shutdown()
+
+
+def test_uninstrument_makes_the_patches_pass_through(moto, telemetry, tmp_path):
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    assert transfer.enabled()
+    assert seen_in_worker() == "caller's"
+    Instrumentor().uninstrument(session)
+    assert not transfer.enabled()
+    assert seen_in_worker() == "unset"
+
+    client = moto.client("s3", session=session)
+    client.create_bucket(Bucket=BUCKET)
+    with telemetry.tracer.start_as_current_span("caller"):
+        client.upload_file(str(data_file(tmp_path, 6 * MB)), BUCKET, "k", Config=CONFIG)
+    assert [s.name for s in telemetry.spans()] == ["caller"]
+
+
+def test_global_instrument_carries_context_into_transfers(moto, telemetry, tmp_path):
+    Instrumentor().instrument(**telemetry.providers)
+    try:
+        client = moto.client("s3", session=boto3.session.Session())
+        client.create_bucket(Bucket=BUCKET)
+        with telemetry.tracer.start_as_current_span("caller"):
+            client.upload_file(str(data_file(tmp_path, 6 * MB)), BUCKET, "k", Config=CONFIG)
+    finally:
+        Instrumentor().uninstrument()
+    (caller,) = telemetry.spans("caller")
+    assert_transfer(
+        telemetry,
+        caller,
+        "S3.upload_file",
+        {"S3.CreateMultipartUpload": 1, "S3.UploadPart": 2, "S3.CompleteMultipartUpload": 1},
+        6 * MB,
+    )
+
+
+def test_transfer_without_threads(s3, telemetry, tmp_path):
+    config = TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB, use_threads=False)
+    with telemetry.tracer.start_as_current_span("caller"):
+        s3.upload_file(str(data_file(tmp_path, 6 * MB)), BUCKET, "k", Config=config)
+    (caller,) = telemetry.spans("caller")
+    span = assert_transfer(
+        telemetry,
+        caller,
+        "S3.upload_file",
+        {"S3.CreateMultipartUpload": 1, "S3.UploadPart": 2, "S3.CompleteMultipartUpload": 1},
+        6 * MB,
+    )
+    assert span.attributes["aws.s3.transfer.part_count"] == 2
