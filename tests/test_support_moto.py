@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
 from tests.support.moto_server import (
     DUMMY_ACCESS_KEY_ID,
     MotoServer,

@@ -12,6 +12,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
 from tests.support.otlp_receiver import OTLPReceiver
 
 RESOURCE = Resource.create({"service.name": "otlp-receiver-test", "deployment.environment": "ci"})

@@ -8,6 +8,7 @@ import time
 import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
+
 from tests.support.moto_server import new_boto3_session
 from tests.support.ports import closed_port, free_port, wait_for_port
 

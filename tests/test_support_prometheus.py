@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-import tests.support.prometheus as prom
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry
+
+import tests.support.prometheus as prom
 from tests.support.prometheus import (
     MetricsEndpoint,
     PrometheusServer,

@@ -19,7 +19,7 @@ from botocore.model import OperationModel
 
 from botocore_otel.synthetic.config import parse_rules
 from botocore_otel.synthetic.responses import Template
-from botocore_otel.synthetic.rules import DataSource, ErrorSpec, ResponseSpec, Rule
+from botocore_otel.synthetic.rules import DataSource, ErrorSpec, ResponseSpec, Rule, is_glob
 from botocore_otel.synthetic.shapes import generate_output, is_streaming_payload, normalize
 from botocore_otel.synthetic.wire import error_wire, success_wire
 
@@ -53,9 +53,7 @@ class _Entry:
         self.success: Template | None = None
         self.error: Template | None = None
 
-    def success_template(
-        self, operation: OperationModel, params: Mapping[str, Any] | None
-    ) -> Template:
+    def success_template(self, operation: OperationModel, params: Mapping[str, Any] | None) -> Template:
         template = self.success
         if template is not None:
             return template
@@ -84,9 +82,10 @@ def _with_body(operation: OperationModel, values: dict[str, Any], spec: Response
     """Fill a streaming payload the user's data left out with ``body_size`` bytes."""
     shape = operation.output_shape
     payload = shape.serialization.get("payload") if shape is not None else None
-    if shape is not None and payload and payload not in values:
-        if is_streaming_payload(shape, payload):
-            values = {**values, payload: b"x" * spec.body_size}
+    if shape is None or not payload or payload in values:
+        return values
+    if is_streaming_payload(shape, payload):
+        values = {**values, payload: b"x" * spec.body_size}
     return values
 
 
@@ -168,4 +167,19 @@ class SyntheticResponder:
 def check_rules_file(path: str | os.PathLike[str]) -> list[str]:
     """One human-readable line per rule of a rules file; raises ``ConfigError``."""
     responder = SyntheticResponder.from_config(path, source=os.fspath(path))
-    return [f"{i + 1}. {rule.describe()}" for i, rule in enumerate(responder.rules)]
+    lines = []
+    for i, rule in enumerate(responder.rules):
+        line = f"{i + 1}. {rule.describe()}"
+        shadow = _shadowed_by(rule, responder.rules[:i])
+        if shadow is not None:
+            line += f" -- WARNING: never used, rule {shadow.name!r} matches first"
+        lines.append(line)
+    return lines
+
+
+def _shadowed_by(rule: Rule, earlier: Sequence[Rule]) -> Rule | None:
+    """An earlier rule that matches every call this (exact-match) rule matches."""
+    service, operation = rule.service_pattern, rule.operation_pattern
+    if is_glob(service) or is_glob(operation):
+        return None
+    return next((r for r in earlier if r.matches(service, operation)), None)

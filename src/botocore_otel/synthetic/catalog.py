@@ -32,6 +32,7 @@ class Catalog:
         self._clients: frozenset[str] | None = None
         self._index: dict[str, str] | None = None
         self._models: dict[str, ServiceModel] = {}
+        self._paginators: dict[str, dict[str, Any]] = {}
 
     def client_names(self) -> frozenset[str]:
         with self._lock:
@@ -90,6 +91,29 @@ class Catalog:
                 model = ServiceModel(data, service_name=client_name)
                 self._models[client_name] = model
             return model
+
+    def pagination_members(self, client_name: str, operation: str) -> frozenset[str]:
+        """Top-level output members that tell a paginator there is a next page."""
+        with self._lock:
+            config = self._paginators.get(client_name)
+            if config is None:
+                try:
+                    data = self._loader.load_service_model(client_name, "paginators-1")
+                    config = data.get("pagination", {})
+                except Exception:  # no paginators for this service
+                    config = {}
+                self._paginators[client_name] = config
+        entry = config.get(operation)
+        if not isinstance(entry, dict):
+            return frozenset()
+        names: set[str] = set()
+        for key in ("output_token", "more_results"):
+            tokens = entry.get(key, [])
+            for token in [tokens] if isinstance(tokens, str) else tokens:
+                first = re.match(r"[A-Za-z0-9_]+", str(token))
+                if first:
+                    names.add(first.group(0))
+        return frozenset(names)
 
     def suggest_service(self, name: str) -> str | None:
         """The service id the user most likely meant (client name or typo)."""

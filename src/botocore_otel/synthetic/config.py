@@ -1,5 +1,19 @@
 """Parse and validate synthetic-response rules (a list, or a JSON/TOML file).
 
+File: ``{"rules": [...]}`` (TOML: ``[[rules]]`` tables). Rules are tried in order;
+the first whose ``match`` fits the call is the only one considered. A rule:
+
+- ``name`` (required, unique); ``match`` (required): ``"service.Operation"`` with the
+  hyphenized service id, each part exact or an fnmatch glob; ``"*"`` matches all;
+- ``rate`` 0..1 (1.0); ``fixed_target`` calls/second always selected first (0);
+  ``decision``: ``"trace"`` (from the trace id: a trace is all synthetic or all
+  real) or ``"call"`` (random per call);
+- ``response``: ``data`` (output-shape data; for a glob match a mapping of
+  ``"Operation"``/``"service.Operation"`` to data), ``fill`` (``"required"`` or
+  ``"all"`` for generated output), ``error`` (code, or ``{code, status=400,
+  message, rate=1.0}``), ``latency`` (seconds, or a distribution, see ``latency``),
+  ``body_size`` (bytes of a streamed blob payload, 1024).
+
 Every problem raises ``ConfigError`` whose setting names the rule and the key,
 e.g. ``synthetic[rule 'ddb-throttle'].rate`` (``synthetic[2].name`` before a
 rule's name is known).
@@ -65,7 +79,7 @@ def _read_file(path_like: str | os.PathLike[str], source: str) -> object:
         raise ConfigError(source, path, f"a readable JSON or TOML rules file ({reason})") from exc
     if path.lower().endswith(".toml"):
         try:
-            import tomllib
+            import tomllib  # type: ignore[import-not-found,unused-ignore]
         except ImportError:  # Python 3.10
             raise ConfigError(source, path, "a JSON rules file (TOML needs Python >= 3.11)") from None
         try:
@@ -179,9 +193,8 @@ def _check_match(match: object, setting: str, catalog: Catalog) -> dict[str, Ser
         hint = suggest(operation, names)
         extra = f"; did you mean {service}.{hint}?" if hint else ""
         raise ConfigError(setting, match, f"an operation of {service}{extra}")
-    if is_glob(operation):
-        if not any(fnmatch.fnmatchcase(op, operation) for op in names):
-            raise ConfigError(setting, match, f"a glob matching some operation of {service}")
+    if is_glob(operation) and not any(fnmatch.fnmatchcase(op, operation) for op in names):
+        raise ConfigError(setting, match, f"a glob matching some operation of {service}")
     return {service: model}
 
 
@@ -227,7 +240,7 @@ def _parse_error(raw: object, prefix: str) -> ErrorSpec | None:
 
 def _check_data(value: object, operation: OperationModel | None, setting: str) -> DataSource:
     if callable(value):
-        return value  # type: ignore[no-any-return]
+        return value
     assert operation is not None
     return normalize(operation.output_shape, value, setting)
 
@@ -263,7 +276,5 @@ def _parse_data(
             hint = suggest(operation, names)
             extra = f"; did you mean {hint!r}?" if hint else ""
             raise ConfigError(setting, value, f"an operation matched by {match!r}{extra}")
-        by_operation[f"{service}.{operation}"] = _check_data(
-            value, model.operation_model(operation), setting
-        )
+        by_operation[f"{service}.{operation}"] = _check_data(value, model.operation_model(operation), setting)
     return None, by_operation

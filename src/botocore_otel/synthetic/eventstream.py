@@ -62,9 +62,7 @@ HEADER_ENCODERS: dict[str, Callable[[HeaderValue], bytes]] = {
 
 def encode_message(headers: Iterable[tuple[str, bytes]], payload: bytes) -> bytes:
     """Frame one message. ``headers`` holds (name, already-encoded type+value)."""
-    header_bytes = b"".join(
-        bytes((len(name.encode()),)) + name.encode() + value for name, value in headers
-    )
+    header_bytes = b"".join(bytes((len(name.encode()),)) + name.encode() + value for name, value in headers)
     total = 12 + len(header_bytes) + len(payload) + 4
     prelude = struct.pack(">II", total, len(header_bytes))
     prelude += struct.pack(">I", crc32(prelude) & 0xFFFFFFFF)
@@ -72,8 +70,9 @@ def encode_message(headers: Iterable[tuple[str, bytes]], payload: bytes) -> byte
     return message + struct.pack(">I", crc32(message) & 0xFFFFFFFF)
 
 
-def event_message(event_type: str, payload: bytes, content_type: str | None,
-                  extra: Iterable[tuple[str, bytes]] = ()) -> bytes:
+def event_message(
+    event_type: str, payload: bytes, content_type: str | None, extra: Iterable[tuple[str, bytes]] = ()
+) -> bytes:
     """An ``event`` message (``initial-response`` is sent the same way)."""
     headers = [(":message-type", _string("event")), (":event-type", _string(event_type))]
     if content_type:

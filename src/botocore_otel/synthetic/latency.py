@@ -68,9 +68,8 @@ def parse_latency(value: object, setting: str) -> Latency | None:
     if not isinstance(value, Mapping):
         return Latency("fixed", {"seconds": _number(value, setting)})
     kind = value.get("distribution")
-    if kind not in DISTRIBUTIONS:
+    if not isinstance(kind, str) or kind not in DISTRIBUTIONS:
         raise ConfigError(f"{setting}.distribution", kind, f"one of {sorted(DISTRIBUTIONS)}")
-    assert isinstance(kind, str)
     required, optional = DISTRIBUTIONS[kind]
     allowed = {"distribution", *required, *optional}
     for key in value:

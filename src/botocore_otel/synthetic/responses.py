@@ -126,8 +126,6 @@ class Template:
         if is_async:
             cls = _aio_response_class()
             if cls is not None:
-                response: AWSResponse = cls(
-                    self.url, self.status, headers, AsyncBody(body, self.url)
-                )
+                response: AWSResponse = cls(self.url, self.status, headers, AsyncBody(body, self.url))
                 return response
         return AWSResponse(self.url, self.status, headers, SyncBody(body))

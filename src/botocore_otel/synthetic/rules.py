@@ -6,6 +6,7 @@ the hot path or describes a rule.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import random
 import re
@@ -105,7 +106,8 @@ class ResponseSpec:
             parts.append(f"error {e.code} (HTTP {e.status}) on {e.rate:.0%} of selected calls")
         if self.latency is not None:
             parts.append(f"latency {self.latency.describe()}")
-        parts.append(f"streaming body {self.body_size} bytes")
+        if self.body_size != 1024:
+            parts.append(f"streamed blob bodies of {self.body_size} bytes")
         return ", ".join(parts)
 
 
@@ -190,8 +192,4 @@ class Rule:
 
 
 def _compile(pattern: str) -> re.Pattern[str] | None:
-    if not is_glob(pattern):
-        return None
-    import fnmatch
-
-    return re.compile(fnmatch.translate(pattern))
+    return re.compile(fnmatch.translate(pattern)) if is_glob(pattern) else None

@@ -9,6 +9,7 @@ one-key dict ``{"EventName": {...}}``.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from botocore.model import OperationModel, Shape
 from botocore.utils import parse_timestamp
 
 from botocore_otel.errors import ConfigError
+from botocore_otel.synthetic.catalog import default_catalog, suggest
 
 FILL_MODES = ("required", "all")
 FIXED_TIME = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
@@ -25,15 +27,14 @@ MAX_DEPTH = 12  # nesting cap for fill="all" on deep (non-recursive) shape trees
 # and given values are replaced (content-length is always the real body length).
 ENGINE_HEADERS = frozenset({"content-length", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2"})
 
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _INT_TYPES = frozenset({"integer", "long", "short", "byte"})
 _FLOAT_TYPES = frozenset({"float", "double"})
 
 
 def is_streaming_payload(shape: Shape, member: str) -> bool:
     """botocore streams a blob payload (``StreamingBody``), ``streaming`` trait or not."""
-    return bool(
-        shape.serialization.get("payload") == member and shape.members[member].type_name == "blob"
-    )
+    return bool(shape.serialization.get("payload") == member and shape.members[member].type_name == "blob")
 
 
 def status_code_of(operation: OperationModel) -> int:
@@ -64,6 +65,7 @@ class _Generator:
     def structure(self, shape: Shape) -> dict[str, Any]:
         if shape.name in self.stack or len(self.stack) > MAX_DEPTH:
             return {}
+        top = not self.stack
         self.stack.append(shape.name)
         try:
             out: dict[str, Any] = {}
@@ -77,23 +79,40 @@ class _Generator:
                 if ser.get("location") == "header" and ser.get("name", "").lower() in ENGINE_HEADERS:
                     continue
                 if shape.is_tagged_union:
-                    if member.name in self.stack or member.serialization.get("eventheader"):
+                    if member.name in self.stack or ser.get("eventheader"):
                         continue
                     out[name] = self.value(member, name)
                     break
                 if is_streaming_payload(shape, name):
                     out[name] = b"x" * self.body_size
-                elif member.serialization.get("eventstream"):
-                    out[name] = []
-                elif member.serialization.get("location") == "statusCode":
+                elif ser.get("eventstream"):
+                    out[name] = self.events(member) if self.all else []
+                elif ser.get("location") == "statusCode":
                     out[name] = 200
                 elif self.all or name in required or name == payload:
                     if member.type_name == "structure" and member.name in self.stack:
                         continue
                     out[name] = self.value(member, name)
+                elif top and member.type_name == "list" and self._can_be_empty(ser):
+                    # Top-level lists come back empty rather than missing, as real
+                    # services do (``resp["Items"]`` works); not flattened ones, which
+                    # an XML body can't show empty. Maps stay out: an empty
+                    # ``LastEvaluatedKey`` would make paginators loop forever.
+                    out[name] = []
             return out
         finally:
             self.stack.pop()
+
+    def events(self, stream: Shape) -> list[dict[str, Any]]:
+        """One event: the stream's first non-exception event type."""
+        for name, event in stream.members.items():
+            if not event.metadata.get("exception"):
+                return [{name: self.structure(event)}]
+        return []
+
+    def _can_be_empty(self, serialization: Mapping[str, Any]) -> bool:
+        flattened = self.flattened_needs_item and serialization.get("flattened")
+        return not flattened and "location" not in serialization
 
     def _one_item(self, shape: Shape) -> bool:
         return self.all or (self.flattened_needs_item and bool(shape.serialization.get("flattened")))
@@ -143,7 +162,13 @@ def generate_output(
         return {}
     protocol = operation.service_model.resolved_protocol
     xml = protocol in ("rest-xml", "query", "ec2")
-    return _Generator(fill, body_size, xml).structure(shape)
+    out = _Generator(fill, body_size, xml).structure(shape)
+    if fill == "all":
+        # No next-page token / "truncated" flag: paginators would loop forever.
+        service = operation.service_model.service_name
+        for name in default_catalog().pagination_members(service, operation.name):
+            out.pop(name, None)
+    return out
 
 
 # --- user data -------------------------------------------------------------
@@ -173,7 +198,7 @@ def _normalize(shape: Shape, value: object, path: str) -> Any:
         return check(shape, value, path)
     if kind == "structure":
         if shape.is_document_type:
-            return value
+            return _json_like(value, path)
         return _normalize_structure(shape, value, path)
     if kind == "list":
         if not isinstance(value, (list, tuple)):
@@ -196,8 +221,6 @@ def _normalize_structure(shape: Shape, value: object, path: str) -> dict[str, An
     out: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str) or key not in members:
-            from botocore_otel.synthetic.catalog import suggest
-
             hint = suggest(str(key), list(members))
             extra = f" (did you mean {hint!r}?)" if hint else ""
             allowed = ", ".join(members) or "none"
@@ -228,21 +251,51 @@ def _normalize_events(shape: Shape, value: object, path: str) -> list[dict[str, 
     return events
 
 
+def _json_like(value: object, path: str) -> Any:
+    """Documents and JSON-value headers: plain JSON values only."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return _integer(None, value, path)
+    if isinstance(value, float):
+        return _float_value(value, path)
+    if isinstance(value, str):
+        return _string_value(value, path)
+    if isinstance(value, (list, tuple)):
+        return [_json_like(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return {k: _json_like(v, f"{path}.{k}") for k, v in value.items()}
+    raise _fail(path, value, "a JSON value (null, boolean, number, string, list, object)")
+
+
 def _string(shape: Shape, value: object, path: str) -> Any:
     if shape.serialization.get("jsonvalue"):
-        return value
+        return _json_like(value, path)
+    return _string_value(value, path)
+
+
+def _string_value(value: object, path: str) -> str:
     if not isinstance(value, str):
         raise _fail(path, value, "a string")
+    if _NOT_XML_CHAR.search(value):
+        # Every protocol must be able to carry it: XML 1.0 has no way to write these.
+        raise _fail(path, value, "a string without control characters or lone surrogates")
     return value
 
 
-def _integer(shape: Shape, value: object, path: str) -> int:
+def _integer(shape: Shape | None, value: object, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _fail(path, value, "an integer")
+    if not -(2**63) <= value < 2**63:
+        raise _fail(path, value, "an integer in the 64-bit signed range")
     return value
 
 
 def _float(shape: Shape, value: object, path: str) -> float:
+    return _float_value(value, path)
+
+
+def _float_value(value: object, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(path, value, "a number")
     if value != value or value in (float("inf"), float("-inf")):
@@ -257,21 +310,31 @@ def _boolean(shape: Shape, value: object, path: str) -> bool:
 
 
 def _timestamp(shape: Shape, value: object, path: str) -> datetime.datetime:
+    """A UTC datetime at millisecond precision (what epoch-seconds wire formats keep)."""
+    parsed: object = None
     if isinstance(value, datetime.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        parsed = value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
         try:
             parsed = parse_timestamp(value)
         except Exception:
             parsed = None
-        if isinstance(parsed, datetime.datetime):
-            return parsed.astimezone(datetime.timezone.utc)
-    raise _fail(path, value, "a timestamp: ISO 8601 string, epoch seconds or datetime")
+    if isinstance(parsed, datetime.datetime):
+        try:
+            utc = parsed.astimezone(datetime.timezone.utc)
+        except (OverflowError, ValueError):
+            utc = None
+        if utc is not None and utc.year >= 1970:
+            return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+    raise _fail(path, value, "a timestamp from 1970 on: ISO 8601 string, epoch seconds or datetime")
 
 
 def _blob(shape: Shape, value: object, path: str) -> bytes:
     if isinstance(value, str):
-        return value.encode("utf-8")
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _fail(path, value, "bytes or a string (sent as UTF-8)") from None
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     raise _fail(path, value, "bytes or a string (sent as UTF-8)")

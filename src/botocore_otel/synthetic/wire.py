@@ -109,6 +109,8 @@ def header_value(shape: Shape, value: Any) -> str:
             return xmlwire.iso8601(value)
         if fmt == "unixTimestamp":
             return str(_epoch(value))
+        if value.microsecond:  # RFC 822 has no fractions; botocore reads ISO 8601 too
+            return xmlwire.iso8601(value)
         return email.utils.format_datetime(value.astimezone(datetime.timezone.utc), usegmt=True)
     return xmlwire.scalar_text(shape, value)
 
@@ -149,20 +151,20 @@ def _event_stream(
 # --- protocols --------------------------------------------------------------------
 
 
+# (operation, data, content type) -> (status, extra headers, body)
+_Success = Callable[[OperationModel, dict[str, Any], str], tuple[int, dict[str, str], bytes]]
+
+
 @dataclass(frozen=True, slots=True)
 class _Protocol:
     content_type: Callable[[OperationModel], str]
-    success: Callable[[OperationModel, dict[str, Any], str], tuple[int, dict[str, str], bytes]]
+    success: _Success
     error: Callable[[OperationModel, str, str, str], bytes]
     request_id_headers: tuple[str, ...]
 
 
-def _rpc_success(
-    encode: Callable[[Shape, Any], bytes],
-) -> Callable[[OperationModel, dict[str, Any], str], tuple[int, dict[str, str], bytes]]:
-    def success(
-        op: OperationModel, data: dict[str, Any], ctype: str
-    ) -> tuple[int, dict[str, str], bytes]:
+def _rpc_success(encode: Callable[[Shape, Any], bytes]) -> _Success:
+    def success(op: OperationModel, data: dict[str, Any], ctype: str) -> tuple[int, dict[str, str], bytes]:
         shape = op.output_shape
         if shape is None:
             return 200, {}, encode_empty(encode)
@@ -181,12 +183,8 @@ def encode_empty(encode: Callable[[Shape, Any], bytes]) -> bytes:
     return cbor.encode({}) if encode is _cbor_body else b"{}"
 
 
-def _rest_success(
-    encode: Callable[[Shape, Any], bytes],
-) -> Callable[[OperationModel, dict[str, Any], str], tuple[int, dict[str, str], bytes]]:
-    def success(
-        op: OperationModel, data: dict[str, Any], ctype: str
-    ) -> tuple[int, dict[str, str], bytes]:
+def _rest_success(encode: Callable[[Shape, Any], bytes]) -> _Success:
+    def success(op: OperationModel, data: dict[str, Any], ctype: str) -> tuple[int, dict[str, str], bytes]:
         shape = op.output_shape
         status = status_code_of(op)
         headers: dict[str, str] = {}
@@ -213,11 +211,10 @@ def _rest_success(
         member = shape.members[payload]
         value = data.get(payload)
         if member.serialization.get("eventstream"):
-            headers["content-type"] = EVENT_STREAM_TYPE
+            _default_header(headers, "content-type", EVENT_STREAM_TYPE)
             return status, headers, _event_stream(member, value or [], encode, ctype)
         if member.type_name in ("blob", "string"):
-            if not any(h.lower() == "content-type" for h in headers):
-                headers["content-type"] = "application/octet-stream"
+            _default_header(headers, "content-type", "application/octet-stream")
             raw = value.encode() if isinstance(value, str) else (value or b"")
             return status, headers, raw
         if value is None:
@@ -227,9 +224,7 @@ def _rest_success(
     return success
 
 
-def _query_success(
-    op: OperationModel, data: dict[str, Any], ctype: str
-) -> tuple[int, dict[str, str], bytes]:
+def _query_success(op: OperationModel, data: dict[str, Any], ctype: str) -> tuple[int, dict[str, str], bytes]:
     shape = op.output_shape
     inner: list[str] = []
     if shape is not None:
@@ -246,9 +241,7 @@ def _query_success(
     return 200, {}, body.encode()
 
 
-def _ec2_success(
-    op: OperationModel, data: dict[str, Any], ctype: str
-) -> tuple[int, dict[str, str], bytes]:
+def _ec2_success(op: OperationModel, data: dict[str, Any], ctype: str) -> tuple[int, dict[str, str], bytes]:
     inner: list[str] = []
     if op.output_shape is not None:
         xmlwire.members(op.output_shape, data, inner)
@@ -288,18 +281,14 @@ PROTOCOLS: dict[str, _Protocol] = {
     "smithy-rpc-v2-cbor": _Protocol(
         lambda op: "application/cbor", _rpc_success(_cbor_body), _cbor_error, _AMZN
     ),
-    "rest-json": _Protocol(
-        lambda op: "application/json", _rest_success(_json_body), _json_error, _AMZN
-    ),
+    "rest-json": _Protocol(lambda op: "application/json", _rest_success(_json_body), _json_error, _AMZN),
     "rest-xml": _Protocol(
         lambda op: "application/xml",
         _rest_success(_xml_body),
         _rest_xml_error,
         ("x-amz-request-id", "x-amz-id-2"),
     ),
-    "query": _Protocol(
-        lambda op: "text/xml", _query_success, _xml_error(xmlwire.query_error), _AMZN
-    ),
+    "query": _Protocol(lambda op: "text/xml", _query_success, _xml_error(xmlwire.query_error), _AMZN),
     "ec2": _Protocol(lambda op: "text/xml", _ec2_success, _xml_error(xmlwire.ec2_error), _AMZN),
 }
 
@@ -321,6 +310,11 @@ def success_wire(op: OperationModel, data: dict[str, Any]) -> Wire:
         _set_header(headers, name, value)  # data wins over defaults, whatever the case
     _set_header(headers, "content-length", str(len(body)))
     return Wire(status, headers, body, spec.request_id_headers)
+
+
+def _default_header(headers: dict[str, str], name: str, value: str) -> None:
+    if not any(h.lower() == name for h in headers):
+        headers[name] = value
 
 
 def _set_header(headers: dict[str, str], name: str, value: str) -> None:

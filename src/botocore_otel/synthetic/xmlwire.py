@@ -17,6 +17,8 @@ from xml.sax.saxutils import escape, quoteattr
 from botocore.model import Shape
 
 _FALLBACK_NS = "urn:botocore-otel:synthetic:"
+# XML parsers turn a raw CR (and CRLF) into LF; a character reference survives.
+_TEXT = {"\r": "&#13;"}
 
 
 def iso8601(value: datetime.datetime) -> str:
@@ -115,7 +117,7 @@ def element(tag: str, shape: Shape, value: Any, out: list[str], extra_attrs: str
             _map_entry("entry", shape, key, item, out)
         out.append(f"</{tag}>")
     else:
-        out.append(f"<{tag}{extra_attrs}>{escape(scalar_text(shape, value))}</{tag}>")
+        out.append(f"<{tag}{extra_attrs}>{escape(scalar_text(shape, value), _TEXT)}</{tag}>")
 
 
 def document(tag: str, shape: Shape | None, value: Mapping[str, Any], attrs: str = "") -> bytes:
