@@ -1,0 +1,253 @@
+"""pytest plugin: run any test suite (botocore's own, say) with botocore-otel switched on.
+
+Registered as the ``pytest11`` entry point ``botocore_otel``, so pytest loads it in every
+run; it does nothing unless asked with ``--botocore-otel`` or ``BOTOCORE_OTEL_PYTEST=1``.
+Nothing from OpenTelemetry or botocore is imported until then.
+
+When enabled, at session start it instruments every botocore session globally with:
+
+* a recording SDK ``TracerProvider`` (AlwaysOn sampler) whose span processor only counts
+  spans started and ended, and remembers the ones still open;
+* trace header propagation on (the global propagator, W3C by default, plus X-Ray);
+* metrics on, into an SDK ``MeterProvider`` with an in-memory reader;
+* per-attempt spans on (more of our code runs), synthetic responses off.
+
+At the end it reports spans created, spans still open and the warnings and errors logged
+by the ``botocore_otel`` logger (instrumentation errors), in the terminal summary and,
+with ``--botocore-otel-report=PATH``, as JSON. Under pytest-xdist each worker counts its
+own and the controller adds them up.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import ReadableSpan, Span
+
+ENV_SWITCH = "BOTOCORE_OTEL_PYTEST"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_MAX_SAMPLES = 20
+_HARNESS = pytest.StashKey["_Harness"]()
+_TOTALS = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("botocore-otel", "botocore-otel instrumentation")
+    group.addoption(
+        "--botocore-otel",
+        action="store_true",
+        default=False,
+        help=f"instrument every botocore session with botocore-otel (or set {ENV_SWITCH}=1)",
+    )
+    group.addoption(
+        "--botocore-otel-report",
+        default=None,
+        metavar="PATH",
+        help="with --botocore-otel: also write the end-of-run figures to PATH as JSON",
+    )
+
+
+def enabled(config: pytest.Config) -> bool:
+    if config.getoption("botocore_otel", default=False):
+        return True
+    return os.environ.get(ENV_SWITCH, "").strip().lower() in _TRUE
+
+
+class _CountingHandler(logging.Handler):
+    """Counts the ``botocore_otel`` logger's warnings and errors, keeps a few samples."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.count = 0
+        self.samples: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if len(self.samples) < _MAX_SAMPLES:
+            try:
+                text = record.getMessage()
+                if record.exc_info and record.exc_info[1] is not None:
+                    error = record.exc_info[1]
+                    text += f" [{type(error).__name__}: {error}]"
+                self.samples.append(text)
+            except Exception:  # a record that cannot be formatted still counts
+                self.samples.append(repr(record.msg))
+
+
+class _Harness:
+    """The providers, the counters and the instrumentation of one pytest process."""
+
+    def __init__(self) -> None:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+        from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+        harness = self
+        self._lock = threading.Lock()
+        self.started = 0
+        self.ended = 0
+        self._open: dict[int, str] = {}
+
+        class Counter(SpanProcessor):
+            def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+                harness._on_start(span)
+
+            def on_end(self, span: ReadableSpan) -> None:
+                harness._on_end(span)
+
+        self.tracer_provider = TracerProvider(sampler=ALWAYS_ON)
+        self.tracer_provider.add_span_processor(Counter())
+        self.reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.log_handler = _CountingHandler()
+        self._instrumentor: Any = None
+
+    def _on_start(self, span: Span) -> None:
+        context = span.get_span_context()
+        with self._lock:
+            self.started += 1
+            if context is not None:
+                self._open[context.span_id] = span.name
+
+    def _on_end(self, span: ReadableSpan) -> None:
+        context = span.get_span_context()
+        with self._lock:
+            self.ended += 1
+            if context is not None:
+                self._open.pop(context.span_id, None)
+
+    def start(self) -> None:
+        from botocore_otel.instrumentor import Instrumentor
+
+        logger = logging.getLogger("botocore_otel")
+        logger.addHandler(self.log_handler)
+        if logger.getEffectiveLevel() > logging.WARNING:
+            logger.setLevel(logging.WARNING)
+        self._instrumentor = Instrumentor()
+        self._instrumentor.instrument(
+            tracer_provider=self.tracer_provider,
+            meter_provider=self.meter_provider,
+            propagate=True,
+            metrics=True,
+            attempt_spans=True,
+            synthetic=None,
+            skip_services=frozenset(),
+        )
+
+    def stop(self) -> dict[str, Any]:
+        gc.collect()  # calls dropped without a closing event end their spans when collected
+        figures = self.figures()
+        if self._instrumentor is not None:
+            self._instrumentor.uninstrument()
+            self._instrumentor = None
+        logging.getLogger("botocore_otel").removeHandler(self.log_handler)
+        self.meter_provider.shutdown()
+        self.tracer_provider.shutdown()
+        return figures
+
+    def figures(self) -> dict[str, Any]:
+        calls = 0
+        negative = 0
+        data = self.reader.get_metrics_data()
+        for resource_metrics in data.resource_metrics if data is not None else ():
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    for point in metric.data.data_points:
+                        if metric.name.endswith("duration") and getattr(point, "min", 0) < 0:
+                            negative += 1
+                        if metric.name == "rpc.client.call.duration":
+                            calls += int(getattr(point, "count", 0))
+        with self._lock:
+            open_names = sorted(self._open.values())
+            return {
+                "processes": 1,
+                "spans_started": self.started,
+                "spans_ended": self.ended,
+                "spans_open": len(open_names),
+                "open_span_names": open_names[:_MAX_SAMPLES],
+                "calls_measured": calls,
+                "negative_durations": negative,
+                "instrumentation_errors": self.log_handler.count,
+                "error_samples": list(self.log_handler.samples),
+            }
+
+
+def _add(totals: dict[str, Any], figures: dict[str, Any]) -> None:
+    for key, value in figures.items():
+        if isinstance(value, list):
+            merged = totals.setdefault(key, [])
+            merged.extend(value[: max(0, _MAX_SAMPLES - len(merged))])
+        elif isinstance(value, int):
+            totals[key] = totals.get(key, 0) + value
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if not enabled(config):
+        return
+    harness = _Harness()
+    harness.start()
+    config.stash[_HARNESS] = harness
+    config.stash[_TOTALS] = {}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    harness = config.stash.get(_HARNESS, None)
+    if harness is None:
+        return
+    figures = harness.stop()
+    del config.stash[_HARNESS]
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports
+        workeroutput["botocore_otel"] = json.dumps(figures)
+        return
+    totals = config.stash[_TOTALS]
+    _add(totals, figures)
+    path = config.getoption("botocore_otel_report", default=None)
+    if path:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(totals, out, indent=2, sort_keys=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: a worker finished; add up its figures."""
+    config = node.config
+    if _TOTALS not in config.stash:
+        return
+    raw = getattr(node, "workeroutput", {}).get("botocore_otel")
+    if raw:
+        _add(config.stash[_TOTALS], json.loads(raw))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    totals = config.stash.get(_TOTALS, None)
+    if totals is None:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("botocore-otel")
+    write(
+        f"spans created: {totals.get('spans_started', 0)}, "
+        f"still open: {totals.get('spans_open', 0)}, "
+        f"calls measured: {totals.get('calls_measured', 0)}, "
+        f"negative durations: {totals.get('negative_durations', 0)}, "
+        f"instrumentation errors logged: {totals.get('instrumentation_errors', 0)} "
+        f"(processes: {totals.get('processes', 0)})"
+    )
+    for name in totals.get("open_span_names", []):
+        write(f"  open span: {name}")
+    for sample in totals.get("error_samples", []):
+        write(f"  logged: {sample}")
