@@ -97,7 +97,7 @@ def test_lambda_runs_without_docker(moto: MotoServer) -> None:
 def test_client_retries_are_configurable(moto: MotoServer) -> None:
     sts = moto.client("sts", max_attempts=3)
     sts.get_caller_identity()
-    # botocore 1.44 sends "attempt=1; max=3", 1.43 only "attempt=1"
+    # whether "; max=N" follows depends on the botocore version
     assert moto.last_request().headers["amz-sdk-request"] in ("attempt=1; max=3", "attempt=1")
     assert sts.meta.config.retries["total_max_attempts"] == 3
     assert moto.client("sts").meta.config.retries["total_max_attempts"] == 1

@@ -6,7 +6,9 @@ value; auto-instrumentation logs it once and leaves that feature off.
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 import logging
 import os
 import re
@@ -86,12 +88,63 @@ def _parse_services(setting: str, value: object) -> frozenset[str]:
             "hyphenized service ids, comma-separated in the environment "
             "(e.g. 's3,elastic-load-balancing-v2')",
         )
+    for item in items:
+        unknown, hint = _unknown_service(item)
+        if unknown:
+            raise ConfigError(
+                setting,
+                value,
+                f"hyphenized service ids of installed botocore services ({item!r} is not one"
+                + (f"; did you mean {hint!r}?)" if hint else ")"),
+            )
     return frozenset(items)
+
+
+def _parse_capture(setting: str, value: object) -> tuple[Capture, ...]:
+    """``capture`` items (see capture.py), each naming a known service and operation."""
+    captures = parse_captures(setting, value)
+    for capture in captures:
+        unknown, hint = _unknown_service(capture.service)
+        if unknown:
+            where = f"{capture.service}.{capture.operation}"
+            suggestion = f"; did you mean {hint!r}?" if hint else ""
+            raise ConfigError(setting, value, f"known hyphenized service ids ({where!r}{suggestion})")
+        operations = _operation_names(capture.service)
+        if capture.operation != "*" and operations and capture.operation not in operations:
+            close = difflib.get_close_matches(capture.operation, sorted(operations), n=1)
+            suggestion = f"; did you mean {close[0]!r}?" if close else ""
+            allowed = f"an operation of {capture.service} or '*' ({capture.operation!r}{suggestion})"
+            raise ConfigError(setting, value, allowed)
+    return captures
+
+
+def _operation_names(service_key: str) -> frozenset[str]:
+    try:
+        from botocore_otel.synthetic.catalog import default_catalog
+
+        model = default_catalog().service_model(service_key)
+        return frozenset(model.operation_names) if model is not None else frozenset()
+    except Exception:  # no botocore, or an unreadable model: the name cannot be checked
+        return frozenset()
+
+
+def _unknown_service(service_key: str) -> tuple[bool, str | None]:
+    """Whether botocore has no service with this hyphenized id, and the likely one meant."""
+    try:
+        from botocore_otel.synthetic.catalog import default_catalog
+
+        catalog = default_catalog()
+        if catalog.client_name(service_key) is not None:
+            return False, None
+        return True, catalog.suggest_service(service_key)
+    except Exception:  # no botocore, or an unreadable data dir: the name cannot be checked
+        return False, None
 
 
 def _parse_hook(setting: str, value: object) -> Callable[..., None] | None:
     if value is None:
         return None
+    given = value  # errors name what was given (the import path), not what it resolved to
     if isinstance(value, str):
         if not _HOOK_PATH.match(value):
             raise ConfigError(setting, value, "an import path 'package.module:function'")
@@ -100,11 +153,20 @@ def _parse_hook(setting: str, value: object) -> Callable[..., None] | None:
             target: Any = importlib.import_module(module_name)
             for attr in attr_path.split("."):
                 target = getattr(target, attr)
-        except (ImportError, AttributeError) as error:
-            raise ConfigError(setting, value, f"an import path that imports (failed: {error})") from error
+        except Exception as error:  # ImportError, AttributeError, or the module's own error
+            raise ConfigError(
+                setting, value, f"an import path that imports (failed: {type(error).__name__}: {error})"
+            ) from error
         value = target
     if not callable(value):
-        raise ConfigError(setting, value, "a callable or an import path 'module:function'")
+        raise ConfigError(setting, given, "a callable or an import path 'module:function'")
+    try:
+        inspect.signature(value).bind(None, "", "", {})
+    except TypeError as error:
+        allowed = f"a callable taking (span, service_id, operation, params or parsed): {error}"
+        raise ConfigError(setting, given, allowed) from None
+    except ValueError:  # no signature to inspect (some builtins): trust it
+        pass
     hook: Callable[..., None] = value
     return hook
 
@@ -142,6 +204,10 @@ def _parse_payload(setting: str, value: object) -> frozenset[str]:
 
 
 def _parse_provider(setting: str, value: object) -> Any:
+    """A tracer or meter provider: anything with ``get_tracer``/``get_meter``, or None."""
+    method = "get_meter" if setting == "meter_provider" else "get_tracer"
+    if value is not None and not callable(getattr(value, method, None)):
+        raise ConfigError(setting, value, f"None or an OpenTelemetry provider (an object with {method}())")
     return value
 
 
@@ -160,7 +226,7 @@ _OPTIONS: dict[str, tuple[_Parser, Any]] = {
     "synthetic": (_parse_synthetic, None),
     "payload_propagation": (_parse_payload, frozenset()),
     "sqs_aws_trace_header": (_parse_bool, False),
-    "capture": (parse_captures, ()),
+    "capture": (_parse_capture, ()),
 }
 _NOT_FROM_ENV = frozenset({"tracer_provider", "meter_provider"})
 _ENV_NAMES = {
@@ -184,6 +250,22 @@ def _semconv_mode(environ: Mapping[str, str]) -> str:
     return SemconvMode.OLD
 
 
+def _check_env_typos(env: Mapping[str, str], strict: bool) -> None:
+    """A ``BOTOCORE_OTEL_*`` variable that is a near miss of a real one (a typo) is an error.
+
+    Other variables with the prefix (tools' own switches) are left alone."""
+    known = list(_ENV_NAMES.values())
+    for variable in env:
+        if not variable.startswith(ENV_PREFIX) or variable in _ENV_NAMES.values():
+            continue
+        close = difflib.get_close_matches(variable, known, n=1, cutoff=0.85)
+        if close:
+            error = ConfigError(variable, env[variable], f"a known variable: did you mean {close[0]}?")
+            if strict:
+                raise error
+            logger.error("botocore-otel: ignoring variable: %s", error)
+
+
 def load_settings(
     options: Mapping[str, object],
     environ: Mapping[str, str] | None = None,
@@ -202,12 +284,14 @@ def load_settings(
         if strict:
             raise error
         logger.error("botocore-otel: ignoring option: %s", error)
+    _check_env_typos(env, strict)
     values: dict[str, Any] = {}
     problems: list[str] = []
     for name, (parse, off_value) in _OPTIONS.items():
         if name in options:
             setting, raw = name, options[name]
-        elif name in _ENV_NAMES and _ENV_NAMES[name] in env:
+        elif name in _ENV_NAMES and env.get(_ENV_NAMES[name], "").strip():
+            # An empty variable counts as unset (the OpenTelemetry environment convention).
             setting, raw = _ENV_NAMES[name], env[_ENV_NAMES[name]]
         else:
             continue

@@ -99,9 +99,11 @@ class Lifecycle:
             return
         try:
             info = self._info(event_name, model)
-            if info is None or otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+            if info is None:
                 return
             parent = otel_context.get_current()
+            if parent.get(_SUPPRESS_INSTRUMENTATION_KEY):
+                return
             outer_ref = in_flight.get()
             outer = outer_ref() if outer_ref is not None else None
             if outer is not None and outer.reached_send_phase and not outer.ended:
@@ -164,7 +166,7 @@ class Lifecycle:
                 self._spans.on_retry(state)
             state.attempt_start_ns = now
             state.parse_start_ns = 0
-            span = self._spans.open_attempt(state, call_span, now)
+            span = self._spans.open_attempt(state, call_span, now, getattr(request, "method", None))
             ctx = set_span_in_context(span, state.parent)
             if self._injector is not None:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
@@ -237,10 +239,8 @@ class Lifecycle:
                 headers = response_dict.get("headers")
                 if headers is not None and SYNTHETIC_HEADER in headers:
                     state.synthetic_rule = str(headers[SYNTHETIC_HEADER])
-                if status is not None and status >= 300:
-                    code = error_code_of(parsed_response, context)
-                    if code is None and status >= 400:
-                        code = str(status)
+                if _is_error_status(status):
+                    code = error_code_of(parsed_response, context) or str(status)
             if exception is not None:
                 code = exception_type(exception)
             state.last_status, state.last_error, state.last_end_ns = status, code, now
@@ -279,18 +279,20 @@ class Lifecycle:
             return
         try:
             status = getattr(http_response, "status_code", None)
-            code = error_code_of(parsed, context) if status is not None and status >= 400 else None
-            if status is not None and status >= 400 and code is None:
+            code = error_code_of(parsed, context) if _is_error_status(status) else None
+            if code is None and _is_error_status(status):
                 code = str(status)
-            metadata = response_metadata(parsed)
-            request_id, extended = request_ids(metadata, metadata.get("HTTPHeaders"))
-            message = None
-            if code is not None and parsed:
-                error = parsed.get("Error")
-                detail = error.get("Message", "") if isinstance(error, Mapping) else ""
-                message = (
-                    f"An error occurred ({code}) when calling the {state.info.operation} operation: {detail}"
-                )
+            request_id = extended = message = None
+            if state.span is not None and state.span.is_recording():  # only the span shows them
+                metadata = response_metadata(parsed)
+                request_id, extended = request_ids(metadata, metadata.get("HTTPHeaders"))
+                if code is not None and parsed:
+                    error = parsed.get("Error")
+                    detail = error.get("Message", "") if isinstance(error, Mapping) else ""
+                    message = (
+                        f"An error occurred ({code}) when calling the {state.info.operation} "
+                        f"operation: {detail}"
+                    )
             self._finish(state, status, code, parsed, None, request_id, extended, message)
         except Exception as error:
             report("after-call handler", error)
@@ -359,6 +361,13 @@ class Lifecycle:
             self._metrics.record_call(
                 attributes, errors, end_ns - state.start_ns, state.attempts, serialization_ns
             )
+
+
+def _is_error_status(status: int | None) -> bool:
+    """botocore raises ClientError for any status >= 300. All are errors (S3's unresolved
+    301 PermanentRedirect or 307 among them) except 304 Not Modified, a conditional
+    request's expected answer."""
+    return status is not None and status >= 300 and status != 304
 
 
 _async_types: dict[type, bool] = {}

@@ -100,9 +100,10 @@ class CallMetrics:
     def record_attempt(
         self, attributes: Attributes, start_ns: int, parse_start_ns: int, end_ns: int, sign_ns: int
     ) -> None:
-        self.attempt_duration.record((end_ns - start_ns) * _NS, attributes)
+        # max(0, ...): the wall clock may step back between two readings (NTP).
+        self.attempt_duration.record(max(0, end_ns - start_ns) * _NS, attributes)
         if parse_start_ns >= start_ns:
-            self.deserialization_duration.record((end_ns - parse_start_ns) * _NS, attributes)
+            self.deserialization_duration.record(max(0, end_ns - parse_start_ns) * _NS, attributes)
         if sign_ns > 0:
             self.signing_duration.record(sign_ns * _NS, attributes)
 
@@ -114,7 +115,7 @@ class CallMetrics:
         attempts: int,
         serialization_ns: int,
     ) -> None:
-        seconds = duration_ns * _NS
+        seconds = max(0, duration_ns) * _NS
         self.rpc_duration.record(seconds, attributes)
         self.call_duration.record(seconds, attributes)
         self.attempts.add(attempts, attributes)

@@ -20,6 +20,8 @@ from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import SpanContext
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from botocore_otel._failsafe import report
+
 XRAY_HEADER = "X-Amzn-Trace-Id"
 
 
@@ -59,6 +61,20 @@ def _is_w3c_default(textmap: TextMapPropagator) -> bool:
     )
 
 
+def _unsafe(name: str, value: str) -> bool:
+    """A header http.client would refuse (line breaks) or fail to encode (not ASCII)."""
+    return (
+        not name
+        or not (name.isascii() and value.isascii())
+        or " " in name
+        or ":" in name
+        or "\r" in name
+        or "\n" in name
+        or "\r" in value
+        or "\n" in value
+    )
+
+
 class HeaderInjector:
     """Writes the X-Ray header and the global propagator's fields onto a prepared request."""
 
@@ -85,7 +101,10 @@ class HeaderInjector:
             if not self._baggage:
                 context = otel_baggage.clear(context=context)
             carrier: dict[str, str] = {}
-            textmap.inject(carrier, context=context)
+            try:
+                textmap.inject(carrier, context=context)
+            except Exception as error:  # a broken propagator: the X-Ray header still goes out
+                report("the global propagator's inject", error)
             for name, value in carrier.items():
                 fields.setdefault(name, value)
         return fields
@@ -97,6 +116,9 @@ class HeaderInjector:
         present = {name.lower() for name in headers}
         signed = signed_header_names(headers)
         for name, value in fields.items():
+            # A propagator's odd value (not a str, a line break, not ASCII) would fail the send.
+            if not isinstance(name, str) or not isinstance(value, str) or _unsafe(name, value):
+                continue
             lowered = name.lower()
             if lowered in present or lowered.startswith("x-amz-") or (signed and f";{lowered};" in signed):
                 continue

@@ -8,22 +8,25 @@ from typing import Any
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from botocore_otel._failsafe import report
-from botocore_otel.attributes import Attributes, endpoint_of, server_address
+from botocore_otel.attributes import Attributes, OperationInfo, endpoint_of, server_address
 from botocore_otel.config import Settings
 from botocore_otel.state import CallState
 
 SYNTHETIC_ATTRIBUTE = "botocore_otel.synthetic"
 SYNTHETIC_RULE_ATTRIBUTE = "botocore_otel.synthetic.rule"
+_MAX_START_SETS = 4096
 
 
 class SpanSink:
-    __slots__ = ("_attempt_spans", "_request_hook", "_response_hook", "_tracer")
+    __slots__ = ("_attempt_spans", "_request_hook", "_response_hook", "_start_sets", "_tracer")
 
     def __init__(self, tracer: Tracer, settings: Settings) -> None:
         self._tracer = tracer
         self._request_hook = settings.request_hook
         self._response_hook = settings.response_hook
         self._attempt_spans = settings.attempt_spans
+        # (service, operation, region) -> attributes the call span starts with
+        self._start_sets: dict[tuple[str, str, str | None], Attributes] = {}
 
     def open_call(self, state: CallState) -> Span:
         info = state.info
@@ -31,26 +34,38 @@ class SpanSink:
             info.span_name,
             context=state.parent,
             kind=info.span_kind,
-            attributes=info.span_attributes,
+            attributes=self._start_attributes(info, state.region),
             start_time=state.start_ns,
         )
         state.span = span
         if span.is_recording():
-            attributes: Attributes = {}
-            if state.region:
-                attributes["cloud.region"] = state.region
             if info.extras is not None and state.params is not None:
                 try:
-                    attributes.update(info.extras.request_attributes(state.params))
+                    attributes = info.extras.request_attributes(state.params)
                 except Exception as error:
+                    attributes = {}
                     report(f"request attributes of {info.span_name}", error)
-            span.set_attributes(attributes)
+                if attributes:
+                    span.set_attributes(attributes)
             if self._request_hook is not None:
                 try:
                     self._request_hook(span, info.service_key, info.operation, state.params or {})
                 except Exception as error:
                     report("request_hook", error)
         return span
+
+    def _start_attributes(self, info: OperationInfo, region: str | None) -> Attributes:
+        """The operation's static attributes plus ``cloud.region``: one dict per pair, reused."""
+        key = (info.service_key, info.operation, region)
+        attributes = self._start_sets.get(key)
+        if attributes is None:
+            attributes = dict(info.span_attributes)
+            if region:
+                attributes["cloud.region"] = region
+            if len(self._start_sets) >= _MAX_START_SETS:
+                self._start_sets.clear()
+            self._start_sets[key] = attributes
+        return attributes
 
     def on_first_send(self, span: Span, url: str) -> None:
         if span.is_recording():
@@ -71,12 +86,14 @@ class SpanSink:
                 attributes["error.type"] = state.last_error
             span.add_event("aws.retry", attributes, timestamp=state.last_end_ns or None)
 
-    def open_attempt(self, state: CallState, call_span: Span, start_ns: int) -> Span:
+    def open_attempt(
+        self, state: CallState, call_span: Span, start_ns: int, method: str | None = None
+    ) -> Span:
         """A child span per attempt, when ``attempt_spans`` is on; else the call span itself."""
         if not self._attempt_spans or not call_span.is_recording():
             return call_span
         info = state.info
-        attributes: Attributes = {"aws.service_id": info.service_key, "http.request.method": "POST"}
+        attributes: Attributes = {"aws.service_id": info.service_key, "http.request.method": method or "POST"}
         if state.attempts > 1:
             attributes["http.request.resend_count"] = state.attempts - 1
         span = self._tracer.start_span(
@@ -116,7 +133,10 @@ class SpanSink:
         if span is None:
             return
         if state.attempt_span is not None:
-            self.end_attempt(state, end_ns)
+            try:
+                self.end_attempt(state, end_ns)
+            except Exception as error:  # a span processor's on_end: the call span still ends
+                report("ending an attempt span", error)
         if span.is_recording():
             info = state.info
             attributes: Attributes = {"aws.retry_attempts": max(state.attempts - 1, 0)}

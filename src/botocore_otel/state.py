@@ -97,11 +97,20 @@ class CallState:
         self.window_token: object = None
         self.window_ctx: Context | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> CallState:
+        # botocore deep-copies the request dict, ``context`` included, to presign a
+        # cross-region URL (RDS/DocDB/Neptune ``SourceRegion``, EC2 CopySnapshot). The
+        # state (holding a ContextVar token, spans) cannot be copied and belongs to the call.
+        return self
+
+    def __copy__(self) -> CallState:
+        return self
+
     def __del__(self) -> None:
         # botocore emits no closing event for KeyboardInterrupt, CancelledError or an
         # exception raised by another after-call handler: end the span when the call's
         # context dict is dropped, so it is never left open.
-        if self.span is not None and not self.ended:
+        if getattr(self, "span", None) is not None and not self.ended:
             try:
                 self.owner.abandon(self)
             except Exception as error:
