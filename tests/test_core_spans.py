@@ -157,6 +157,12 @@ def test_no_span_when_the_call_never_reaches_the_wire(moto, session, telemetry):
     ddb = moto.client("dynamodb", session=session)
     with pytest.raises(ParamValidationError):
         ddb.get_item(TableName="t")  # Key missing
+    sqs = moto.client("sqs", session=session)  # payload propagation opens its span early
+    with pytest.raises(ParamValidationError):
+        sqs.send_message(QueueUrl=f"{moto.endpoint_url}/123456789012/q")  # MessageBody missing
+    import gc
+
+    gc.collect()
     with Stubber(ddb) as stubber:
         stubber.add_response("list_tables", {"TableNames": ["stubbed"]})
         assert ddb.list_tables()["TableNames"] == ["stubbed"]

@@ -117,6 +117,8 @@ def parse_captures(setting: str, value: object) -> tuple[Capture, ...]:
         for item in re.split(r"[;\n]", entry):
             if item.strip():
                 captures += _parse_item(setting, item.strip())
+    if not captures:
+        raise ConfigError(setting, value, f"at least one capture: {_SYNTAX}")
     return tuple(captures)
 
 

@@ -178,8 +178,8 @@ def _parse_synthetic(setting: str, value: object) -> Any:
 
     if isinstance(value, SyntheticResponder):
         return value
-    if isinstance(value, str) and not value.strip():
-        raise ConfigError(setting, value, "a rules file path, or a list of rule dicts")
+    if (isinstance(value, str) and not value.strip()) or (isinstance(value, (list, tuple)) and not value):
+        raise ConfigError(setting, value, "a rules file path, or a non-empty list of rule dicts")
     return SyntheticResponder.from_config(value, source=setting)
 
 
@@ -188,12 +188,12 @@ def _parse_payload(setting: str, value: object) -> frozenset[str]:
         return frozenset(PAYLOAD_SERVICES) if value else frozenset()
     items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
     if isinstance(items, (list, tuple, set, frozenset)) and all(isinstance(i, str) for i in items):
-        chosen = {i for i in items if i}
-        if chosen <= {"none"}:
+        chosen = {i for i in items if i}  # empty: refused below ("none" says off)
+        if chosen == {"none"}:
             return frozenset()
         if chosen == {"all"}:
             return frozenset(PAYLOAD_SERVICES)
-        if chosen <= set(PAYLOAD_SERVICES):
+        if chosen and chosen <= set(PAYLOAD_SERVICES):
             return frozenset(chosen)
     raise ConfigError(
         setting,

@@ -38,7 +38,7 @@ from botocore_otel.capture import CallSpans, CaptureHandler, Handler
 from botocore_otel.config import Settings
 from botocore_otel.converters import lambda_target
 from botocore_otel.messaging import producer_context, read_message
-from botocore_otel.propagation import xray_header_value
+from botocore_otel.propagation import unsendable_field, xray_header_value
 from botocore_otel.state import STATE_KEY
 
 SKIPPED_ATTRIBUTE = "botocore_otel.propagation.skipped"
@@ -126,9 +126,13 @@ class PayloadPropagator:
         return [(event, handler, "normal", f"botocore_otel.payload.{event}") for event, handler in table]
 
     # -- shared ------------------------------------------------------------------------
-    def _span(self, context: Mapping[str, Any]) -> Span | None:
+    def _span(
+        self, context: Mapping[str, Any], params: Mapping[str, Any] | None = None, model: Any = None
+    ) -> Span | None:
         if not self._calls.enabled or STATE_KEY not in context:
             return None
+        if model is not None and params is not None and not _valid(params, model):
+            return None  # botocore will refuse the call: it must not get a span opened early
         span = self._calls.call_span(context)
         return span if span is not None and span.get_span_context().is_valid else None
 
@@ -138,6 +142,12 @@ class PayloadPropagator:
             context = otel_baggage.clear(context)
         carrier: dict[str, str] = {}
         get_global_textmap().inject(carrier, context=context)
+        # A custom propagator's odd value would break the size check or the message.
+        carrier = {
+            k: v
+            for k, v in carrier.items()
+            if isinstance(k, str) and isinstance(v, str) and not unsendable_field(k, v)
+        }
         first = {name: carrier.pop(name) for name in _FIRST if name in carrier}
         return {**first, **carrier}
 
@@ -191,20 +201,24 @@ class PayloadPropagator:
             params[entries_key] = messages
         self._skipped(span, skipped)
 
-    def on_sqs_send(self, params: dict[str, Any], context: Mapping[str, Any], **_: Any) -> None:
+    def on_sqs_send(
+        self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
+    ) -> None:
         try:
-            span = self._span(context)
+            span = self._span(context, params, model)
             if span is not None:
                 batch = "Entries" if "Entries" in params else None
                 self._messages(span, params, batch, "MessageBody", sqs=True)
         except Exception as error:
             report("SQS payload propagation", error)
 
-    def on_sns_publish(self, params: dict[str, Any], context: Mapping[str, Any], **_: Any) -> None:
+    def on_sns_publish(
+        self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
+    ) -> None:
         try:
             if not params.get("TopicArn") or params.get("TargetArn") or params.get("PhoneNumber"):
                 return  # SMS and mobile push: left exactly as the caller wrote them
-            span = self._span(context)
+            span = self._span(context, params, model)
             if span is not None:
                 batch = "PublishBatchRequestEntries" if "PublishBatchRequestEntries" in params else None
                 self._messages(span, params, batch, "Message", sqs=False)
@@ -266,12 +280,14 @@ class PayloadPropagator:
             report("SQS receive links", error)
 
     # -- EventBridge, Step Functions, Lambda ---------------------------------------------
-    def on_put_events(self, params: dict[str, Any], context: Mapping[str, Any], **_: Any) -> None:
+    def on_put_events(
+        self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
+    ) -> None:
         try:
             entries = params.get("Entries")
             if not isinstance(entries, (list, tuple)) or not entries:
                 return
-            span = self._span(context)
+            span = self._span(context, params, model)
             if span is None:
                 return
             header = xray_header_value(span.get_span_context())
@@ -284,19 +300,26 @@ class PayloadPropagator:
         except Exception as error:
             report("EventBridge payload propagation", error)
 
-    def on_start_execution(self, params: dict[str, Any], context: Mapping[str, Any], **_: Any) -> None:
+    def on_start_execution(
+        self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
+    ) -> None:
         try:
-            span = self._span(context) if not params.get("traceHeader") else None
+            span = self._span(context, params, model) if not params.get("traceHeader") else None
             if span is not None:
                 params["traceHeader"] = xray_header_value(span.get_span_context())
         except Exception as error:
             report("Step Functions payload propagation", error)
 
     def on_lambda_invoke(
-        self, params: dict[str, Any], context: Mapping[str, Any], event_name: str = "", **_: Any
+        self,
+        params: dict[str, Any],
+        context: Mapping[str, Any],
+        event_name: str = "",
+        model: Any = None,
+        **_: Any,
     ) -> None:
         try:
-            span = self._span(context)
+            span = self._span(context, params, model)
             if span is None:
                 return
             if span.is_recording():
@@ -309,6 +332,14 @@ class PayloadPropagator:
             self._skipped(span, int(skipped))
         except Exception as error:
             report("Lambda payload propagation", error)
+
+
+def _valid(params: Mapping[str, Any], model: Any) -> bool:
+    """What botocore's own validation (run right after this event) will say."""
+    from botocore.validate import ParamValidator
+
+    input_shape = getattr(model, "input_shape", None)
+    return input_shape is None or not ParamValidator().validate(params, input_shape).has_errors()
 
 
 def client_context_with(existing: object, fields: Mapping[str, str]) -> tuple[str | None, bool]:

@@ -61,7 +61,7 @@ def _is_w3c_default(textmap: TextMapPropagator) -> bool:
     )
 
 
-def _unsafe(name: str, value: str) -> bool:
+def unsendable_field(name: str, value: str) -> bool:
     """A header http.client would refuse (line breaks) or fail to encode (not ASCII)."""
     return (
         not name
@@ -117,7 +117,7 @@ class HeaderInjector:
         signed = signed_header_names(headers)
         for name, value in fields.items():
             # A propagator's odd value (not a str, a line break, not ASCII) would fail the send.
-            if not isinstance(name, str) or not isinstance(value, str) or _unsafe(name, value):
+            if not isinstance(name, str) or not isinstance(value, str) or unsendable_field(name, value):
                 continue
             lowered = name.lower()
             if lowered in present or lowered.startswith("x-amz-") or (signed and f";{lowered};" in signed):
