@@ -27,6 +27,28 @@ from tests.support.prometheus import (
 )
 
 
+# ----------------------------------------------------------------------------- telemetry
+@pytest.fixture
+def telemetry() -> Any:
+    """OTel SDK providers with an in-memory span exporter and metric reader."""
+    from telemetry import Telemetry
+
+    return Telemetry()
+
+
+@pytest.fixture
+def session(telemetry: Any) -> Iterator[Any]:
+    """A boto3 session instrumented with ``telemetry``'s providers and default options."""
+    import boto3
+
+    from botocore_otel import Instrumentor
+
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    yield session
+    Instrumentor().uninstrument(session)
+
+
 # ----------------------------------------------------------------------------- moto
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:

@@ -31,19 +31,6 @@ def _ddb(session, url: str, attempts: int = 4):
     )
 
 
-@pytest.fixture
-def telemetry():
-    return Telemetry()
-
-
-@pytest.fixture
-def session(telemetry):
-    session = boto3.session.Session()
-    Instrumentor().instrument(session, **telemetry.providers)
-    yield session
-    Instrumentor().uninstrument(session)
-
-
 def test_retries_reuse_one_span_with_an_event_per_retried_attempt(session, telemetry):
     with scripted_server(throttle_then_ok(2)) as server:
         result = _ddb(session, server.url).list_tables()

@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import io
 
-import boto3
 import pytest
 from opentelemetry import propagate
 from opentelemetry.propagators.textmap import TextMapPropagator
 
-from botocore_otel import Instrumentor
 from scripted_http import Reply, scripted_server
-from telemetry import Telemetry
-
-
-@pytest.fixture
-def telemetry():
-    return Telemetry()
-
-
-@pytest.fixture
-def session(telemetry):
-    session = boto3.session.Session()
-    Instrumentor().instrument(session, **telemetry.providers)
-    yield session
-    Instrumentor().uninstrument(session)
 
 
 def _assert_traced_and_unsigned(request) -> None:

@@ -8,20 +8,6 @@ from botocore.exceptions import ClientError
 from opentelemetry.trace import SpanKind, StatusCode
 
 from botocore_otel import Instrumentor
-from telemetry import Telemetry
-
-
-@pytest.fixture
-def telemetry() -> Telemetry:
-    return Telemetry()
-
-
-@pytest.fixture
-def session(telemetry: Telemetry):
-    session = boto3.session.Session()
-    Instrumentor().instrument(session, **telemetry.providers)
-    yield session
-    Instrumentor().uninstrument(session)
 
 
 def test_span_for_a_dynamodb_call(moto, session, telemetry):

@@ -16,11 +16,6 @@ from botocore_otel import ConfigError, Instrumentor
 from telemetry import Telemetry
 
 
-@pytest.fixture
-def telemetry():
-    return Telemetry()
-
-
 @pytest.fixture(autouse=True)
 def _clean_instrumentor():
     yield

@@ -5,30 +5,16 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from botocore_otel import Instrumentor, messaging
+from botocore_otel import messaging
 from telemetry import Telemetry
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 SPAN = "b7ad6b7169203331"
 TRACEPARENT = f"00-{TRACE}-{SPAN}-01"
 XRAY = f"Root=1-{TRACE[:8]}-{TRACE[8:]};Parent={SPAN};Sampled=1"
-
-
-@pytest.fixture
-def telemetry() -> Telemetry:
-    return Telemetry()
-
-
-@pytest.fixture
-def session(telemetry: Telemetry):
-    session = boto3.session.Session()
-    Instrumentor().instrument(session, **telemetry.providers)
-    yield session
-    Instrumentor().uninstrument(session)
 
 
 def linked_to(span) -> list[tuple[int, int]]:

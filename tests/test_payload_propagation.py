@@ -21,11 +21,6 @@ from test_services_attributes import make_function
 
 
 @pytest.fixture
-def telemetry() -> Telemetry:
-    return Telemetry()
-
-
-@pytest.fixture
 def instrument(telemetry: Telemetry):
     """``instrument(**options)``: a boto3 session instrumented with those options."""
     sessions = []

@@ -6,30 +6,15 @@ import io
 import json
 import zipfile
 
-import boto3
 import pytest
 from opentelemetry.trace import SpanKind
 
-from botocore_otel import Instrumentor
 from botocore_otel.arn import parse_arn, partition_of_region
 from botocore_otel.converters import MAX_TEXT, lambda_target, s3_delete
 from botocore_otel.services import extras_for
 from telemetry import Telemetry
 
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture
-def telemetry() -> Telemetry:
-    return Telemetry()
-
-
-@pytest.fixture
-def session(telemetry: Telemetry):
-    session = boto3.session.Session()
-    Instrumentor().instrument(session, **telemetry.providers)
-    yield session
-    Instrumentor().uninstrument(session)
 
 
 def only(telemetry: Telemetry, name: str):
