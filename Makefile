@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[demo,test,aio]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[demo,test,aio,bench]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -155,14 +155,14 @@ class Lifecycle:
             state.attempts += 1
             call_span = state.span
             if call_span is None:
-                try:
-                    call_span = self._spans.open_call(state)
+                try:  # opened now: server.address and server.port are among its first attributes
+                    call_span = self._spans.open_call(state, request.url)
                 except Exception as error:  # a broken tracer: metrics go on without the span
                     report("starting the call span", error)
                     call_span = INVALID_SPAN
-            if state.attempts == 1:
+            elif state.attempts == 1:  # opened early (payload propagation, a nested call)
                 self._spans.on_first_send(call_span, request.url)
-            else:
+            if state.attempts > 1:
                 self._spans.on_retry(state)
             state.attempt_start_ns = now
             state.parse_start_ns = 0

@@ -25,16 +25,17 @@ class SpanSink:
         self._request_hook = settings.request_hook
         self._response_hook = settings.response_hook
         self._attempt_spans = settings.attempt_spans
-        # (service, operation, region) -> attributes the call span starts with
-        self._start_sets: dict[tuple[str, str, str | None], Attributes] = {}
+        # (service, operation, region, endpoint) -> attributes the call span starts with
+        self._start_sets: dict[tuple[str, str, str | None, str | None], Attributes] = {}
 
-    def open_call(self, state: CallState) -> Span:
+    def open_call(self, state: CallState, url: str | None = None) -> Span:
+        """The call's span; ``url``: the request's, when opened at the first before-send."""
         info = state.info
         span = self._tracer.start_span(
             info.span_name,
             context=state.parent,
             kind=info.span_kind,
-            attributes=self._start_attributes(info, state.region),
+            attributes=self._start_attributes(info, state.region, endpoint_of(url) if url else None),
             start_time=state.start_ns,
         )
         state.span = span
@@ -54,14 +55,17 @@ class SpanSink:
                     report("request_hook", error)
         return span
 
-    def _start_attributes(self, info: OperationInfo, region: str | None) -> Attributes:
-        """The operation's static attributes plus ``cloud.region``: one dict per pair, reused."""
-        key = (info.service_key, info.operation, region)
+    def _start_attributes(self, info: OperationInfo, region: str | None, endpoint: str | None) -> Attributes:
+        """Static attributes, ``cloud.region`` and the server's: one dict per combination, reused."""
+        key = (info.service_key, info.operation, region, endpoint)
         attributes = self._start_sets.get(key)
         if attributes is None:
             attributes = dict(info.span_attributes)
             if region:
                 attributes["cloud.region"] = region
+            address = server_address(endpoint) if endpoint is not None else None
+            if address is not None:
+                attributes["server.address"], attributes["server.port"] = address
             if len(self._start_sets) >= _MAX_START_SETS:
                 self._start_sets.clear()
             self._start_sets[key] = attributes

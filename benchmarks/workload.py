@@ -1,0 +1,323 @@
+"""One benchmark variant in its own process: the worker side of ``benchmarks/run.py``.
+
+    python benchmarks/workload.py VARIANT
+
+Reads one JSON command a line on stdin and answers one JSON line on stdout:
+
+* ``{"cmd": "measure", "op": "GetItem", "n": 1000}`` -> ``{"cpu": seconds_per_call}``
+* ``{"cmd": "rss", "n": 200000, "every": 20000}`` -> ``{"rss": [[calls, bytes, blocks], ...]}``
+* ``{"cmd": "quit"}``
+
+The network is taken out: a ``before-send.<service>.<Operation>`` handler returns a fresh
+``AWSResponse`` built from prebuilt bytes, so the client still serializes, signs and parses
+for real. Every variant has the same OpenTelemetry SDK setup: a TracerProvider with a
+BatchSpanProcessor to a no-op exporter and a MeterProvider with a
+PeriodicExportingMetricReader to a no-op exporter. ``floor`` times one bare SDK span with
+the attributes botocore-otel gives the operation's span, instead of an AWS call.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+VARIANTS = (
+    "bare",
+    "otel",
+    "otel-nometrics",
+    "otel-unsampled",
+    "official",
+    "official-unsampled",
+    "floor",
+)
+OPERATIONS = ("GetItem", "GetObject", "SendMessage", "ListObjectsV2")
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret/EXAMPLE/key"}
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/bench-queue"
+BUCKET = "bench-bucket"
+MESSAGE = "hello from the benchmark " * 8
+REQUEST_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+OBJECT = bytes(range(256)) * 4  # 1 KiB
+ITEM_BODY = b'{"Item":{"id":{"S":"item-1"},"payload":{"S":"' + b"x" * 64 + b'"},"count":{"N":"7"}}}'
+
+
+class _Raw(io.BytesIO):
+    """What botocore reads a response body from: ``read()`` and ``stream()``."""
+
+    def stream(self, amt: int | None = 65536, decode_content: bool | None = None) -> Iterator[bytes]:
+        while chunk := self.read(amt):
+            yield chunk
+
+
+def _list_body() -> bytes:
+    contents = "".join(
+        f"<Contents><Key>data/object-{i:02d}.json</Key>"
+        "<LastModified>2026-01-02T03:04:05.000Z</LastModified>"
+        f'<ETag>"{hashlib.md5(str(i).encode()).hexdigest()}"</ETag>'
+        f"<Size>{1000 + i}</Size><StorageClass>STANDARD</StorageClass></Contents>"
+        for i in range(10)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<Name>{BUCKET}</Name><Prefix>data/</Prefix><KeyCount>10</KeyCount>"
+        f"<MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"
+    ).encode()
+
+
+def _send_message_body() -> bytes:
+    digest = hashlib.md5(MESSAGE.encode()).hexdigest()
+    return json.dumps({"MD5OfMessageBody": digest, "MessageId": REQUEST_ID}).encode()
+
+
+# operation -> (service, status, headers, body)
+_RESPONSES: dict[str, tuple[str, dict[str, str], bytes]] = {
+    "GetItem": (
+        "dynamodb",
+        {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": REQUEST_ID},
+        ITEM_BODY,
+    ),
+    "GetObject": (
+        "s3",
+        {
+            "content-type": "application/octet-stream",
+            "etag": f'"{hashlib.md5(OBJECT).hexdigest()}"',
+            "last-modified": "Fri, 02 Jan 2026 03:04:05 GMT",
+            "accept-ranges": "bytes",
+            "x-amz-request-id": "4442587FB7D0A2F9",
+            "x-amz-id-2": "vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=",
+        },
+        OBJECT,
+    ),
+    "SendMessage": (
+        "sqs",
+        {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": REQUEST_ID},
+        _send_message_body(),
+    ),
+    "ListObjectsV2": (
+        "s3",
+        {
+            "content-type": "application/xml",
+            "x-amz-request-id": "4442587FB7D0A2F9",
+            "x-amz-id-2": "vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=",
+        },
+        _list_body(),
+    ),
+}
+
+
+def _responder(operation: str) -> Callable[..., Any]:
+    from botocore.awsrequest import AWSResponse
+
+    _, headers, body = _RESPONSES[operation]
+    headers = {**headers, "content-length": str(len(body))}
+
+    def respond(request: Any, **_: Any) -> Any:
+        return AWSResponse(request.url, 200, headers, _Raw(body))
+
+    return respond
+
+
+def _clients() -> dict[str, Callable[[], Any]]:
+    """operation -> a function making one call, its response answered in-process."""
+    import boto3
+
+    session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
+    clients = {service: session.client(service) for service in ("dynamodb", "s3", "sqs")}
+    for operation, (service, _, _) in _RESPONSES.items():
+        event = f"before-send.{clients[service].meta.service_model.service_id.hyphenize()}.{operation}"
+        clients[service].meta.events.register(event, _responder(operation))
+    dynamodb, s3, sqs = clients["dynamodb"], clients["s3"], clients["sqs"]
+
+    def get_item() -> Any:
+        return dynamodb.get_item(TableName="bench", Key={"id": {"S": "item-1"}})
+
+    def get_object() -> Any:
+        response = s3.get_object(Bucket=BUCKET, Key="data/object.bin")
+        response["Body"].read()
+        return response
+
+    def send_message() -> Any:
+        return sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=MESSAGE)
+
+    def list_objects() -> Any:
+        return s3.list_objects_v2(Bucket=BUCKET, Prefix="data/")
+
+    return {
+        "GetItem": get_item,
+        "GetObject": get_object,
+        "SendMessage": send_message,
+        "ListObjectsV2": list_objects,
+    }
+
+
+def _sdk(sampled: bool) -> None:
+    """The same SDK setup in every variant, set as the global providers."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import (
+        MetricExporter,
+        MetricExportResult,
+        MetricsData,
+        PeriodicExportingMetricReader,
+    )
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
+
+    class NoopSpanExporter(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    class NoopMetricExporter(MetricExporter):
+        def export(
+            self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+        ) -> MetricExportResult:
+            return MetricExportResult.SUCCESS
+
+        def force_flush(self, timeout_millis: float = 10_000) -> bool:
+            return True
+
+        def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+            return None
+
+    sampler = ParentBased(ALWAYS_ON if sampled else TraceIdRatioBased(0.0))
+    tracer_provider = TracerProvider(sampler=sampler)
+    tracer_provider.add_span_processor(BatchSpanProcessor(NoopSpanExporter()))
+    trace.set_tracer_provider(tracer_provider)
+    reader = PeriodicExportingMetricReader(NoopMetricExporter())
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+
+
+def _floor_calls() -> dict[str, Callable[[], Any]]:
+    """operation -> one bare SDK span with what botocore-otel puts on that operation's span."""
+    import boto3
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from botocore_otel import Instrumentor
+
+    # Capture the spans botocore-otel makes, on other clients and a provider of their own.
+    exporter = InMemorySpanExporter()
+    capture_provider = TracerProvider()
+    capture_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
+    instrumentor = Instrumentor()
+    instrumentor.instrument(session._session, tracer_provider=capture_provider, metrics=False)
+    try:
+        captured = _capture(session, exporter)
+    finally:
+        instrumentor.uninstrument(session._session)
+    tracer = trace.get_tracer("benchmark.floor")
+    floors: dict[str, Callable[[], Any]] = {}
+    for operation, (name, kind, attributes) in captured.items():
+
+        def one_span(name: str = name, kind: Any = kind, attributes: dict[str, Any] = attributes) -> None:
+            tracer.start_span(name, kind=kind, attributes=attributes).end()
+
+        floors[operation] = one_span
+    return floors
+
+
+def _capture(session: Any, exporter: Any) -> dict[str, tuple[str, Any, dict[str, Any]]]:
+    clients = {service: session.client(service) for service in ("dynamodb", "s3", "sqs")}
+    for operation, (service, _, _) in _RESPONSES.items():
+        event = f"before-send.{clients[service].meta.service_model.service_id.hyphenize()}.{operation}"
+        clients[service].meta.events.register(event, _responder(operation))
+    clients["dynamodb"].get_item(TableName="bench", Key={"id": {"S": "item-1"}})
+    clients["s3"].get_object(Bucket=BUCKET, Key="data/object.bin")["Body"].read()
+    clients["sqs"].send_message(QueueUrl=QUEUE_URL, MessageBody=MESSAGE)
+    clients["s3"].list_objects_v2(Bucket=BUCKET, Prefix="data/")
+    spans = exporter.get_finished_spans()
+    assert len(spans) == len(OPERATIONS), [span.name for span in spans]
+    return {
+        operation: (span.name, span.kind, dict(span.attributes or {}))
+        for operation, span in zip(OPERATIONS, spans, strict=True)
+    }
+
+
+def setup(variant: str) -> dict[str, Callable[[], Any]]:
+    if variant not in VARIANTS:
+        raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
+    _sdk(sampled=not variant.endswith("-unsampled"))
+    if variant.startswith("otel"):
+        from botocore_otel import Instrumentor
+
+        Instrumentor().instrument(metrics=variant != "otel-nometrics")
+    elif variant.startswith("official"):
+        from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+        BotocoreInstrumentor().instrument()
+    if variant == "floor":
+        return _floor_calls()
+    return _clients()
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _measure(call: Callable[[], Any], n: int) -> float:
+    gc.collect()
+    start = time.process_time()
+    for _ in range(n):
+        call()
+    return (time.process_time() - start) / n
+
+
+def _rss_run(calls: dict[str, Callable[[], Any]], n: int, every: int) -> list[tuple[int, int, int]]:
+    """(calls, RSS, allocated memory blocks) every ``every`` calls, cycling through the operations.
+
+    ``sys.getallocatedblocks()`` counts every live object's memory blocks, strings included: a
+    leak of Python objects shows there whatever the allocator does with RSS (fragmentation).
+    """
+    cycle = list(calls.values())
+    gc.collect()
+    points = [(0, _rss_bytes(), sys.getallocatedblocks())]
+    done = 0
+    while done < n:
+        for _ in range(every // len(cycle)):
+            for call in cycle:
+                call()
+        done += (every // len(cycle)) * len(cycle)
+        gc.collect()
+        points.append((done, _rss_bytes(), sys.getallocatedblocks()))
+    return points
+
+
+def main(argv: list[str]) -> None:
+    variant = argv[1] if len(argv) > 1 else ""
+    calls = setup(variant)
+    for call in calls.values():  # warm up: caches, lazily loaded models, SDK internals
+        for _ in range(200):
+            call()
+    out = sys.stdout
+    out.write(json.dumps({"ready": variant}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command["cmd"] == "measure":
+            answer: dict[str, Any] = {"cpu": _measure(calls[command["op"]], command["n"])}
+        elif command["cmd"] == "rss":
+            answer = {"rss": _rss_run(calls, command["n"], command["every"])}
+        elif command["cmd"] == "quit":
+            break
+        else:
+            answer = {"error": f"unknown command {command['cmd']!r}"}
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
