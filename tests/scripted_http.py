@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 @dataclass
@@ -86,6 +87,20 @@ def scripted_server(script: Callable[[int, Received], Reply]) -> Iterator[Script
         yield server
     finally:
         server.stop()
+
+
+def client_for(session: Any, service: str, url: str, attempts: int = 4) -> Any:
+    """A client of ``session`` for ``service`` pointed at a scripted server."""
+    from botocore.config import Config
+
+    return session.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}),
+    )
 
 
 def throttle_then_ok(

@@ -10,25 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import botocore.endpoint
 import pytest
-from botocore.config import Config
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from botocore_otel import Instrumentor
-from scripted_http import Reply, scripted_server, throttle_then_ok
+from scripted_http import Reply, client_for, scripted_server, throttle_then_ok
 from telemetry import Telemetry
 
 
 def _ddb(session, url: str, attempts: int = 4):
-    return session.client(
-        "dynamodb",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}),
-    )
+    return client_for(session, "dynamodb", url, attempts)
 
 
 def test_retries_reuse_one_span_with_an_event_per_retried_attempt(session, telemetry):

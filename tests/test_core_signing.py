@@ -8,7 +8,7 @@ import pytest
 from opentelemetry import propagate
 from opentelemetry.propagators.textmap import TextMapPropagator
 
-from scripted_http import Reply, scripted_server
+from scripted_http import Reply, client_for, scripted_server
 
 
 def _assert_traced_and_unsigned(request) -> None:
@@ -63,13 +63,7 @@ def test_existing_trace_headers_are_never_overwritten_or_doubled(session, teleme
         params["headers"]["X-Amzn-Trace-Id"] = theirs
 
     with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}')) as server:
-        client = session.client(
-            "dynamodb",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id="a",
-            aws_secret_access_key="b",
-        )
+        client = client_for(session, "dynamodb", server.url)
         client.meta.events.register("before-call.dynamodb.ListTables", add_lambda_style_header)
         client.list_tables()
     (received,) = server.received
@@ -84,13 +78,7 @@ def test_bedrock_agentcore_trace_parameters_win(session, telemetry):
     with scripted_server(
         lambda i, r: Reply(body=body, headers={"Content-Type": "application/json"})
     ) as server:
-        client = session.client(
-            "bedrock-agentcore",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id="a",
-            aws_secret_access_key="b",
-        )
+        client = client_for(session, "bedrock-agentcore", server.url)
         client.invoke_agent_runtime(
             agentRuntimeArn="arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/r",
             payload=b"{}",
@@ -139,13 +127,7 @@ def test_the_before_send_handler_returns_none(session):
     answers = []
 
     with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}')) as server:
-        client = session.client(
-            "dynamodb",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id="a",
-            aws_secret_access_key="b",
-        )
+        client = client_for(session, "dynamodb", server.url)
         original_emit = client.meta.events.emit
 
         def recording_emit(event_name, **kwargs):
