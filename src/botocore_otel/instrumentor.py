@@ -18,7 +18,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from botocore_otel import aio, payload, transfer
+from botocore_otel import payload, transfer
 from botocore_otel._failsafe import report
 from botocore_otel.config import Settings, load_settings
 from botocore_otel.lifecycle import Lifecycle
@@ -87,6 +87,8 @@ class _Instrumentation:
         self._emitters.add(emitter)
         # aiobotocore (a session's emitter sits inside an EventAliaser): end cancelled calls.
         if type(getattr(emitter, "_emitter", emitter)).__module__.startswith("aiobotocore"):
+            from botocore_otel import aio  # wrapt and aiobotocore: only for aiobotocore emitters
+
             aio.install()
 
     def unregister(self, emitter: Any) -> None:
@@ -160,7 +162,7 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
                 instrumentation.close()
             self._owners.clear()
             transfer.uninstall()
-            aio.uninstall()
+            _uninstall_aio()
             if self._global is not None:
                 return super().uninstrument(**kwargs)  # type: ignore[no-any-return]
             return None
@@ -172,7 +174,7 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
                 owner.lifecycle.enabled = False
             if self._global is None and not self._owners:
                 transfer.uninstall()
-                aio.uninstall()
+                _uninstall_aio()
         return None
 
     def _transfer_tracer(self, client: Any) -> Any:
@@ -208,7 +210,7 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _uninstrument(self, **kwargs: Any) -> None:
         _unregister_initializer(self._on_new_session)
         transfer.uninstall()
-        aio.uninstall()
+        _uninstall_aio()
         if self._global is not None:
             self._global.close()
             self._global = None
@@ -224,6 +226,12 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
                 self._owners[emitter] = instrumentation
         except Exception:
             logger.exception("botocore-otel: could not instrument a new botocore session")
+
+
+def _uninstall_aio() -> None:
+    aio = sys.modules.get("botocore_otel.aio")
+    if aio is not None:
+        aio.uninstall()
 
 
 def _register_initializer(callback: Any) -> None:

@@ -7,7 +7,6 @@ after-call or after-call-error. State lives in botocore's per-call ``context`` d
 
 from __future__ import annotations
 
-import asyncio
 import time
 import weakref
 from collections.abc import Mapping
@@ -388,6 +387,8 @@ def _is_async(client_config: Any) -> bool:
 
 async def _answer_after(delay_s: float, response: Any) -> Any:
     """The synthetic latency of an aiobotocore call: awaited, never blocking the loop."""
+    import asyncio  # only aiobotocore calls get here: sync apps never pay for the import
+
     try:
         await asyncio.sleep(delay_s)
     except RuntimeError as error:  # no asyncio loop (trio through anyio): answer at once
