@@ -56,6 +56,8 @@ class Settings:
     baggage: bool = False
     attempt_spans: bool = False
     metrics: bool = True
+    phase_metrics: bool = True
+    """The per-attempt and phase histograms: four more SDK records a call (see metrics.py)."""
     synthetic: Any = None
     """A ``SyntheticResponder`` once loaded, or None when synthetic answers are off."""
     semconv: str = SemconvMode.OLD
@@ -223,6 +225,7 @@ _OPTIONS: dict[str, tuple[_Parser, Any]] = {
     "baggage": (_parse_bool, False),
     "attempt_spans": (_parse_bool, False),
     "metrics": (_parse_bool, False),
+    "phase_metrics": (_parse_bool, False),
     "synthetic": (_parse_synthetic, None),
     "payload_propagation": (_parse_payload, frozenset()),
     "sqs_aws_trace_header": (_parse_bool, False),

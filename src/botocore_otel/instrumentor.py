@@ -36,14 +36,14 @@ _OWNER_ID = "botocore_otel.owner"
 _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
     ("provide-client-params", "on_provide_client_params", "normal", "always"),
     ("before-call", "on_before_call", "normal", "always"),
-    ("before-sign", "on_before_sign", "normal", "metrics"),
+    ("before-sign", "on_before_sign", "normal", "phase_metrics"),
     # last: after the signer (on the more specific request-created.<service>) has signed
     ("request-created", "on_request_created", "last", "always"),
     # first: headers go on before any other before-send handler (moto's mock, say) reads them
     ("before-send", "on_before_send", "first", "always"),
     # last: a response returned by a handler registered earlier wins
     ("before-send", "on_synthetic_send", "last", "synthetic"),
-    ("before-parse", "on_before_parse", "normal", "metrics"),
+    ("before-parse", "on_before_parse", "normal", "phase_metrics"),
     ("response-received", "on_response_received", "normal", "always"),
     ("after-call", "on_after_call", "normal", "always"),
     ("after-call-error", "on_after_call_error", "normal", "always"),
@@ -59,7 +59,7 @@ class _Instrumentation:
         if settings.metrics:
             try:
                 meter = metrics.get_meter("botocore_otel", _VERSION, meter_provider=settings.meter_provider)
-                call_metrics = CallMetrics(meter)
+                call_metrics = CallMetrics(meter, phases=settings.phase_metrics)
             except Exception as error:  # a broken meter provider: tracing goes on, metrics off
                 report("creating the metric instruments (metrics stay off)", error)
         self.settings = settings
@@ -68,7 +68,9 @@ class _Instrumentation:
         if settings.synthetic is not None:
             logger.info("botocore-otel: synthetic responses on: %s", settings.synthetic.describe())
         self._emitters: weakref.WeakSet[Any] = weakref.WeakSet()
-        wanted = {"always", "metrics" if settings.metrics else "", "synthetic" if settings.synthetic else ""}
+        wanted = {"always", "synthetic" if settings.synthetic else ""}
+        if settings.metrics:
+            wanted |= {"metrics", "phase_metrics"} if settings.phase_metrics else {"metrics"}
         self._handlers = [
             (event, getattr(self.lifecycle, method), position, f"botocore_otel.{method}")
             for event, method, position, need in _HANDLERS

@@ -250,10 +250,11 @@ class Lifecycle:
                 report("ending an attempt span", error)
             if self._metrics is not None:
                 attributes = self._attempt_attributes(state)
-                sign_ns = state.sign_end_ns - state.sign_start_ns if state.sign_start_ns else 0
-                self._metrics.record_attempt(
-                    attributes, state.attempt_start_ns, state.parse_start_ns, now, sign_ns
-                )
+                if self._metrics.phases:
+                    sign_ns = state.sign_end_ns - state.sign_start_ns if state.sign_start_ns else 0
+                    self._metrics.record_attempt(
+                        attributes, state.attempt_start_ns, state.parse_start_ns, now, sign_ns
+                    )
                 if state.last_throttled:
                     self._metrics.throttles.add(1, attributes)
         except Exception as error:

@@ -31,10 +31,6 @@ def xray_header_value(span_context: SpanContext) -> str:
     return f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_context.span_id:016x};Sampled={sampled}"
 
 
-def traceparent_value(span_context: SpanContext) -> str:
-    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{span_context.trace_flags:02x}"
-
-
 def signed_header_names(headers: Any) -> str:
     """The ``SignedHeaders`` list of a SigV4/SigV4a ``Authorization`` header, as ``;a;b;``."""
     authorization: str | bytes | None = headers.get("Authorization")
@@ -75,6 +71,17 @@ def unsendable_field(name: str, value: str) -> bool:
     )
 
 
+def _present_names(headers: Any) -> set[str]:
+    """The lowercased names already on the request."""
+    keys = getattr(headers, "_dict", None)  # botocore's HeadersDict keeps each name lowercased
+    if type(keys) is dict:
+        try:
+            return {key._lower for key in keys}
+        except AttributeError:
+            pass
+    return {name.lower() for name in headers}
+
+
 class HeaderInjector:
     """Writes the X-Ray header and the global propagator's fields onto a prepared request."""
 
@@ -86,36 +93,41 @@ class HeaderInjector:
         self._textmap: TextMapPropagator | None = None
         self._textmap_is_default = False
 
-    def _fields(self, context: Context, span_context: SpanContext) -> dict[str, str]:
-        fields = {XRAY_HEADER: xray_header_value(span_context)}
+    def inject(self, headers: MutableMapping[str, Any], context: Context, span_context: SpanContext) -> None:
+        if not span_context.is_valid:
+            return
+        present = _present_names(headers)
+        signed = signed_header_names(headers)
+        # Names and values formatted here are known to be sendable: only a propagator's are checked.
+        trace_id = f"{span_context.trace_id:032x}"
+        span_id = f"{span_context.span_id:016x}"
+        if "x-amzn-trace-id" not in present and ";x-amzn-trace-id;" not in signed:
+            sampled = "1" if span_context.trace_flags.sampled else "0"
+            headers[XRAY_HEADER] = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={sampled}"
+            present.add("x-amzn-trace-id")
         textmap = get_global_textmap()
         if textmap is not self._textmap:
             self._textmap, self._textmap_is_default = textmap, _is_w3c_default(textmap)
         if self._textmap_is_default:
-            fields["traceparent"] = traceparent_value(span_context)
-            if span_context.trace_state:
-                fields["tracestate"] = span_context.trace_state.to_header()
-            if self._baggage:
-                self._baggage_propagator.inject(fields, context=context)
+            if "traceparent" not in present and ";traceparent;" not in signed:
+                headers["traceparent"] = f"00-{trace_id}-{span_id}-{span_context.trace_flags:02x}"
+                present.add("traceparent")
+            if span_context.trace_state and "tracestate" not in present and ";tracestate;" not in signed:
+                headers["tracestate"] = span_context.trace_state.to_header()
+                present.add("tracestate")
+            if not self._baggage:
+                return
+            carrier: dict[str, str] = {}
+            self._baggage_propagator.inject(carrier, context=context)
         else:
             if not self._baggage:
                 context = otel_baggage.clear(context=context)
-            carrier: dict[str, str] = {}
+            carrier = {}
             try:
                 textmap.inject(carrier, context=context)
             except Exception as error:  # a broken propagator: the X-Ray header still goes out
                 report("the global propagator's inject", error)
-            for name, value in carrier.items():
-                fields.setdefault(name, value)
-        return fields
-
-    def inject(self, headers: MutableMapping[str, Any], context: Context, span_context: SpanContext) -> None:
-        if not span_context.is_valid:
-            return
-        fields = self._fields(context, span_context)
-        present = {name.lower() for name in headers}
-        signed = signed_header_names(headers)
-        for name, value in fields.items():
+        for name, value in carrier.items():
             # A propagator's odd value (not a str, a line break, not ASCII) would fail the send.
             if not isinstance(name, str) or not isinstance(value, str) or unsendable_field(name, value):
                 continue

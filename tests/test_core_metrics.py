@@ -1,0 +1,84 @@
+"""Metric sets and counter totals, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import boto3
+from opentelemetry.sdk.metrics import Counter, ObservableCounter
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+
+from botocore_otel import Instrumentor
+from botocore_otel.metrics import Totals
+from scripted_http import client_for, scripted_server, throttle_then_ok
+from telemetry import Telemetry
+
+PHASE_HISTOGRAMS = (
+    "client.call.attempt_duration",
+    "client.call.serialization_duration",
+    "client.call.deserialization_duration",
+    "client.call.auth.signing_duration",
+)
+
+
+def _list_tables(session, url: str) -> None:
+    client_for(session, "dynamodb", url, 4).list_tables()
+
+
+def test_phase_metrics_off_keeps_the_call_metrics(telemetry):
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, phase_metrics=False, **telemetry.providers)
+    with scripted_server(throttle_then_ok(1)) as server:
+        _list_tables(session, server.url)
+    Instrumentor().uninstrument(session)
+    assert sum(p.count for p in telemetry.points("rpc.client.call.duration")) == 1
+    assert sum(p.count for p in telemetry.points("client.call.duration")) == 1
+    assert sum(p.value for p in telemetry.points("client.call.attempts")) == 2
+    assert sum(p.value for p in telemetry.points("botocore_otel.throttles")) == 1
+    for name in PHASE_HISTOGRAMS:
+        assert list(telemetry.points(name)) == [], name
+
+
+def test_counters_of_two_instrumentations_on_one_meter_add_up():
+    telemetry = Telemetry()
+    sessions = [boto3.session.Session(), boto3.session.Session()]
+    for session in sessions:  # two explicit instrumentations, each with its own settings
+        Instrumentor().instrument(session, **telemetry.providers)
+    with scripted_server(throttle_then_ok(1)) as server:
+        for session in sessions:
+            _list_tables(session, server.url)
+    for session in sessions:
+        Instrumentor().uninstrument(session)
+    (attempts,) = list(telemetry.points("client.call.attempts"))
+    assert attempts.value == 4
+    (throttles,) = list(telemetry.points("botocore_otel.throttles"))
+    assert throttles.value == 2
+
+
+def test_counters_report_deltas_to_a_delta_reader():
+    delta = AggregationTemporality.DELTA
+    telemetry = Telemetry(
+        reader=InMemoryMetricReader(preferred_temporality={Counter: delta, ObservableCounter: delta})
+    )
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    with scripted_server(throttle_then_ok(0)) as server:
+        _list_tables(session, server.url)
+        assert [p.value for p in telemetry.points("client.call.attempts")] == [1]
+        _list_tables(session, server.url)
+        _list_tables(session, server.url)
+        assert [p.value for p in telemetry.points("client.call.attempts")] == [2]
+    Instrumentor().uninstrument(session)
+
+
+def test_equal_attribute_sets_in_distinct_dicts_are_one_series():
+    totals = Totals()
+    first = {"rpc.method": "GetItem", "cloud.region": "us-east-1"}
+    second = dict(first)  # what a rebuilt attribute-set cache hands out
+    totals.add(2, first)
+    totals.add(3, second)
+    totals.add(1, {"rpc.method": "PutItem"})
+    observed = sorted((dict(o.attributes or {})["rpc.method"], o.value) for o in totals.observe(None))  # type: ignore[arg-type]
+    assert observed == [("GetItem", 5), ("PutItem", 1)]
+    totals.add(1, second)
+    totals.add(1, first)
+    observed = sorted((dict(o.attributes or {})["rpc.method"], o.value) for o in totals.observe(None))  # type: ignore[arg-type]
+    assert observed == [("GetItem", 7), ("PutItem", 1)]
