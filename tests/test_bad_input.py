@@ -35,7 +35,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from botocore_otel import ConfigError
+from botocore_otel import ConfigError, wiring
 from botocore_otel.config import _OPTIONS, Settings, env_names, load_settings
 from botocore_otel.instrumentor import Instrumentor, auto_instrumentor
 from tests.support.moto_server import MotoServer
@@ -278,7 +278,7 @@ def test_auto_instrumentation_logs_once_and_keeps_tracing(
     auto = auto_instrumentor()
     auto.instrument(tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[reader]))
     try:
-        instrumentation = Instrumentor()._global
+        instrumentation = wiring._global
         assert instrumentation is not None, "auto-instrumentation gave up entirely"
         assert getattr(instrumentation.settings, option) == off
         errors = [r for r in caplog.records if r.name == "botocore_otel" and r.levelno >= logging.ERROR]
@@ -305,7 +305,7 @@ def test_auto_instrumentation_logs_once_and_keeps_tracing(
         assert measured is (option != "metrics")
     finally:
         auto.uninstrument()
-    assert Instrumentor()._global is None
+    assert wiring._global is None
 
 
 def test_auto_instrumentation_survives_an_unknown_keyword_and_a_typo(

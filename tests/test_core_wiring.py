@@ -12,6 +12,7 @@ import boto3
 import botocore.session
 import pytest
 
+import botocore_otel
 from botocore_otel import ConfigError, Instrumentor
 from telemetry import Telemetry
 
@@ -98,6 +99,54 @@ def test_global_instrument_covers_new_sessions_and_the_existing_default_session(
         assert _trace_headers(moto) == set()
     finally:
         boto3.DEFAULT_SESSION = None
+
+
+def test_the_instrument_function_shares_its_state_with_the_instrumentor(moto, telemetry):
+    botocore_otel.instrument(**telemetry.providers)
+    _call(moto, boto3.session.Session())
+    assert len(telemetry.aws_spans()) == 1
+    Instrumentor().instrument(**telemetry.providers)  # already on: nothing is added twice
+    _call(moto, boto3.session.Session())
+    assert len(telemetry.aws_spans()) == 2
+    assert len(moto.last_request().headers["traceparent"].split(",")) == 1
+    Instrumentor().uninstrument()
+    _call(moto, boto3.session.Session())
+    assert len(telemetry.aws_spans()) == 2
+    Instrumentor().instrument(**telemetry.providers)
+    botocore_otel.uninstrument()
+    _call(moto, boto3.session.Session())
+    assert len(telemetry.aws_spans()) == 2
+    Instrumentor().instrument(**telemetry.providers)  # the class sees the function's uninstrument
+    _call(moto, boto3.session.Session())
+    assert len(telemetry.aws_spans()) == 3
+    session = boto3.session.Session()
+    botocore_otel.uninstrument()
+    botocore_otel.instrument(session, **telemetry.providers)
+    _call(moto, session)
+    assert len(telemetry.aws_spans()) == 4
+    botocore_otel.uninstrument(session)
+    _call(moto, session)
+    assert len(telemetry.aws_spans()) == 4
+
+
+def test_nothing_is_imported_before_a_feature_needs_it():
+    probe = textwrap.dedent(
+        """
+        import sys, botocore_otel
+        botocore_otel.instrument()
+        import boto3
+        session = boto3.session.Session(region_name="us-east-1")
+        session.client("sts")
+        watched = ("opentelemetry.instrumentation", "wrapt", "botocore_otel.transfer",
+                   "botocore_otel.capture", "botocore_otel.synthetic", "botocore_otel.aio", "difflib")
+        print(sorted(m for m in sys.modules if m.startswith(watched)))
+        session.client("s3")  # s3transfer comes with an S3 client: transfers are patched now
+        print("botocore_otel.transfer" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout
 
 
 def test_explicit_settings_win_over_global_ones(moto):

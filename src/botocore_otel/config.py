@@ -6,7 +6,6 @@ value; auto-instrumentation logs it once and leaves that feature off.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import logging
@@ -14,10 +13,12 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore_otel.capture import Capture, parse_captures
 from botocore_otel.errors import ConfigError
+
+if TYPE_CHECKING:
+    from botocore_otel.capture import Capture
 
 logger = logging.getLogger("botocore_otel")
 
@@ -104,6 +105,10 @@ def _parse_services(setting: str, value: object) -> frozenset[str]:
 
 def _parse_capture(setting: str, value: object) -> tuple[Capture, ...]:
     """``capture`` items (see capture.py), each naming a known service and operation."""
+    import difflib
+
+    from botocore_otel.capture import parse_captures  # only when captures are configured
+
     captures = parse_captures(setting, value)
     for capture in captures:
         unknown, hint = _unknown_service(capture.service)
@@ -261,6 +266,8 @@ def _check_env_typos(env: Mapping[str, str], strict: bool) -> None:
     for variable in env:
         if not variable.startswith(ENV_PREFIX) or variable in _ENV_NAMES.values():
             continue
+        import difflib  # only for an unknown BOTOCORE_OTEL_ variable
+
         close = difflib.get_close_matches(variable, known, n=1, cutoff=0.85)
         if close:
             error = ConfigError(variable, env[variable], f"a known variable: did you mean {close[0]}?")

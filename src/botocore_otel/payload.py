@@ -27,19 +27,21 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import baggage as otel_baggage
 from opentelemetry.propagate import get_global_textmap
 from opentelemetry.trace import Span, set_span_in_context
 
 from botocore_otel._failsafe import report
-from botocore_otel.capture import CallSpans, CaptureHandler, Handler
 from botocore_otel.config import Settings
 from botocore_otel.converters import lambda_target
 from botocore_otel.messaging import producer_context, read_message
 from botocore_otel.propagation import unsendable_field, xray_header_value
 from botocore_otel.state import STATE_KEY
+
+if TYPE_CHECKING:
+    from botocore_otel.capture import CallSpans, Handler
 
 SKIPPED_ATTRIBUTE = "botocore_otel.propagation.skipped"
 MAX_MESSAGE_ATTRIBUTES = 10
@@ -363,8 +365,10 @@ def client_context_with(existing: object, fields: Mapping[str, str]) -> tuple[st
 
 
 def service_handlers(settings: Settings, calls: CallSpans) -> list[Handler]:
-    """Every handler this module adds, for ``instrumentor._Instrumentation`` to register."""
+    """Every handler this module adds, for ``wiring._Instrumentation`` to register."""
     handlers = PayloadPropagator(settings, calls).handlers()
     if settings.capture:
+        from botocore_otel.capture import CaptureHandler  # only when captures are configured
+
         handlers += CaptureHandler(settings.capture, calls).handlers()
     return handlers

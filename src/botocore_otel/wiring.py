@@ -1,0 +1,302 @@
+"""Wiring: registers the lifecycle's handlers on sessions and clients, and removes them.
+
+Only botocore's event system is used. A client's emitter is a copy of its session's made
+when the client is created, so handlers also check ``Lifecycle.enabled``: copies we can
+no longer reach go quiet on uninstrument. The state is per process: ``Instrumentor`` and
+the ``instrument()`` function share it. This module does not import
+opentelemetry-instrumentation (about 25 ms): ``botocore_otel.instrument()`` never pays for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import sys
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import metrics, trace
+
+from botocore_otel import payload
+from botocore_otel._failsafe import report
+from botocore_otel.config import Settings, load_settings
+from botocore_otel.lifecycle import Lifecycle
+from botocore_otel.metrics import CallMetrics
+
+logger = logging.getLogger("botocore_otel")
+_VERSION = "0.1.0"
+MIN_BOTOCORE = (1, 34, 0)
+
+# Asked with emit_until_response on a client's emitter (a copy of its session's, so it
+# carries the answer too): which instrumentation covers this client, for S3 transfers.
+_OWNER_EVENT = "botocore-otel-owner"
+_OWNER_ID = "botocore_otel.owner"
+# S3 transfers are patched once s3transfer is in use: an S3 client is created, or it was
+# imported already. Until then wrapt and transfer.py (about 4 ms of imports) stay unloaded.
+_S3_CLIENT_EVENT = "creating-client-class.s3"
+_S3_CLIENT_ID = "botocore_otel.transfers"
+
+# (event, handler method, position, needed for)
+_HANDLERS: tuple[tuple[str, str, str, str], ...] = (
+    ("provide-client-params", "on_provide_client_params", "normal", "always"),
+    ("before-call", "on_before_call", "normal", "always"),
+    ("before-sign", "on_before_sign", "normal", "phase_metrics"),
+    # last: after the signer (on the more specific request-created.<service>) has signed
+    ("request-created", "on_request_created", "last", "always"),
+    # first: headers go on before any other before-send handler (moto's mock, say) reads them
+    ("before-send", "on_before_send", "first", "always"),
+    # last: a response returned by a handler registered earlier wins
+    ("before-send", "on_synthetic_send", "last", "synthetic"),
+    ("before-parse", "on_before_parse", "normal", "phase_metrics"),
+    ("response-received", "on_response_received", "normal", "always"),
+    ("after-call", "on_after_call", "normal", "always"),
+    ("after-call-error", "on_after_call_error", "normal", "always"),
+)
+
+
+class _Instrumentation:
+    """One configuration's handlers and the emitters they are registered on."""
+
+    def __init__(self, settings: Settings) -> None:
+        tracer = trace.get_tracer("botocore_otel", _VERSION, tracer_provider=settings.tracer_provider)
+        call_metrics = None
+        if settings.metrics:
+            try:
+                meter = metrics.get_meter("botocore_otel", _VERSION, meter_provider=settings.meter_provider)
+                call_metrics = CallMetrics(meter, phases=settings.phase_metrics)
+            except Exception as error:  # a broken meter provider: tracing goes on, metrics off
+                report("creating the metric instruments (metrics stay off)", error)
+        self.settings = settings
+        self.tracer = tracer
+        self.lifecycle = Lifecycle(settings, tracer, call_metrics)
+        if settings.synthetic is not None:
+            logger.info("botocore-otel: synthetic responses on: %s", settings.synthetic.describe())
+        self._emitters: weakref.WeakSet[Any] = weakref.WeakSet()
+        wanted = {"always", "synthetic" if settings.synthetic else ""}
+        if settings.metrics:
+            wanted |= {"metrics", "phase_metrics"} if settings.phase_metrics else {"metrics"}
+        self._handlers = [
+            (event, getattr(self.lifecycle, method), position, f"botocore_otel.{method}")
+            for event, method, position, need in _HANDLERS
+            if need in wanted
+        ]
+        # Per-operation handlers of payload propagation and user captures (payload.py).
+        self._handlers += payload.service_handlers(settings, self.lifecycle)
+
+    def register(self, emitter: Any) -> None:
+        for event, handler, position, unique_id in self._handlers:
+            register = getattr(
+                emitter, {"first": "register_first", "last": "register_last"}.get(position, "register")
+            )
+            register(event, handler, unique_id=unique_id)
+        emitter.register(_OWNER_EVENT, self._answer_owner, unique_id=_OWNER_ID)
+        emitter.register(_S3_CLIENT_EVENT, _install_transfers, unique_id=_S3_CLIENT_ID)
+        self._emitters.add(emitter)
+        # aiobotocore (a session's emitter sits inside an EventAliaser): end cancelled calls.
+        if type(getattr(emitter, "_emitter", emitter)).__module__.startswith("aiobotocore"):
+            from botocore_otel import aio  # wrapt and aiobotocore: only for aiobotocore emitters
+
+            aio.install()
+
+    def unregister(self, emitter: Any) -> None:
+        for event, handler, _, unique_id in self._handlers:
+            emitter.unregister(event, handler, unique_id=unique_id)
+        emitter.unregister(_OWNER_EVENT, self._answer_owner, unique_id=_OWNER_ID)
+        emitter.unregister(_S3_CLIENT_EVENT, _install_transfers, unique_id=_S3_CLIENT_ID)
+        self._emitters.discard(emitter)
+
+    def _answer_owner(self, **_: Any) -> _Instrumentation | None:
+        return self if self.lifecycle.enabled else None
+
+    def close(self) -> None:
+        self.lifecycle.enabled = False
+        for emitter in list(self._emitters):
+            self.unregister(emitter)
+
+
+def _emitter_of(target: Any) -> Any:
+    """The event emitter of a botocore or boto3 session, or of a client."""
+    meta = getattr(target, "meta", None)
+    if meta is not None and hasattr(meta, "events"):
+        return meta.events
+    if hasattr(target, "get_component"):
+        return target.get_component("event_emitter")
+    inner = getattr(target, "_session", None)
+    if inner is not None and hasattr(inner, "get_component"):
+        return inner.get_component("event_emitter")
+    raise TypeError(
+        f"botocore-otel cannot instrument {type(target).__name__}: expected a botocore or "
+        "boto3 session or a client"
+    )
+
+
+_lock = threading.RLock()
+_global: _Instrumentation | None = None
+_owners: weakref.WeakKeyDictionary[Any, _Instrumentation] = weakref.WeakKeyDictionary()
+
+
+def is_instrumented_globally() -> bool:
+    return _global is not None
+
+
+def instrument_target(target: Any, options: Mapping[str, object]) -> None:
+    """Instruments one session or client; explicit settings win over the global ones."""
+    emitter = _emitter_of(target)
+    with _lock:
+        owner = _owners.get(emitter)
+        if owner is not None and owner is not _global:
+            return  # already instrumented explicitly: instrumenting twice does nothing more
+        instrumentation = _Instrumentation(load_settings(options, strict=True))
+        if owner is not None:
+            owner.unregister(emitter)
+        instrumentation.register(emitter)
+        _owners[emitter] = instrumentation
+        _enable_transfers()
+
+
+def uninstrument_target(target: Any) -> None:
+    emitter = _emitter_of(target)
+    with _lock:
+        owner = _owners.pop(emitter, None)
+        if owner is None:
+            return
+        owner.unregister(emitter)
+        if owner is not _global and not any(o is owner for o in _owners.values()):
+            owner.lifecycle.enabled = False
+        if _global is None and not _owners:
+            _disable_transfers()
+            _uninstall_aio()
+
+
+def instrument_globally(options: Mapping[str, object], *, strict: bool) -> None:
+    """Every session created from now on, and boto3's default session if it exists.
+
+    ``strict`` raises on bad configuration; otherwise it is logged and nothing is instrumented.
+    """
+    global _global
+    with _lock:
+        if _global is not None:
+            logger.warning("botocore-otel: already instrumented globally; uninstrument first")
+            return
+        try:
+            settings = load_settings(options, strict=strict)
+            _global = _Instrumentation(settings)
+            _register_initializer(_on_new_session)
+            _enable_transfers()
+            boto3 = sys.modules.get("boto3")
+            default_session = getattr(boto3, "DEFAULT_SESSION", None)
+            if default_session is not None:
+                _on_new_session(default_session._session)
+        except Exception:
+            if strict:
+                raise
+            logger.exception("botocore-otel: auto-instrumentation failed; AWS calls are not traced")
+
+
+def uninstrument_all() -> None:
+    """Undoes every instrumentation, global and explicit."""
+    global _global
+    with _lock:
+        _unregister_initializer(_on_new_session)
+        for instrumentation in {*_owners.values(), *([_global] if _global else [])}:
+            instrumentation.close()
+        _owners.clear()
+        _global = None
+        _disable_transfers()
+        _uninstall_aio()
+
+
+def botocore_is_supported() -> bool:
+    import botocore
+
+    try:
+        version = tuple(int(part) for part in botocore.__version__.split(".")[:3])
+    except ValueError:
+        return True  # a development build: let it run
+    if version >= MIN_BOTOCORE:
+        return True
+    logger.error(
+        "botocore-otel: botocore %s is too old (%s or later needed); AWS calls are not traced",
+        botocore.__version__,
+        ".".join(map(str, MIN_BOTOCORE)),
+    )
+    return False
+
+
+_transfers_wanted = False
+
+
+def _enable_transfers() -> None:
+    global _transfers_wanted
+    _transfers_wanted = True
+    if "s3transfer" in sys.modules:
+        _install_transfers()
+
+
+def _install_transfers(**_: Any) -> None:
+    try:
+        if _transfers_wanted:
+            from botocore_otel import transfer
+
+            transfer.install(_transfer_tracer)
+    except Exception as error:
+        report("patching s3transfer", error)
+
+
+def _disable_transfers() -> None:
+    global _transfers_wanted
+    _transfers_wanted = False
+    transfer = sys.modules.get("botocore_otel.transfer")
+    if transfer is not None:
+        transfer.uninstall()
+
+
+def _transfer_tracer(client: Any) -> Any:
+    """The tracer for an S3 managed transfer's span: the client's instrumentation's."""
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is None:
+        return None
+    answer = events.emit_until_response(_OWNER_EVENT)
+    if inspect.isawaitable(answer):  # an aiobotocore emitter: s3transfer is sync-only
+        getattr(answer, "close", lambda: None)()
+        return None
+    owner = answer[1]
+    if not isinstance(owner, _Instrumentation) or "s3" in owner.settings.skip_services:
+        return None
+    return owner.tracer
+
+
+def _on_new_session(session: Any) -> None:
+    instrumentation = _global
+    if instrumentation is None:
+        return
+    try:
+        emitter = session.get_component("event_emitter")
+        with _lock:
+            if emitter not in _owners:
+                instrumentation.register(emitter)
+                _owners[emitter] = instrumentation
+    except Exception:
+        logger.exception("botocore-otel: could not instrument a new botocore session")
+
+
+def _uninstall_aio() -> None:
+    aio = sys.modules.get("botocore_otel.aio")
+    if aio is not None:
+        aio.uninstall()
+
+
+def _register_initializer(callback: Any) -> None:
+    import botocore
+
+    botocore.register_initializer(callback)
+
+
+def _unregister_initializer(callback: Any) -> None:
+    import botocore
+
+    with contextlib.suppress(ValueError):
+        botocore.unregister_initializer(callback)
