@@ -216,6 +216,7 @@ def test_request_and_response_hooks(moto, telemetry):
     def request_hook(span, service_id, operation, params):
         seen.append(("request", service_id, operation))
         span.set_attribute("app.queue", params.get("QueueName", ""))
+        span.set_attribute("messaging.destination.name", "renamed-by-the-hook")  # the hook wins
 
     def response_hook(span, service_id, operation, parsed):
         seen.append(("response", service_id, operation))
@@ -229,4 +230,5 @@ def test_request_and_response_hooks(moto, telemetry):
     Instrumentor().uninstrument(session)
     (span,) = telemetry.spans("SQS.CreateQueue")
     assert span.attributes["app.queue"] == "hooked" and span.attributes["app.url"] == "hooked"
+    assert span.attributes["messaging.destination.name"] == "renamed-by-the-hook"
     assert seen == [("request", "sqs", "CreateQueue"), ("response", "sqs", "CreateQueue")]

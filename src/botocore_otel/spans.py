@@ -39,21 +39,23 @@ class SpanSink:
             start_time=state.start_ns,
         )
         state.span = span
-        if span.is_recording():
-            if info.extras is not None and state.params is not None:
-                try:
-                    attributes = info.extras.request_attributes(state.params)
-                except Exception as error:
-                    attributes = {}
-                    report(f"request attributes of {info.span_name}", error)
-                if attributes:
-                    span.set_attributes(attributes)
-            if self._request_hook is not None:
-                try:
-                    self._request_hook(span, info.service_key, info.operation, state.params or {})
-                except Exception as error:
-                    report("request_hook", error)
+        if self._request_hook is not None and span.is_recording():
+            span.set_attributes(self._request_attributes(state))  # the hook may override them
+            try:
+                self._request_hook(span, info.service_key, info.operation, state.params or {})
+            except Exception as error:
+                report("request_hook", error)
         return span
+
+    def _request_attributes(self, state: CallState) -> Attributes:
+        info = state.info
+        if info.extras is None or state.params is None:
+            return {}
+        try:
+            return info.extras.request_attributes(state.params)
+        except Exception as error:
+            report(f"request attributes of {info.span_name}", error)
+            return {}
 
     def _start_attributes(self, info: OperationInfo, region: str | None, endpoint: str | None) -> Attributes:
         """Static attributes, ``cloud.region`` and the server's: one dict per combination, reused."""
@@ -155,6 +157,10 @@ class SpanSink:
             if state.synthetic_rule is not None:
                 attributes[SYNTHETIC_ATTRIBUTE] = True
                 attributes[SYNTHETIC_RULE_ATTRIBUTE] = state.synthetic_rule
+            if self._request_hook is None:
+                # Set with the rest: one set_attributes call per span, not two. botocore's own
+                # handlers have finished rewriting the parameters long before.
+                attributes.update(self._request_attributes(state))
             if info.extras is not None and parsed:
                 try:
                     attributes.update(info.extras.response_attributes(parsed))
