@@ -10,6 +10,7 @@ opentelemetry-instrumentation (about 25 ms): ``botocore_otel.instrument()`` neve
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import sys
@@ -44,8 +45,9 @@ _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
     ("provide-client-params", "on_provide_client_params", "normal", "always"),
     ("before-call", "on_before_call", "normal", "always"),
     ("before-sign", "on_before_sign", "normal", "phase_metrics"),
-    # last: after the signer (on the more specific request-created.<service>) has signed
-    ("request-created", "on_request_created", "last", "always"),
+    # last: after the signer (on the more specific request-created.<service>) has signed.
+    # Stamps the signing time; hands the state on where prepared requests have no context.
+    ("request-created", "on_request_created", "last", "signed"),
     # first: headers go on before any other before-send handler (moto's mock, say) reads them
     ("before-send", "on_before_send", "first", "always"),
     # last: a response returned by a handler registered earlier wins
@@ -77,7 +79,9 @@ class _Instrumentation:
         self._emitters: weakref.WeakSet[Any] = weakref.WeakSet()
         wanted = {"always", "synthetic" if settings.synthetic else ""}
         if settings.metrics:
-            wanted |= {"metrics", "phase_metrics"} if settings.phase_metrics else {"metrics"}
+            wanted |= {"metrics", "phase_metrics", "signed"} if settings.phase_metrics else {"metrics"}
+        if not _prepared_requests_carry_context():
+            wanted.add("signed")
         self._handlers = [
             (event, getattr(self.lifecycle, method), position, f"botocore_otel.{method}")
             for event, method, position, need in _HANDLERS
@@ -115,6 +119,14 @@ class _Instrumentation:
         self.lifecycle.enabled = False
         for emitter in list(self._emitters):
             self.unregister(emitter)
+
+
+@functools.cache
+def _prepared_requests_carry_context() -> bool:
+    """botocore >= ~1.43.70 gives the prepared request the call's ``context``."""
+    from botocore.awsrequest import AWSPreparedRequest
+
+    return "context" in inspect.signature(AWSPreparedRequest.__init__).parameters
 
 
 def _emitter_of(target: Any) -> Any:
