@@ -47,7 +47,9 @@ OP_TITLES = {
 LABELS = {
     "otel": "botocore-otel, recording",
     "otel-nometrics": "botocore-otel, recording, metrics=False",
+    "otel-nophases": "botocore-otel, recording, phase_metrics=False",
     "otel-unsampled": "botocore-otel, not sampled",
+    "otel-unsampled-nometrics": "botocore-otel, not sampled, metrics=False",
     "official": "official, recording",
     "official-unsampled": "official, not sampled",
     "floor": "one bare SDK span (floor)",
@@ -151,6 +153,11 @@ class Results:
         quartiles = statistics.quantiles(differences, n=4)
         return (quartiles[2] - quartiles[0]) / 2 * 1e6
 
+    def paired_difference_us(self, variant: str, other: str, operation: str) -> float:
+        """Median over rounds of (variant - other in the same round), in microseconds."""
+        pairs = zip(self.samples[variant][operation], self.samples[other][operation], strict=True)
+        return statistics.median(a - b for a, b in pairs) * 1e6
+
     def median_us(self, variant: str, operation: str) -> float:
         return statistics.median(self.samples[variant][operation]) * 1e6
 
@@ -210,7 +217,8 @@ trace.set_tracer_provider(TracerProvider())
 metrics.set_meter_provider(MeterProvider())
 """
 _INSTRUMENT = {
-    "botocore-otel": "import botocore_otel\nbotocore_otel.Instrumentor().instrument()\n",
+    "botocore-otel": "import botocore_otel\nbotocore_otel.instrument()\n",
+    "botocore-otel, Instrumentor class": "import botocore_otel\nbotocore_otel.Instrumentor().instrument()\n",
     "official": (
         "from opentelemetry.instrumentation.botocore import BotocoreInstrumentor\n"
         "BotocoreInstrumentor().instrument()\n"
@@ -399,22 +407,31 @@ def report(results: Results, command: str) -> str:
                 ],
                 ".2f",
             )
+            if "otel-unsampled-nometrics" in results.variants:
+                row(
+                    "(not sampled, metrics=False) / official not sampled, for reference",
+                    TARGETS["unsampled_vs_official"],
+                    [
+                        results.overhead_us("otel-unsampled-nometrics", op)
+                        / results.overhead_us("official-unsampled", op)
+                        for op in ops
+                    ],
+                    ".2f",
+                )
         if "otel-nometrics" in results.variants:
             row(
                 f"metrics cost, us (recording - metrics=False) <= {TARGETS['metrics_us']:.0f}",
                 TARGETS["metrics_us"],
-                [
-                    statistics.median(
-                        a - b
-                        for a, b in zip(
-                            results.samples["otel"][op], results.samples["otel-nometrics"][op], strict=True
-                        )
-                    )
-                    * 1e6
-                    for op in ops
-                ],
+                [results.paired_difference_us("otel", "otel-nometrics", op) for op in ops],
                 ".1f",
             )
+            if "otel-nophases" in results.variants:
+                row(
+                    "metrics cost with phase_metrics=False, us, for reference",
+                    TARGETS["metrics_us"],
+                    [results.paired_difference_us("otel-nophases", "otel-nometrics", op) for op in ops],
+                    ".1f",
+                )
     if results.imports:
         lines += [
             "",
@@ -432,15 +449,15 @@ def report(results: Results, command: str) -> str:
                 f"{statistics.median(kinds['cold']) * 1e3:.1f} | {len(kinds['warm'])} |"
             )
         if "official" in results.imports:
-            ours = statistics.median(results.imports["botocore-otel"]["warm"])
             theirs = statistics.median(results.imports["official"]["warm"])
-            ratio = ours / theirs
             target = TARGETS["import_vs_official"]
-            lines += [
-                "",
-                f"warm ratio botocore-otel / official = {ratio:.2f} (target <= {target}: "
-                f"{_verdict(ratio, target)})",
-            ]
+            lines.append("")
+            for package in (p for p in results.imports if p != "official"):
+                ratio = statistics.median(results.imports[package]["warm"]) / theirs
+                lines.append(
+                    f"- warm ratio {package} / official = {ratio:.2f} (target <= {target}: "
+                    f"{_verdict(ratio, target)})"
+                )
         for package, heavy in results.heavy_imports.items():
             listed = ", ".join(f"{name} {ms:.1f}" for name, ms in heavy)
             lines.append(
@@ -504,7 +521,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = args.output or (None if args.quick else HERE / "RESULTS.md")
     log = sys.stderr
 
-    variants = ["bare", "otel", "otel-nometrics", "otel-unsampled", "official", "official-unsampled", "floor"]
+    variants = [
+        "bare",
+        "otel",
+        "otel-nometrics",
+        "otel-nophases",
+        "otel-unsampled",
+        "otel-unsampled-nometrics",
+        "official",
+        "official-unsampled",
+        "floor",
+    ]
     if args.variants:
         chosen = {v.strip() for v in args.variants.split(",")}
         variants = [v for v in variants if v in chosen or v == "bare"]
@@ -523,7 +550,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = run_rounds(variants, rounds, calls, log)
     results.notes = notes
     if "imports" in parts:
-        packages = ["botocore-otel"] + (["official"] if "official" in variants else [])
+        packages = ["botocore-otel", "botocore-otel, Instrumentor class"]
+        packages += ["official"] if "official" in variants else []
         print(f"import + instrument(): {repeat} fresh interpreters each", file=log)
         results.imports = import_times(packages, repeat)
         results.heavy_imports = {package: heaviest_imports(package) for package in packages}

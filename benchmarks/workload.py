@@ -32,7 +32,9 @@ VARIANTS = (
     "bare",
     "otel",
     "otel-nometrics",
+    "otel-nophases",
     "otel-unsampled",
+    "otel-unsampled-nometrics",
     "official",
     "official-unsampled",
     "floor",
@@ -249,11 +251,13 @@ def _capture(session: Any, exporter: Any) -> dict[str, tuple[str, Any, dict[str,
 def setup(variant: str) -> dict[str, Callable[[], Any]]:
     if variant not in VARIANTS:
         raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
-    _sdk(sampled=not variant.endswith("-unsampled"))
+    _sdk(sampled="-unsampled" not in variant)
     if variant.startswith("otel"):
         from botocore_otel import Instrumentor
 
-        Instrumentor().instrument(metrics=variant != "otel-nometrics")
+        Instrumentor().instrument(
+            metrics="-nometrics" not in variant, phase_metrics="-nophases" not in variant
+        )
     elif variant.startswith("official"):
         from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 

@@ -195,15 +195,17 @@ def seen_in_worker() -> str:
 
 
 def test_uninstrument_makes_the_patches_pass_through(moto, telemetry, tmp_path):
+    transfer.uninstall()  # as in a fresh process
     session = boto3.session.Session()
     Instrumentor().instrument(session, **telemetry.providers)
+    assert not transfer.enabled()  # patched when the first S3 client is created, not before
+    client = moto.client("s3", session=session)
     assert transfer.enabled()
     assert seen_in_worker() == "caller's"
     Instrumentor().uninstrument(session)
     assert not transfer.enabled()
     assert seen_in_worker() == "unset"
 
-    client = moto.client("s3", session=session)
     client.create_bucket(Bucket=BUCKET)
     with telemetry.tracer.start_as_current_span("caller"):
         client.upload_file(str(data_file(tmp_path, 6 * MB)), BUCKET, "k", Config=CONFIG)

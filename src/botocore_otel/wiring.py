@@ -35,8 +35,8 @@ MIN_BOTOCORE = (1, 34, 0)
 # carries the answer too): which instrumentation covers this client, for S3 transfers.
 _OWNER_EVENT = "botocore-otel-owner"
 _OWNER_ID = "botocore_otel.owner"
-# S3 transfers are patched once s3transfer is in use: an S3 client is created, or it was
-# imported already. Until then wrapt and transfer.py (about 4 ms of imports) stay unloaded.
+# S3 transfers are patched when the first S3 client is created (boto3 imports s3transfer
+# anyway): until then wrapt and transfer.py (about 4 ms of imports) stay unloaded.
 _S3_CLIENT_EVENT = "creating-client-class.s3"
 _S3_CLIENT_ID = "botocore_otel.transfers"
 
@@ -166,7 +166,7 @@ def instrument_target(target: Any, options: Mapping[str, object]) -> None:
             owner.unregister(emitter)
         instrumentation.register(emitter)
         _owners[emitter] = instrumentation
-        _enable_transfers()
+        _enable_transfers(now=getattr(target, "meta", None) is not None)
 
 
 def uninstrument_target(target: Any) -> None:
@@ -241,10 +241,12 @@ def botocore_is_supported() -> bool:
 _transfers_wanted = False
 
 
-def _enable_transfers() -> None:
+def _enable_transfers(*, now: bool = False) -> None:
+    """``now`` for a client: it was created already. A session's clients are created after
+    instrumentation (older ones keep their copy of the emitter, without our handlers)."""
     global _transfers_wanted
     _transfers_wanted = True
-    if "s3transfer" in sys.modules:
+    if now:
         _install_transfers()
 
 
