@@ -8,6 +8,9 @@ Reads one JSON command a line on stdin and answers one JSON line on stdout:
 * ``{"cmd": "rss", "n": 200000, "every": 20000}`` -> ``{"rss": [[calls, bytes, blocks], ...]}``
 * ``{"cmd": "quit"}``
 
+``python benchmarks/workload.py VARIANT --calls OP N`` makes N calls after the warm-up and
+exits (for ``instructions.py``).
+
 The network is taken out: a ``before-send.<service>.<Operation>`` handler returns a fresh
 ``AWSResponse`` built from prebuilt bytes, so the client still serializes, signs and parses
 for real. Every variant has the same OpenTelemetry SDK setup: a TracerProvider with a
@@ -306,6 +309,11 @@ def main(argv: list[str]) -> None:
     for call in calls.values():  # warm up: caches, lazily loaded models, SDK internals
         for _ in range(200):
             call()
+    if len(argv) == 5 and argv[2] == "--calls":  # python workload.py VARIANT --calls OP N
+        gc.collect()
+        for _ in range(int(argv[4])):
+            calls[argv[3]]()
+        return
     out = sys.stdout
     out.write(json.dumps({"ready": variant}) + "\n")
     out.flush()
