@@ -143,7 +143,7 @@ def report(results: Results, command: str) -> str:
                     continue
                 overhead = results.overhead_us(variant, op)
                 cell = f"{overhead:+.1f} ±{results.spread_us(variant, op):.0f}"
-                official = "official-unsampled" if variant.endswith("unsampled") else "official"
+                official = "official-unsampled" if "-unsampled" in variant else "official"
                 if have_official and not variant.startswith("official"):
                     base = results.overhead_us(official, op)
                     cell += f" ({overhead / base:.2f}x)" if base > 0 else ""
