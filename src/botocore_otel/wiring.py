@@ -186,7 +186,8 @@ def uninstrument_target(target: Any) -> None:
 def instrument_globally(options: Mapping[str, object], *, strict: bool) -> None:
     """Every session created from now on, and boto3's default session if it exists.
 
-    ``strict`` raises on bad configuration; otherwise it is logged and nothing is instrumented.
+    ``strict`` raises on bad configuration. Otherwise (auto-instrumentation) a bad value is
+    logged and its feature stays off, and any other failure is logged: the app runs on.
     """
     global _global
     with _lock:
