@@ -105,6 +105,11 @@ def _versions() -> str:
     return ", ".join(parts)
 
 
+def _ratio(value: float, base: float) -> float | None:
+    """None when noise left the official package's overhead at zero or below: no ratio then."""
+    return value / base if base > 0 else None
+
+
 def _verdict(value: float | None, target: float) -> str:
     if value is None:
         return "n/a"
@@ -161,7 +166,15 @@ def report(results: Results, command: str) -> str:
         ]
 
         def row(title: str, target: float, values: list[float | None], fmt: str) -> None:
-            cells = ["n/a" if v is None else f"{format(v, fmt)} {_verdict(v, target)}" for v in values]
+            # A negative cost or ratio is noise (quick runs): neither met nor missed.
+            cells = [
+                "n/a"
+                if v is None
+                else f"{format(v, fmt)} noise"
+                if v < 0
+                else f"{format(v, fmt)} {_verdict(v, target)}"
+                for v in values
+            ]
             lines.append(f"| {title} | " + " | ".join(cells) + " |")
 
         ops = list(OPERATIONS)
@@ -169,7 +182,7 @@ def report(results: Results, command: str) -> str:
             row(
                 f"recording / official recording <= {TARGETS['recording_vs_official']}",
                 TARGETS["recording_vs_official"],
-                [results.overhead_us("otel", op) / results.overhead_us("official", op) for op in ops],
+                [_ratio(results.overhead_us("otel", op), results.overhead_us("official", op)) for op in ops],
                 ".2f",
             )
         if "floor" in results.variants:
@@ -194,7 +207,10 @@ def report(results: Results, command: str) -> str:
                 f"not sampled / official not sampled <= {TARGETS['unsampled_vs_official']}",
                 TARGETS["unsampled_vs_official"],
                 [
-                    results.overhead_us("otel-unsampled", op) / results.overhead_us("official-unsampled", op)
+                    _ratio(
+                        results.overhead_us("otel-unsampled", op),
+                        results.overhead_us("official-unsampled", op),
+                    )
                     for op in ops
                 ],
                 ".2f",
@@ -204,8 +220,10 @@ def report(results: Results, command: str) -> str:
                     "(not sampled, metrics=False) / official not sampled, for reference",
                     TARGETS["unsampled_vs_official"],
                     [
-                        results.overhead_us("otel-unsampled-nometrics", op)
-                        / results.overhead_us("official-unsampled", op)
+                        _ratio(
+                            results.overhead_us("otel-unsampled-nometrics", op),
+                            results.overhead_us("official-unsampled", op),
+                        )
                         for op in ops
                     ],
                     ".2f",

@@ -263,6 +263,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = {v.strip() for v in args.variants.split(",")}
         variants = [v for v in variants if v in chosen or v == "bare"]
     notes: list[str] = []
+    if rounds < 10:
+        notes.append(
+            f"{rounds} rounds of {calls} calls: these figures prove that the benchmark runs; on a shared "
+            "machine they are noise, not measurements (a full run has 30 rounds of 300 calls)."
+        )
     if not _official_installed():
         variants = [v for v in variants if not v.startswith("official")]
         notes.append(
