@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import boto3
 from opentelemetry.sdk.metrics import Counter, ObservableCounter
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
@@ -82,3 +85,35 @@ def test_equal_attribute_sets_in_distinct_dicts_are_one_series():
     totals.add(1, first)
     observed = sorted((dict(o.attributes or {})["rpc.method"], o.value) for o in totals.observe(None))  # type: ignore[arg-type]
     assert observed == [("GetItem", 7), ("PutItem", 1)]
+
+
+def test_totals_lose_no_update_while_being_collected():
+    totals = Totals()
+    attribute_sets = [{"rpc.method": f"Op{i}"} for i in range(50)]
+    done = threading.Event()
+
+    def add() -> None:
+        for _ in range(100):
+            for attributes in attribute_sets:
+                totals.add(1, attributes)
+
+    def collect() -> None:  # the SDK's reader, rebuilding the totals while calls add to them
+        while not done.is_set():
+            totals.observe(None)  # type: ignore[arg-type]
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        collector = threading.Thread(target=collect)
+        collector.start()
+        adders = [threading.Thread(target=add) for _ in range(4)]
+        for thread in adders:
+            thread.start()
+        for thread in adders:
+            thread.join()
+        done.set()
+        collector.join()
+    finally:
+        sys.setswitchinterval(previous)
+    observed = {dict(o.attributes or {})["rpc.method"]: o.value for o in totals.observe(None)}  # type: ignore[arg-type]
+    assert observed == {f"Op{i}": 400 for i in range(50)}
