@@ -117,3 +117,13 @@ def test_totals_lose_no_update_while_being_collected():
         sys.setswitchinterval(previous)
     observed = {dict(o.attributes or {})["rpc.method"]: o.value for o in totals.observe(None)}  # type: ignore[arg-type]
     assert observed == {f"Op{i}": 400 for i in range(50)}
+
+
+def test_totals_stay_bounded_when_nothing_collects():
+    totals = Totals()
+    for _ in range(5):  # what five clears of the attribute-set cache hand out, with no reader
+        for i in range(4096):
+            totals.add(1, {"rpc.method": f"Op{i}"})
+    assert len(totals._totals) <= 2 * 8192
+    observed = {dict(o.attributes or {})["rpc.method"]: o.value for o in totals.observe(None)}  # type: ignore[arg-type]
+    assert len(observed) == 4096 and set(observed.values()) == {5}

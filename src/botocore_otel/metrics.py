@@ -21,6 +21,7 @@ SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2
 PHASE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _NS = 1e-9
 _MAX_CACHED_ATTRIBUTE_SETS = 4096
+_COMPACT_AT = 2 * _MAX_CACHED_ATTRIBUTE_SETS
 
 
 class Totals:
@@ -31,35 +32,43 @@ class Totals:
     exported sums are the same.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_totals")
+    __slots__ = ("__weakref__", "_compact_at", "_lock", "_totals")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # id(attributes) -> [attributes, total]; holding the dict keeps its id from being reused
         self._totals: dict[int, list[Any]] = {}
+        self._compact_at = _COMPACT_AT
         _all_totals.add(self)
 
     def add(self, amount: int, attributes: Attributes) -> None:
         with self._lock:
             entry = self._totals.get(id(attributes))
-            if entry is None:
-                self._totals[id(attributes)] = [attributes, amount]
-            else:
+            if entry is not None:
                 entry[1] += amount
+                return
+            self._totals[id(attributes)] = [attributes, amount]
+            if len(self._totals) > self._compact_at:
+                # No reader collects (an API-only app): merge here so churn cannot grow it.
+                self._compact()
+                self._compact_at = max(_COMPACT_AT, 2 * len(self._totals))
 
     def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
-        # Equal attribute sets in distinct dicts (the attribute-set cache was cleared) merge here.
         with self._lock:
-            merged: dict[frozenset[tuple[str, Any]], list[Any]] = {}
-            for attributes, total in self._totals.values():
-                key = frozenset(attributes.items())
-                entry = merged.get(key)
-                if entry is None:
-                    merged[key] = [attributes, total]
-                else:
-                    entry[1] += total
-            self._totals = {id(entry[0]): entry for entry in merged.values()}
-            return [Observation(total, attributes) for attributes, total in merged.values()]
+            self._compact()
+            return [Observation(total, attributes) for attributes, total in self._totals.values()]
+
+    def _compact(self) -> None:
+        """Merges equal attribute sets held in distinct dicts (the attribute-set cache was cleared)."""
+        merged: dict[frozenset[tuple[str, Any]], list[Any]] = {}
+        for attributes, total in self._totals.values():
+            key = frozenset(attributes.items())
+            entry = merged.get(key)
+            if entry is None:
+                merged[key] = [attributes, total]
+            else:
+                entry[1] += total
+        self._totals = {id(entry[0]): entry for entry in merged.values()}
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()  # a fork while another thread held it would leave it held
