@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
+from workload import official_counterpart  # benchmarks/, on sys.path as the script's folder
+
 HERE = Path(__file__).resolve().parent
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
@@ -96,7 +98,7 @@ def report_lines(counts: dict[str, dict[str, float]], labels: dict[str, str], ca
                 continue
             added = by_op[op] - counts["bare"][op]
             cell = f"+{added / 1e3:.0f}k"
-            official = "official-unsampled" if "-unsampled" in variant else "official"
+            official = official_counterpart(variant)
             if official in counts and not variant.startswith("official"):
                 cell += f" ({added / (counts[official][op] - counts['bare'][op]):.2f}x)"
             cells.append(cell)
@@ -106,8 +108,8 @@ def report_lines(counts: dict[str, dict[str, float]], labels: dict[str, str], ca
 
 def main(argv: Sequence[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
-    from results import LABELS, OPERATIONS
-    from workload import VARIANTS
+    from results import LABELS
+    from workload import OPERATIONS, VARIANTS
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)

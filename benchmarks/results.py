@@ -9,8 +9,8 @@ import statistics
 from dataclasses import dataclass, field
 
 import instructions  # benchmarks/, on sys.path as the script's folder
+from workload import OPERATIONS, official_counterpart
 
-OPERATIONS = ("GetItem", "GetObject", "SendMessage", "ListObjectsV2")
 OP_TITLES = {
     "GetItem": "DynamoDB GetItem",
     "GetObject": "S3 GetObject (1 KiB)",
@@ -148,9 +148,8 @@ def report(results: Results, command: str) -> str:
                     continue
                 overhead = results.overhead_us(variant, op)
                 cell = f"{overhead:+.1f} ±{results.spread_us(variant, op):.0f}"
-                official = "official-unsampled" if "-unsampled" in variant else "official"
                 if have_official and not variant.startswith("official"):
-                    base = results.overhead_us(official, op)
+                    base = results.overhead_us(official_counterpart(variant), op)
                     cell += f" ({overhead / base:.2f}x)" if base > 0 else ""
                 cells.append(cell)
             lines.append(f"| {LABELS[variant]} | " + " | ".join(cells) + " |")
@@ -177,69 +176,60 @@ def report(results: Results, command: str) -> str:
             ]
             lines.append(f"| {title} | " + " | ".join(cells) + " |")
 
-        ops = list(OPERATIONS)
+        def to_official(variant: str) -> list[float | None]:
+            official = official_counterpart(variant)
+            return [
+                _ratio(results.overhead_us(variant, op), results.overhead_us(official, op))
+                for op in OPERATIONS
+            ]
+
+        def to_floor(variant: str) -> list[float | None]:
+            return [results.overhead_us(variant, op) / results.median_us("floor", op) for op in OPERATIONS]
+
+        def difference(variant: str, other: str) -> list[float | None]:
+            return [results.paired_difference_us(variant, other, op) for op in OPERATIONS]
+
+        recording, unsampled, metrics = (
+            TARGETS["recording_vs_official"],
+            TARGETS["unsampled_vs_official"],
+            TARGETS["metrics_us"],
+        )
+        floor = TARGETS["recording_vs_floor"]
+        measured = set(results.variants)
         if have_official:
-            row(
-                f"recording / official recording <= {TARGETS['recording_vs_official']}",
-                TARGETS["recording_vs_official"],
-                [_ratio(results.overhead_us("otel", op), results.overhead_us("official", op)) for op in ops],
-                ".2f",
-            )
-        if "floor" in results.variants:
-            row(
-                f"recording / one bare span <= {TARGETS['recording_vs_floor']}",
-                TARGETS["recording_vs_floor"],
-                [results.overhead_us("otel", op) / results.median_us("floor", op) for op in ops],
-                ".2f",
-            )
-            if "otel-nometrics" in results.variants:
+            row(f"recording / official recording <= {recording}", recording, to_official("otel"), ".2f")
+        if "floor" in measured:
+            row(f"recording / one bare span <= {floor}", floor, to_floor("otel"), ".2f")
+            if "otel-nometrics" in measured:
                 row(
-                    "(metrics=False) / one bare span, for reference",
-                    TARGETS["recording_vs_floor"],
-                    [
-                        results.overhead_us("otel-nometrics", op) / results.median_us("floor", op)
-                        for op in ops
-                    ],
-                    ".2f",
+                    "(metrics=False) / one bare span, for reference", floor, to_floor("otel-nometrics"), ".2f"
                 )
         if have_official:
             row(
-                f"not sampled / official not sampled <= {TARGETS['unsampled_vs_official']}",
-                TARGETS["unsampled_vs_official"],
-                [
-                    _ratio(
-                        results.overhead_us("otel-unsampled", op),
-                        results.overhead_us("official-unsampled", op),
-                    )
-                    for op in ops
-                ],
+                f"not sampled / official not sampled <= {unsampled}",
+                unsampled,
+                to_official("otel-unsampled"),
                 ".2f",
             )
-            if "otel-unsampled-nometrics" in results.variants:
+            if "otel-unsampled-nometrics" in measured:
                 row(
                     "(not sampled, metrics=False) / official not sampled, for reference",
-                    TARGETS["unsampled_vs_official"],
-                    [
-                        _ratio(
-                            results.overhead_us("otel-unsampled-nometrics", op),
-                            results.overhead_us("official-unsampled", op),
-                        )
-                        for op in ops
-                    ],
+                    unsampled,
+                    to_official("otel-unsampled-nometrics"),
                     ".2f",
                 )
-        if "otel-nometrics" in results.variants:
+        if "otel-nometrics" in measured:
             row(
-                f"metrics cost, us (recording - metrics=False) <= {TARGETS['metrics_us']:.0f}",
-                TARGETS["metrics_us"],
-                [results.paired_difference_us("otel", "otel-nometrics", op) for op in ops],
+                f"metrics cost, us (recording - metrics=False) <= {metrics:.0f}",
+                metrics,
+                difference("otel", "otel-nometrics"),
                 ".1f",
             )
-            if "otel-nophases" in results.variants:
+            if "otel-nophases" in measured:
                 row(
                     "metrics cost with phase_metrics=False, us, for reference",
-                    TARGETS["metrics_us"],
-                    [results.paired_difference_us("otel-nophases", "otel-nometrics", op) for op in ops],
+                    metrics,
+                    difference("otel-nophases", "otel-nometrics"),
                     ".1f",
                 )
     if results.imports:

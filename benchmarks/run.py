@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import instructions  # benchmarks/, on sys.path as the script's folder
-from results import OPERATIONS, Results, report
+from results import Results, report
+from workload import OPERATIONS, VARIANTS
 
 HERE = Path(__file__).resolve().parent
 WORKLOAD = HERE / "workload.py"
@@ -248,17 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = args.output or (None if args.quick else HERE / "RESULTS.md")
     log = sys.stderr
 
-    variants = [
-        "bare",
-        "otel",
-        "otel-nometrics",
-        "otel-nophases",
-        "otel-unsampled",
-        "otel-unsampled-nometrics",
-        "official",
-        "official-unsampled",
-        "floor",
-    ]
+    variants = list(VARIANTS)
     if args.variants:
         chosen = {v.strip() for v in args.variants.split(",")}
         variants = [v for v in variants if v in chosen or v == "bare"]

@@ -44,6 +44,12 @@ VARIANTS = (
 )
 OPERATIONS = ("GetItem", "GetObject", "SendMessage", "ListObjectsV2")
 
+
+def official_counterpart(variant: str) -> str:
+    """The official package's variant in the same sampling mode, for ratios."""
+    return "official-unsampled" if "-unsampled" in variant else "official"
+
+
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret/EXAMPLE/key"}
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/bench-queue"
