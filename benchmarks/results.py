@@ -117,7 +117,6 @@ def _verdict(value: float | None, target: float) -> str:
 
 
 def report(results: Results, command: str) -> str:
-    have_official = "official" in results.variants
     lines = [
         f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"Machine: {_machine()}",
@@ -148,8 +147,9 @@ def report(results: Results, command: str) -> str:
                     continue
                 overhead = results.overhead_us(variant, op)
                 cell = f"{overhead:+.1f} ±{results.spread_us(variant, op):.0f}"
-                if have_official and not variant.startswith("official"):
-                    base = results.overhead_us(official_counterpart(variant), op)
+                official = official_counterpart(variant)
+                if official in results.variants and not variant.startswith("official"):
+                    base = results.overhead_us(official, op)
                     cell += f" ({overhead / base:.2f}x)" if base > 0 else ""
                 cells.append(cell)
             lines.append(f"| {LABELS[variant]} | " + " | ".join(cells) + " |")
@@ -196,42 +196,44 @@ def report(results: Results, command: str) -> str:
         )
         floor = TARGETS["recording_vs_floor"]
         measured = set(results.variants)
-        if have_official:
+
+        def have(*variants: str) -> bool:
+            return measured.issuperset(variants)
+
+        if have("otel", "official"):
             row(f"recording / official recording <= {recording}", recording, to_official("otel"), ".2f")
-        if "floor" in measured:
+        if have("otel", "floor"):
             row(f"recording / one bare span <= {floor}", floor, to_floor("otel"), ".2f")
-            if "otel-nometrics" in measured:
-                row(
-                    "(metrics=False) / one bare span, for reference", floor, to_floor("otel-nometrics"), ".2f"
-                )
-        if have_official:
+        if have("otel-nometrics", "floor"):
+            row("(metrics=False) / one bare span, for reference", floor, to_floor("otel-nometrics"), ".2f")
+        if have("otel-unsampled", "official-unsampled"):
             row(
                 f"not sampled / official not sampled <= {unsampled}",
                 unsampled,
                 to_official("otel-unsampled"),
                 ".2f",
             )
-            if "otel-unsampled-nometrics" in measured:
-                row(
-                    "(not sampled, metrics=False) / official not sampled, for reference",
-                    unsampled,
-                    to_official("otel-unsampled-nometrics"),
-                    ".2f",
-                )
-        if "otel-nometrics" in measured:
+        if have("otel-unsampled-nometrics", "official-unsampled"):
+            row(
+                "(not sampled, metrics=False) / official not sampled, for reference",
+                unsampled,
+                to_official("otel-unsampled-nometrics"),
+                ".2f",
+            )
+        if have("otel", "otel-nometrics"):
             row(
                 f"metrics cost, us (recording - metrics=False) <= {metrics:.0f}",
                 metrics,
                 difference("otel", "otel-nometrics"),
                 ".1f",
             )
-            if "otel-nophases" in measured:
-                row(
-                    "metrics cost with phase_metrics=False, us, for reference",
-                    metrics,
-                    difference("otel-nophases", "otel-nometrics"),
-                    ".1f",
-                )
+        if have("otel-nophases", "otel-nometrics"):
+            row(
+                "metrics cost with phase_metrics=False, us, for reference",
+                metrics,
+                difference("otel-nophases", "otel-nometrics"),
+                ".1f",
+            )
     if results.imports:
         lines += [
             "",
