@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler
+
+
+def call_spans(spans: Iterable[ReadableSpan]) -> list[ReadableSpan]:
+    """The AWS call spans among ``spans``: they carry ``rpc.method`` in every semconv mode."""
+    return [s for s in spans if s.attributes and "rpc.method" in s.attributes]
 
 
 @dataclass
