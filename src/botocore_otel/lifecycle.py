@@ -279,9 +279,7 @@ class Lifecycle:
             return
         try:
             status = getattr(http_response, "status_code", None)
-            code = error_code_of(parsed, context) if _is_error_status(status) else None
-            if code is None and _is_error_status(status):
-                code = str(status)
+            code = (error_code_of(parsed, context) or str(status)) if _is_error_status(status) else None
             request_id = extended = message = None
             if state.span is not None and state.span.is_recording():  # only the span shows them
                 metadata = response_metadata(parsed)
