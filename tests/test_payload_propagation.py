@@ -94,6 +94,41 @@ def test_tracestate_and_baggage(moto, instrument, telemetry):
     assert second["baggage"]["StringValue"] == "tenant=t-1"
 
 
+def test_a_custom_global_propagator_writes_its_own_fields(moto, instrument, telemetry):
+    """Only the default propagator is formatted inline: any other one is asked."""
+    from opentelemetry import propagate
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    class Tenant(TraceContextTextMapPropagator):
+        def inject(self, carrier, context=None, setter=None):
+            carrier["x-tenant"] = "t-9"
+
+        @property
+        def fields(self):
+            return {"x-tenant"}
+
+    sqs = moto.client("sqs", session=instrument())
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    previous = propagate.get_global_textmap()
+    sqs.send_message(QueueUrl=url, MessageBody="default")
+    propagate.set_global_textmap(CompositePropagator([TraceContextTextMapPropagator(), Tenant()]))
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody="custom")
+    finally:
+        propagate.set_global_textmap(previous)
+    sqs.send_message(QueueUrl=url, MessageBody="default again")
+
+    sent = [r.json()["MessageAttributes"] for r in recorded(moto, "SendMessage")]
+    spans = telemetry.spans("SQS.SendMessage")
+    assert [list(attributes) for attributes in sent] == [
+        ["traceparent"],
+        ["traceparent", "x-tenant"],
+        ["traceparent"],
+    ]
+    assert [a["traceparent"]["StringValue"] for a in sent] == [traceparent_of(s) for s in spans]
+
+
 def test_callers_objects_are_never_changed(moto, instrument):
     sqs = moto.client("sqs", session=instrument(sqs_aws_trace_header=True))
     url = sqs.create_queue(QueueName="q")["QueueUrl"]

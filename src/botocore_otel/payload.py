@@ -37,7 +37,7 @@ from botocore_otel._failsafe import report
 from botocore_otel.config import Settings
 from botocore_otel.converters import lambda_target
 from botocore_otel.messaging import producer_context, read_message
-from botocore_otel.propagation import unsendable_field, xray_header_value
+from botocore_otel.propagation import global_textmap, unsendable_field, w3c_fields, xray_header_value
 from botocore_otel.state import STATE_KEY
 
 if TYPE_CHECKING:
@@ -139,11 +139,14 @@ class PayloadPropagator:
         return span if span is not None and span.get_span_context().is_valid else None
 
     def _fields(self, span: Span) -> dict[str, str]:
+        textmap, is_default = global_textmap()
+        if is_default and not self._baggage:
+            return w3c_fields(span.get_span_context())
         context = set_span_in_context(span)
         if not self._baggage:
             context = otel_baggage.clear(context)
         carrier: dict[str, str] = {}
-        get_global_textmap().inject(carrier, context=context)
+        textmap.inject(carrier, context=context)
         # A custom propagator's odd value would break the size check or the message.
         carrier = {
             k: v

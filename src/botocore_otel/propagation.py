@@ -57,6 +57,29 @@ def _is_w3c_default(textmap: TextMapPropagator) -> bool:
     )
 
 
+_last_textmap: tuple[object, bool] = (None, False)
+
+
+def global_textmap() -> tuple[TextMapPropagator, bool]:
+    """The global propagator, and whether it is the default one (checked once per propagator)."""
+    global _last_textmap
+    textmap = get_global_textmap()
+    known, is_default = _last_textmap
+    if textmap is not known:
+        is_default = _is_w3c_default(textmap)
+        _last_textmap = (textmap, is_default)
+    return textmap, is_default
+
+
+def w3c_fields(span_context: SpanContext) -> dict[str, str]:
+    """What the default propagator writes for this span context, baggage aside."""
+    trace_id, span_id, flags = span_context.trace_id, span_context.span_id, span_context.trace_flags
+    fields = {"traceparent": f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"}
+    if span_context.trace_state:
+        fields["tracestate"] = span_context.trace_state.to_header()
+    return fields
+
+
 def unsendable_field(name: str, value: str) -> bool:
     """A header http.client would refuse (line breaks) or fail to encode (not ASCII)."""
     return (
@@ -85,13 +108,11 @@ def _present_names(headers: Any) -> set[str]:
 class HeaderInjector:
     """Writes the X-Ray header and the global propagator's fields onto a prepared request."""
 
-    __slots__ = ("_baggage", "_baggage_propagator", "_textmap", "_textmap_is_default")
+    __slots__ = ("_baggage", "_baggage_propagator")
 
     def __init__(self, *, baggage: bool) -> None:
         self._baggage = baggage
         self._baggage_propagator = W3CBaggagePropagator()
-        self._textmap: TextMapPropagator | None = None
-        self._textmap_is_default = False
 
     def inject(self, headers: MutableMapping[str, Any], context: Context, span_context: SpanContext) -> None:
         if not span_context.is_valid:
@@ -105,10 +126,8 @@ class HeaderInjector:
             sampled = "1" if span_context.trace_flags.sampled else "0"
             headers[XRAY_HEADER] = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={sampled}"
             present.add("x-amzn-trace-id")
-        textmap = get_global_textmap()
-        if textmap is not self._textmap:
-            self._textmap, self._textmap_is_default = textmap, _is_w3c_default(textmap)
-        if self._textmap_is_default:
+        textmap, is_default = global_textmap()
+        if is_default:
             if "traceparent" not in present and ";traceparent;" not in signed:
                 headers["traceparent"] = f"00-{trace_id}-{span_id}-{span_context.trace_flags:02x}"
                 present.add("traceparent")
