@@ -160,6 +160,46 @@ def test_explicit_settings_win_over_global_ones(moto):
     assert len(moto.last_request().headers["traceparent"].split(",")) == 1
 
 
+def test_a_clients_explicit_settings_win_over_its_sessions(moto):
+    """A client's emitter is a copy of its session's, handlers included: instrumenting or
+    uninstrumenting the client replaces or removes that copy, for that client only."""
+    session_telemetry, explicit = Telemetry(), Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **session_telemetry.providers)
+    own = moto.client("sts", session=session)
+    sibling = moto.client("sts", session=session)
+    Instrumentor().instrument(own, **explicit.providers)
+    own.get_caller_identity()
+    assert len(moto.last_request().headers["traceparent"].split(",")) == 1
+    sibling.get_caller_identity()
+    assert (len(explicit.aws_spans()), len(session_telemetry.aws_spans())) == (1, 1)
+
+    Instrumentor().uninstrument(own)
+    Instrumentor().uninstrument(sibling)  # never instrumented itself: only its copy goes
+    own.get_caller_identity()
+    sibling.get_caller_identity()
+    assert _trace_headers(moto) == set()
+    _call(moto, session)  # the session keeps its instrumentation
+    assert (len(explicit.aws_spans()), len(session_telemetry.aws_spans())) == (1, 2)
+
+
+def test_a_client_from_before_uninstrument_can_be_instrumented_again(moto, telemetry):
+    Instrumentor().instrument(**telemetry.providers)
+    client = moto.client("sts", session=boto3.session.Session())
+    client.get_caller_identity()
+    Instrumentor().uninstrument()
+    client.get_caller_identity()
+    assert len(telemetry.aws_spans()) == 1
+
+    Instrumentor().instrument(**telemetry.providers)
+    client.get_caller_identity()  # its copy holds the old, switched-off handlers
+    assert len(telemetry.aws_spans()) == 1
+    Instrumentor().instrument(client, **telemetry.providers)
+    client.get_caller_identity()
+    assert len(telemetry.aws_spans()) == 2
+    assert len(moto.last_request().headers["traceparent"].split(",")) == 1
+
+
 def test_skip_services(moto, telemetry):
     session = boto3.session.Session()
     Instrumentor().instrument(session, skip_services=["sts"], **telemetry.providers)

@@ -112,8 +112,8 @@ class _Instrumentation:
         emitter.unregister(_S3_CLIENT_EVENT, _install_transfers, unique_id=_S3_CLIENT_ID)
         self._emitters.discard(emitter)
 
-    def _answer_owner(self, **_: Any) -> _Instrumentation | None:
-        return self if self.lifecycle.enabled else None
+    def _answer_owner(self, **_: Any) -> _Instrumentation:
+        return self
 
     def close(self) -> None:
         self.lifecycle.enabled = False
@@ -154,16 +154,33 @@ def is_instrumented_globally() -> bool:
     return _global is not None
 
 
+def _owner_of(emitter: Any) -> _Instrumentation | None:
+    """The instrumentation whose handlers an emitter holds, enabled or not: a client's
+    emitter is a copy of its session's, made with the handlers the session had then."""
+    owner = _owners.get(emitter)
+    if owner is not None:
+        return owner
+    answer = emitter.emit_until_response(_OWNER_EVENT)
+    if inspect.isawaitable(answer):  # aiobotocore: only its own registrations are known
+        getattr(answer, "close", lambda: None)()
+        return None
+    return answer[1] if isinstance(answer[1], _Instrumentation) else None
+
+
 def instrument_target(target: Any, options: Mapping[str, object]) -> None:
-    """Instruments one session or client; explicit settings win over the global ones."""
+    """Instruments one session or client; explicit settings win over the global ones, and a
+    client's over its session's."""
     emitter = _emitter_of(target)
     with _lock:
         owner = _owners.get(emitter)
         if owner is not None and owner is not _global:
             return  # already instrumented explicitly: instrumenting twice does nothing more
         instrumentation = _Instrumentation(load_settings(options, strict=True))
-        if owner is not None:
-            owner.unregister(emitter)
+        # Handlers copied from the session (or left by an earlier instrumentation, disabled)
+        # hold our unique ids: botocore would ignore the new ones until they are gone.
+        previous = owner or _owner_of(emitter)
+        if previous is not None:
+            previous.unregister(emitter)
         instrumentation.register(emitter)
         _owners[emitter] = instrumentation
         _enable_transfers(now=getattr(target, "meta", None) is not None)
@@ -174,6 +191,9 @@ def uninstrument_target(target: Any) -> None:
     with _lock:
         owner = _owners.pop(emitter, None)
         if owner is None:
+            copied = _owner_of(emitter)  # a client with its session's handlers: silence it only
+            if copied is not None:
+                copied.unregister(emitter)
             return
         owner.unregister(emitter)
         if owner is not _global and not any(o is owner for o in _owners.values()):
@@ -272,14 +292,8 @@ def _disable_transfers() -> None:
 def _transfer_tracer(client: Any) -> Any:
     """The tracer for an S3 managed transfer's span: the client's instrumentation's."""
     events = getattr(getattr(client, "meta", None), "events", None)
-    if events is None:
-        return None
-    answer = events.emit_until_response(_OWNER_EVENT)
-    if inspect.isawaitable(answer):  # an aiobotocore emitter: s3transfer is sync-only
-        getattr(answer, "close", lambda: None)()
-        return None
-    owner = answer[1]
-    if not isinstance(owner, _Instrumentation) or "s3" in owner.settings.skip_services:
+    owner = _owner_of(events) if events is not None else None
+    if owner is None or not owner.lifecycle.enabled or "s3" in owner.settings.skip_services:
         return None
     return owner.tracer
 
