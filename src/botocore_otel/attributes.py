@@ -88,19 +88,20 @@ def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
 
 
 @lru_cache(maxsize=256)
-def server_address(url: str) -> tuple[str, int] | None:
-    """``(host, port)`` of an endpoint URL's scheme and authority, e.g. ``https://host:443``."""
-    scheme, sep, authority = url.partition("://")
+def server_attributes(endpoint: str) -> Attributes:
+    """``server.address`` and ``server.port`` of an endpoint (scheme and authority, e.g.
+    ``https://host:443``); empty when it has no authority."""
+    scheme, sep, authority = endpoint.partition("://")
     if not sep or not authority:
-        return None
+        return {}
     host, colon, port = authority.rpartition(":")
     if colon and port.isdigit() and (not host.startswith("[") or host.endswith("]")):
-        return host.strip("[]"), int(port)
-    return authority.strip("[]"), 443 if scheme == "https" else 80
+        return {"server.address": host.strip("[]"), "server.port": int(port)}
+    return {"server.address": authority.strip("[]"), "server.port": 443 if scheme == "https" else 80}
 
 
 def endpoint_of(url: str) -> str:
-    """The scheme and authority of ``url``: the part :func:`server_address` caches on."""
+    """The scheme and authority of ``url``: the part :func:`server_attributes` reads."""
     cut = url.find("/", url.find("://") + 3)
     return url if cut < 0 else url[:cut]
 

@@ -8,7 +8,7 @@ from typing import Any
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from botocore_otel._failsafe import report
-from botocore_otel.attributes import Attributes, OperationInfo, endpoint_of, server_address
+from botocore_otel.attributes import Attributes, OperationInfo, endpoint_of, server_attributes
 from botocore_otel.config import Settings
 from botocore_otel.state import CallState
 
@@ -65,9 +65,8 @@ class SpanSink:
             attributes = dict(info.span_attributes)
             if region:
                 attributes["cloud.region"] = region
-            address = server_address(endpoint) if endpoint is not None else None
-            if address is not None:
-                attributes["server.address"], attributes["server.port"] = address
+            if endpoint is not None:
+                attributes.update(server_attributes(endpoint))
             if len(self._start_sets) >= _MAX_START_SETS:
                 self._start_sets.clear()
             self._start_sets[key] = attributes
@@ -75,9 +74,7 @@ class SpanSink:
 
     def on_first_send(self, span: Span, url: str) -> None:
         if span.is_recording():
-            address = server_address(endpoint_of(url))
-            if address is not None:
-                span.set_attributes({"server.address": address[0], "server.port": address[1]})
+            span.set_attributes(server_attributes(endpoint_of(url)))
 
     def on_retry(self, state: CallState) -> None:
         span = state.span
