@@ -26,6 +26,7 @@ from grafana.promql import (
     SYNTHETIC_STEPS,
     common_variables,
     quantile,
+    rare_rate,
     share,
     srate,
     traces_link,
@@ -244,31 +245,26 @@ def overview() -> dict[str, Any]:
 
     lay.row("Throttling, retries and synthetic traffic")
     lay.add(
-        timeseries(
+        rare_rate(
             "Throttle rate by service and code",
             "Throttled attempts per second by "
             "service and throttle code (ThrottlingException, SlowDown, ...).",
-            [
-                target(
-                    srate("botocore_otel_throttles_total", OV, "rpc_service, error_type"),
-                    "{{rpc_service}} {{error_type}}",
-                )
-            ],
-            unit="reqps",
-            steps=RATE_STEPS,
-            rare=True,
+            "botocore_otel_throttles_total",
+            OV,
+            "rpc_service, error_type",
+            "{{rpc_service}} {{error_type}}",
         ),
         6,
         8,
     )
     lay.add(
-        timeseries(
+        rare_rate(
             "Retry rate by service",
             "Retried attempts per second by service (botocore_otel.retries).",
-            [target(srate("botocore_otel_retries_total", OV, "rpc_service"), "{{rpc_service}}")],
-            unit="reqps",
-            steps=RATE_STEPS,
-            rare=True,
+            "botocore_otel_retries_total",
+            OV,
+            "rpc_service",
+            "{{rpc_service}}",
         ),
         6,
         8,
@@ -290,18 +286,14 @@ def overview() -> dict[str, Any]:
         8,
     )
     lay.add(
-        timeseries(
+        rare_rate(
             "Cancelled calls/s",
             "Calls abandoned by the caller (error.type=cancelled, e.g. asyncio cancellation).",
-            [
-                target(
-                    srate(f"{CALLS}_count", OV, "rpc_service, rpc_method", ', error_type="cancelled"'),
-                    "{{rpc_service}}.{{rpc_method}}",
-                )
-            ],
-            unit="reqps",
-            steps=RATE_STEPS,
-            rare=True,
+            f"{CALLS}_count",
+            OV,
+            "rpc_service, rpc_method",
+            "{{rpc_service}}.{{rpc_method}}",
+            ', error_type="cancelled"',
         ),
         6,
         8,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana.panels import explore_tempo_link, thresholds, variable
+from grafana.panels import Panel, explore_tempo_link, target, thresholds, timeseries, variable
 
 OVERVIEW_UID = "botocore-otel-overview"
 SERVICE_UID = "botocore-otel-service"
@@ -32,6 +32,21 @@ def srate(metric: str, sel: str, by: str = "", extra: str = "") -> str:
     """``sum [by (...)] (rate(metric{sel extra}[$__rate_interval]))``."""
     group = f" by ({by})" if by else ""
     return f"sum{group} (rate({metric}{{{sel}{extra}}}{RI}))"
+
+
+def rare_rate(
+    title: str, description: str, metric: str, sel: str, by: str, legend: str, extra: str = ""
+) -> Panel:
+    """A time series of events per second that are often absent (throttles, retries,
+    cancellations): documented as rare, so an empty result is not a broken query."""
+    return timeseries(
+        title,
+        description,
+        [target(srate(metric, sel, by, extra), legend)],
+        unit="reqps",
+        steps=RATE_STEPS,
+        rare=True,
+    )
 
 
 def share(numerator: str, denominator: str) -> str:

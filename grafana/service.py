@@ -27,6 +27,7 @@ from grafana.promql import (
     common_variables,
     phase,
     quantile,
+    rare_rate,
     share,
     srate,
     traces_link,
@@ -240,47 +241,38 @@ def service() -> dict[str, Any]:
 
     lay.row("Throttling, retries and cancellations")
     lay.add(
-        timeseries(
+        rare_rate(
             "Throttles by operation and code",
             "Throttled attempts per second by operation and throttle code.",
-            [
-                target(
-                    srate("botocore_otel_throttles_total", SV, "rpc_method, error_type"),
-                    "{{rpc_method}} {{error_type}}",
-                )
-            ],
-            unit="reqps",
-            steps=RATE_STEPS,
-            rare=True,
+            "botocore_otel_throttles_total",
+            SV,
+            "rpc_method, error_type",
+            "{{rpc_method}} {{error_type}}",
         ),
         8,
         8,
     )
     lay.add(
-        timeseries(
+        rare_rate(
             "Retries by cause",
             "Retried attempts per second by the error.type of the attempt that was retried.",
-            [target(srate("botocore_otel_retries_total", SV, "error_type"), "{{error_type}}")],
-            unit="reqps",
-            steps=RATE_STEPS,
-            rare=True,
+            "botocore_otel_retries_total",
+            SV,
+            "error_type",
+            "{{error_type}}",
         ),
         8,
         8,
     )
     lay.add(
-        timeseries(
+        rare_rate(
             "Cancelled calls/s",
             "Calls abandoned by the caller (error.type=cancelled).",
-            [
-                target(
-                    srate(f"{CALLS}_count", SV, "rpc_method", ', error_type="cancelled"'),
-                    "{{rpc_method}}",
-                )
-            ],
-            unit="reqps",
-            steps=RATE_STEPS,
-            rare=True,
+            f"{CALLS}_count",
+            SV,
+            "rpc_method",
+            "{{rpc_method}}",
+            ', error_type="cancelled"',
         ),
         8,
         8,
