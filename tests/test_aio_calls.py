@@ -255,3 +255,26 @@ def test_streaming_get_object_span_ends_at_after_call_and_body_stays_readable(mo
             Instrumentor().uninstrument(session)
 
     assert asyncio.run(run()) == payload
+
+
+def test_a_clients_explicit_settings_win_over_its_aio_sessions(moto: Any) -> None:
+    """aiobotocore's emitter is async: the client's copy of its session's handlers is still
+    found and replaced by an explicit instrumentation of the client."""
+    session_telemetry, explicit = Telemetry(), Telemetry()
+
+    async def scenario() -> None:
+        session = aiobotocore_session.get_session()
+        Instrumentor().instrument(session, **session_telemetry.providers)
+        try:
+            async with aio_client(session, moto, "sts") as own, aio_client(session, moto, "sts") as sibling:
+                Instrumentor().instrument(own, **explicit.providers)
+                await own.get_caller_identity()
+                await sibling.get_caller_identity()
+                Instrumentor().uninstrument(own)
+                await own.get_caller_identity()
+        finally:
+            Instrumentor().uninstrument(session)
+
+    asyncio.run(scenario())
+    assert len(explicit.aws_spans()) == 1
+    assert len(session_telemetry.aws_spans()) == 1

@@ -161,10 +161,18 @@ def _owner_of(emitter: Any) -> _Instrumentation | None:
     if owner is not None:
         return owner
     answer = emitter.emit_until_response(_OWNER_EVENT)
-    if inspect.isawaitable(answer):  # aiobotocore: only its own registrations are known
-        getattr(answer, "close", lambda: None)()
-        return None
-    return answer[1] if isinstance(answer[1], _Instrumentation) else None
+    if inspect.iscoroutine(answer):
+        # aiobotocore's emitter is async, but only our own plain function answers this
+        # private event: the coroutine finishes at its first step, no event loop needed.
+        try:
+            answer.send(None)
+        except StopIteration as done:
+            answer = done.value
+        else:
+            answer.close()
+            return None
+    owner = answer[1] if isinstance(answer, tuple) and len(answer) == 2 else None
+    return owner if isinstance(owner, _Instrumentation) else None
 
 
 def instrument_target(target: Any, options: Mapping[str, object]) -> None:
