@@ -34,18 +34,15 @@ def available() -> bool:
     return shutil.which("valgrind") is not None
 
 
-def _instructions(variant: str, operation: str, calls: int, env: dict[str, str]) -> int:
+def count(script_args: Sequence[str], env: dict[str, str]) -> int:
+    """Instructions executed by ``python SCRIPT_ARGS...`` under callgrind, start to exit."""
     done = subprocess.run(
         [
             "valgrind",
             "--tool=callgrind",
             "--callgrind-out-file=/dev/null",
             os.path.realpath(sys.executable),  # not a launcher script: valgrind would count bash
-            str(HERE / "workload.py"),
-            variant,
-            "--calls",
-            operation,
-            str(calls),
+            *script_args,
         ],
         env=env,
         capture_output=True,
@@ -54,19 +51,27 @@ def _instructions(variant: str, operation: str, calls: int, env: dict[str, str])
     )
     found = _COLLECTED.search(done.stderr)
     if found is None:
-        raise RuntimeError(f"no callgrind total for {variant} {operation}: {done.stderr[-500:]}")
+        raise RuntimeError(f"no callgrind total for {' '.join(script_args)}: {done.stderr[-500:]}")
     return int(found.group(1))
+
+
+def clean_env() -> dict[str, str]:
+    """Bytecode caches on (as in production), no metric collection during a run."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+    env["OTEL_METRIC_EXPORT_INTERVAL"] = "3600000"
+    return env
 
 
 def per_call(
     variants: Sequence[str], operations: Sequence[str], calls: int, log: IO[str]
 ) -> dict[str, dict[str, float]]:
     """variant -> operation -> instructions per call, two valgrind runs at a time."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
-    env["OTEL_METRIC_EXPORT_INTERVAL"] = "3600000"  # no collection during a run: per-call cost only
+    env = clean_env()
     jobs = [(v, op, n) for v in variants for op in operations for n in (0, calls)]
+    script = str(HERE / "workload.py")
     with ThreadPoolExecutor(2) as pool:
-        totals = dict(zip(jobs, pool.map(lambda job: _instructions(*job, env), jobs), strict=True))
+        counted = pool.map(lambda job: count([script, job[0], "--calls", job[1], str(job[2])], env), jobs)
+        totals = dict(zip(jobs, counted, strict=True))
     print(f"  instruction counts of {len(jobs)} runs done", file=log)
     return {
         v: {op: (totals[(v, op, calls)] - totals[(v, op, 0)]) / calls for op in operations} for v in variants

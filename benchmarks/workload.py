@@ -137,7 +137,7 @@ def _responder(operation: str) -> Callable[..., Any]:
     return respond
 
 
-def _clients() -> dict[str, Callable[[], Any]]:
+def clients() -> dict[str, Callable[[], Any]]:
     """operation -> a function making one call, its response answered in-process."""
     import boto3
 
@@ -170,7 +170,7 @@ def _clients() -> dict[str, Callable[[], Any]]:
     }
 
 
-def _sdk(sampled: bool) -> None:
+def sdk(sampled: bool) -> None:
     """The same SDK setup in every variant, set as the global providers."""
     from opentelemetry import metrics, trace
     from opentelemetry.sdk.metrics import MeterProvider
@@ -208,17 +208,16 @@ def _sdk(sampled: bool) -> None:
     metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
 
 
-def _floor_calls() -> dict[str, Callable[[], Any]]:
-    """operation -> one bare SDK span with what botocore-otel puts on that operation's span."""
+def call_span_shapes() -> dict[str, tuple[str, Any, dict[str, Any]]]:
+    """operation -> (name, kind, attributes) of the span botocore-otel makes for it, captured
+    on clients and a tracer provider of their own."""
     import boto3
-    from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from botocore_otel import Instrumentor
 
-    # Capture the spans botocore-otel makes, on other clients and a provider of their own.
     exporter = InMemorySpanExporter()
     capture_provider = TracerProvider()
     capture_provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -226,12 +225,18 @@ def _floor_calls() -> dict[str, Callable[[], Any]]:
     instrumentor = Instrumentor()
     instrumentor.instrument(session._session, tracer_provider=capture_provider, metrics=False)
     try:
-        captured = _capture(session, exporter)
+        return _capture(session, exporter)
     finally:
         instrumentor.uninstrument(session._session)
+
+
+def _floor_calls() -> dict[str, Callable[[], Any]]:
+    """operation -> one bare SDK span with what botocore-otel puts on that operation's span."""
+    from opentelemetry import trace
+
     tracer = trace.get_tracer("benchmark.floor")
     floors: dict[str, Callable[[], Any]] = {}
-    for operation, (name, kind, attributes) in captured.items():
+    for operation, (name, kind, attributes) in call_span_shapes().items():
 
         def one_span(name: str = name, kind: Any = kind, attributes: dict[str, Any] = attributes) -> None:
             tracer.start_span(name, kind=kind, attributes=attributes).end()
@@ -260,7 +265,7 @@ def _capture(session: Any, exporter: Any) -> dict[str, tuple[str, Any, dict[str,
 def setup(variant: str) -> dict[str, Callable[[], Any]]:
     if variant not in VARIANTS:
         raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
-    _sdk(sampled="-unsampled" not in variant)
+    sdk(sampled="-unsampled" not in variant)
     if variant.startswith("otel"):
         from botocore_otel import Instrumentor
 
@@ -273,7 +278,7 @@ def setup(variant: str) -> dict[str, Callable[[], Any]]:
         BotocoreInstrumentor().instrument()
     if variant == "floor":
         return _floor_calls()
-    return _clients()
+    return clients()
 
 
 def _rss_bytes() -> int:
