@@ -212,6 +212,23 @@ def test_uninstrument_makes_the_patches_pass_through(moto, telemetry, tmp_path):
     assert [s.name for s in telemetry.spans()] == ["caller"]
 
 
+def test_a_client_of_an_uninstrumented_session_gets_no_transfer_span(moto, telemetry, tmp_path):
+    """The patches stay while another session is instrumented; the client's copied handlers
+    still name their (switched-off) instrumentation, which must not trace the transfer."""
+    kept, dropped = boto3.session.Session(), boto3.session.Session()
+    Instrumentor().instrument(kept, **telemetry.providers)
+    Instrumentor().instrument(dropped, **telemetry.providers)
+    client = moto.client("s3", session=dropped)
+    Instrumentor().uninstrument(dropped)
+    try:
+        assert transfer.enabled()
+        client.create_bucket(Bucket=BUCKET)
+        client.upload_file(str(data_file(tmp_path, 6 * MB)), BUCKET, "k", Config=CONFIG)
+    finally:
+        Instrumentor().uninstrument(kept)
+    assert telemetry.spans() == []
+
+
 def test_global_instrument_carries_context_into_transfers(moto, telemetry, tmp_path):
     Instrumentor().instrument(**telemetry.providers)
     try:
