@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -88,16 +89,18 @@ def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
 
 
 @lru_cache(maxsize=256)
-def server_attributes(endpoint: str) -> Attributes:
+def server_attributes(endpoint: str) -> Mapping[str, AttributeValue]:
     """``server.address`` and ``server.port`` of an endpoint (scheme and authority, e.g.
-    ``https://host:443``); empty when it has no authority."""
+    ``https://host:443``); empty when it has no authority. Read-only: the result is cached."""
     scheme, sep, authority = endpoint.partition("://")
     if not sep or not authority:
-        return {}
+        return MappingProxyType({})
     host, colon, port = authority.rpartition(":")
     if colon and port.isdigit() and (not host.startswith("[") or host.endswith("]")):
-        return {"server.address": host.strip("[]"), "server.port": int(port)}
-    return {"server.address": authority.strip("[]"), "server.port": 443 if scheme == "https" else 80}
+        address, number = host.strip("[]"), int(port)
+    else:
+        address, number = authority.strip("[]"), 443 if scheme == "https" else 80
+    return MappingProxyType({"server.address": address, "server.port": number})
 
 
 def endpoint_of(url: str) -> str:
