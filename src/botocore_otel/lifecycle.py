@@ -37,7 +37,7 @@ from botocore_otel.spans import SpanSink
 from botocore_otel.state import STATE_KEY, CallState, in_flight
 
 SYNTHETIC_HEADER = "x-botocore-otel-synthetic"
-"""Marks a synthetic response, so response-received knows ours was the one used."""
+"""Marks a synthetic response (``synthetic/sending.py``), so response-received knows ours was used."""
 
 _time_ns = time.time_ns
 # botocore before ~1.43.70 has no ``context`` on the prepared request: the last
@@ -76,7 +76,6 @@ class Lifecycle:
         self._spans = SpanSink(tracer, settings)
         self._metrics = metrics
         self._injector = HeaderInjector(baggage=settings.baggage) if settings.propagate else None
-        self._synthetic = settings.synthetic
         self._infos: dict[str, OperationInfo] = {}
 
     # -- call start ---------------------------------------------------------------
@@ -180,30 +179,6 @@ class Lifecycle:
                 self._metrics.retries.add(1, self._attempt_attributes(state))
         except Exception as error:
             report("before-send handler", error)
-
-    def on_synthetic_send(self, request: Any, **_: Any) -> Any:
-        """Registered last on before-send: a handler registered earlier still wins."""
-        if not self.enabled or self._synthetic is None:
-            return None
-        try:
-            state = _sending_state()
-            if state is None or state.ended or state.span is None:
-                return None
-            trace_id = state.span.get_span_context().trace_id
-            answer = self._synthetic.answer(
-                state.info.service_key, state.model, state.params, trace_id, is_async=state.is_async
-            )
-            if answer is None:
-                return None
-            answer.response.headers[SYNTHETIC_HEADER] = answer.rule_name
-            if answer.delay_s > 0:
-                if state.is_async:  # aiobotocore's emitter awaits it: the loop runs on meanwhile
-                    return _answer_after(answer.delay_s, answer.response)
-                time.sleep(answer.delay_s)
-            return answer.response
-        except Exception as error:
-            report("synthetic response", error)
-            return None
 
     def on_before_parse(self, **_: Any) -> None:
         state = _sending_state()
@@ -383,13 +358,3 @@ def _is_async(client_config: Any) -> bool:
         known = _async_types[cls] = cls.__module__.startswith("aiobotocore")
     return known
 
-
-async def _answer_after(delay_s: float, response: Any) -> Any:
-    """The synthetic latency of an aiobotocore call: awaited, never blocking the loop."""
-    import asyncio  # only aiobotocore calls get here: sync apps never pay for the import
-
-    try:
-        await asyncio.sleep(delay_s)
-    except RuntimeError as error:  # no asyncio loop (trio through anyio): answer at once
-        report("synthetic latency", error)
-    return response

@@ -50,8 +50,6 @@ _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
     ("request-created", "on_request_created", "last", "signed"),
     # first: headers go on before any other before-send handler (moto's mock, say) reads them
     ("before-send", "on_before_send", "first", "always"),
-    # last: a response returned by a handler registered earlier wins
-    ("before-send", "on_synthetic_send", "last", "synthetic"),
     ("before-parse", "on_before_parse", "normal", "phase_metrics"),
     ("response-received", "on_response_received", "normal", "always"),
     ("after-call", "on_after_call", "normal", "always"),
@@ -89,6 +87,10 @@ class _Instrumentation:
         ]
         # Per-operation handlers of payload propagation and user captures (payload.py).
         self._handlers += payload.service_handlers(settings, self.lifecycle)
+        if settings.synthetic is not None:
+            from botocore_otel.synthetic.sending import SyntheticSender
+
+            self._handlers += SyntheticSender(settings.synthetic, self.lifecycle).handlers()
 
     def register(self, emitter: Any) -> None:
         for event, handler, position, unique_id in self._handlers:

@@ -1,5 +1,5 @@
-"""End to end through real boto3 clients: a before-send handler returns the synthetic
-response; the endpoint is a closed 127.0.0.1 port, so any call that escaped would fail."""
+"""End to end through real boto3 clients instrumented with ``instrument(client, synthetic=...)``;
+the endpoint is a closed 127.0.0.1 port, so any call that escaped would fail."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from synthetic_helpers import closed_port
 
+from botocore_otel import Instrumentor
 from botocore_otel.synthetic import SyntheticResponder, responses
 
 PORT = closed_port()
@@ -38,14 +39,16 @@ def _cbor_call() -> tuple[str, str]:
 
 
 class Calls:
-    """Clients whose before-send is answered by a responder; counts the sends."""
+    """Clients instrumented with ``instrument(client, synthetic=responder)``; counts the sends."""
 
     def __init__(self) -> None:
         self.sends = 0
+        self.clients: list[Any] = []
 
-    def client(
-        self, service: str, responder: SyntheticResponder, attempts: int = 1, trace_id: int = 0
-    ) -> Any:
+    def count(self, **_: Any) -> None:
+        self.sends += 1
+
+    def client(self, service: str, responder: SyntheticResponder, attempts: int = 1) -> Any:
         retries = {"mode": "standard", "total_max_attempts": attempts}
         config = botocore.config.Config(retries=retries)
         client = boto3.client(
@@ -55,22 +58,21 @@ class Calls:
             config=config,
             **CREDENTIALS,
         )
-        service_model = client.meta.service_model
-        service_key = service_model.service_id.hyphenize()
-
-        def before_send(request: Any, event_name: str, **kwargs: Any) -> AWSResponse | None:
-            self.sends += 1
-            operation = service_model.operation_model(event_name.rsplit(".", 1)[1])
-            answer = responder.answer(service_key, operation, None, trace_id)
-            return None if answer is None else answer.response
-
-        client.meta.events.register("before-send", before_send)
+        client.meta.events.register("before-send", self.count)  # only counts: returns None
+        Instrumentor().instrument(client, synthetic=responder)
+        self.clients.append(client)
         return client
+
+    def close(self) -> None:
+        for client in self.clients:
+            Instrumentor().uninstrument(client)
 
 
 @pytest.fixture
-def calls() -> Calls:
-    return Calls()
+def calls() -> Iterator[Calls]:
+    made = Calls()
+    yield made
+    made.close()
 
 
 def _everything(**response: Any) -> SyntheticResponder:
@@ -254,32 +256,24 @@ def test_aiobotocore_end_to_end(aio_session: Any) -> None:
         async with aio_session.create_client(
             "s3", region_name="us-east-1", endpoint_url=endpoint, **CREDENTIALS
         ) as s3:
-            model = s3.meta.service_model
-
-            def answer(request: Any, event_name: str, **kwargs: Any) -> Any:
-                operation = model.operation_model(event_name.rsplit(".", 1)[1])
-                answer = responder.answer("s3", operation, None, 0, is_async=True)
-                return None if answer is None else answer.response
-
-            s3.meta.events.register("before-send", answer)
-            result = await s3.get_object(Bucket="b", Key="k")
-            async with result["Body"] as body:
-                assert len(await body.read()) == 3000
-            listed = await s3.list_objects_v2(Bucket="b")
-            assert listed["ResponseMetadata"]["HTTPStatusCode"] == 200
+            Instrumentor().instrument(s3, synthetic=responder)
+            try:
+                result = await s3.get_object(Bucket="b", Key="k")
+                async with result["Body"] as body:
+                    assert len(await body.read()) == 3000
+                listed = await s3.list_objects_v2(Bucket="b")
+                assert listed["ResponseMetadata"]["HTTPStatusCode"] == 200
+            finally:
+                Instrumentor().uninstrument(s3)
         async with aio_session.create_client(
             "dynamodb", region_name="us-east-1", endpoint_url=endpoint, **CREDENTIALS
         ) as ddb:
-            model = ddb.meta.service_model
-
-            def fail(request: Any, event_name: str, **kwargs: Any) -> Any:
-                operation = model.operation_model(event_name.rsplit(".", 1)[1])
-                answer = errors.answer("dynamodb", operation, None, 0, is_async=True)
-                return None if answer is None else answer.response
-
-            ddb.meta.events.register("before-send", fail)
-            with pytest.raises(ClientError) as caught:
-                await ddb.get_item(TableName="t", Key={})
-            assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+            Instrumentor().instrument(ddb, synthetic=errors)
+            try:
+                with pytest.raises(ClientError) as caught:
+                    await ddb.get_item(TableName="t", Key={})
+                assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+            finally:
+                Instrumentor().uninstrument(ddb)
 
     asyncio.run(run())

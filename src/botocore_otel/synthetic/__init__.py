@@ -25,6 +25,7 @@ from botocore_otel.synthetic.wire import error_wire, success_wire
 
 __all__ = [
     "ErrorSpec",
+    "PendingAnswer",
     "ResponseSpec",
     "Rule",
     "SyntheticAnswer",
@@ -89,6 +90,54 @@ def _with_body(operation: OperationModel, values: dict[str, Any], spec: Response
     return values
 
 
+class PendingAnswer:
+    """A call a rule selected; ``build`` makes its answer and spends the rule's budget."""
+
+    __slots__ = ("_by_reservoir", "_entry", "_failure", "_responder", "is_async", "operation", "params")
+
+    def __init__(
+        self,
+        responder: SyntheticResponder,
+        entry: _Entry,
+        operation: OperationModel,
+        params: Mapping[str, Any] | None,
+        is_async: bool,
+        by_reservoir: bool,
+        failure: Exception | None = None,
+    ) -> None:
+        self._responder = responder
+        self._entry = entry
+        self.operation = operation
+        self.params = params
+        self.is_async = is_async
+        self._by_reservoir = by_reservoir
+        self._failure = failure
+
+    @property
+    def rule(self) -> Rule:
+        return self._entry.rule
+
+    def build(self) -> SyntheticAnswer:
+        """Raises when the answer cannot be built (a ``data`` callable failing, data that
+        does not fit the output shape...): the caller must then not let the call through."""
+        if self._failure is not None:
+            raise self._failure
+        entry, rng = self._entry, self._responder._rng
+        rule = entry.rule
+        rule.commit(self._by_reservoir)
+        spec = rule.response
+        error = spec.error
+        if error is not None and (error.rate >= 1.0 or rng.random() < error.rate):
+            template = entry.error_template(self.operation, error)
+            code: str | None = error.code
+        else:
+            template = entry.success_template(self.operation, self.params)
+            code = None
+        latency = spec.latency
+        delay = latency.sample(rng) if latency is not None else 0.0
+        return SyntheticAnswer(template.response(self.is_async), rule.name, delay, code)
+
+
 class SyntheticResponder:
     """Chooses, per API call, whether and how to answer synthetically."""
 
@@ -120,6 +169,19 @@ class SyntheticResponder:
         is_async: bool = False,
     ) -> SyntheticAnswer | None:
         """The synthetic answer for this call, or None to let it go to AWS."""
+        pending = self.select(service_key, operation_model, params, trace_id, is_async)
+        return None if pending is None else pending.build()
+
+    def select(
+        self,
+        service_key: str,
+        operation_model: OperationModel,
+        params: Mapping[str, Any] | None,
+        trace_id: int,
+        is_async: bool = False,
+    ) -> PendingAnswer | None:
+        """Whether a rule selects this call, spending nothing: the reservoir, the error
+        and latency draws and the response itself wait for ``PendingAnswer.build``."""
         key = (service_key, operation_model.name)
         try:
             entry = self._entries[key]
@@ -127,20 +189,13 @@ class SyntheticResponder:
             entry = self._resolve(key)
         if entry is None:
             return None
-        rule = entry.rule
-        if not rule.selects(trace_id, self._rng):
+        try:
+            selected, by_reservoir = entry.rule.tentatively_selects(trace_id, self._rng)
+        except Exception as error:  # a rule matched: the call must not reach AWS
+            return PendingAnswer(self, entry, operation_model, params, is_async, False, error)
+        if not selected:
             return None
-        spec = rule.response
-        error = spec.error
-        if error is not None and (error.rate >= 1.0 or self._rng.random() < error.rate):
-            template = entry.error_template(operation_model, error)
-            code: str | None = error.code
-        else:
-            template = entry.success_template(operation_model, params)
-            code = None
-        latency = spec.latency
-        delay = latency.sample(self._rng) if latency is not None else 0.0
-        return SyntheticAnswer(template.response(is_async), rule.name, delay, code)
+        return PendingAnswer(self, entry, operation_model, params, is_async, by_reservoir)
 
     def _resolve(self, key: tuple[str, str]) -> _Entry | None:
         service, operation = key

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore_otel.errors import ConfigError
 from botocore_otel.synthetic.latency import Latency
 
 DECISIONS = ("trace", "call")
@@ -67,6 +68,20 @@ class Reservoir:
                 return True
             return False
 
+    def has_room(self) -> bool:
+        """Whether ``take`` would succeed now, without taking anything."""
+        return int(time.monotonic()) != self._second or self._used < self._target
+
+    def spend(self) -> None:
+        """Takes one selection promised by ``has_room``: a call that raced for the last one
+        is answered anyway (the target is a floor for load tests, not a cap)."""
+        now = int(time.monotonic())
+        with self._lock:
+            if now != self._second:
+                self._second = now
+                self._used = 0
+            self._used += 1
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorSpec:
@@ -113,17 +128,43 @@ class ResponseSpec:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Rule:
+    """A synthetic-response rule. ``Rule(name, match, ...)`` and ``Rule.create`` are the
+    same; rules files and ``synthetic=[{...}]`` go through ``config.parse_rules``, which
+    also checks ``match`` against the installed service models."""
+
     name: str
     match: str
     rate: float = 1.0
     fixed_target: int = 0
     decision: str = "trace"
     response: ResponseSpec = field(default_factory=ResponseSpec)
-    _service_re: re.Pattern[str] | None = field(default=None, repr=False)
-    _operation_re: re.Pattern[str] | None = field(default=None, repr=False)
-    _threshold: int = field(default=0, repr=False)
-    _salt: int = field(default=0, repr=False)
-    _reservoir: Reservoir | None = field(default=None, repr=False)
+    _service_re: re.Pattern[str] | None = field(init=False, repr=False)
+    _operation_re: re.Pattern[str] | None = field(init=False, repr=False)
+    _threshold: int = field(init=False, repr=False)
+    _salt: int = field(init=False, repr=False)
+    _reservoir: Reservoir | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        where = f"synthetic[rule {self.name!r}]"
+        if isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) or not 0 <= self.rate <= 1:
+            raise ConfigError(f"{where}.rate", self.rate, "a number between 0 and 1")
+        target = self.fixed_target
+        if isinstance(target, bool) or not isinstance(target, int) or target < 0:
+            raise ConfigError(f"{where}.fixed_target", self.fixed_target, "an integer >= 0")
+        if self.decision not in DECISIONS:
+            raise ConfigError(f"{where}.decision", self.decision, "'trace' or 'call'")
+        if not isinstance(self.match, str) or (self.match != "*" and "." not in self.match):
+            raise ConfigError(f"{where}.match", self.match, "'service.Operation' (globs allowed) or '*'")
+        service, _, operation = self.match.partition(".") if self.match != "*" else ("*", ".", "*")
+        derived = {
+            "_service_re": _compile(service),
+            "_operation_re": _compile(operation),
+            "_threshold": min(int(self.rate * 2.0**64), 1 << 64),
+            "_salt": rule_salt(self.name),
+            "_reservoir": Reservoir(self.fixed_target) if self.fixed_target > 0 else None,
+        }
+        for key, value in derived.items():
+            object.__setattr__(self, key, value)
 
     @classmethod
     def create(
@@ -135,21 +176,8 @@ class Rule:
         decision: str = "trace",
         response: ResponseSpec | None = None,
     ) -> Rule:
-        """Build a rule from already-validated values (see ``config.parse_rules``)."""
-        service, _, operation = match.partition(".") if match != "*" else ("*", ".", "*")
-        return cls(
-            name=name,
-            match=match,
-            rate=rate,
-            fixed_target=fixed_target,
-            decision=decision,
-            response=response or ResponseSpec(),
-            _service_re=_compile(service),
-            _operation_re=_compile(operation),
-            _threshold=min(int(rate * 2.0**64), 1 << 64),
-            _salt=rule_salt(name),
-            _reservoir=Reservoir(fixed_target) if fixed_target > 0 else None,
-        )
+        """The same as the constructor (kept for existing callers)."""
+        return cls(name, match, rate, fixed_target, decision, response or ResponseSpec())
 
     @property
     def service_pattern(self) -> str:
@@ -174,6 +202,20 @@ class Rule:
         """Reservoir first (``fixed_target`` per second), then ``rate``."""
         if self._reservoir is not None and self._reservoir.take():
             return True
+        return self._rate_selects(trace_id, rng)
+
+    def tentatively_selects(self, trace_id: int, rng: random.Random) -> tuple[bool, bool]:
+        """(selected, by the reservoir) without spending the reservoir: ``commit`` does,
+        once the answer is used (another before-send handler may answer the call first)."""
+        if self._reservoir is not None and self._reservoir.has_room():
+            return True, True
+        return self._rate_selects(trace_id, rng), False
+
+    def commit(self, by_reservoir: bool) -> None:
+        if by_reservoir and self._reservoir is not None:
+            self._reservoir.spend()
+
+    def _rate_selects(self, trace_id: int, rng: random.Random) -> bool:
         threshold = self._threshold
         if threshold >= 1 << 64:
             return True

@@ -1,0 +1,166 @@
+"""Where synthetic answers enter a call: botocore's ``before-send`` event.
+
+botocore emits ``before-send`` with plain ``emit``: every handler runs, and the first
+non-None return value is used instead of the wire; the others are dropped unread. Our
+handler is registered last, but it cannot see what the handlers before it returned (moto's
+mock, a user's cache, a ``register_first`` handler). So when a rule selects the call it
+returns a ``DeferredResponse``: an object that does nothing until botocore reads it, which
+happens only when it is the answer botocore uses. Then, and only then, the rule's
+reservoir is spent, the error and latency are drawn, the response is built and the
+latency is waited. A call answered earlier costs a rule lookup and one rate draw.
+
+A call a rule selected never reaches AWS: if its answer cannot be built, botocore gets a
+``ClientError`` (code ``BotocoreOtelSyntheticError``, HTTP 500, a message naming the rule
+and the cause) raised while it reads the response, after the attempt: not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+
+from botocore_otel._failsafe import report
+from botocore_otel.lifecycle import SYNTHETIC_HEADER, _sending_state
+from botocore_otel.synthetic.responses import new_request_id
+
+if TYPE_CHECKING:
+    from botocore_otel.lifecycle import Lifecycle
+    from botocore_otel.state import CallState
+    from botocore_otel.synthetic import PendingAnswer, SyntheticResponder
+
+logger = logging.getLogger("botocore_otel")
+SYNTHETIC_ERROR_CODE = "BotocoreOtelSyntheticError"
+
+# The latency of an aiobotocore call's synthetic answer, waited at before-parse: that
+# event's handlers are awaited, and it comes only after the answer was used.
+_async_delay: ContextVar[float] = ContextVar("botocore_otel_synthetic_delay", default=0.0)
+
+
+class DeferredResponse:
+    """Stands for a synthetic ``AWSResponse`` until botocore reads any attribute of it."""
+
+    __slots__ = ("_build", "_response")
+
+    def __init__(self, build: Callable[[], AWSResponse]) -> None:
+        object.__setattr__(self, "_build", build)
+        object.__setattr__(self, "_response", None)
+
+    def _resolve(self) -> AWSResponse:
+        response: AWSResponse | None = self._response
+        if response is None:
+            response = self._build()
+            object.__setattr__(self, "_response", response)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._resolve(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._resolve(), name, value)
+
+    def __repr__(self) -> str:
+        return f"DeferredResponse({self._response!r})"
+
+
+class SyntheticSender:
+    """The before-send responder (and the aiobotocore latency) of one instrumentation."""
+
+    def __init__(self, responder: SyntheticResponder, lifecycle: Lifecycle) -> None:
+        self._responder = responder
+        self._lifecycle = lifecycle
+        self._failures_logged: set[tuple[str, str, type[BaseException]]] = set()
+        self._lock = threading.Lock()
+
+    def handlers(self) -> list[tuple[str, Any, str, str]]:
+        return [
+            # last: a response returned by a handler registered earlier wins
+            ("before-send", self.on_before_send, "last", "botocore_otel.on_synthetic_send"),
+            ("before-parse", self.on_before_parse, "first", "botocore_otel.on_synthetic_parse"),
+        ]
+
+    def on_before_send(self, **_: Any) -> DeferredResponse | None:
+        if not self._lifecycle.enabled:
+            return None
+        try:
+            state = _sending_state()
+            if state is None or state.ended:
+                return None
+            span = state.span
+            trace_id = span.get_span_context().trace_id if span is not None else 0
+            pending = self._responder.select(
+                state.info.service_key, state.model, state.params, trace_id, is_async=state.is_async
+            )
+        except Exception as error:
+            report("choosing a synthetic answer", error)
+            return None
+        if pending is None:
+            return None
+        ref = state.ref
+        return DeferredResponse(lambda: self._answer(pending, ref()))
+
+    def _answer(self, pending: PendingAnswer, state: CallState | None) -> AWSResponse:
+        """Runs when botocore reads the response: this call is answered by us."""
+        try:
+            answer = pending.build()
+            answer.response.headers[SYNTHETIC_HEADER] = answer.rule_name
+            if answer.delay_s > 0:
+                if pending.is_async:
+                    _async_delay.set(answer.delay_s)
+                else:
+                    time.sleep(answer.delay_s)
+            return answer.response
+        except Exception as error:
+            if state is not None:
+                state.synthetic_rule = pending.rule.name  # response-received will not come
+            raise self._failure(pending, error) from error
+
+    def _failure(self, pending: PendingAnswer, error: Exception) -> ClientError:
+        rule, operation = pending.rule.name, pending.operation.name
+        cause = f"{type(error).__name__}: {error}"
+        message = (
+            f"botocore-otel synthetic rule {rule!r} selected this call but could not build "
+            f"its answer ({cause}); the call was not sent to AWS"
+        )
+        key = (rule, operation, type(error))
+        with self._lock:
+            first = key not in self._failures_logged
+            self._failures_logged.add(key)
+        if first:
+            logger.error("botocore-otel: %s (%s)", message, operation, exc_info=error)
+        request_id = new_request_id()
+        return ClientError(
+            {
+                "Error": {"Code": SYNTHETIC_ERROR_CODE, "Message": message},
+                "ResponseMetadata": {
+                    "RequestId": request_id,
+                    "HTTPStatusCode": 500,
+                    "HTTPHeaders": {SYNTHETIC_HEADER: rule, "x-amzn-requestid": request_id},
+                    "RetryAttempts": 0,
+                },
+            },
+            operation,
+        )
+
+    def on_before_parse(self, **_: Any) -> Coroutine[Any, Any, None] | None:
+        delay = _async_delay.get()
+        if not delay:
+            return None
+        _async_delay.set(0.0)
+        return _wait(delay)
+
+
+async def _wait(delay_s: float) -> None:
+    """The synthetic latency of an aiobotocore call: awaited, never blocking the loop."""
+    import asyncio  # only aiobotocore calls get here: sync apps never pay for the import
+
+    try:
+        await asyncio.sleep(delay_s)
+    except RuntimeError as error:  # no asyncio loop (trio through anyio): answer at once
+        report("synthetic latency", error)

@@ -1,0 +1,184 @@
+"""The synthetic responder inside a real call, through ``instrument()``: it never lets a
+selected call reach the endpoint, and it yields to a before-send handler that answered first.
+
+The endpoint is a scripted HTTP server on 127.0.0.1 that records every request: a call
+that escaped to "AWS" shows up there.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+from urllib3.response import HTTPResponse
+
+from botocore_otel import Instrumentor
+from botocore_otel.errors import ConfigError
+from botocore_otel.synthetic import ResponseSpec, Rule, SyntheticResponder
+from botocore_otel.synthetic.sending import SYNTHETIC_ERROR_CODE
+from telemetry import Telemetry
+from tests.scripted_http import Reply, ScriptedServer, client_for, scripted_server
+
+WIRE_ITEM = b'{"Item": {"k": {"S": "from the wire"}}}'
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with scripted_server(lambda _i, _r: Reply(200, WIRE_ITEM)) as running:
+        yield running
+
+
+def instrumented(telemetry: Telemetry, synthetic: Any) -> Any:
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, synthetic=synthetic, **telemetry.providers)
+    return session
+
+
+@pytest.fixture
+def telemetry() -> Telemetry:
+    return Telemetry()
+
+
+# -- 1. never fail open to AWS ---------------------------------------------------------------
+class Broken:
+    """A ``data`` callable that fails one way or another (or not: "fine"), counting its calls."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.calls = 0
+
+    def __call__(self, params: Any) -> Any:
+        self.calls += 1
+        if self.kind == "fine":
+            return {"Item": {"k": {"S": "synthetic"}}}
+        if self.kind == "raises":
+            raise KeyError("no such fixture")
+        return {"Item": {"k": {"NOT_A_TYPE": "x"}}}  # does not fit the output shape
+
+
+@pytest.mark.parametrize("kind", ["raises", "does-not-fit"])
+def test_a_selected_call_whose_answer_cannot_be_built_fails_and_never_reaches_aws(
+    kind: str, server: ScriptedServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = Broken(kind)
+    rules = [{"name": "broken items", "match": "dynamodb.GetItem", "response": {"data": data}}]
+    session = instrumented(telemetry, rules)
+    caplog.set_level(logging.WARNING, logger="botocore_otel")
+    try:
+        ddb = client_for(session, "dynamodb", server.url, attempts=3)
+        for _ in range(2):
+            with pytest.raises(ClientError) as raised:
+                ddb.get_item(TableName="t", Key={"k": {"S": "v"}})
+            error = raised.value.response["Error"]
+            assert error["Code"] == SYNTHETIC_ERROR_CODE
+            assert "'broken items'" in error["Message"]
+            assert ("KeyError" if kind == "raises" else "ConfigError") in error["Message"]
+            assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        ddb.list_tables()  # no rule: this one goes to the wire
+    finally:
+        Instrumentor().uninstrument(session)
+    assert [r.header_values("X-Amz-Target") for r in server.received] == [["DynamoDB_20120810.ListTables"]]
+    assert data.calls == 2  # once per call: not retried
+    logged = [r for r in caplog.records if "broken items" in r.getMessage()]
+    assert len(logged) == 1, [r.getMessage() for r in caplog.records]
+    spans = telemetry.spans("DynamoDB.GetItem")
+    assert len(spans) == 2
+    for span in spans:
+        assert span.attributes["botocore_otel.synthetic.rule"] == "broken items"
+        assert "error.type" in span.attributes
+
+
+# -- 2. yield to an earlier answer ---------------------------------------------------------------
+def cached(**_: Any) -> AWSResponse:
+    """A user's before-send cache, registered first: it answers every GetItem itself."""
+    body = b'{"Item": {"k": {"S": "cached"}}}'
+    raw = HTTPResponse(body=io.BytesIO(body), status=200, preload_content=False)
+    return AWSResponse("https://cache.invalid/", 200, {"x-amzn-requestid": "cached"}, raw)
+
+
+def in_thread(call: Any) -> Any:
+    """The call's result; a call stuck in an hour of synthetic latency fails the test."""
+    out: list[Any] = []
+    worker = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    worker.start()
+    worker.join(120)
+    assert out, "the call did not return: the synthetic latency of a discarded answer was waited"
+    return out[0]
+
+
+def test_an_earlier_before_send_answer_wins_and_the_responder_does_nothing(
+    server: ScriptedServer, telemetry: Telemetry
+) -> None:
+    data = Broken("fine")  # counts the answers the responder built
+    rules = [{"name": "slow", "match": "dynamodb.GetItem", "response": {"data": data, "latency": 3600}}]
+    session = instrumented(telemetry, rules)
+    try:
+        ddb = client_for(session, "dynamodb", server.url)
+        ddb.meta.events.register_first("before-send", cached)
+        result = in_thread(lambda: ddb.get_item(TableName="t", Key={"k": {"S": "v"}}))
+    finally:
+        Instrumentor().uninstrument(session)
+    assert result["Item"] == {"k": {"S": "cached"}}
+    assert data.calls == 0
+    assert server.received == []
+    (span,) = telemetry.spans("DynamoDB.GetItem")
+    assert "botocore_otel.synthetic" not in span.attributes
+
+
+def test_an_earlier_answer_spends_none_of_the_reservoir(server: ScriptedServer, telemetry: Telemetry) -> None:
+    # rate 0: only the reservoir (one call per second) selects.
+    rules = [{"name": "one a second", "match": "dynamodb.GetItem", "rate": 0.0, "fixed_target": 1}]
+    session = instrumented(telemetry, rules)
+    try:
+        ddb = client_for(session, "dynamodb", server.url)
+        while time.monotonic() % 1.0 > 0.5:  # the calls below fit in one reservoir second
+            time.sleep(0.05)
+        ddb.meta.events.register_first("before-send", cached, unique_id="cache")
+        assert ddb.get_item(TableName="t", Key={"k": {"S": "v"}})["Item"] == {"k": {"S": "cached"}}
+        ddb.meta.events.unregister("before-send", unique_id="cache")
+        answered = ddb.get_item(TableName="t", Key={"k": {"S": "v"}})
+    finally:
+        Instrumentor().uninstrument(session)
+    assert server.received == []  # the reservoir's call of this second was still there
+    assert answered["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "one a second"
+
+
+# -- 3. rules built in code -----------------------------------------------------------------
+def test_a_rule_built_directly_selects_calls(server: ScriptedServer, telemetry: Telemetry) -> None:
+    item = {"Item": {"k": {"S": "synthetic"}}}
+    direct = Rule("direct", "dynamodb.GetItem", response=ResponseSpec(data=item))
+    created = Rule.create("created", "dynamodb.PutItem")
+    session = instrumented(telemetry, SyntheticResponder([direct, created]))
+    try:
+        ddb = client_for(session, "dynamodb", server.url)
+        assert ddb.get_item(TableName="t", Key={"k": {"S": "v"}})["Item"] == item["Item"]
+        ddb.put_item(TableName="t", Item={"k": {"S": "v"}})
+    finally:
+        Instrumentor().uninstrument(session)
+    assert server.received == []
+    rules = [span.attributes["botocore_otel.synthetic.rule"] for span in telemetry.aws_spans()]
+    assert rules == ["direct", "created"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "setting"),
+    [
+        ({"rate": 1.5}, "rate"),
+        ({"decision": "sometimes"}, "decision"),
+        ({"fixed_target": -1}, "fixed_target"),
+        ({"match": "GetItem"}, "match"),
+    ],
+)
+def test_a_rule_built_directly_refuses_bad_values(kwargs: dict[str, Any], setting: str) -> None:
+    values = {"name": "r", "match": "dynamodb.GetItem", **kwargs}
+    with pytest.raises(ConfigError) as raised:
+        Rule(**values)
+    assert raised.value.setting == f"synthetic[rule 'r'].{setting}"
