@@ -101,6 +101,23 @@ def test_global_instrument_covers_new_sessions_and_the_existing_default_session(
         boto3.DEFAULT_SESSION = None
 
 
+def test_uninstrumenting_one_session_under_global_instrumentation_silences_its_clients(moto, telemetry):
+    Instrumentor().instrument(**telemetry.providers)
+    session, other = boto3.session.Session(), boto3.session.Session()
+    client, others = moto.client("sts", session=session), moto.client("sts", session=other)
+    client.get_caller_identity()
+    assert len(telemetry.aws_spans()) == 1
+
+    Instrumentor().uninstrument(session)
+    client.get_caller_identity()  # created before: holds a copy of the global handlers
+    moto.client("sts", session=session).get_caller_identity()
+    assert len(telemetry.aws_spans()) == 1
+    assert _trace_headers(moto) == set()
+    others.get_caller_identity()  # the other session stays instrumented
+    _call(moto, boto3.session.Session())  # and so do new sessions
+    assert len(telemetry.aws_spans()) == 3
+
+
 def test_the_instrument_function_shares_its_state_with_the_instrumentor(moto, telemetry):
     botocore_otel.instrument(**telemetry.providers)
     _call(moto, boto3.session.Session())

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.trace import Tracer
 
 from botocore_otel import payload
 from botocore_otel._failsafe import report
@@ -60,19 +61,28 @@ _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
 class _Instrumentation:
     """One configuration's handlers and the emitters they are registered on."""
 
-    def __init__(self, settings: Settings) -> None:
-        tracer = trace.get_tracer("botocore_otel", _VERSION, tracer_provider=settings.tracer_provider)
-        call_metrics = None
-        if settings.metrics:
+    def __init__(self, settings: Settings, shared_from: _Instrumentation | None = None) -> None:
+        call_metrics: CallMetrics | None = None
+        if shared_from is not None:  # a session's share of the global instrumentation
+            tracer: Tracer = shared_from.tracer
+            call_metrics = shared_from.call_metrics
+        else:
+            tracer = trace.get_tracer("botocore_otel", _VERSION, tracer_provider=settings.tracer_provider)
+        if settings.metrics and shared_from is None:
             try:
                 meter = metrics.get_meter("botocore_otel", _VERSION, meter_provider=settings.meter_provider)
                 call_metrics = CallMetrics(meter, phases=settings.phase_metrics)
             except Exception as error:  # a broken meter provider: tracing goes on, metrics off
                 report("creating the metric instruments (metrics stay off)", error)
         self.settings = settings
-        self.tracer = tracer
+        self.tracer: Tracer = tracer
+        self.call_metrics: CallMetrics | None = call_metrics
         self.lifecycle = Lifecycle(settings, tracer, call_metrics)
-        if settings.synthetic is not None:
+        self.is_global = False
+        # The global instrumentation's per-session shares: one lifecycle each, so that
+        # uninstrumenting one session silences the clients it made (they hold its handlers).
+        self.shares: weakref.WeakSet[_Instrumentation] = weakref.WeakSet()
+        if settings.synthetic is not None and shared_from is None:
             logger.info("botocore-otel: synthetic responses on: %s", settings.synthetic.describe())
         self._emitters: weakref.WeakSet[Any] = weakref.WeakSet()
         wanted = {"always", "synthetic" if settings.synthetic else ""}
@@ -117,10 +127,19 @@ class _Instrumentation:
     def _answer_owner(self, **_: Any) -> _Instrumentation:
         return self
 
+    def share(self) -> _Instrumentation:
+        """A per-session instrumentation with this one's settings, tracer and metrics."""
+        share = _Instrumentation(self.settings, shared_from=self)
+        share.is_global = True
+        self.shares.add(share)
+        return share
+
     def close(self) -> None:
         self.lifecycle.enabled = False
         for emitter in list(self._emitters):
             self.unregister(emitter)
+        for share in list(self.shares):
+            share.close()
 
 
 @functools.cache
@@ -183,7 +202,7 @@ def instrument_target(target: Any, options: Mapping[str, object]) -> None:
     emitter = _emitter_of(target)
     with _lock:
         owner = _owners.get(emitter)
-        if owner is not None and owner is not _global:
+        if owner is not None and not owner.is_global:
             return  # already instrumented explicitly: instrumenting twice does nothing more
         instrumentation = _Instrumentation(load_settings(options, strict=True))
         # Handlers copied from the session (or left by an earlier instrumentation, disabled)
@@ -206,7 +225,7 @@ def uninstrument_target(target: Any) -> None:
                 copied.unregister(emitter)
             return
         owner.unregister(emitter)
-        if owner is not _global and not any(o is owner for o in _owners.values()):
+        if not any(o is owner for o in _owners.values()):  # a global share has one session
             owner.lifecycle.enabled = False
         if _global is None and not _owners:
             _disable_transfers()
@@ -316,8 +335,9 @@ def _on_new_session(session: Any) -> None:
         emitter = session.get_component("event_emitter")
         with _lock:
             if emitter not in _owners:
-                instrumentation.register(emitter)
-                _owners[emitter] = instrumentation
+                share = instrumentation.share()
+                share.register(emitter)
+                _owners[emitter] = share
     except Exception:
         logger.exception("botocore-otel: could not instrument a new botocore session")
 
