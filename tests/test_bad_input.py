@@ -455,17 +455,20 @@ def test_one_call():
 
 
 @pytest.mark.parametrize(
-    "switch",
+    ("switch", "on"),
     [
-        ["BOTOCORE_OTEL_PYTEST=0"],
-        ["-p", "botocore_otel.pytest_plugin", "--botocore-otel"],
-        ["BOTOCORE_OTEL_PYTEST=1"],
+        (["BOTOCORE_OTEL_PYTEST=1"], False),
+        (["--botocore-otel"], False),
+        (["-p", "botocore_otel.pytest_plugin"], False),
+        (["-p", "botocore_otel.pytest_plugin", "--botocore-otel"], True),
+        (["-p", "botocore_otel.pytest_plugin", "BOTOCORE_OTEL_PYTEST=1"], True),
     ],
-    ids=["off", "option-and-p", "env-on"],
+    ids=["env-without-p", "option-without-p", "p-alone", "p-and-option", "p-and-env"],
 )
-def test_pytest_plugin_acts_only_when_asked(switch: list[str], tmp_path: Path) -> None:
-    """The ``pytest11`` plugin is loaded in every pytest run: it must stay inert unless
-    ``--botocore-otel`` or ``BOTOCORE_OTEL_PYTEST=1``; ``-p`` on top must not clash."""
+def test_pytest_plugin_acts_only_when_asked(switch: list[str], on: bool, tmp_path: Path) -> None:
+    """Opt-in only: installing botocore-otel adds nothing to other projects' test runs. The
+    plugin is loaded by ``-p botocore_otel.pytest_plugin`` and then acts only with
+    ``--botocore-otel`` or ``BOTOCORE_OTEL_PYTEST=1``."""
     import subprocess
     import sys
 
@@ -474,11 +477,13 @@ def test_pytest_plugin_acts_only_when_asked(switch: list[str], tmp_path: Path) -
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTOCORE_OTEL_", "OTEL_", "PYTEST_"))}
     args = [a for a in switch if "=" not in a]
     env.update(a.split("=", 1) for a in switch if "=" in a)
-    on = switch != ["BOTOCORE_OTEL_PYTEST=0"]
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_probe.py", *args]
     if on:
         command.append(f"--botocore-otel-report={report}")
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    if args == ["--botocore-otel"]:  # not loaded: pytest does not know the option
+        assert done.returncode == 4 and "unrecognized arguments: --botocore-otel" in done.stderr, done.stderr
+        return
     assert done.returncode == 0, done.stdout + done.stderr
     assert ("botocore-otel" in done.stdout) is on, done.stdout
     if on:
@@ -486,3 +491,9 @@ def test_pytest_plugin_acts_only_when_asked(switch: list[str], tmp_path: Path) -
         assert figures["spans_started"] == figures["spans_ended"] >= 1
         assert figures["calls_measured"] == 1
         assert figures["spans_open"] == 0 and figures["instrumentation_errors"] == 0
+
+
+def test_no_pytest11_entry_point_is_installed() -> None:
+    from importlib.metadata import entry_points
+
+    assert [ep for ep in entry_points(group="pytest11") if ep.value.startswith("botocore_otel")] == []

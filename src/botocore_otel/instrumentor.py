@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Collection
 from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from botocore_otel import wiring
+
+logger = logging.getLogger("botocore_otel")
 
 
 class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -58,3 +62,41 @@ class _AutoInstrumentor:
 
 def auto_instrumentor() -> _AutoInstrumentor:
     return _AutoInstrumentor()
+
+
+# opentelemetry-instrumentation-botocore's entry points, and what they patch.
+_OFFICIAL = {"botocore": "BotocoreInstrumentor", "aiobotocore": "AiobotocoreInstrumentor"}
+
+
+def after_auto_instrumentation() -> None:
+    """The ``opentelemetry_post_instrument`` entry point: runs once ``opentelemetry-instrument``
+    has loaded every instrumentor, in whichever order they came.
+
+    With both botocore-otel and opentelemetry-instrumentation-botocore enabled, each call
+    would get two spans, one inside the other. The official one is switched off (it wraps
+    ``_make_api_call``; unwrapping it before the app runs is safe) and a warning says how to
+    choose. If botocore-otel was disabled (or failed), nothing is done.
+    """
+    try:
+        if not wiring.is_instrumented_globally():
+            return
+        official = sys.modules.get("opentelemetry.instrumentation.botocore")
+        if official is None:
+            return
+        switched_off = []
+        for name, class_name in _OFFICIAL.items():
+            cls = getattr(official, class_name, None)
+            if cls is not None and cls().is_instrumented_by_opentelemetry:
+                cls().uninstrument()
+                switched_off.append(name)
+        if switched_off:
+            logger.warning(
+                "botocore-otel: opentelemetry-instrumentation-botocore is enabled too; its %s "
+                "instrumentation was switched off so that each AWS call gets one span, botocore-otel's. "
+                "Set OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=%s to say so, or add botocore_otel to it to "
+                "keep the official instrumentation instead.",
+                " and ".join(switched_off),
+                ",".join(switched_off),
+            )
+    except Exception:
+        logger.exception("botocore-otel: could not switch off opentelemetry-instrumentation-botocore")

@@ -1,8 +1,9 @@
 """pytest plugin: run any test suite (botocore's own, say) with botocore-otel switched on.
 
-Registered as the ``pytest11`` entry point ``botocore_otel``, so pytest loads it in every
-run; it does nothing unless asked with ``--botocore-otel`` or ``BOTOCORE_OTEL_PYTEST=1``.
-Nothing from OpenTelemetry or botocore is imported until then.
+Opt-in only (no ``pytest11`` entry point, so installing botocore-otel changes no other
+project's test runs): load it with ``pytest -p botocore_otel.pytest_plugin``, then switch it
+on with ``--botocore-otel`` or ``BOTOCORE_OTEL_PYTEST=1``. Nothing from OpenTelemetry or
+botocore is imported until then.
 
 When enabled, at session start it instruments every botocore session globally with:
 
