@@ -213,6 +213,38 @@ def test_aws_trace_header_is_opt_in(moto, instrument, telemetry):
     assert message["Attributes"]["AWSTraceHeader"] == xray_of(send)
 
 
+def test_aws_trace_header_on_a_model_without_message_system_attribute_names(moto, telemetry, tmp_path):
+    """Older botocore (within the supported range) has only the deprecated ``AttributeNames``
+    on ReceiveMessage: asking with ``MessageSystemAttributeNames`` would fail the call."""
+    import gzip
+
+    import botocore.session
+
+    core = botocore.session.Session()
+    document = core.get_component("data_loader").load_service_model("sqs", "service-2")
+    del document["shapes"]["ReceiveMessageRequest"]["members"]["MessageSystemAttributeNames"]
+    target = tmp_path / "sqs" / "2012-11-05"
+    target.mkdir(parents=True)
+    with gzip.open(target / "service-2.json.gz", "wt") as out:
+        json.dump(document, out)
+    older = botocore.session.Session()
+    older.set_config_variable("data_path", str(tmp_path))
+    session = boto3.session.Session(botocore_session=older)
+    Instrumentor().instrument(session, sqs_aws_trace_header=True, **telemetry.providers)
+    try:
+        sqs = moto.client("sqs", session=session)
+        model = sqs.meta.service_model.operation_model("ReceiveMessage").input_shape.members
+        assert "MessageSystemAttributeNames" not in model and "AttributeNames" in model
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="x")
+        (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    finally:
+        Instrumentor().uninstrument(session)
+    (send,) = telemetry.spans("SQS.SendMessage")
+    assert recorded(moto, "ReceiveMessage")[0].json()["AttributeNames"] == ["AWSTraceHeader"]
+    assert message["Attributes"]["AWSTraceHeader"] == xray_of(send)
+
+
 def test_signed_like_any_parameter(moto_auth, telemetry):
     session = boto3.session.Session()
     Instrumentor().instrument(session, **telemetry.providers)
@@ -224,7 +256,9 @@ def test_signed_like_any_parameter(moto_auth, telemetry):
         sns.publish(TopicArn=sns.create_topic(Name="t")["TopicArn"], Message="m")
     finally:
         Instrumentor().uninstrument(session)
-    assert next(r for r in moto_auth.recorded_requests() if r.operation == "SendMessage").signed_headers
+    send = next(r for r in moto_auth.recorded_requests() if r.operation == "SendMessage")
+    assert {"host", "x-amz-date"} <= set(send.signed_headers())  # signed, and moto checked it
+    assert "traceparent" in send.json()["MessageAttributes"]  # with the context in the body
 
 
 # -- SNS ----------------------------------------------------------------------------------

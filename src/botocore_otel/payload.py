@@ -239,7 +239,9 @@ class PayloadPropagator:
             self._receive_names = (textmap, names)
         return names
 
-    def on_sqs_receive_request(self, params: dict[str, Any], context: Mapping[str, Any], **_: Any) -> None:
+    def on_sqs_receive_request(
+        self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
+    ) -> None:
         """Asks for our attributes too, keeping the caller's (their list is copied)."""
         if not self._calls.enabled or STATE_KEY not in context:
             return
@@ -251,10 +253,8 @@ class PayloadPropagator:
                     wanted = [n for n in self._receive_attribute_names() if n not in names]
                     if wanted:
                         params["MessageAttributeNames"] = names + wanted
-            if self._aws_trace_header:
-                key = "MessageSystemAttributeNames"
-                if "AttributeNames" in params and key not in params:
-                    key = "AttributeNames"
+            key = self._system_attribute_names_key(params, model) if self._aws_trace_header else None
+            if key is not None:
                 system = params.get(key)
                 if system is None or isinstance(system, (list, tuple)):
                     system = list(system or ())
@@ -262,6 +262,17 @@ class PayloadPropagator:
                         params[key] = [*system, "AWSTraceHeader"]
         except Exception as error:
             report("SQS receive request", error)
+
+    @staticmethod
+    def _system_attribute_names_key(params: Mapping[str, Any], model: Any) -> str | None:
+        """``MessageSystemAttributeNames`` where the service model has it (older botocore
+        knows only the deprecated ``AttributeNames``, and would refuse the call)."""
+        shape = getattr(model, "input_shape", None)
+        members = getattr(shape, "members", None) or {}
+        key = "MessageSystemAttributeNames"
+        if key not in members or ("AttributeNames" in params and key not in params):
+            key = "AttributeNames"
+        return key if key in members else None
 
     def on_sqs_received(self, parsed: Mapping[str, Any] | None, context: Mapping[str, Any], **_: Any) -> None:
         """Links the receive span to the span that sent each message."""
