@@ -43,7 +43,7 @@ def test_sqs_end_to_end_linked(moto, session, telemetry):
     assert receive.attributes["messaging.batch.message_count"] == 2
     assert sorted(linked_to(receive)) == sorted(ids(s) for s in sends.values())
     (poll,) = telemetry.spans("poll")
-    processes = telemetry.spans("jobs process")
+    processes = telemetry.spans("process jobs")
     assert len(processes) == 2
     for process in processes:
         send = sends[process.attributes["messaging.message.id"]]
@@ -76,7 +76,7 @@ def test_sqs_end_to_end_one_trace(moto, session, telemetry):
     with messaging.process(message, queue_url=url, parent=True, tracer_provider=telemetry.tracer_provider):
         pass
     (send,) = telemetry.spans("SQS.SendMessage")
-    (process,) = telemetry.spans("jobs process")
+    (process,) = telemetry.spans("process jobs")
     assert process.context.trace_id == send.context.trace_id
     assert process.parent.span_id == send.context.span_id and not process.links
 
@@ -99,7 +99,7 @@ def test_sns_to_sqs_fan_out(moto, session, telemetry, raw):
             assert json.loads(message["Body"])["MessageAttributes"]["traceparent"]["Type"] == "String"
         with messaging.process(message, queue_url=url, tracer_provider=telemetry.tracer_provider):
             pass
-        (process,) = telemetry.spans(f"{name} process")
+        (process,) = telemetry.spans(f"process {name}")
         assert linked_to(process) == [ids(publish)]
         if not raw:
             assert process.attributes["aws.sns.topic.arn"] == topic
@@ -121,7 +121,7 @@ def test_lambda_sqs_record():
     }
     with messaging.process(record, tracer_provider=telemetry.tracer_provider):
         pass
-    (span,) = telemetry.spans("jobs process")
+    (span,) = telemetry.spans("process jobs")
     assert linked_to(span) == [(int(TRACE, 16), int(SPAN, 16))]  # W3C wins over X-Ray
     assert span.attributes["messaging.message.id"] == "m-1"
 
@@ -136,7 +136,7 @@ def test_lambda_sqs_record_with_only_the_xray_header():
     }
     with messaging.process(record, tracer_provider=telemetry.tracer_provider):
         pass
-    (span,) = telemetry.spans("q process")
+    (span,) = telemetry.spans("process q")
     assert linked_to(span) == [(int(TRACE, 16), int(SPAN, 16))]
     assert span.links[0].context.trace_flags.sampled
 
@@ -154,7 +154,7 @@ def test_lambda_sns_record():
     }
     with messaging.process(record, tracer_provider=telemetry.tracer_provider):
         pass
-    (span,) = telemetry.spans("alerts process")
+    (span,) = telemetry.spans("process alerts")
     assert span.attributes["messaging.system"] == "aws.sns"
     assert linked_to(span) == [(int(TRACE, 16), int(SPAN, 16))]
 
@@ -166,7 +166,7 @@ def test_eventbridge_event_with_a_trace_header():
         event, destination="orders-bus", trace_header=XRAY, tracer_provider=telemetry.tracer_provider
     ):
         pass
-    (span,) = telemetry.spans("orders-bus process")
+    (span,) = telemetry.spans("process orders-bus")
     assert linked_to(span) == [(int(TRACE, 16), int(SPAN, 16))]
     assert span.attributes["messaging.message.id"] == "e-1"
 
@@ -180,7 +180,7 @@ def test_errors_are_recorded_and_raised_and_bad_messages_never_raise():
         ),
     ):
         raise KeyError("boom")
-    (span,) = telemetry.spans("q process")
+    (span,) = telemetry.spans("process q")
     assert span.status.status_code is StatusCode.ERROR and span.events[0].name == "exception"
     for junk in ({"MessageAttributes": "nope", "Attributes": 3}, {"Sns": {"TopicArn": 5}}, {"messageId": 1}):
         with messaging.process(junk, tracer_provider=telemetry.tracer_provider) as span:

@@ -261,3 +261,24 @@ def test_transfer_without_threads(s3, telemetry, tmp_path):
         6 * MB,
     )
     assert span.attributes["aws.s3.transfer.part_count"] == 2
+
+
+def test_a_failing_span_processor_never_replaces_the_transfers_own_error(moto, tmp_path):
+    """s3transfer refuses unknown ExtraArgs inside ``TransferManager.upload``: that error, not
+    the span processor's, reaches the caller."""
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    class EndRaises(SpanProcessor):
+        def on_end(self, span: Any) -> None:
+            raise RuntimeError("span processor on_end is broken")
+
+    provider = TracerProvider()
+    provider.add_span_processor(EndRaises())
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, tracer_provider=provider)
+    try:
+        client = moto.client("s3", session=session)
+        with pytest.raises(ValueError, match="Invalid extra_args key 'NotAnArgument'"):
+            client.upload_file(str(data_file(tmp_path, 10)), BUCKET, "k", ExtraArgs={"NotAnArgument": 1})
+    finally:
+        Instrumentor().uninstrument(session)

@@ -14,7 +14,7 @@ process it under.
             with messaging.process(record):
                 handle(record)
 
-``process`` opens a CONSUMER span ``<destination> process`` linked to the producer's
+``process`` opens a CONSUMER span ``process <destination>`` linked to the producer's
 span (``parent=True`` makes the producer its parent instead: one trace). It reads:
 
 * an SQS message from boto3 (``MessageAttributes`` with ``StringValue``; the
@@ -193,12 +193,12 @@ def process(
     Exceptions of the block are recorded on the span and re-raised; reading the message
     never raises.
     """
-    name, kind_context, links, attributes = "unknown process", None, [], {}
+    name, kind_context, links, attributes = "process", None, [], {}
     try:
         received = read_message(message, queue_url)
         producer = producer_context(received, trace_header)
         where = destination or received.destination or "unknown"
-        name = f"{where} process"
+        name = f"process {where}"
         attributes = {
             **received.attributes,
             "messaging.operation.type": "process",

@@ -213,7 +213,10 @@ def _transfer_wrapper(kind: str) -> Callable[[Any, Any, Any, Any], Any]:
         try:
             return wrapped(*args, **kwargs)
         except BaseException as error:  # nothing was submitted: on_done will never come
-            transfer.finish(error)
+            try:
+                transfer.finish(error)
+            except Exception as failure:  # a span processor's on_end: the caller's error wins
+                report("ending an S3 transfer span", failure)
             raise
         finally:
             _transfer.reset(marked)
