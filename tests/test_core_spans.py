@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 from opentelemetry.trace import SpanKind, StatusCode
 
 from botocore_otel import Instrumentor
+from tests.scripted_http import Received, Reply, client_for, scripted_server
 
 
 def test_span_for_a_dynamodb_call(moto, session, telemetry):
@@ -70,9 +71,42 @@ def test_client_error_sets_code_status_and_one_exception_event(moto, session, te
     assert [e.name for e in span.events] == ["exception"]
     metadata = raised.value.response["ResponseMetadata"]
     assert span.attributes["aws.request_id"] == metadata["RequestId"]
-    if metadata.get("HostId"):
-        assert span.attributes["aws.extended_request_id"] == metadata["HostId"]
-        assert span.attributes["aws.request_id"] != metadata["HostId"]
+
+
+S3_NO_SUCH_KEY = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code>'
+    b"<Message>The specified key does not exist.</Message><Key>missing</Key>"
+    b"<RequestId>4442587FB7D0A2F9</RequestId><HostId>error-host-id==</HostId></Error>"
+)
+
+
+def test_s3_request_id_and_extended_request_id_from_a_real_s3_wire_answer(session, telemetry):
+    """moto sends no ``x-amz-id-2``; a scripted server speaks S3's wire format with it."""
+
+    def script(_: int, received: Received) -> Reply:
+        if received.method == "HEAD":
+            headers = {"x-amz-request-id": "7C0B4C4B6A2D8E31", "x-amz-id-2": "head-host-id=="}
+            return Reply(200, b"", headers)
+        headers = {
+            "Content-Type": "application/xml",
+            "x-amz-request-id": "4442587FB7D0A2F9",
+            "x-amz-id-2": "error-host-id==",
+        }
+        return Reply(404, S3_NO_SUCH_KEY, headers)
+
+    with scripted_server(script) as server:
+        s3 = client_for(session, "s3", server.url, attempts=1)
+        s3.head_bucket(Bucket="bucket-one")
+        with pytest.raises(ClientError) as raised:
+            s3.get_object(Bucket="bucket-one", Key="missing")
+    assert raised.value.response["Error"]["Code"] == "NoSuchKey"
+    (head,) = telemetry.spans("S3.HeadBucket")
+    assert head.attributes["aws.request_id"] == "7C0B4C4B6A2D8E31"
+    assert head.attributes["aws.extended_request_id"] == "head-host-id=="
+    (get,) = telemetry.spans("S3.GetObject")
+    assert get.attributes["aws.request_id"] == "4442587FB7D0A2F9"
+    assert get.attributes["aws.extended_request_id"] == "error-host-id=="
+    assert get.attributes["error.type"] == "NoSuchKey"
 
 
 def test_s3_not_modified_is_not_an_error(moto, session, telemetry):

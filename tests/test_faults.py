@@ -27,7 +27,7 @@ import pytest
 from botocore.exceptions import ClientError
 from opentelemetry import propagate
 from opentelemetry.context import Context
-from opentelemetry.metrics import Meter, MeterProvider, NoOpMeter
+from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, NoOpMeter
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -261,11 +261,18 @@ class _RaisingInstrument:
 
 
 class RaisingMeter(NoOpMeter):
-    """A meter whose instruments raise when used, or (``on_create``) when created."""
+    """A meter whose instruments raise when used, or (``on_create``) when created.
 
-    def __init__(self, *, on_create: bool) -> None:
+    ``only="observable"`` breaks only the observable instruments (botocore-otel's counters),
+    so that their creation is reached at all. The callbacks of the observable counters are
+    kept, for the test to call as a reader would.
+    """
+
+    def __init__(self, *, on_create: bool, only: str | None = None) -> None:
         super().__init__("broken")
         self.on_create = on_create
+        self.only = only
+        self.observed: dict[str, list[Callable[..., Any]]] = {}
 
     def _instrument(self, name: str) -> Any:
         if self.on_create:
@@ -273,21 +280,37 @@ class RaisingMeter(NoOpMeter):
         return _RaisingInstrument(name)
 
     def create_histogram(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if self.only == "observable":
+            return super().create_histogram(name, *args, **kwargs)
         return self._instrument(name)
 
     def create_counter(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if self.only == "observable":
+            return super().create_counter(name, *args, **kwargs)
         return self._instrument(name)
 
     def create_up_down_counter(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if self.only == "observable":
+            return super().create_up_down_counter(name, *args, **kwargs)
         return self._instrument(name)
+
+    def create_observable_counter(self, name: str, callbacks: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if self.on_create:
+            raise RuntimeError(f"cannot create {name}")
+        self.observed[name] = list(callbacks or ())
+        return super().create_observable_counter(name, callbacks, *args, **kwargs)
 
 
 class RaisingMeterProvider(MeterProvider):
-    def __init__(self, *, on_create: bool = False) -> None:
+    def __init__(self, *, on_create: bool = False, only: str | None = None) -> None:
         self.on_create = on_create
+        self.only = only
+        self.meters: list[RaisingMeter] = []
 
     def get_meter(self, name: str, *args: Any, **kwargs: Any) -> Meter:
-        return RaisingMeter(on_create=self.on_create)
+        meter = RaisingMeter(on_create=self.on_create, only=self.only)
+        self.meters.append(meter)
+        return meter
 
 
 class RaisingPropagator(TextMapPropagator):
@@ -417,15 +440,20 @@ def test_exporter_hanging_with_batch_processor(
         provider.shutdown()
 
 
-@pytest.mark.parametrize("on_create", [False, True], ids=["instruments-raise", "creation-raises"])
+@pytest.mark.parametrize(
+    ("on_create", "only"),
+    [(False, None), (True, None), (True, "observable")],
+    ids=["instruments-raise", "creation-raises", "counter-creation-raises"],
+)
 def test_meter_raising(
     moto_server: MotoServer,
     baseline: tuple[list[Outcome], set[str]],
     ours: Callable[[], list[str]],
     on_create: bool,
+    only: str | None,
 ) -> None:
     ledger = SpanLedger()
-    meter_provider = RaisingMeterProvider(on_create=on_create)
+    meter_provider = RaisingMeterProvider(on_create=on_create, only=only)
     runs = run_with(moto_server, tracer_provider=tracer_provider(ledger), meter_provider=meter_provider)
     for results in runs:
         assert_same_results(baseline, results)
@@ -433,6 +461,12 @@ def test_meter_raising(
     assert ledger.open_spans() == []
     # Tracing carries on without metrics.
     assert len(call_spans(ledger.finished)) >= 2 * CALLS_ON_THE_WIRE
+    if not on_create:  # the counters were created; a reader's collection of them works
+        observed = {name: cbs for meter in meter_provider.meters for name, cbs in meter.observed.items()}
+        assert "client.call.attempts" in observed, observed
+        for callbacks in observed.values():
+            for callback in callbacks:
+                list(callback(CallbackOptions()))
 
 
 def test_propagator_raising(
