@@ -182,3 +182,28 @@ def test_a_rule_built_directly_refuses_bad_values(kwargs: dict[str, Any], settin
     with pytest.raises(ConfigError) as raised:
         Rule(**values)
     assert raised.value.setting == f"synthetic[rule 'r'].{setting}"
+
+
+# -- calls the tracing leaves alone are answered too ---------------------------------------------
+@pytest.mark.parametrize("how", ["suppressed", "skipped-service"])
+def test_a_call_without_a_span_is_still_answered(
+    how: str, server: ScriptedServer, telemetry: Telemetry
+) -> None:
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    rules = [{"name": "items", "match": "dynamodb.GetItem", "response": {"data": Broken("fine")}}]
+    session = boto3.session.Session()
+    skip = {"skip_services": "dynamodb"} if how == "skipped-service" else {}
+    Instrumentor().instrument(session, synthetic=rules, **skip, **telemetry.providers)
+    try:
+        ddb = client_for(session, "dynamodb", server.url)
+        if how == "suppressed":
+            with suppress_instrumentation():
+                result = ddb.get_item(TableName="t", Key={"k": {"S": "v"}})
+        else:
+            result = ddb.get_item(TableName="t", Key={"k": {"S": "v"}})
+    finally:
+        Instrumentor().uninstrument(session)
+    assert server.received == []
+    assert result["Item"] == {"k": {"S": "synthetic"}}
+    assert telemetry.aws_spans() == []

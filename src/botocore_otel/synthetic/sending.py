@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
+from opentelemetry import trace
 
 from botocore_otel._failsafe import report
-from botocore_otel.lifecycle import SYNTHETIC_HEADER, _sending_state
+from botocore_otel.lifecycle import SYNTHETIC_HEADER, _is_async, _sending_state
+from botocore_otel.state import STATE_KEY
 from botocore_otel.synthetic.responses import new_request_id
 
 if TYPE_CHECKING:
@@ -41,6 +43,9 @@ SYNTHETIC_ERROR_CODE = "BotocoreOtelSyntheticError"
 # The latency of an aiobotocore call's synthetic answer, waited at before-parse: that
 # event's handlers are awaited, and it comes only after the answer was used.
 _async_delay: ContextVar[float] = ContextVar("botocore_otel_synthetic_delay", default=0.0)
+# A call the lifecycle does not track (its service skipped, instrumentation suppressed) is
+# still answered: provide-client-params notes what the responder needs in the call's context.
+_UNTRACKED_KEY = "botocore_otel.synthetic"
 
 
 class DeferredResponse:
@@ -80,30 +85,46 @@ class SyntheticSender:
 
     def handlers(self) -> list[tuple[str, Any, str, str]]:
         return [
+            ("provide-client-params", self.on_call, "normal", "botocore_otel.on_synthetic_call"),
             # last: a response returned by a handler registered earlier wins
             ("before-send", self.on_before_send, "last", "botocore_otel.on_synthetic_send"),
             ("before-parse", self.on_before_parse, "first", "botocore_otel.on_synthetic_parse"),
         ]
 
-    def on_before_send(self, **_: Any) -> DeferredResponse | None:
+    def on_call(self, model: Any, params: Any, context: dict[str, Any], **_: Any) -> None:
+        if STATE_KEY not in context and self._lifecycle.enabled:
+            try:
+                context[_UNTRACKED_KEY] = (model, params, _is_async(context.get("client_config")))
+            except Exception as error:
+                report("noting an untraced call for synthetic answers", error)
+
+    def on_before_send(self, request: Any, **_: Any) -> DeferredResponse | None:
         if not self._lifecycle.enabled:
             return None
         try:
             state = _sending_state()
             if state is None or state.ended:
-                return None
-            span = state.span
-            trace_id = span.get_span_context().trace_id if span is not None else 0
-            pending = self._responder.select(
-                state.info.service_key, state.model, state.params, trace_id, is_async=state.is_async
-            )
+                state = None
+                context = getattr(request, "context", None)
+                untracked = context.get(_UNTRACKED_KEY) if context else None
+                if untracked is None:
+                    return None
+                model, params, is_async = untracked
+                service_key = model.service_model.service_id.hyphenize()
+                trace_id = trace.get_current_span().get_span_context().trace_id
+            else:
+                model, params, is_async = state.model, state.params, state.is_async
+                service_key = state.info.service_key
+                span = state.span
+                trace_id = span.get_span_context().trace_id if span is not None else 0
+            pending = self._responder.select(service_key, model, params, trace_id, is_async=is_async)
         except Exception as error:
             report("choosing a synthetic answer", error)
             return None
         if pending is None:
             return None
-        ref = state.ref
-        return DeferredResponse(lambda: self._answer(pending, ref()))
+        ref = state.ref if state is not None else None
+        return DeferredResponse(lambda: self._answer(pending, ref() if ref is not None else None))
 
     def _answer(self, pending: PendingAnswer, state: CallState | None) -> AWSResponse:
         """Runs when botocore reads the response: this call is answered by us."""
