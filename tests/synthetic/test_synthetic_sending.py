@@ -207,3 +207,47 @@ def test_a_call_without_a_span_is_still_answered(
     assert server.received == []
     assert result["Item"] == {"k": {"S": "synthetic"}}
     assert telemetry.aws_spans() == []
+
+
+def test_aiobotocore_an_earlier_answer_wins_and_no_latency_is_awaited(
+    server: ScriptedServer, telemetry: Telemetry
+) -> None:
+    import asyncio
+
+    from aiobotocore.awsrequest import AioAWSResponse
+    from aiobotocore.session import AioSession
+
+    class Body:
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        async def read(self) -> bytes:
+            return self.data
+
+    def cached_aio(**_: Any) -> Any:
+        body = b'{"Item": {"k": {"S": "cached"}}}'
+        return AioAWSResponse("https://cache.invalid/", 200, {"x-amzn-requestid": "cached"}, Body(body))
+
+    data = Broken("fine")
+    rules = [{"name": "slow", "match": "dynamodb.GetItem", "response": {"data": data, "latency": 3600}}]
+    session = AioSession()
+    Instrumentor().instrument(session, synthetic=rules, **telemetry.providers)
+
+    async def run() -> Any:
+        async with session.create_client(
+            "dynamodb",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ) as ddb:
+            ddb.meta.events.register_first("before-send", cached_aio)
+            return await asyncio.wait_for(ddb.get_item(TableName="t", Key={"k": {"S": "v"}}), 60)
+
+    try:
+        result = asyncio.run(run())  # TimeoutError: the discarded answer's latency was awaited
+    finally:
+        Instrumentor().uninstrument(session)
+    assert result["Item"] == {"k": {"S": "cached"}}
+    assert data.calls == 0
+    assert server.received == []
