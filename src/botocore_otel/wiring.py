@@ -62,12 +62,11 @@ class _Instrumentation:
     """One configuration's handlers and the emitters they are registered on."""
 
     def __init__(self, settings: Settings, shared_from: _Instrumentation | None = None) -> None:
-        call_metrics: CallMetrics | None = None
-        if shared_from is not None:  # a session's share of the global instrumentation
-            tracer: Tracer = shared_from.tracer
-            call_metrics = shared_from.call_metrics
-        else:
-            tracer = trace.get_tracer("botocore_otel", _VERSION, tracer_provider=settings.tracer_provider)
+        # A session's share of the global instrumentation uses the global tracer and metrics.
+        tracer: Tracer = shared_from.tracer if shared_from else trace.get_tracer(
+            "botocore_otel", _VERSION, tracer_provider=settings.tracer_provider
+        )
+        call_metrics = shared_from.call_metrics if shared_from else None
         if settings.metrics and shared_from is None:
             try:
                 meter = metrics.get_meter("botocore_otel", _VERSION, meter_provider=settings.meter_provider)
@@ -78,7 +77,7 @@ class _Instrumentation:
         self.tracer: Tracer = tracer
         self.call_metrics: CallMetrics | None = call_metrics
         self.lifecycle = Lifecycle(settings, tracer, call_metrics)
-        self.is_global = False
+        self.is_global = shared_from is not None
         # The global instrumentation's per-session shares: one lifecycle each, so that
         # uninstrumenting one session silences the clients it made (they hold its handlers).
         self.shares: weakref.WeakSet[_Instrumentation] = weakref.WeakSet()
@@ -130,7 +129,6 @@ class _Instrumentation:
     def share(self) -> _Instrumentation:
         """A per-session instrumentation with this one's settings, tracer and metrics."""
         share = _Instrumentation(self.settings, shared_from=self)
-        share.is_global = True
         self.shares.add(share)
         return share
 
