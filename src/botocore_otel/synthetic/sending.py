@@ -102,11 +102,13 @@ class SyntheticSender:
         if not self._lifecycle.enabled:
             return None
         try:
-            state = _sending_state()
+            context = getattr(request, "context", None)
+            if context:  # botocore >= ~1.43.70: the call's own context dict
+                state, untracked = context.get(STATE_KEY), context.get(_UNTRACKED_KEY)
+            else:
+                state, untracked = _sending_state(), None
             if state is None or state.ended:
                 state = None
-                context = getattr(request, "context", None)
-                untracked = context.get(_UNTRACKED_KEY) if context else None
                 if untracked is None:
                     return None
                 model, params, is_async = untracked
