@@ -168,3 +168,40 @@ def test_synthetic_streaming_body_is_read_asynchronously(telemetry):
             Instrumentor().uninstrument(session)
 
     assert len(asyncio.run(run())) == 200_000
+
+
+def test_an_earlier_before_send_answer_wins_and_no_latency_is_awaited(telemetry):
+    """The synthetic answer is deferred: a discarded one is never built nor waited for."""
+    from aiobotocore.awsrequest import AioAWSResponse
+
+    class Body:
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        async def read(self) -> bytes:
+            return self.data
+
+    def cached_aio(**_: Any) -> Any:
+        body = b'{"Item": {"k": {"S": "cached"}}}'
+        return AioAWSResponse("https://cache.invalid/", 200, {"x-amzn-requestid": "cached"}, Body(body))
+
+    built = []
+
+    def data(params: Any) -> Any:
+        built.append(params)
+        return {"Item": {"k": {"S": "synthetic"}}}
+
+    rules = [{"name": "slow", "match": "dynamodb.GetItem", "response": {"data": data, "latency": 3600}}]
+    session = instrumented(telemetry, rules)
+
+    async def run() -> Any:
+        async with client_of(session, "dynamodb") as ddb:
+            ddb.meta.events.register_first("before-send", cached_aio)
+            return await asyncio.wait_for(ddb.get_item(TableName="tbl", Key={"k": {"S": "v"}}), 60)
+
+    try:
+        result = asyncio.run(run())  # TimeoutError: the discarded answer's latency was awaited
+    finally:
+        Instrumentor().uninstrument(session)
+    assert result["Item"] == {"k": {"S": "cached"}}
+    assert built == []

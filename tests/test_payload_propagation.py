@@ -222,7 +222,7 @@ def test_aws_trace_header_on_a_model_without_message_system_attribute_names(moto
 
     core = botocore.session.Session()
     document = core.get_component("data_loader").load_service_model("sqs", "service-2")
-    del document["shapes"]["ReceiveMessageRequest"]["members"]["MessageSystemAttributeNames"]
+    document["shapes"]["ReceiveMessageRequest"]["members"].pop("MessageSystemAttributeNames", None)
     target = tmp_path / "sqs" / "2012-11-05"
     target.mkdir(parents=True)
     with gzip.open(target / "service-2.json.gz", "wt") as out:

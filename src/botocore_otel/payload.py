@@ -253,8 +253,14 @@ class PayloadPropagator:
                     wanted = [n for n in self._receive_attribute_names() if n not in names]
                     if wanted:
                         params["MessageAttributeNames"] = names + wanted
-            key = self._system_attribute_names_key(params, model) if self._aws_trace_header else None
-            if key is not None:
+            if self._aws_trace_header:
+                key = "MessageSystemAttributeNames"
+                # botocore before MessageSystemAttributeNames (1.34.0 ...) knows only the
+                # older list; naming the new one there would fail the caller's call.
+                known = getattr(getattr(model, "input_shape", None), "members", None)
+                unknown = known is not None and key not in known
+                if key not in params and ("AttributeNames" in params or unknown):
+                    key = "AttributeNames"
                 system = params.get(key)
                 if system is None or isinstance(system, (list, tuple)):
                     system = list(system or ())
@@ -262,17 +268,6 @@ class PayloadPropagator:
                         params[key] = [*system, "AWSTraceHeader"]
         except Exception as error:
             report("SQS receive request", error)
-
-    @staticmethod
-    def _system_attribute_names_key(params: Mapping[str, Any], model: Any) -> str | None:
-        """``MessageSystemAttributeNames`` where the service model has it (older botocore
-        knows only the deprecated ``AttributeNames``, and would refuse the call)."""
-        shape = getattr(model, "input_shape", None)
-        members = getattr(shape, "members", None) or {}
-        key = "MessageSystemAttributeNames"
-        if key not in members or ("AttributeNames" in params and key not in params):
-            key = "AttributeNames"
-        return key if key in members else None
 
     def on_sqs_received(self, parsed: Mapping[str, Any] | None, context: Mapping[str, Any], **_: Any) -> None:
         """Links the receive span to the span that sent each message."""

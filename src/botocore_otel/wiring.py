@@ -99,7 +99,8 @@ class _Instrumentation:
         if settings.synthetic is not None:
             from botocore_otel.synthetic.sending import SyntheticSender
 
-            self._handlers += SyntheticSender(settings.synthetic, self.lifecycle).handlers()
+            sender = SyntheticSender(settings.synthetic, self.lifecycle)
+            self._handlers += sender.handlers(_prepared_requests_carry_context())
 
     def register(self, emitter: Any) -> None:
         for event, handler, position, unique_id in self._handlers:

@@ -46,6 +46,11 @@ _async_delay: ContextVar[float] = ContextVar("botocore_otel_synthetic_delay", de
 # A call the lifecycle does not track (its service skipped, instrumentation suppressed) is
 # still answered: provide-client-params notes what the responder needs in the call's context.
 _UNTRACKED_KEY = "botocore_otel.synthetic"
+# botocore before ~1.43.70: the prepared request has no context; the last request-created
+# handler hands the note to before-send (nothing runs between them), as the lifecycle does.
+_untracked_handoff: ContextVar[tuple[Any, Any, bool] | None] = ContextVar(
+    "botocore_otel_synthetic_handoff", default=None
+)
 
 
 class DeferredResponse:
@@ -83,13 +88,22 @@ class SyntheticSender:
         self._failures_logged: set[tuple[str, str, type[BaseException]]] = set()
         self._lock = threading.Lock()
 
-    def handlers(self) -> list[tuple[str, Any, str, str]]:
-        return [
+    def handlers(self, requests_carry_context: bool = True) -> list[tuple[str, Any, str, str]]:
+        handlers = [
             ("provide-client-params", self.on_call, "normal", "botocore_otel.on_synthetic_call"),
             # last: a response returned by a handler registered earlier wins
             ("before-send", self.on_before_send, "last", "botocore_otel.on_synthetic_send"),
             ("before-parse", self.on_before_parse, "first", "botocore_otel.on_synthetic_parse"),
         ]
+        if not requests_carry_context:  # older botocore: see _untracked_handoff
+            handlers.append(
+                ("request-created", self.on_request_created, "last", "botocore_otel.on_synthetic_request")
+            )
+        return handlers
+
+    def on_request_created(self, request: Any, **_: Any) -> None:
+        context = getattr(request, "context", None)
+        _untracked_handoff.set(context.get(_UNTRACKED_KEY) if context else None)
 
     def on_call(self, model: Any, params: Any, context: dict[str, Any], **_: Any) -> None:
         if STATE_KEY not in context and self._lifecycle.enabled:
@@ -106,7 +120,8 @@ class SyntheticSender:
             if context:  # botocore >= ~1.43.70: the call's own context dict
                 state, untracked = context.get(STATE_KEY), context.get(_UNTRACKED_KEY)
             else:
-                state, untracked = _sending_state(), None
+                state, untracked = _sending_state(), _untracked_handoff.get()
+                _untracked_handoff.set(None)
             if state is None or state.ended:
                 state = None
                 if untracked is None:
