@@ -256,7 +256,7 @@ def test_signed_like_any_parameter(moto_auth, telemetry):
         sns.publish(TopicArn=sns.create_topic(Name="t")["TopicArn"], Message="m")
     finally:
         Instrumentor().uninstrument(session)
-    send = next(r for r in moto_auth.recorded_requests() if r.operation == "SendMessage")
+    (send,) = recorded(moto_auth, "SendMessage")
     assert {"host", "x-amz-date"} <= set(send.signed_headers())  # signed, and moto checked it
     assert "traceparent" in send.json()["MessageAttributes"]  # with the context in the body
 
