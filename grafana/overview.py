@@ -4,38 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana.board import Board
+from grafana.conventions import OVERVIEW_UID, SERVICE_UID
 from grafana.panels import (
-    Layout,
-    dashboard,
+    ERROR_STEPS,
+    INFO_STEPS,
+    LATENCY_STEPS,
+    RATE_STEPS,
+    SYNTHETIC_STEPS,
     dashboard_link,
+    rare_rate,
     stat,
     table,
     target,
     timeseries,
-)
-from grafana.promql import (
-    CALLS,
-    ERR,
-    ERROR_STEPS,
-    INFO_STEPS,
-    LATENCY_STEPS,
-    OV,
-    OVERVIEW_UID,
-    RATE_STEPS,
-    SERVICE_UID,
-    SYNTHETIC_STEPS,
-    common_variables,
-    quantile,
-    rare_rate,
-    share,
-    srate,
     traces_link,
 )
+from grafana.promql import CALLS, ERR, OV, quantile, share, srate
+from grafana.variables import common_variables
 
 
 def overview() -> dict[str, Any]:
     calls = srate(f"{CALLS}_count", OV)
-    lay = Layout()
+    lay = Board(
+        uid=OVERVIEW_UID,
+        title="botocore-otel / Overview",
+        description="AWS API calls made through botocore/boto3, from the botocore-otel "
+        "instrumentation metrics.",
+        tags=["botocore-otel", "aws"],
+    )
     lay.row("Golden signals")
     lay.add(
         stat(
@@ -298,12 +295,5 @@ def overview() -> dict[str, Any]:
         6,
         8,
     )
-    return dashboard(
-        uid=OVERVIEW_UID,
-        title="botocore-otel / Overview",
-        description="AWS API calls made through botocore/boto3, from the botocore-otel "
-        "instrumentation metrics.",
-        layout=lay,
-        variables=common_variables(False),
-        tags=["botocore-otel", "aws"],
-    )
+    lay.variables(common_variables(False))
+    return lay.build()

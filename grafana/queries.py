@@ -5,7 +5,7 @@
 
 ``extract_queries()`` returns ``PanelQuery(dashboard, title, expr, rare_event)`` for every query
 of every panel: ready to send to Prometheus. ``rare_event`` is true for panels whose description
-ends with ``grafana.panels.RARE_MARK`` (cancelled calls, throttles, retries): an empty result is
+ends with ``grafana.conventions.RARE_MARK`` (cancelled calls, throttles, retries): an empty result is
 normal for them, while every other query must return data under a realistic workload.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from grafana.panels import RARE_MARK
+from grafana.conventions import RARE_MARK
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 

@@ -4,39 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana.board import Board
+from grafana.conventions import SERVICE_UID
 from grafana.panels import (
-    Layout,
-    dashboard,
-    heatmap,
-    stat,
-    target,
-    timeseries,
-)
-from grafana.promql import (
     ATTEMPT_STEPS,
-    CALLS,
-    ERR,
     ERROR_STEPS,
     INFO_STEPS,
     LATENCY_STEPS,
     RATE_STEPS,
-    RI,
-    SERVICE_UID,
-    SV,
     SYNTHETIC_STEPS,
-    common_variables,
-    phase,
-    quantile,
+    heatmap,
     rare_rate,
-    share,
-    srate,
+    stat,
+    target,
+    timeseries,
     traces_link,
 )
+from grafana.promql import CALLS, ERR, RI, SV, phase, quantile, share, srate
+from grafana.variables import common_variables
 
 
 def service() -> dict[str, Any]:
     calls = srate(f"{CALLS}_count", SV)
-    lay = Layout()
+    lay = Board(
+        uid=SERVICE_UID,
+        title="botocore-otel / Service drill-down",
+        description="One AWS service in detail: latency distribution, error codes, "
+        "attempts, phase breakdown and throttling.",
+        tags=["botocore-otel", "aws"],
+    )
     lay.row("$service")
     lay.add(
         stat(
@@ -277,12 +273,5 @@ def service() -> dict[str, Any]:
         8,
         8,
     )
-    return dashboard(
-        uid=SERVICE_UID,
-        title="botocore-otel / Service drill-down",
-        description="One AWS service in detail: latency distribution, error codes, "
-        "attempts, phase breakdown and throttling.",
-        layout=lay,
-        variables=common_variables(True),
-        tags=["botocore-otel", "aws"],
-    )
+    lay.variables(common_variables(True))
+    return lay.build()

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # grafana/ is a repository directory, not an installed package
 
 from grafana import generate, queries  # noqa: E402
-from grafana.panels import RARE_MARK  # noqa: E402
+from grafana.conventions import RARE_MARK  # noqa: E402
 
 DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
 DASHBOARD_FILES = sorted(DASHBOARD_DIR.glob("*.json"))
@@ -151,7 +151,7 @@ def test_panels_have_description_unit_and_thresholds(path: Path) -> None:
 def test_referenced_variables_are_defined(path: Path) -> None:
     dash = load(path)
     defined = {v["name"] for v in dash["templating"]["list"]} | GRAFANA_BUILTINS
-    texts = [v["definition"] for v in dash["templating"]["list"]]
+    texts = [v["query"]["query"] for v in dash["templating"]["list"]]
     for panel in all_panels(dash):
         texts.append(panel["title"])
         texts.extend(t.get("expr", "") for t in panel.get("targets", []))
@@ -182,7 +182,7 @@ def test_queries_use_only_contract_metrics_and_labels() -> None:
             assert labels <= CONTRACT_LABELS, f"{q.title}: unknown grouping labels {labels}"
     for path in DASHBOARD_FILES:
         for var in load(path)["templating"]["list"]:
-            metric = re.search(r"label_values\((\w+)", var["definition"])
+            metric = re.search(r"label_values\((\w+)", var["query"]["query"])
             assert metric and metric.group(1) in CONTRACT_METRICS, var["name"]
 
 
