@@ -20,7 +20,7 @@ from grafana.panels import (
     timeseries,
     traces_link,
 )
-from grafana.promql import CALLS, ERR, OV, quantile, share, srate
+from grafana.promql import CALLS, ERR, OV, RETRIES, SYNTHETIC, THROTTLES, quantile, share, srate
 from grafana.variables import common_variables
 
 
@@ -74,7 +74,7 @@ def overview() -> dict[str, Any]:
         stat(
             "Throttles/s",
             "Throttled attempts per second (botocore_otel.throttles); 0 when nothing was throttled.",
-            f"{srate('botocore_otel_throttles_total', OV)} or vector(0)",
+            f"{srate(THROTTLES, OV)} or vector(0)",
             unit="reqps",
             steps=RATE_STEPS,
             decimals=2,
@@ -86,7 +86,7 @@ def overview() -> dict[str, Any]:
         stat(
             "Retries/s",
             "Retried attempts per second (botocore_otel.retries); 0 when no attempt was retried.",
-            f"{srate('botocore_otel_retries_total', OV)} or vector(0)",
+            f"{srate(RETRIES, OV)} or vector(0)",
             unit="reqps",
             steps=RATE_STEPS,
             decimals=2,
@@ -98,8 +98,8 @@ def overview() -> dict[str, Any]:
         stat(
             "Synthetic share",
             "Share of calls answered by synthetic rules instead of AWS "
-            "(synthetic=true). Anything above 0 in production deserves a look.",
-            share(srate(f"{CALLS}_count", OV, extra=', synthetic="true"'), calls),
+            "(botocore_otel.synthetic=true). Anything above 0 in production deserves a look.",
+            share(srate(f"{CALLS}_count", OV, extra=SYNTHETIC), calls),
             unit="percentunit",
             steps=SYNTHETIC_STEPS,
             decimals=1,
@@ -183,14 +183,14 @@ def overview() -> dict[str, Any]:
     )
 
     lay.row("Top operations")
-    ops = "rpc_service, rpc_method, aws_service_id"
+    ops = "rpc_service, rpc_method"
     top95 = f"topk(10, {quantile(0.95, OV, ops, '[$__range]')})"
     only_top = f" and on ({ops}) {top95}"
     drill = [
         dashboard_link(
-            "Drill down into ${__data.fields.aws_service_id}",
+            "Drill down into ${__data.fields.rpc_service}",
             SERVICE_UID,
-            "var-service=${__data.fields.aws_service_id}&var-operation=${__data.fields.rpc_method}"
+            "var-service=${__data.fields.rpc_service}&var-operation=${__data.fields.rpc_method}"
             "&var-job=${job}&var-region=${region}",
         )
     ]
@@ -212,7 +212,6 @@ def overview() -> dict[str, Any]:
             ],
             sort_by="p95",
             steps=LATENCY_STEPS,
-            hide=("aws_service_id",),
             links={"rpc_method": drill},
         ),
         12,
@@ -233,7 +232,6 @@ def overview() -> dict[str, Any]:
             ],
             sort_by="Failed calls",
             steps=ERROR_STEPS,
-            hide=("aws_service_id",),
             links={"rpc_method": drill},
         ),
         12,
@@ -246,7 +244,7 @@ def overview() -> dict[str, Any]:
             "Throttle rate by service and code",
             "Throttled attempts per second by "
             "service and throttle code (ThrottlingException, SlowDown, ...).",
-            "botocore_otel_throttles_total",
+            THROTTLES,
             OV,
             "rpc_service, error_type",
             "{{rpc_service}} {{error_type}}",
@@ -258,7 +256,7 @@ def overview() -> dict[str, Any]:
         rare_rate(
             "Retry rate by service",
             "Retried attempts per second by service (botocore_otel.retries).",
-            "botocore_otel_retries_total",
+            RETRIES,
             OV,
             "rpc_service",
             "{{rpc_service}}",
@@ -269,10 +267,10 @@ def overview() -> dict[str, Any]:
     lay.add(
         timeseries(
             "Synthetic share by service",
-            "Share of each service's calls answered by synthetic rules (synthetic=true).",
+            "Share of each service's calls answered by synthetic rules (botocore_otel.synthetic=true).",
             [
                 target(
-                    share(srate(f"{CALLS}_count", OV, "rpc_service", ', synthetic="true"'), by_svc),
+                    share(srate(f"{CALLS}_count", OV, "rpc_service", SYNTHETIC), by_svc),
                     "{{rpc_service}}",
                 )
             ],

@@ -7,11 +7,37 @@ Metric and label names are the Prometheus names of the library's metrics (meter
 
 from __future__ import annotations
 
+# The default metric set (``metrics=rpc``): the call histogram and four observable counters.
 CALLS = "rpc_client_call_duration_seconds"  # one sample per call: the canonical call counter
+ATTEMPTS = "client_call_attempts_total"
+ERRORS = "client_call_errors_total"  # extra label exception_type
+THROTTLES = "botocore_otel_throttles_total"
+RETRIES = "botocore_otel_retries_total"
+# Opt-in group ``smithy`` (these two also carry http_response_status_code).
+SMITHY_CALLS = "client_call_duration_seconds"
+SMITHY_ATTEMPTS = "client_call_attempt_duration_seconds"
+# Opt-in group ``phases``.
+SERIALIZATION = "client_call_serialization_duration_seconds"
+DESERIALIZATION = "client_call_deserialization_duration_seconds"
+SIGNING = "client_call_auth_signing_duration_seconds"
+
+# Metric (Prometheus base name) -> the opt-in group that produces it; absent: the default set.
+OPT_IN_METRICS = {
+    SMITHY_CALLS: "smithy",
+    SMITHY_ATTEMPTS: "smithy",
+    SERIALIZATION: "phases",
+    DESERIALIZATION: "phases",
+    SIGNING: "phases",
+}
+
+# Selectors. They name rpc_service and rpc_method, present under every
+# OTEL_SEMCONV_STABILITY_OPT_IN mode, and never the system label (rpc_system, or
+# rpc_system_name under `rpc`), so the dashboards answer in every mode.
 RI = "[$__rate_interval]"
 OV = 'job=~"$job", cloud_region=~"$region"'
-SV = 'job=~"$job", aws_service_id="$service", rpc_method=~"$operation", cloud_region=~"$region"'
+SV = 'job=~"$job", rpc_service="$service", rpc_method=~"$operation", cloud_region=~"$region"'
 ERR = ', error_type!=""'  # error.type is set only on failed calls
+SYNTHETIC = ', botocore_otel_synthetic="true"'  # set only on calls answered by a synthetic rule
 
 
 def srate(metric: str, sel: str, by: str = "", extra: str = "") -> str:
@@ -31,8 +57,9 @@ def quantile(q: float, sel: str, by: str = "", window: str = RI) -> str:
 
 
 def phase(metric: str, sel: str) -> str:
-    """Seconds spent in one phase per second of traffic, 0 when the phase has no series."""
-    return f"(sum(rate({metric}_sum{{{sel}}}{RI})) or vector(0))"
+    """Seconds spent in one phase per second of traffic; no data when its group is off (not a
+    misleading 0)."""
+    return f"sum(rate({metric}_sum{{{sel}}}{RI}))"
 
 
 def label_values(label: str, sel: str = "") -> str:

@@ -15,7 +15,7 @@ def common_variables(service_scoped: bool) -> list[QueryVariableBuilder]:
         include_all=True,
         description="Prometheus job: the scrape job, or service.name via the collector.",
     )
-    region_sel = 'job=~"$job", aws_service_id="$service"' if service_scoped else 'job=~"$job"'
+    region_sel = 'job=~"$job", rpc_service="$service"' if service_scoped else 'job=~"$job"'
     region = variable(
         "region",
         "Region",
@@ -29,17 +29,17 @@ def common_variables(service_scoped: bool) -> list[QueryVariableBuilder]:
     service = variable(
         "service",
         "Service",
-        label_values("aws_service_id", 'job=~"$job"'),
+        label_values("rpc_service", 'job=~"$job"'),
         multi=False,
         include_all=False,
-        description="aws.service_id (hyphenized service id, e.g. dynamodb).",
+        description="rpc.service: the AWS service id, e.g. DynamoDB.",
     )
     operation = variable(
         "operation",
         "Operation",
-        label_values("rpc_method", 'job=~"$job", aws_service_id="$service"'),
+        label_values("rpc_method", 'job=~"$job", rpc_service="$service"'),
         multi=True,
         include_all=True,
-        description="rpc.method, e.g. GetItem.",
+        description="rpc.method: GetItem, or DynamoDB/GetItem under OTEL_SEMCONV_STABILITY_OPT_IN=rpc.",
     )
     return [job, service, operation, region]

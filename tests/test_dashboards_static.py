@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # grafana/ is a repository directory, not an installed package
 
-from grafana import generate, queries  # noqa: E402
+from grafana import conventions, generate, promql, queries  # noqa: E402
 from grafana.conventions import RARE_MARK  # noqa: E402
 
 DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
@@ -47,10 +47,17 @@ CONTRACT_METRICS = {
     "botocore_otel_throttles_total",
     "botocore_otel_retries_total",
 }
+# The lean metric attributes (rpc_system / rpc_system_name exist too, but which one depends on
+# OTEL_SEMCONV_STABILITY_OPT_IN, so no query may name them).
 CONTRACT_LABELS = {
-    "rpc_system", "rpc_service", "rpc_method", "aws_service_id", "cloud_region",
-    "http_response_status_code", "error_type", "synthetic", "exception_type",
-    "le", "job", "instance",
+    "rpc_service", "rpc_method", "cloud_region", "http_response_status_code", "error_type",
+    "botocore_otel_synthetic", "exception_type", "le", "job", "instance",
+}  # fmt: skip
+# Labels only some metrics carry: the smithy histograms' status code, the error counter's type.
+LABEL_ONLY_ON = {
+    "http_response_status_code": {f"{base}{suffix}" for base in (promql.SMITHY_CALLS, promql.SMITHY_ATTEMPTS)
+                                  for suffix in _HIST},
+    "exception_type": {promql.ERRORS},
 }  # fmt: skip
 GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range", "__from", "__to",
                     "__url_time_range", "__field", "__value", "__data"}  # fmt: skip
@@ -175,8 +182,9 @@ def test_queries_use_only_contract_metrics_and_labels() -> None:
             assert metric in CONTRACT_METRICS, f"{q.title}: unknown metric {metric}"
             labels = set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers))
             assert labels <= CONTRACT_LABELS, f"{q.title}: unknown labels {labels}"
-            if "exception_type" in labels:
-                assert metric == "client_call_errors_total"
+            for label, metrics in LABEL_ONLY_ON.items():
+                if label in labels:
+                    assert metric in metrics, f"{q.title}: {metric} has no {label}"
         for group in re.findall(r"\b(?:by|on|without|group_left|group_right)\s*\(([^)]*)\)", q.expr):
             labels = {g.strip() for g in group.split(",") if g.strip()}
             assert labels <= CONTRACT_LABELS, f"{q.title}: unknown grouping labels {labels}"
@@ -207,9 +215,9 @@ def test_query_extraction_substitutes_everything() -> None:
     dashboards = {q.dashboard for q in extracted}
     assert dashboards == {p.stem for p in DASHBOARD_FILES}
     service = [q for q in extracted if q.dashboard == "botocore-otel-service"]
-    assert all('aws_service_id="dynamodb"' in q.expr for q in service)
-    s3 = queries.extract_queries(values={"service": "s3", "__rate_interval": "2m"})
-    assert any('aws_service_id="s3"' in q.expr and "[2m]" in q.expr for q in s3)
+    assert all('rpc_service="DynamoDB"' in q.expr for q in service)
+    s3 = queries.extract_queries(values={"service": "S3", "__rate_interval": "2m"})
+    assert any('rpc_service="S3"' in q.expr and "[2m]" in q.expr for q in s3)
     with pytest.raises(KeyError):
         queries.substitute("rate(x[$unknown])", queries.DEFAULT_VALUES)
 
@@ -267,3 +275,43 @@ def test_every_dashboard_file_is_provisioned() -> None:
                     covered |= set((host / target[len(container) :].lstrip("/")).glob("*.json"))
     missing = {p.resolve() for p in DASHBOARD_FILES} - covered
     assert not missing, f"dashboards not provisioned: {sorted(missing)}"
+
+
+def test_panels_name_the_opt_in_groups_their_metrics_need() -> None:
+    """A panel that reads a metric of an opt-in group (smithy, phases) says so in its description,
+    and only then: every other panel answers with the default metric set."""
+    needed: dict[tuple[str, str], set[str]] = {}
+    declared: dict[tuple[str, str], frozenset[str]] = {}
+    for q in queries.extract_queries():
+        key = (q.dashboard, q.title)
+        groups = needed.setdefault(key, set())
+        for metric in re.findall(r"([a-zA-Z_:][\w:]*)\{", q.expr):
+            base = re.sub(r"_(bucket|sum|count)$", "", metric)
+            if base in promql.OPT_IN_METRICS:
+                groups.add(promql.OPT_IN_METRICS[base])
+        declared[key] = q.opt_in
+    assert {k: frozenset(v) for k, v in needed.items()} == declared
+    assert declared[("botocore-otel-service", "Responses by HTTP status")] == {"smithy"}
+    assert "phases" in declared[("botocore-otel-service", "Phase breakdown (mean seconds per call)")]
+    assert not any(groups for (dash, _), groups in declared.items() if dash == "botocore-otel-overview")
+
+
+def test_opt_in_sentence_round_trips() -> None:
+    for groups in (("smithy",), ("phases",), ("phases", "smithy")):
+        sentence = conventions.opt_in_sentence(groups)
+        assert conventions.opt_in_groups(f"Some panel. {sentence}") == set(groups)
+    assert conventions.opt_in_groups("Calls per second (client.call.attempts).") == frozenset()
+    with pytest.raises(ValueError, match="smithy"):
+        conventions.opt_in_sentence(("rpc",))
+
+
+def test_queries_do_not_depend_on_the_semconv_mode() -> None:
+    """rpc_service and rpc_method exist under every OTEL_SEMCONV_STABILITY_OPT_IN mode; the
+    system label does not (rpc_system, rpc_system_name under `rpc`, both under `rpc/dup`)."""
+    texts = [q.expr for q in queries.extract_queries()]
+    for path in DASHBOARD_FILES:
+        dash = load(path)
+        texts += [v["query"]["query"] for v in dash["templating"]["list"]]
+        texts += [json.dumps(p.get("fieldConfig", {})) for p in all_panels(dash)]
+    for text in texts:
+        assert "rpc_system" not in text and "aws_service_id" not in text, text
