@@ -315,3 +315,10 @@ def test_queries_do_not_depend_on_the_semconv_mode() -> None:
         texts += [json.dumps(p.get("fieldConfig", {})) for p in all_panels(dash)]
     for text in texts:
         assert "rpc_system" not in text and "aws_service_id" not in text, text
+
+
+def test_the_library_does_not_import_the_dashboard_sdk() -> None:
+    """grafana-foundation-sdk is a dev-time dependency (the `test` extra) of grafana/ only."""
+    for path in sorted((ROOT / "src").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert "grafana_foundation_sdk" not in text and "import grafana" not in text, path
