@@ -12,7 +12,9 @@ Each mode's test then asks Prometheus every panel query as of the end of the wor
 
 - a rare-event panel may be empty;
 - a panel whose description names opt-in metric groups answers exactly when they are on;
-- every other panel must answer.
+- every other panel must answer;
+- every series carries the labels the panel's legend and data links show (rpc_service,
+  rpc_method...): under ``OTEL_SEMCONV_STABILITY_OPT_IN=rpc`` they must not come back blank.
 
 With ``BOTOCORE_OTEL_RENDER_PREVIEWS=1`` the previews in grafana/previews are re-rendered from
 the ``all`` mode (``make previews``).
@@ -20,8 +22,10 @@ the ``all`` mode (``make previews``).
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -36,7 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from grafana.conventions import OPT_IN_GROUPS  # noqa: E402
-from grafana.queries import DEFAULT_VALUES, extract_queries  # noqa: E402
+from grafana.queries import DEFAULT_VALUES, iter_targets  # noqa: E402
 from tests.support.prometheus import (  # noqa: E402
     PrometheusMissing,
     PrometheusServer,
@@ -235,6 +239,14 @@ def workload(moto_server: Any) -> Iterator[Workload]:
             endpoint.stop()
 
 
+def grouping_labels(panel: dict[str, Any], legend: str) -> set[str]:
+    """The labels a panel shows per series: in its legend and in its data links."""
+    links = json.dumps(panel.get("fieldConfig", {}))
+    return set(re.findall(r"\{\{\s*(\w+)\s*\}\}", legend)) | set(
+        re.findall(r"__(?:field\.labels|data\.fields)\.(\w+)", links)
+    )
+
+
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
 def test_every_dashboard_query_answers(workload: Workload, mode: Mode) -> None:
     # The mode took effect: its own labels are there, and nothing it must not emit.
@@ -251,17 +263,25 @@ def test_every_dashboard_query_answers(workload: Workload, mode: Mode) -> None:
     values = {**DEFAULT_VALUES, "region": mode.region_regex, "service": failing[0]["metric"]["rpc_service"],
               "__rate_interval": "30s", "__range": "1m"}  # fmt: skip
     problems = []
-    for q in extract_queries(values=values):
+    for q in iter_targets(values=values):
         result = workload.query(q.expr)  # raises on a PromQL or HTTP error
         answers = any(not math.isnan(r["value"]) for r in result)
         missing_groups = q.opt_in - mode.groups
+        blank = {
+            label
+            for r in result
+            for label in grouping_labels(q.panel, q.legend)
+            if not r["metric"].get(label)
+        }
         if missing_groups and answers:
             problem = f"answers without {sorted(missing_groups)}, which its description says it needs"
         elif not missing_groups and not answers and not q.rare_event:
             problem = "no data"
+        elif blank:
+            problem = f"series without {sorted(blank)}, which its legend or links show"
         else:
             continue
-        problems.append(f"{q.dashboard} / {q.title}: {problem}: {q.expr}")
+        problems.append(f"{q.dashboard} / {q.panel['title']}: {problem}: {q.expr}")
     assert not problems, f"{mode.name}:\n" + "\n".join(problems)
 
     if mode.groups == set(OPT_IN_GROUPS) and os.environ.get("BOTOCORE_OTEL_RENDER_PREVIEWS") == "1":
