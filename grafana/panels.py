@@ -328,10 +328,15 @@ def rare_rate(
 
 
 def traces_link(with_method: bool) -> Link:
-    """Explore Tempo for the traces of the series' service (and method) at least this slow."""
-    method = ' && span.rpc.method = "${__field.labels.rpc_method}"' if with_method else ""
-    service = 'span.rpc.service = "${__field.labels.rpc_service}"'
-    query = f"{{ {service}{method} && duration >= ${{__value.raw}}s }}"
+    """Explore Tempo for the traces of the series' service (and method) at least this slow.
+
+    Spans carry rpc.service except under OTEL_SEMCONV_STABILITY_OPT_IN=rpc, where rpc.method
+    reads ``Service/Method`` instead (as the metric label then does too): match either.
+    """
+    label = "${__field.labels.rpc_service}"
+    service = f'(span.rpc.service = "{label}" || span.rpc.method =~ "{label}/.+")'
+    method = 'span.rpc.method = "${__field.labels.rpc_method}" && ' if with_method else ""
+    query = f"{{ {method}{service} && duration >= ${{__value.raw}}s }}"
     return explore_tempo_link("Traces at least this slow in Tempo", query)
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import yaml
@@ -248,6 +249,14 @@ def test_latency_panels_link_to_traces(path: Path) -> None:
         if panel["type"] == "timeseries":
             urls = [link["url"] for link in panel["fieldConfig"]["defaults"]["links"]]
             assert any("/explore" in u and "%22tempo%22" in u for u in urls), panel["title"]
+            # Under OTEL_SEMCONV_STABILITY_OPT_IN=rpc spans have no rpc.service: rpc.method
+            # ("Service/Method") must find them too.
+            queries_ = [
+                json.loads(unquote(u.split("panes=")[1]))["traces"]["queries"][0]["query"] for u in urls
+            ]
+            for traceql in queries_:
+                assert 'span.rpc.method =~ "${__field.labels.rpc_service}/.+"' in traceql, traceql
+                assert traceql.count("(") == traceql.count(")"), traceql
 
 
 def test_prometheus_exemplars_point_at_tempo() -> None:
