@@ -29,6 +29,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,22 +214,25 @@ def workload(moto_server: Any) -> Iterator[Workload]:
         pytest.fail(str(exc), pytrace=False)
     moto_server.reset()
     endpoints, providers = [], []
-    clients: list[tuple[str, Any]] = []
+    groups: dict[str, list[tuple[str, Any]]] = {}  # mode and region -> its clients
     try:
         for mode in MODES:
             endpoint = serve_registry(CollectorRegistry())
             endpoints.append(endpoint)
             provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=endpoint.registry)])
             providers.append(provider)
-            clients += instrument_mode(moto_server, mode, provider)
+            for service, client in instrument_mode(moto_server, mode, provider):
+                groups.setdefault(f"{mode.name} {client.meta.region_name}", []).append((service, client))
         with PrometheusServer([e.target for e in endpoints], scrape_interval="1s") as prom:
             # Its first scrape comes 5-10 s after start: start the traffic once every target is up.
             prom.wait_for("count(up == 1)", timeout=30, predicate=lambda r: r[0]["value"] == len(MODES))
-            setup(clients)
+            for clients in groups.values():
+                setup(clients)
+            # One thread per mode and region: retry backoff sleeps, so they overlap.
             deadline = time.monotonic() + WORKLOAD_SECONDS
-            while time.monotonic() < deadline:
-                for service, client in clients:
-                    call_once(service, client)
+            with ThreadPoolExecutor(len(groups)) as pool:
+                for done in [pool.submit(drive, clients, deadline) for clients in groups.values()]:
+                    done.result()
             end = time.time()
             prom.wait_for(f"min(timestamp(up)) > {end}", timeout=15)
             yield Workload(prom, at=end + 0.5)
@@ -237,6 +241,12 @@ def workload(moto_server: Any) -> Iterator[Workload]:
             provider.shutdown()
         for endpoint in endpoints:
             endpoint.stop()
+
+
+def drive(clients: list[tuple[str, Any]], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        for service, client in clients:
+            call_once(service, client)
 
 
 def grouping_labels(panel: dict[str, Any], legend: str) -> set[str]:
@@ -289,4 +299,5 @@ def test_every_dashboard_query_answers(workload: Workload, mode: Mode) -> None:
         from grafana.render_previews import Prometheus, render
 
         for name, dash in load_dashboards().items():
-            render(Prometheus(workload.prometheus.url), name, dash, 2, values, ROOT / "grafana" / "previews")
+            prom = Prometheus(workload.prometheus.url)
+            render(prom, name, dash, 1, values, ROOT / "grafana" / "previews", end=workload.at)
