@@ -50,7 +50,11 @@ from tests.support.prometheus import (  # noqa: E402
 )
 
 CALLS = "rpc_client_call_duration_seconds_count"
-WORKLOAD_SECONDS = 10.0
+WORKLOAD_SECONDS = 12.0
+# The scrape timeout equals the interval (tests/support/prometheus.py). The metrics=all endpoint
+# serves about 2,700 samples, which takes the exporter up to 0.9 s while the traffic runs on
+# an idle machine: 1 s timed out under the parallel suite.
+SCRAPE_SECONDS = 3
 RULES = [
     {
         "name": "throttle-some-reads",
@@ -131,7 +135,7 @@ MODES = [
 @dataclass
 class Workload:
     prometheus: PrometheusServer
-    at: float = 0.0  # the end of the workload: every query is evaluated at this time
+    at: float = 0.0  # just after the workload: every query is evaluated at this time
     stops: list[Any] = field(default_factory=list)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
@@ -223,7 +227,7 @@ def workload(moto_server: Any) -> Iterator[Workload]:
             providers.append(provider)
             for service, client in instrument_mode(moto_server, mode, provider):
                 groups.setdefault(f"{mode.name} {client.meta.region_name}", []).append((service, client))
-        with PrometheusServer([e.target for e in endpoints], scrape_interval="1s") as prom:
+        with PrometheusServer([e.target for e in endpoints], scrape_interval=f"{SCRAPE_SECONDS}s") as prom:
             # Its first scrape comes 5-10 s after start: start the traffic once every target is up.
             prom.wait_for("count(up == 1)", timeout=30, predicate=lambda r: r[0]["value"] == len(MODES))
             for clients in groups.values():
@@ -234,8 +238,22 @@ def workload(moto_server: Any) -> Iterator[Workload]:
                 for done in [pool.submit(drive, clients, deadline) for clients in groups.values()]:
                     done.result()
             end = time.time()
-            prom.wait_for(f"min(timestamp(up)) > {end}", timeout=15)
-            yield Workload(prom, at=end + 0.5)
+            scrapes = prom.query(f"sum_over_time(up[{WORKLOAD_SECONDS:.0f}s])", at=end)
+            if len(scrapes) != len(MODES) or min(r["value"] for r in scrapes) < 2:
+                durations = prom.query(
+                    f"max_over_time(scrape_duration_seconds[{WORKLOAD_SECONDS:.0f}s])", at=end
+                )
+                pytest.fail(
+                    f"endpoints not scraped twice during the traffic: {scrapes}; durations {durations}"
+                )
+            # Two good scrapes of every endpoint after the traffic (a series born at its very end
+            # has two samples too); every query is then evaluated as of now.
+            prom.wait_for(
+                f"count(timestamp(up == 1) > {end + SCRAPE_SECONDS})",
+                timeout=30,
+                predicate=lambda r: r[0]["value"] == len(MODES),
+            )
+            yield Workload(prom, at=time.time())
     finally:
         for provider in providers:
             provider.shutdown()
