@@ -76,7 +76,7 @@ def _interpreter() -> str:
 
 def windows(script_args: Sequence[str], env: Mapping[str, str], helper: Path) -> list[int]:
     """Instructions in each counted window of ``python SCRIPT_ARGS...`` under callgrind, in order
-    (the first window is the empty one that ``count_windows`` opens to cost the bracket itself)."""
+    (the first two are the empty ones of ``count_windows``)."""
     with tempfile.TemporaryDirectory(prefix="callgrind-") as folder:
         out = Path(folder) / "out"
         done = subprocess.run(
@@ -107,18 +107,21 @@ def count_windows(calls: Mapping[str, Callable[[], Any]], n: int) -> None:
     """The measured process's side: warm up each callable, then one window of ``n`` calls each.
 
     Runs under callgrind only (the helper's requests are no-ops elsewhere, but nothing reads
-    the counts then). The windows come in the order of ``calls``, after one empty window."""
+    the counts then). Two empty windows come first: the first after the freeze carries a
+    one-off of 0.5-1.5M instructions and is dropped; the second is what a window costs
+    itself (about 3k), taken off the others. Then the windows in the order of ``calls``."""
     helper = ctypes.CDLL(os.environ[HELPER_ENV])
     for call in calls.values():
         for _ in range(WARM_UP):
             call()
     # The set-up's objects out of the collector's sight: a full collection then costs what the
-    # calls left behind, not what the process happened to import (it made windows of 20 and of
-    # 200 SendMessage calls differ by 350k instructions a call).
+    # calls left behind, not what the process happened to import.
     gc.collect()
     gc.freeze()
-    helper.benchmark_zero()
-    helper.benchmark_dump()
+    for _ in range(2):
+        gc.collect()
+        helper.benchmark_zero()
+        helper.benchmark_dump()
     for call in calls.values():
         gc.collect()
         helper.benchmark_zero()
@@ -132,10 +135,10 @@ def per_window(
 ) -> dict[str, float]:
     """name -> instructions per repetition, from one process whose windows come in ``names`` order."""
     totals = windows(script_args, env, helper)
-    if len(totals) != len(names) + 1:
-        raise RuntimeError(f"{' '.join(script_args)}: {len(totals)} windows, expected {len(names) + 1}")
-    bracket = totals[0]
-    return {name: (total - bracket) / n for name, total in zip(names, totals[1:], strict=True)}
+    if len(totals) != len(names) + 2:
+        raise RuntimeError(f"{' '.join(script_args)}: {len(totals)} windows, expected {len(names) + 2}")
+    empty = totals[1]
+    return {name: (total - empty) / n for name, total in zip(names, totals[2:], strict=True)}
 
 
 def clean_env() -> dict[str, str]:

@@ -37,8 +37,8 @@ def _ratio(value: float | None, base: float | None) -> float | None:
     return value / base
 
 
-def _k(value: float | None) -> str:
-    return "-" if value is None else f"{value / 1e3:+.0f}k"
+def _k(value: float | None, sign: str = "+") -> str:
+    return "-" if value is None else f"{value / 1e3:{sign}.0f}k"
 
 
 def _x(value: float | None) -> str:
@@ -89,7 +89,7 @@ def headline_lines(results: Results) -> list[str]:
                 _k(ours),
                 _k(theirs),
                 _x(_ratio(ours, theirs)),
-                _k(floor),
+                _k(floor, sign=""),
                 _x(_ratio(ours, floor)),
                 _us(cpu),
                 _us(cpu_official),

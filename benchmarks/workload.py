@@ -166,8 +166,9 @@ def clients(
     message_attributes: dict[str, Any] | None = None,
 ) -> dict[str, Callable[[], Any]]:
     """operation -> a function making one call, its response answered in-process, on clients of
-    ``session`` or of a session of their own. ``no_op_handlers``: events that get a handler doing nothing on those
-    clients; ``message_attributes``: what SendMessage passes as ``MessageAttributes`` (floors.py)."""
+    ``session`` or of a session of their own. ``no_op_handlers``: events that get a handler
+    doing nothing on those clients; ``message_attributes``: what SendMessage passes as
+    ``MessageAttributes`` (floors.py)."""
     import boto3
 
     session = session or boto3.session.Session(region_name=REGION, **CREDENTIALS)
