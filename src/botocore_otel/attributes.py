@@ -58,6 +58,8 @@ class OperationInfo:
     span_attributes: Attributes
     metric_attributes: Attributes
     extras: OperationExtras | None
+    end_hook: Any = None
+    """A service extension's ``end_hook`` (GenAI operations only): see ``Lifecycle._finish``."""
 
 
 def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
@@ -85,6 +87,7 @@ def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
         span_attributes=span_attributes,
         metric_attributes=common,
         extras=extras,
+        end_hook=getattr(extras, "end_hook", None),
     )
 
 

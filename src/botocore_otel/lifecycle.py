@@ -7,6 +7,7 @@ after-call or after-call-error. State lives in botocore's per-call ``context`` d
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
 from collections.abc import Mapping
@@ -34,7 +35,7 @@ from botocore_otel.config import Settings
 from botocore_otel.metrics import CallMetrics
 from botocore_otel.propagation import HeaderInjector
 from botocore_otel.spans import SpanSink
-from botocore_otel.state import STATE_KEY, CallState, in_flight
+from botocore_otel.state import STATE_KEY, CallState, drain_pending_ends, in_flight, pending_ends
 
 SYNTHETIC_HEADER = "x-botocore-otel-synthetic"
 """Marks a synthetic response, so response-received knows ours was the one used."""
@@ -72,7 +73,7 @@ class Lifecycle:
 
     def __init__(self, settings: Settings, tracer: Tracer, metrics: CallMetrics | None) -> None:
         self.enabled = True
-        self._settings = settings
+        self.settings = self._settings = settings
         self._spans = SpanSink(tracer, settings)
         self._metrics = metrics
         self._injector = HeaderInjector(baggage=settings.baggage) if settings.propagate else None
@@ -96,6 +97,8 @@ class Lifecycle:
     ) -> None:
         if not self.enabled:
             return
+        if pending_ends:  # calls of response streams dropped unread (state.py)
+            drain_pending_ends()
         try:
             info = self._info(event_name, model)
             if info is None:
@@ -336,6 +339,32 @@ class Lifecycle:
             return  # never reached the wire (answered at before-call, e.g. by Stubber)
         if state.window_token is not None:
             self._close_window(state)
+        # -- GenAI (Bedrock Runtime): the extension records its telemetry; a response stream
+        # keeps the call open until the application is done with it, then resumes here.
+        if state.info.end_hook is not None:
+            resume = functools.partial(
+                self._end_call, state, status, request_id=request_id,
+                extended_request_id=extended_request_id, message=message,
+            )  # fmt: skip
+            if state.info.end_hook(self, state, parsed, error_type, end_ns, resume):
+                return
+        self._end_call(
+            state, status, end_ns, error_type, exception, parsed, request_id, extended_request_id, message
+        )
+
+    def _end_call(
+        self,
+        state: CallState,
+        status: int | None,
+        end_ns: int,
+        error_type: str | None,
+        exception: BaseException | None,
+        parsed: Mapping[str, Any] | None,
+        request_id: str | None,
+        extended_request_id: str | None,
+        message: str | None = None,
+    ) -> None:
+        """Ends the call's span and records its metrics (``_finish``, or a stream's end)."""
         try:
             self._spans.end_call(
                 state, end_ns, status, error_type, parsed, exception, request_id, extended_request_id, message

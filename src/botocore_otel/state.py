@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from typing import Any, Protocol
 
@@ -19,6 +19,23 @@ STATE_KEY = "botocore_otel.call"
 # another call's handlers (credential refresh while signing, S3's redirect HeadBucket)
 # becomes its child. Holds a weak reference, so an abandoned call leaves nothing alive.
 in_flight: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_in_flight", default=None)
+
+# Ends of calls kept open past botocore's return (a Bedrock response stream: genai/streams.py)
+# whose stream was dropped unread. Its finalizer may run inside the garbage collector, so it
+# only appends here; the next call's first handler (or interpreter exit) ends them.
+pending_ends: list[Callable[[], None]] = []
+
+
+def drain_pending_ends() -> None:
+    while pending_ends:
+        try:
+            end = pending_ends.pop()
+        except IndexError:  # another thread took the last one
+            return
+        try:
+            end()
+        except Exception as error:
+            report("ending an abandoned stream's call", error)
 
 
 class Abandoner(Protocol):
