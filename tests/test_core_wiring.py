@@ -133,20 +133,28 @@ def test_nothing_is_imported_before_a_feature_needs_it():
     probe = textwrap.dedent(
         """
         import sys, botocore_otel
-        botocore_otel.instrument()
         import boto3
+        before = set(sys.modules)
+        botocore_otel.instrument()
+        print(sorted(m for m in set(sys.modules) - before if m.startswith("botocore_otel")))
         session = boto3.session.Session(region_name="us-east-1")
         session.client("sts")
         watched = ("opentelemetry.instrumentation", "wrapt", "botocore_otel.transfer",
-                   "botocore_otel.capture", "botocore_otel.synthetic", "botocore_otel.aio", "difflib")
-        print(sorted(m for m in sys.modules if m.startswith(watched)))
+                   "botocore_otel.capture", "botocore_otel.synthetic", "botocore_otel.aio", "difflib",
+                   "botocore_otel.services", "botocore_otel.converters", "botocore_otel.payload",
+                   "botocore_otel.messaging", "dataclasses")
+        print(sorted(m for m in sys.modules if m.startswith(watched) and m not in before))
         session.client("s3")  # s3transfer comes with an S3 client: transfers are patched now
         print("botocore_otel.transfer" in sys.modules)
+        session.client("sqs")  # message propagation comes with the first client that needs it
+        print("botocore_otel.payload" in sys.modules)
         """
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout
+    core = [f"botocore_otel.{name}" for name in ("_failsafe", "attributes", "config", "lifecycle", "metrics",
+            "propagation", "spans", "state", "wiring")]  # fmt: skip
+    assert done.stdout.split("\n")[:4] == [str(core), "[]", "True", "True"], done.stdout
 
 
 def test_explicit_settings_win_over_global_ones(moto):

@@ -298,7 +298,20 @@ class Extras:
 _compiled: dict[tuple[str, str], OperationExtras | None] = {}
 
 
-def extras_for(service_key: str, operation: str) -> OperationExtras | None:
+def _members(shape: Any) -> frozenset[str] | None:
+    members = getattr(shape, "members", None)
+    return frozenset(members) if isinstance(members, Mapping) else None
+
+
+def _fields_of(fields: tuple[Field, ...], shape: Any) -> tuple[Field, ...]:
+    """The fields whose member the shape has (all of them when the shape is unknown): each
+    call then looks only at members the operation can have."""
+    members = _members(shape)
+    return fields if members is None else tuple(f for f in fields if f.member in members)
+
+
+def extras_for(service_key: str, operation: str, model: Any = None) -> OperationExtras | None:
+    """One operation's compiled entries; ``model`` (its ``OperationModel``) narrows the fields."""
     key = (service_key, operation)
     try:
         return _compiled[key]
@@ -316,8 +329,8 @@ def extras_for(service_key: str, operation: str) -> OperationExtras | None:
             span_kind=entry.kind,
             span_name=None,  # Service.Operation, the AWS SDK convention: low cardinality
             static_attributes={**table.static, **entry.static},
-            request_fields=table.request + entry.request,
-            response_fields=table.response + entry.response,
+            request_fields=_fields_of(table.request + entry.request, getattr(model, "input_shape", None)),
+            response_fields=_fields_of(table.response + entry.response, getattr(model, "output_shape", None)),
         )
     _compiled[key] = extras
     return extras

@@ -4,7 +4,7 @@ with an end hook that the lifecycle calls when the call ends (see ``Lifecycle._f
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +14,6 @@ from opentelemetry.util.types import AttributeValue
 from botocore_otel._failsafe import report
 from botocore_otel.genai.call import GenAICall
 from botocore_otel.genai.runtime import PROVIDER, runtime_of
-
-Resume = Callable[[int, "str | None", "BaseException | None", "Mapping[str, Any] | None"], None]
 
 
 @dataclass(slots=True)
@@ -33,17 +31,9 @@ class GenAIOperation:
     def response_attributes(self, parsed: Mapping[str, Any]) -> dict[str, AttributeValue]:
         return {}
 
-    def end_hook(
-        self,
-        lifecycle: Any,
-        state: Any,
-        parsed: Mapping[str, Any] | None,
-        error_type: str | None,
-        end_ns: int,
-        resume: Resume,
-    ) -> bool:
-        """Records the call's GenAI telemetry; True when a response stream keeps it open (the
-        stream then calls ``resume`` once, when it is done)."""
+    def end_hook(self, lifecycle: Any, state: Any, outcome: Any) -> bool:
+        """Records the call's GenAI telemetry (``outcome``: a ``state.Outcome``); True when a
+        response stream keeps the call open (the stream then calls ``lifecycle.end_call``)."""
         try:
             runtime = runtime_of(lifecycle)
             span = state.span
@@ -51,27 +41,26 @@ class GenAIOperation:
             if not recording and runtime.duration is None:
                 return False  # unsampled, metrics off: nothing to record
             call = GenAICall(runtime, state, self.converse, recording)
-            if error_type is None and isinstance(parsed, dict):
+            parsed = outcome.parsed
+            if outcome.error_type is None and isinstance(parsed, dict):
                 if self.stream_member is not None:
-                    return _follow(call, parsed, self.stream_member, resume, state.is_async, body=False)
+                    return _follow(call, lifecycle, outcome, self.stream_member, state.is_async, body=False)
                 if self.converse:
                     call.read_answer(parsed)
                 elif call.family.has_answer or call.capture:
                     if state.is_async:  # reading needs an await: ends when the app has read it
-                        return _follow(call, parsed, "body", resume, True, body=True)
+                        return _follow(call, lifecycle, outcome, "body", True, body=True)
                     _read_body(call, parsed)
-            call.finish(end_ns, error_type)
+            call.finish(outcome.end_ns, outcome.error_type)
         except Exception as error:
             report("GenAI telemetry", error)
         return False
 
 
-def _follow(
-    call: GenAICall, parsed: dict[str, Any], member: str, resume: Resume, is_async: bool, body: bool
-) -> bool:
+def _follow(call: GenAICall, lifecycle: Any, outcome: Any, member: str, is_async: bool, body: bool) -> bool:
     from botocore_otel.genai import streams  # wrapt: only once a stream is seen
 
-    return streams.follow(call, parsed, member, resume, is_async=is_async, body=body)
+    return streams.follow(call, lifecycle, outcome, member, is_async=is_async, body=body)
 
 
 def _read_body(call: GenAICall, parsed: dict[str, Any]) -> None:

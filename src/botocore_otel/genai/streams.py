@@ -10,8 +10,8 @@ call once:
 * when the application calls ``close()``;
 * when an error is raised inside the stream (``error.type`` is its AWS error code);
 * when the application drops the stream unread: a finalizer, which may run inside the
-  garbage collector, only queues the end (``state.pending_ends``); it is drained at the next
-  call's first handler, or at interpreter exit.
+  garbage collector, only queues the end (``state._abandoned``, with the abandoned calls); it
+  is done at the next call's first handler, at uninstrument, or at interpreter exit.
 
 aiobotocore's InvokeModel body needs an ``await`` to read, so it is followed the same way:
 the call ends when the application has read the body.
@@ -19,11 +19,10 @@ the call ends when the application has read the body.
 
 from __future__ import annotations
 
-import atexit
 import json
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import wrapt
@@ -31,11 +30,7 @@ import wrapt
 from botocore_otel._failsafe import report
 from botocore_otel.attributes import exception_type
 from botocore_otel.genai.call import GenAICall
-from botocore_otel.state import drain_pending_ends, pending_ends
-
-Resume = Callable[[int, "str | None", "BaseException | None", "Mapping[str, Any] | None"], None]
-
-atexit.register(drain_pending_ends)
+from botocore_otel.state import _abandoned
 
 
 def _error_type(error: BaseException) -> str:
@@ -53,18 +48,18 @@ else:
 class CallEnd:
     """Ends one deferred call, once, whichever way the stream finishes."""
 
-    __slots__ = ("__weakref__", "call", "decode", "ended", "finalizer", "parsed", "resume")
+    __slots__ = ("__weakref__", "call", "decode", "ended", "finalizer", "lifecycle", "outcome")
 
-    def __init__(self, call: GenAICall, resume: Resume, parsed: Mapping[str, Any], decode: bool) -> None:
+    def __init__(self, call: GenAICall, lifecycle: Any, outcome: Any, decode: bool) -> None:
         self.call = call
-        self.resume = resume
-        self.parsed = parsed
+        self.lifecycle = lifecycle
+        self.outcome = outcome  # the call's state.Outcome, completed at the end
         self.decode = decode  # InvokeModel chunks: JSON in the event's bytes
         self.ended = False
         self.finalizer: weakref.finalize[Any, Any] | None = None
 
     def watch(self, proxy: object) -> None:
-        self.finalizer = weakref.finalize(proxy, pending_ends.append, self.abandoned)
+        self.finalizer = weakref.finalize(proxy, _abandoned.append, self.abandoned)
 
     def on_event(self, event: Any) -> None:
         if self.ended:
@@ -107,8 +102,12 @@ class CallEnd:
             self.call.finish(end_ns, error_type)
         except Exception as error:
             report("GenAI telemetry", error)
+        outcome = self.outcome
+        outcome.end_ns = end_ns
+        if error_type is not None:
+            outcome.error_type, outcome.exception = error_type, exception
         try:
-            self.resume(end_ns, error_type, exception, self.parsed)
+            self.lifecycle.end_call(self.call.state, outcome)
         except Exception as error:
             report("ending a Bedrock stream's call", error)
 
@@ -182,19 +181,19 @@ class AsyncBodyProxy(_Proxy):
             self._self_end.done()
 
 
-def follow(
-    call: GenAICall, parsed: dict[str, Any], member: str, resume: Resume, *, is_async: bool, body: bool
-) -> bool:
-    """Replaces ``parsed[member]`` by its observed proxy; True when the call now ends later."""
+def follow(call: GenAICall, lifecycle: Any, outcome: Any, member: str, *, is_async: bool, body: bool) -> bool:
+    """Replaces ``outcome.parsed[member]`` by its observed proxy; True when the call now ends later."""
+    parsed = outcome.parsed
     target = parsed.get(member)
     if target is None:
         return False
-    rest = {key: value for key, value in parsed.items() if key != member}  # the proxy is not kept
-    end = CallEnd(call, resume, rest, decode=member == "body" and not body)
+    end = CallEnd(call, lifecycle, outcome, decode=member == "body" and not body)
     if body:
         proxy: Any = AsyncBodyProxy(target, end)
     else:
         proxy = AsyncEventStreamProxy(target, end) if is_async else EventStreamProxy(target, end)
     end.watch(proxy)
     parsed[member] = proxy
+    # The outcome keeps the response without the proxy: holding it would keep the proxy alive.
+    outcome.parsed = {key: value for key, value in parsed.items() if key != member}
     return True
