@@ -186,3 +186,36 @@ def test_check_rules_describes_and_validates_the_llm_keys(tmp_path: Path) -> Non
         check({"tokens": 10}, match="dynamodb.GetItem")
     with pytest.raises(ConfigError, match=r"response\.first_token\.distribution"):
         check({"first_token": {"distribution": "gamma"}})
+
+
+async def _aio_app(telemetry: Telemetry) -> list[int]:
+    session = get_session()
+    rules = [{"name": "llm", "match": "bedrock-runtime.*", "response": {"tokens": 5}}]
+    Instrumentor().instrument(session, synthetic=rules, **telemetry.providers)
+    body = json.dumps({"messages": MESSAGES, "max_tokens": 50})
+    try:
+        async with session.create_client("bedrock-runtime", **CLIENT) as client:
+            answer = await client.converse(modelId=CLAUDE, messages=MESSAGES)
+            stream = await client.converse_stream(modelId=CLAUDE, messages=MESSAGES)
+            events = [event async for event in stream["stream"]]
+            invoked = await client.invoke_model(modelId=CLAUDE, body=body)
+            document = json.loads(await invoked["body"].read())
+            chunks = await client.invoke_model_with_response_stream(modelId=CLAUDE, body=body)
+            last = [json.loads(e["chunk"]["bytes"]) async for e in chunks["body"]][-1]
+    finally:
+        Instrumentor().uninstrument(session)
+    return [
+        answer["usage"]["outputTokens"],
+        events[-1]["metadata"]["usage"]["outputTokens"],
+        document["usage"]["output_tokens"],
+        last["amazon-bedrock-invocationMetrics"]["outputTokenCount"],
+    ]
+
+
+def test_all_four_operations_under_aiobotocore() -> None:
+    telemetry = Telemetry()
+    assert asyncio.run(_aio_app(telemetry)) == [5, 5, 5, 5]
+    spans = telemetry.spans()
+    assert len(spans) == 4
+    assert all(s.attributes["gen_ai.usage.output_tokens"] == 5 for s in spans)
+    assert all(s.attributes["botocore_otel.synthetic"] is True for s in spans)
