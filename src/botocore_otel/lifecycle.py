@@ -371,8 +371,8 @@ class Lifecycle:
             self._spans.end_call(state, outcome)
         except Exception as error:  # a span processor's on_end: the metrics still count
             report("ending the call span", error)
-        # Only calls that reached the wire are measured (a span opened early for payload
-        # propagation may end a call that failed parameter validation).
+        # Only calls that reached the wire are measured (a span opened early, as a nested
+        # call's parent, may belong to a call that a Stubber then answered).
         if self._metrics is not None and state.attempts > 0:
             self._metrics.record_call(state, outcome)
 
