@@ -304,3 +304,18 @@ def test_entry_point_is_named_apart_from_the_official_one():
         ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.value.startswith("botocore_otel")
     ]
     assert ours.name == "botocore_otel"
+
+
+def test_a_too_old_botocore_is_refused_without_reading_package_metadata(monkeypatch, caplog):
+    import botocore
+
+    from botocore_otel import wiring
+
+    monkeypatch.setattr(botocore, "__version__", "1.33.9")
+    instrumentor = Instrumentor()
+    instrumentor.instrument()
+    try:
+        assert not wiring.is_instrumented_globally()
+        assert "botocore 1.33.9 is too old" in caplog.text
+    finally:
+        instrumentor.uninstrument()

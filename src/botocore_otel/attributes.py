@@ -55,6 +55,7 @@ class OperationInfo:
     """
 
     __slots__ = (
+        "end_hook",
         "extras",
         "metric_attributes",
         "operation",
@@ -75,6 +76,7 @@ class OperationInfo:
         span_attributes: Attributes,
         metric_attributes: Attributes,
         extras: OperationExtras | None,
+        end_hook: Any = None,
     ) -> None:
         self.service_key = service_key
         self.service_id = service_id
@@ -84,6 +86,8 @@ class OperationInfo:
         self.span_attributes = span_attributes
         self.metric_attributes = metric_attributes
         self.extras = extras
+        # A service extension's hook at the call's end (GenAI operations only): Lifecycle._finish.
+        self.end_hook = end_hook
 
 
 def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
@@ -117,6 +121,7 @@ def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
         span_attributes=span_attributes,
         metric_attributes=metric_attributes,
         extras=extras,
+        end_hook=getattr(extras, "end_hook", None),
     )
 
 

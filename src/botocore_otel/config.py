@@ -217,18 +217,26 @@ def _parse_synthetic(setting: str, value: object) -> Any:
     return SyntheticResponder.from_config(value, source=setting)
 
 
+def _choices(value: object, allowed: tuple[str, ...], every: frozenset[str]) -> frozenset[str] | None:
+    """The items of a list or comma-separated string, each from ``allowed`` ('all' alone means
+    ``every``); None when one is not, or when none is given."""
+    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)) or not all(isinstance(i, str) for i in items):
+        return None
+    chosen = {i for i in items if i}
+    if chosen == {"all"}:
+        return every
+    return frozenset(chosen) if chosen and chosen <= set(allowed) else None
+
+
 def _parse_payload(setting: str, value: object) -> frozenset[str]:
     if isinstance(value, bool):
         return frozenset(PAYLOAD_SERVICES) if value else frozenset()
-    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
-    if isinstance(items, (list, tuple, set, frozenset)) and all(isinstance(i, str) for i in items):
-        chosen = {i for i in items if i}  # empty: refused below ("none" says off)
-        if chosen == {"none"}:
-            return frozenset()
-        if chosen == {"all"}:
-            return frozenset(PAYLOAD_SERVICES)
-        if chosen and chosen <= set(PAYLOAD_SERVICES):
-            return frozenset(chosen)
+    chosen = _choices(value, (*PAYLOAD_SERVICES, "none"), frozenset(PAYLOAD_SERVICES))
+    if chosen == frozenset({"none"}):
+        return frozenset()
+    if chosen is not None and "none" not in chosen:
+        return chosen
     raise ConfigError(
         setting,
         value,
@@ -242,13 +250,9 @@ def _parse_metrics(setting: str, value: object) -> frozenset[str]:
         value = value.strip().lower() in _TRUE
     if isinstance(value, bool):
         return DEFAULT_METRICS if value else frozenset()
-    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
-    if isinstance(items, (list, tuple, set, frozenset)) and all(isinstance(i, str) for i in items):
-        chosen = {i for i in items if i}
-        if chosen == {"all"}:
-            return frozenset(METRIC_GROUPS)
-        if chosen and chosen <= set(METRIC_GROUPS):
-            return frozenset(chosen)
+    chosen = _choices(value, METRIC_GROUPS, frozenset(METRIC_GROUPS))
+    if chosen is not None:
+        return chosen
     raise ConfigError(
         setting,
         value,

@@ -73,7 +73,7 @@ class Lifecycle:
 
     def __init__(self, settings: Settings, tracer: Tracer, metrics: CallMetrics | None) -> None:
         self.enabled = True
-        self._settings = settings
+        self.settings = self._settings = settings
         self._spans = SpanSink(tracer, settings)
         self._metrics = metrics
         self._injector = HeaderInjector(baggage=settings.baggage) if settings.propagate else None
@@ -334,6 +334,15 @@ class Lifecycle:
         if state.window_token is not None:
             self._close_window(state)
         self._end_attempt_span(state, end_ns)
+        # GenAI (Bedrock Runtime) records its telemetry here; a response stream keeps the call
+        # open until the application is done with it, then calls end_call() (genai/streams.py).
+        end_hook = state.info.end_hook
+        if end_hook is not None and end_hook(self, state, outcome):
+            return
+        self.end_call(state, outcome)
+
+    def end_call(self, state: CallState, outcome: Outcome) -> None:
+        """Ends the call's span and records its metrics: at ``_finish``, or a stream's end."""
         try:
             self._spans.end_call(state, outcome)
         except Exception as error:  # a span processor's on_end: the metrics still count

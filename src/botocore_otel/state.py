@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from typing import Any, Protocol
 
@@ -25,8 +25,10 @@ in_flight: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel
 
 # Calls dropped without a closing event, queued by their finalizer and ended at a safe point:
 # the next call's first handler on any thread, uninstrument(), or interpreter exit.
-# deque.append and popleft are atomic: no lock is taken inside a finalizer.
-_abandoned: deque[CallState] = deque()
+# deque.append and popleft are atomic: no lock is taken inside a finalizer. A callable is the
+# end of a call kept open past botocore's return, whose response stream was dropped unread
+# (genai/streams.py).
+_abandoned: deque[CallState | Callable[[], None]] = deque()
 
 
 class Owner(Protocol):
@@ -41,11 +43,14 @@ def end_abandoned() -> None:
     """Ends the queued abandoned calls (``error.type="cancelled"``), on the calling thread."""
     while _abandoned:
         try:
-            state = _abandoned.popleft()
+            entry = _abandoned.popleft()
         except IndexError:  # another thread took the last one
             return
         try:
-            state.owner.abandon(state)
+            if isinstance(entry, CallState):
+                entry.owner.abandon(entry)
+            else:
+                entry()
         except Exception as error:
             report("ending an abandoned call", error)
 
