@@ -319,3 +319,24 @@ def test_a_too_old_botocore_is_refused_without_reading_package_metadata(monkeypa
         assert "botocore 1.33.9 is too old" in caplog.text
     finally:
         instrumentor.uninstrument()
+
+
+def test_sessions_under_global_instrumentation_share_per_operation_facts(moto):
+    """Each session has its own share (so uninstrument(session) silences its clients), but
+    per-operation facts are built once: the same metric attribute dict serves every session."""
+    from botocore_otel import wiring
+
+    telemetry = Telemetry()
+    Instrumentor().instrument(**telemetry.providers)
+    try:
+        first, second = boto3.session.Session(), boto3.session.Session()
+        _call(moto, first)
+        _call(moto, second)
+        lifecycles = [
+            wiring._owners[s._session.get_component("event_emitter")].lifecycle for s in (first, second)
+        ]
+        assert lifecycles[0] is not lifecycles[1]
+        assert lifecycles[0].infos is lifecycles[1].infos
+        assert len(lifecycles[0].infos) == 1
+    finally:
+        Instrumentor().uninstrument()

@@ -71,7 +71,15 @@ def _sending_state() -> CallState | None:
 class Lifecycle:
     """The event handlers of one instrumentation. ``enabled`` switches them all off."""
 
-    def __init__(self, settings: Settings, tracer: Tracer, metrics: CallMetrics | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        tracer: Tracer,
+        metrics: CallMetrics | None,
+        infos: dict[str, OperationInfo] | None = None,
+    ) -> None:
+        """``infos``: another lifecycle's per-operation facts, shared when the settings are the
+        same (a session's share of the global instrumentation): built once, not per session."""
         self.enabled = True
         self.settings = self._settings = settings
         self._spans = SpanSink(tracer, settings)
@@ -82,18 +90,18 @@ class Lifecycle:
         # before-parse (phases) and the synthetic responder find the sending call through
         # _sending; without them, setting it would be work for nobody.
         self._track_sending = settings.synthetic is not None or "phases" in settings.metrics
-        self._infos: dict[str, OperationInfo] = {}
+        self.infos: dict[str, OperationInfo] = {} if infos is None else infos
 
     # -- call start ---------------------------------------------------------------
     def _info(self, event_name: str, model: Any) -> OperationInfo | None:
-        info = self._infos.get(event_name)
+        info = self.infos.get(event_name)
         if info is None:
             service_key = event_name.split(".")[1]
             if service_key in self._settings.skip_services:
                 info = _SKIPPED
             else:
                 info = operation_info(service_key, model, self._settings.semconv)
-            self._infos[event_name] = info
+            self.infos[event_name] = info
         return None if info is _SKIPPED else info
 
     def on_provide_client_params(

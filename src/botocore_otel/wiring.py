@@ -81,7 +81,8 @@ class _Instrumentation:
         self.tracer: Tracer = tracer
         self.call_metrics: CallMetrics | None = call_metrics
         _end_abandoned_at_exit()
-        self.lifecycle = Lifecycle(settings, tracer, call_metrics)
+        infos = shared_from.lifecycle.infos if shared_from else None
+        self.lifecycle: Lifecycle = Lifecycle(settings, tracer, call_metrics, infos)
         self.is_global = shared_from is not None
         # The global instrumentation's per-session shares: one lifecycle each, so that
         # uninstrumenting one session silences the clients it made (they hold its handlers).
