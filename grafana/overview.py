@@ -6,6 +6,7 @@ from typing import Any
 
 from grafana.board import Board
 from grafana.conventions import OVERVIEW_UID, SERVICE_UID
+from grafana.genai import genai_row
 from grafana.panels import (
     ERROR_STEPS,
     INFO_STEPS,
@@ -293,5 +294,6 @@ def overview() -> dict[str, Any]:
         6,
         8,
     )
+    genai_row(lay)
     lay.variables(common_variables(False))
     return lay.build()

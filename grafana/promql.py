@@ -21,6 +21,13 @@ SERIALIZATION = "client_call_serialization_duration_seconds"
 DESERIALIZATION = "client_call_deserialization_duration_seconds"
 SIGNING = "client_call_auth_signing_duration_seconds"
 
+# GenAI metrics of Bedrock Runtime calls (on whenever metrics are on; genai/runtime.py). They
+# carry gen_ai_provider_name, gen_ai_operation_name, gen_ai_request_model, error_type (failures)
+# and gen_ai_token_type (token usage), and no cloud_region: the GenAI panels follow `job` only.
+GENAI_DURATION = "gen_ai_client_operation_duration_seconds"
+GENAI_TOKENS = "gen_ai_client_token_usage"  # unit {token}: no suffix
+GENAI_FIRST_CHUNK = "gen_ai_client_operation_time_to_first_chunk_seconds"  # streams only
+
 # Metric (Prometheus base name) -> the opt-in group that produces it; absent: the default set.
 OPT_IN_METRICS = {
     SMITHY_CALLS: "smithy",
@@ -36,6 +43,8 @@ OPT_IN_METRICS = {
 RI = "[$__rate_interval]"
 OV = 'job=~"$job", cloud_region=~"$region"'
 SV = 'job=~"$job", rpc_service="$service", rpc_method=~"$operation", cloud_region=~"$region"'
+GV = 'job=~"$job"'  # GenAI metrics have no cloud_region
+BEDROCK = ', rpc_service="Bedrock Runtime"'  # the service id of bedrock-runtime
 ERR = ', error_type!=""'  # error.type is set only on failed calls
 SYNTHETIC = ', botocore_otel_synthetic="true"'  # set only on calls answered by a synthetic rule
 
@@ -51,9 +60,9 @@ def share(numerator: str, denominator: str) -> str:
     return f"({numerator} or 0 * {denominator}) / {denominator}"
 
 
-def quantile(q: float, sel: str, by: str = "", window: str = RI) -> str:
+def quantile(q: float, sel: str, by: str = "", window: str = RI, metric: str = CALLS) -> str:
     group = f"le, {by}" if by else "le"
-    return f"histogram_quantile({q}, sum by ({group}) (rate({CALLS}_bucket{{{sel}}}{window})))"
+    return f"histogram_quantile({q}, sum by ({group}) (rate({metric}_bucket{{{sel}}}{window})))"
 
 
 def phase(metric: str, sel: str) -> str:

@@ -6,13 +6,16 @@ default metric set, ``BOTOCORE_OTEL_METRICS=all``, and ``OTEL_SEMCONV_STABILITY_
 ``rpc/dup``. Each mode has its own ``MeterProvider`` and ``PrometheusMetricReader`` endpoint and
 its own two regions, so that one real Prometheus scrapes all four and the dashboards' own
 ``cloud_region`` selector keeps the modes apart. The clients make successful, failing, throttled
-(synthetic rule) and synthetic calls.
+(synthetic rule) and synthetic calls, and Bedrock Runtime Converse and ConverseStream calls
+answered by a synthetic LLM rule (some throttled, some refused), which feed the GenAI row. The
+GenAI metrics have no region: every mode's GenAI panels see all modes' model calls.
 
 Each mode's test then asks Prometheus every panel query, as of just after the traffic:
 
 - a rare-event panel may be empty;
 - a panel whose description names opt-in metric groups answers exactly when they are on;
-- every other panel must answer;
+- every other panel must answer, and every GenAI panel, rare or not (the workload throttles
+  and refuses some model calls);
 - every series carries the labels the panel's legend and data links show (rpc_service,
   rpc_method...): under ``OTEL_SEMCONV_STABILITY_OPT_IN=rpc`` they must not come back blank.
 
@@ -64,7 +67,29 @@ RULES = [
         "response": {"error": {"code": "ThrottlingException", "status": 400, "rate": 1.0}},
     },
     {"name": "synthetic-sends", "match": "sqs.SendMessage"},
+    # Model calls never reach the moto server. Throttles are retried (some outlive the three
+    # attempts); ValidationException is not retried. Latencies are tiny: the workload is timed.
+    {
+        "name": "llm-throttled",
+        "match": "bedrock-runtime.Converse",
+        "response": {
+            "error": {"code": "ThrottlingException", "status": 400, "rate": 0.4},
+            "tokens": {"distribution": "uniform", "min": 10, "max": 60},
+        },
+    },
+    {
+        "name": "llm-streams",
+        "match": "bedrock-runtime.*",
+        "response": {
+            "error": {"code": "ValidationException", "status": 400, "rate": 0.1},
+            "tokens": 30,
+            "first_token": {"distribution": "uniform", "min": 0.001, "max": 0.004},
+            "per_token": 0.00002,
+        },
+    },
 ]
+MODELS = ("anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-micro-v1:0")
+GENAI_ROW = "GenAI (Bedrock Runtime)"
 
 
 @dataclass(frozen=True)
@@ -152,7 +177,7 @@ def instrument_mode(moto: Any, mode: Mode, meter_provider: Any) -> list[tuple[st
         for name, value in mode.env.items():
             env.setenv(name, value)
         for region in mode.regions:
-            for service in ("s3", "dynamodb", "sqs"):
+            for service in ("s3", "dynamodb", "sqs", "bedrock-runtime"):
                 client = moto.client(service, region_name=region, max_attempts=3)
                 Instrumentor().instrument(client, meter_provider=meter_provider, synthetic=RULES)
                 clients.append((service, client))
@@ -200,6 +225,12 @@ def call_once(service: str, client: Any) -> None:
         elif service == "sqs":
             url = client.get_queue_url(QueueName="dash")["QueueUrl"]
             client.send_message(QueueUrl=url, MessageBody="m")
+        elif service == "bedrock-runtime":
+            for model in MODELS:
+                prompt = [{"role": "user", "content": [{"text": "Summarize the dashboard."}]}]
+                client.converse(modelId=model, messages=prompt)
+                for _event in client.converse_stream(modelId=model, messages=prompt)["stream"]:
+                    pass  # the call (and its metrics) ends with the stream
     except ClientError:
         pass
 
@@ -266,6 +297,25 @@ def drive(clients: list[tuple[str, Any]], deadline: float) -> None:
             call_once(service, client)
 
 
+def answer(result: list[dict[str, Any]]) -> bool:
+    return any(not math.isnan(r["value"]) for r in result)
+
+
+def genai_panels() -> set[int]:
+    """Ids of the overview's GenAI row's panels (the panels after its row header)."""
+    from grafana.queries import load_dashboards
+
+    ids: set[int] = set()
+    inside = False
+    for panel in load_dashboards()["botocore-otel-overview"]["panels"]:
+        if panel["type"] == "row":
+            inside = panel["title"] == GENAI_ROW
+        elif inside:
+            ids.add(panel["id"])
+    assert len(ids) == 5, f"the {GENAI_ROW} row: {ids}"
+    return ids
+
+
 def grouping_labels(panel: dict[str, Any], legend: str) -> set[str]:
     """The labels a panel shows per series: in its legend and in its data links."""
     links = json.dumps(panel.get("fieldConfig", {}))
@@ -292,7 +342,7 @@ def test_every_dashboard_query_answers(workload: Workload, mode: Mode) -> None:
     problems = []
     for q in iter_targets(values=values):
         result = workload.query(q.expr)  # raises on a PromQL or HTTP error
-        answers = any(not math.isnan(r["value"]) for r in result)
+        answers = answer(result)
         missing_groups = q.opt_in - mode.groups
         blank = {
             label
@@ -309,6 +359,10 @@ def test_every_dashboard_query_answers(workload: Workload, mode: Mode) -> None:
         else:
             continue
         problems.append(f"{q.dashboard} / {q.panel['title']}: {problem}: {q.expr}")
+    genai = genai_panels()  # rare or not, the workload feeds them all
+    for q in iter_targets(values=values):
+        if q.rare_event and q.panel["id"] in genai and not answer(workload.query(q.expr)):
+            problems.append(f"GenAI panel {q.panel['title']}: no data: {q.expr}")
     assert not problems, f"{mode.name}:\n" + "\n".join(problems)
 
     if mode.groups == set(OPT_IN_GROUPS) and os.environ.get("BOTOCORE_OTEL_RENDER_PREVIEWS") == "1":

@@ -31,7 +31,18 @@ DEPLOY = ROOT / "deploy"
 PROVISIONING = DEPLOY / "grafana" / "provisioning"
 
 _HIST = ("_bucket", "_sum", "_count")
-CONTRACT_METRICS = {
+# The GenAI histograms of Bedrock Runtime calls (genai/runtime.py), as the real exporter names
+# them (unit {token} adds no suffix).
+GENAI_METRICS = {
+    f"{base}{suffix}"
+    for base in (
+        "gen_ai_client_operation_duration_seconds",
+        "gen_ai_client_token_usage",
+        "gen_ai_client_operation_time_to_first_chunk_seconds",
+    )
+    for suffix in _HIST
+}
+RPC_METRICS = {
     f"{base}{suffix}"
     for base in (
         "rpc_client_call_duration_seconds",
@@ -48,17 +59,25 @@ CONTRACT_METRICS = {
     "botocore_otel_throttles_total",
     "botocore_otel_retries_total",
 }
+CONTRACT_METRICS = RPC_METRICS | GENAI_METRICS
 # The lean metric attributes (rpc_system / rpc_system_name exist too, but which one depends on
 # OTEL_SEMCONV_STABILITY_OPT_IN, so no query may name them).
 CONTRACT_LABELS = {
     "rpc_service", "rpc_method", "cloud_region", "http_response_status_code", "error_type",
     "botocore_otel_synthetic", "exception_type", "le", "job", "instance",
+    "gen_ai_provider_name", "gen_ai_operation_name", "gen_ai_request_model", "gen_ai_token_type",
 }  # fmt: skip
-# Labels only some metrics carry: the smithy histograms' status code, the error counter's type.
+# Labels only some metrics carry: the smithy histograms' status code, the error counter's type;
+# the GenAI metrics have their own labels and no rpc_* or cloud_region (a selector naming
+# cloud_region would hide every GenAI series as soon as a region is picked).
 LABEL_ONLY_ON = {
     "http_response_status_code": {f"{base}{suffix}" for base in (promql.SMITHY_CALLS, promql.SMITHY_ATTEMPTS)
                                   for suffix in _HIST},
     "exception_type": {promql.ERRORS},
+    **{label: RPC_METRICS for label in ("rpc_service", "rpc_method", "cloud_region")},
+    **{label: GENAI_METRICS for label in ("gen_ai_provider_name", "gen_ai_operation_name",
+                                          "gen_ai_request_model")},
+    "gen_ai_token_type": {f"{promql.GENAI_TOKENS}{suffix}" for suffix in _HIST},
 }  # fmt: skip
 GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range", "__from", "__to",
                     "__url_time_range", "__field", "__value", "__data"}  # fmt: skip

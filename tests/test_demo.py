@@ -12,7 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+GENAI = ["Bedrock Runtime.Converse", "Bedrock Runtime.ConverseStream"]
 OPERATIONS = [
+    *GENAI,
     "DynamoDB.GetItem",
     "DynamoDB.PutItem",
     "DynamoDB.Query",
@@ -39,17 +41,25 @@ def test_demo_prints_a_table_from_real_metrics_and_spans():
     done = _run([str(BIN / "botocore-otel"), "demo", "--iterations", "30"])
     assert done.returncode == 0, done.stderr
     assert "synthetic responses on:" in done.stderr  # the one start-up line with the rules
-    rows = {}
+    rows: dict[str, list[float | None]] = {}
     for line in done.stdout.splitlines():
-        parts = line.split()
-        if parts and parts[0] in OPERATIONS:
-            rows[parts[0]] = [float(x) for x in parts[1:]]
+        name = next((op for op in OPERATIONS if line.startswith(op + " ")), None)
+        if name:  # "Bedrock Runtime.Converse" has a space: the numbers follow the name
+            rows[name] = [None if x == "-" else float(x) for x in line[len(name) :].split()]
     assert sorted(rows) == OPERATIONS
     assert all(row[0] == 30 for row in rows.values())  # calls
     assert sum(row[3] for row in rows.values()) > 0  # the rules' throttles and 5xx were retried
     assert sum(rows[op][2] for op in OPERATIONS if op.startswith(("DynamoDB", "STS"))) > 0  # throttles
     assert all(row[4] <= row[5] for row in rows.values())  # p50 <= p95
-    assert re.search(r"(\d+) AWS calls answered by synthetic rules", done.stdout).group(1) == "270"
+    # Input and output tokens (the spans' gen_ai.usage.*) for the model calls only; a stream's
+    # usage arrives in its last event, so the stream was read to its end. About 120 output
+    # tokens a call (the rule's lognormal median), a few input tokens (the prompt's text).
+    for op in GENAI:
+        input_tokens, output_tokens = rows[op][6], rows[op][7]
+        assert input_tokens is not None and 30 <= input_tokens <= 30 * 20, (op, input_tokens)
+        assert output_tokens is not None and 30 * 40 <= output_tokens <= 30 * 400, (op, output_tokens)
+    assert all(rows[op][6:] == [None, None] for op in OPERATIONS if op not in GENAI)
+    assert re.search(r"(\d+) AWS calls answered by synthetic rules", done.stdout).group(1) == "330"
 
 
 def test_demo_exports_to_otlp_when_configured(otlp_receiver):
@@ -60,7 +70,9 @@ def test_demo_exports_to_otlp_when_configured(otlp_receiver):
     )
     assert done.returncode == 0, done.stderr
     spans = [s for s in otlp_receiver.spans() if s["attributes"].get("rpc.system") == "aws-api"]
-    assert len(spans) == 27
+    assert len(spans) == 33
+    models = [s for s in spans if s["name"] == "chat anthropic.claude-3-haiku-20240307-v1:0"]
+    assert len(models) == 6 and all(s["attributes"]["gen_ai.usage.output_tokens"] > 0 for s in models)
     assert all(s["attributes"]["botocore_otel.synthetic"] is True for s in spans)
     assert {s["resource"]["service.name"] for s in spans} == {"demo-under-test"}
     metrics = otlp_receiver.metrics("rpc.client.call.duration")
@@ -72,7 +84,7 @@ def test_demo_exports_to_otlp_when_configured(otlp_receiver):
 def test_check_rules(tmp_path):
     good = _run([str(BIN / "botocore-otel"), "check-rules", str(ROOT / "src/botocore_otel/demo_rules.json")])
     assert good.returncode == 0, good.stderr
-    assert "5 valid rule(s)" in good.stdout
+    assert "6 valid rule(s)" in good.stdout
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"rules": [{"name": "typo", "match": "dynamodbb.GetItem"}]}))
     done = _run([str(BIN / "botocore-otel"), "check-rules", str(bad)])

@@ -85,6 +85,7 @@ def make_session(rules: Any, telemetry: Telemetry) -> Any:
 
 
 _QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/demo"
+_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
 def request_steps(key: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -108,11 +109,22 @@ def request_steps(key: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("sqs", "send_message", {"QueueUrl": _QUEUE, "MessageBody": "order"}),
         ("sqs", "receive_message", {"QueueUrl": _QUEUE}),
         ("sts", "get_caller_identity", {}),
+        ("bedrock-runtime", "converse", _prompt(f"Summarize order {key}.")),
+        ("bedrock-runtime", "converse_stream", _prompt(f"Draft a shipping note for order {key}.")),
     ]
 
 
+def _prompt(text: str) -> dict[str, Any]:
+    return {
+        "modelId": _MODEL,
+        "messages": [{"role": "user", "content": [{"text": text}]}],
+        "inferenceConfig": {"maxTokens": 512, "temperature": 0.2},
+    }
+
+
 def run_app(session: Any, tracer: Any, iterations: int) -> int:
-    """The sample application: each "request" touches S3, DynamoDB, SQS and STS."""
+    """The sample application: each "request" touches S3, DynamoDB, SQS and STS, and asks a
+    Bedrock model twice (Converse, and ConverseStream read to its end)."""
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
@@ -120,7 +132,7 @@ def run_app(session: Any, tracer: Any, iterations: int) -> int:
     config = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=1)
     clients = {
         name: session.client(name, endpoint_url=endpoint, config=config)
-        for name in ("s3", "dynamodb", "sqs", "sts")
+        for name in ("s3", "dynamodb", "sqs", "sts", "bedrock-runtime")
     }
     failures = 0
     for index in range(iterations):
@@ -130,6 +142,8 @@ def run_app(session: Any, tracer: Any, iterations: int) -> int:
                     result = getattr(clients[service], method)(**params)
                     if "Body" in result:
                         result["Body"].read()
+                    for _event in result.get("stream", ()):  # the span ends with the stream
+                        pass
                 except ClientError:
                     failures += 1  # injected errors that outlived their retries
     return failures
@@ -142,6 +156,8 @@ class Row:
     throttles: int = 0
     retries: int = 0
     durations_ms: list[float] = field(default_factory=list)
+    input_tokens: int | None = None  # GenAI calls only (the spans' gen_ai.usage.*)
+    output_tokens: int | None = None
 
 
 def _points(reader: Any, name: str) -> Iterator[Any]:
@@ -163,6 +179,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+_TOKENS = (("gen_ai.usage.input_tokens", "input_tokens"), ("gen_ai.usage.output_tokens", "output_tokens"))
+
+
 def summarize(telemetry: Telemetry) -> dict[str, Row]:
     """Per ``Service.Operation``: counts from the metrics, percentiles from span durations."""
     rows: dict[str, Row] = defaultdict(Row)
@@ -182,19 +201,29 @@ def summarize(telemetry: Telemetry) -> dict[str, Row]:
             setattr(row, attr, getattr(row, attr) + point.value)
     for span in telemetry.spans.get_finished_spans():
         if span.attributes.get("rpc.system") == "aws-api":
-            rows[key(span.attributes)].durations_ms.append((span.end_time - span.start_time) / 1e6)
+            row = rows[key(span.attributes)]
+            row.durations_ms.append((span.end_time - span.start_time) / 1e6)
+            for attribute, name in _TOKENS:
+                if attribute in span.attributes:
+                    setattr(row, name, (getattr(row, name) or 0) + span.attributes[attribute])
     return dict(sorted(rows.items()))
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def print_table(rows: dict[str, Row], out: TextIO) -> None:
     header = (
-        f"{'operation':<28}{'calls':>7}{'errors':>8}{'throttles':>11}{'retries':>9}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'operation':<32}{'calls':>7}{'errors':>8}{'throttles':>11}{'retries':>9}{'p50 ms':>9}"
+        f"{'p95 ms':>9}{'in tokens':>11}{'out tokens':>12}"
     )
     out.write(header + "\n" + "-" * len(header) + "\n")
     for name, row in rows.items():
         out.write(
-            f"{name:<28}{row.calls:>7}{row.errors:>8}{row.throttles:>11}{row.retries:>9}"
-            f"{_percentile(row.durations_ms, 0.5):>9.1f}{_percentile(row.durations_ms, 0.95):>9.1f}\n"
+            f"{name:<32}{row.calls:>7}{row.errors:>8}{row.throttles:>11}{row.retries:>9}"
+            f"{_percentile(row.durations_ms, 0.5):>9.1f}{_percentile(row.durations_ms, 0.95):>9.1f}"
+            f"{_count(row.input_tokens):>11}{_count(row.output_tokens):>12}\n"
         )
 
 
