@@ -239,7 +239,9 @@ class PayloadPropagator:
             self._receive_names = (textmap, names)
         return names
 
-    def on_sqs_receive_request(self, params: dict[str, Any], context: Mapping[str, Any], **_: Any) -> None:
+    def on_sqs_receive_request(
+        self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
+    ) -> None:
         """Asks for our attributes too, keeping the caller's (their list is copied)."""
         if not self._calls.enabled or STATE_KEY not in context:
             return
@@ -253,7 +255,11 @@ class PayloadPropagator:
                         params["MessageAttributeNames"] = names + wanted
             if self._aws_trace_header:
                 key = "MessageSystemAttributeNames"
-                if "AttributeNames" in params and key not in params:
+                # botocore before MessageSystemAttributeNames (1.34.0 ...) knows only the
+                # older list; naming the new one there would fail the caller's call.
+                known = getattr(getattr(model, "input_shape", None), "members", None)
+                unknown = known is not None and key not in known
+                if key not in params and ("AttributeNames" in params or unknown):
                     key = "AttributeNames"
                 system = params.get(key)
                 if system is None or isinstance(system, (list, tuple)):
