@@ -101,8 +101,8 @@ def overview() -> dict[str, Any]:
         stat(
             "Synthetic share",
             "Share of calls answered by synthetic rules instead of AWS "
-            "(synthetic=true). Anything above 0 in production deserves a look.",
-            share(srate(f"{CALLS}_count", OV, extra=', synthetic="true"'), calls),
+            "(botocore_otel_synthetic=true). Anything above 0 in production deserves a look.",
+            share(srate(f"{CALLS}_count", OV, extra=', botocore_otel_synthetic="true"'), calls),
             unit="percentunit",
             steps=SYNTHETIC_STEPS,
             decimals=1,
@@ -186,14 +186,14 @@ def overview() -> dict[str, Any]:
     )
 
     lay.row("Top operations")
-    ops = "rpc_service, rpc_method, aws_service_id"
+    ops = "rpc_service, rpc_method"
     top95 = f"topk(10, {quantile(0.95, OV, ops, '[$__range]')})"
     only_top = f" and on ({ops}) {top95}"
     drill = [
         dashboard_link(
-            "Drill down into ${__data.fields.aws_service_id}",
+            "Drill down into ${__data.fields.rpc_service}",
             SERVICE_UID,
-            "var-service=${__data.fields.aws_service_id}&var-operation=${__data.fields.rpc_method}"
+            "var-service=${__data.fields.rpc_service}&var-operation=${__data.fields.rpc_method}"
             "&var-job=${job}&var-region=${region}",
         )
     ]
@@ -215,7 +215,6 @@ def overview() -> dict[str, Any]:
             ],
             sort_by="p95",
             steps=LATENCY_STEPS,
-            hide=("aws_service_id",),
             links={"rpc_method": drill},
         ),
         12,
@@ -236,7 +235,6 @@ def overview() -> dict[str, Any]:
             ],
             sort_by="Failed calls",
             steps=ERROR_STEPS,
-            hide=("aws_service_id",),
             links={"rpc_method": drill},
         ),
         12,
@@ -272,10 +270,12 @@ def overview() -> dict[str, Any]:
     lay.add(
         timeseries(
             "Synthetic share by service",
-            "Share of each service's calls answered by synthetic rules (synthetic=true).",
+            "Share of each service's calls answered by synthetic rules (botocore_otel_synthetic=true).",
             [
                 target(
-                    share(srate(f"{CALLS}_count", OV, "rpc_service", ', synthetic="true"'), by_svc),
+                    share(
+                        srate(f"{CALLS}_count", OV, "rpc_service", ', botocore_otel_synthetic="true"'), by_svc
+                    ),
                     "{{rpc_service}}",
                 )
             ],

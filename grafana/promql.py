@@ -17,7 +17,7 @@ SERVICE_UID = "botocore-otel-service"
 CALLS = "rpc_client_call_duration_seconds"  # one sample per call: the canonical call counter
 RI = "[$__rate_interval]"
 OV = 'job=~"$job", cloud_region=~"$region"'
-SV = 'job=~"$job", aws_service_id="$service", rpc_method=~"$operation", cloud_region=~"$region"'
+SV = 'job=~"$job", rpc_service="$service", rpc_method=~"$operation", cloud_region=~"$region"'
 ERR = ', error_type!=""'  # error.type is set only on failed calls
 
 LATENCY_STEPS = thresholds("green", (0.5, "yellow"), (1.0, "red"))
@@ -76,7 +76,7 @@ def common_variables(service_scoped: bool) -> list[dict[str, Any]]:
         include_all=True,
         description="Prometheus job: the scrape job, or service.name via the collector.",
     )
-    region_sel = 'job=~"$job", aws_service_id="$service"' if service_scoped else 'job=~"$job"'
+    region_sel = 'job=~"$job", rpc_service="$service"' if service_scoped else 'job=~"$job"'
     region = variable(
         "region",
         "Region",
@@ -90,15 +90,15 @@ def common_variables(service_scoped: bool) -> list[dict[str, Any]]:
     service = variable(
         "service",
         "Service",
-        f'label_values({CALLS}_count{{job=~"$job"}}, aws_service_id)',
+        f'label_values({CALLS}_count{{job=~"$job"}}, rpc_service)',
         multi=False,
         include_all=False,
-        description="aws.service_id (hyphenized service id, e.g. dynamodb).",
+        description="rpc.service (the service id, e.g. DynamoDB).",
     )
     operation = variable(
         "operation",
         "Operation",
-        f'label_values({CALLS}_count{{job=~"$job", aws_service_id="$service"}}, rpc_method)',
+        f'label_values({CALLS}_count{{job=~"$job", rpc_service="$service"}}, rpc_method)',
         multi=True,
         include_all=True,
         description="rpc.method, e.g. GetItem.",

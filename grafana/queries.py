@@ -28,7 +28,7 @@ DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 DEFAULT_VALUES: dict[str, str] = {
     "job": ".*",
     "region": ".*",
-    "service": "dynamodb",
+    "service": "DynamoDB",
     "operation": ".*",
     "__rate_interval": "1m",
     "__interval": "15s",

@@ -102,7 +102,7 @@ def service() -> dict[str, Any]:
         stat(
             "Synthetic share",
             "Share of calls answered by synthetic rules.",
-            share(srate(f"{CALLS}_count", SV, extra=', synthetic="true"'), calls),
+            share(srate(f"{CALLS}_count", SV, extra=', botocore_otel_synthetic="true"'), calls),
             unit="percentunit",
             steps=SYNTHETIC_STEPS,
             decimals=1,
@@ -174,10 +174,11 @@ def service() -> dict[str, Any]:
         timeseries(
             "Responses by HTTP status",
             "Calls per second by the HTTP status code of "
-            "the last response (calls without a response have no status).",
+            "the last response (calls without a response have no status). "
+            "Needs the opt-in metric group smithy (metrics=rpc,smithy).",
             [
                 target(
-                    srate(f"{CALLS}_count", SV, "http_response_status_code"),
+                    srate("client_call_duration_seconds_count", SV, "http_response_status_code"),
                     "{{http_response_status_code}}",
                 )
             ],

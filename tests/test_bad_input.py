@@ -60,7 +60,7 @@ BAD_KEYWORDS: list[tuple[str, Any, str]] = [
     # wrong type
     ("propagate", 3, "boolean"),
     ("propagate", None, "boolean"),
-    ("metrics", "maybe", "boolean"),
+    ("metrics", "maybe", "metric groups from rpc, smithy, phases"),
     ("baggage", [True], "boolean"),
     ("attempt_spans", "2", "boolean"),
     ("sqs_aws_trace_header", "sometimes", "boolean"),
@@ -189,7 +189,7 @@ def test_rules_file_problems_name_the_file_setting(tmp_path: Path) -> None:
 BAD_ENV: list[tuple[str, str, str]] = [
     # (option, variable value, words of "allowed")
     ("propagate", "maybe", "boolean"),
-    ("metrics", "2", "boolean"),
+    ("metrics", "2", "metric groups from rpc, smithy, phases"),
     ("baggage", "yes please", "boolean"),
     ("attempt_spans", "-1", "boolean"),
     ("sqs_aws_trace_header", "sometimes", "boolean"),
@@ -249,7 +249,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 # (option, bad variable value, Settings attribute that must be off, its off value)
 AUTO_CASES: list[tuple[str, str, Any]] = [
     ("propagate", "maybe", False),
-    ("metrics", "2", False),
+    ("metrics", "2", frozenset()),
     ("attempt_spans", "-1", False),
     ("skip_services", "dynamdb", frozenset()),
     ("request_hook", "no_such_module_zz:hook", None),

@@ -6,10 +6,12 @@ import sys
 import threading
 
 import boto3
+import pytest
 from opentelemetry.sdk.metrics import Counter, ObservableCounter
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 
-from botocore_otel import Instrumentor
+from botocore_otel import ConfigError, Instrumentor
+from botocore_otel.config import load_settings
 from botocore_otel.metrics import Totals
 from scripted_http import client_for, scripted_server, throttle_then_ok
 from telemetry import Telemetry
@@ -26,18 +28,65 @@ def _list_tables(session, url: str) -> None:
     client_for(session, "dynamodb", url, 4).list_tables()
 
 
-def test_phase_metrics_off_keeps_the_call_metrics(telemetry):
+def test_deprecated_phase_metrics_adds_or_removes_the_phase_group(telemetry, caplog):
     session = boto3.session.Session()
-    Instrumentor().instrument(session, phase_metrics=False, **telemetry.providers)
+    Instrumentor().instrument(session, phase_metrics=True, **telemetry.providers)
     with scripted_server(throttle_then_ok(1)) as server:
         _list_tables(session, server.url)
     Instrumentor().uninstrument(session)
+    assert "phase_metrics is deprecated" in caplog.text
     assert sum(p.count for p in telemetry.points("rpc.client.call.duration")) == 1
-    assert sum(p.count for p in telemetry.points("client.call.duration")) == 1
-    assert sum(p.value for p in telemetry.points("client.call.attempts")) == 2
-    assert sum(p.value for p in telemetry.points("botocore_otel.throttles")) == 1
-    for name in PHASE_HISTOGRAMS:
-        assert list(telemetry.points(name)) == [], name
+    assert sum(p.count for p in telemetry.points("client.call.serialization_duration")) == 1
+    assert list(telemetry.points("client.call.duration")) == []
+    assert load_settings({"metrics": "all", "phase_metrics": False}, environ={}).metrics == {"rpc", "smithy"}
+
+
+@pytest.mark.parametrize(
+    ("value", "groups"),
+    [
+        (True, {"rpc"}),
+        ("true", {"rpc"}),
+        (False, set()),
+        ("off", set()),
+        ("smithy, phases", {"smithy", "phases"}),
+        (["rpc", "smithy"], {"rpc", "smithy"}),
+        ("all", {"rpc", "smithy", "phases"}),
+    ],
+)
+def test_metric_groups_option(value, groups):
+    assert load_settings({"metrics": value}, environ={}).metrics == groups
+    if isinstance(value, str):
+        assert load_settings({}, environ={"BOTOCORE_OTEL_METRICS": value}).metrics == groups
+
+
+@pytest.mark.parametrize("value", ["rpc,cost", "", [], ["rpc", 3], 7])
+def test_a_wrong_metric_group_names_the_allowed_ones(value):
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"metrics": value}, environ={})
+    assert raised.value.setting == "metrics"
+    assert "rpc, smithy, phases" in str(raised.value)
+
+
+def test_a_wrong_metric_group_in_the_environment_leaves_metrics_off_under_auto_instrumentation(caplog):
+    settings = load_settings({}, environ={"BOTOCORE_OTEL_METRICS": "rpc,everything"}, strict=False)
+    assert settings.metrics == frozenset()
+    assert "BOTOCORE_OTEL_METRICS" in caplog.text
+
+
+def test_synthetic_calls_are_marked_only_on_synthetic_calls(telemetry):
+    session = boto3.session.Session()
+    rules = [{"name": "tables", "match": "dynamodb.ListTables"}]
+    Instrumentor().instrument(session, synthetic=rules, **telemetry.providers)
+    with scripted_server(throttle_then_ok(0)) as server:
+        _list_tables(session, server.url)  # answered by the rule
+        client_for(session, "dynamodb", server.url, 1).describe_limits()  # answered by the server
+        assert [r.path for r in server.received] == ["/"]
+    Instrumentor().uninstrument(session)
+    marks = {
+        p.attributes["rpc.method"]: p.attributes.get("botocore_otel.synthetic")
+        for p in telemetry.points("rpc.client.call.duration")
+    }
+    assert marks == {"ListTables": True, "DescribeLimits": None}
 
 
 def test_counters_of_two_instrumentations_on_one_meter_add_up():

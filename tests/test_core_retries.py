@@ -175,34 +175,66 @@ def test_a_call_abandoned_without_closing_event_ends_and_leaves_context_clean(se
     assert span.status.status_code is StatusCode.ERROR
 
 
-def test_metrics_follow_the_span(session, telemetry):
+LEAN_LIST_TABLES = {
+    "rpc.system": "aws-api",
+    "rpc.service": "DynamoDB",
+    "rpc.method": "ListTables",
+    "cloud.region": "us-east-1",
+}
+OPT_IN_HISTOGRAMS = (
+    "client.call.duration",
+    "client.call.attempt_duration",
+    "client.call.serialization_duration",
+    "client.call.deserialization_duration",
+    "client.call.auth.signing_duration",
+)
+
+
+def test_default_metrics_are_one_lean_histogram_and_the_counters(session, telemetry):
     with scripted_server(throttle_then_ok(1)) as server:
         _ddb(session, server.url).list_tables()
     (span,) = telemetry.aws_spans()
     (point,) = list(telemetry.points("rpc.client.call.duration"))
     assert point.count == 1
     assert point.sum == pytest.approx((span.end_time - span.start_time) / 1e9, abs=1e-9)
-    assert dict(point.attributes) == {
-        "aws.service_id": "dynamodb",
-        "rpc.system": "aws-api",
-        "rpc.service": "DynamoDB",
-        "rpc.method": "ListTables",
-        "cloud.region": "us-east-1",
-        "http.response.status_code": 200,
-        "synthetic": False,
-    }
+    assert dict(point.attributes) == LEAN_LIST_TABLES
     (attempts,) = list(telemetry.points("client.call.attempts"))
-    assert attempts.value == 2
+    assert (attempts.value, dict(attempts.attributes)) == (2, LEAN_LIST_TABLES)
     throttles = list(telemetry.points("botocore_otel.throttles"))
-    assert [(p.value, p.attributes["error.type"]) for p in throttles] == [(1, "ThrottlingException")]
+    assert [(p.value, dict(p.attributes)) for p in throttles] == [
+        (1, {**LEAN_LIST_TABLES, "error.type": "ThrottlingException"})
+    ]
     retries = list(telemetry.points("botocore_otel.retries"))
     assert [(p.value, p.attributes["error.type"]) for p in retries] == [(1, "ThrottlingException")]
-    assert sum(p.count for p in telemetry.points("client.call.attempt_duration")) == 2
+    for name in OPT_IN_HISTOGRAMS:
+        assert list(telemetry.points(name)) == [], name
+    # the span keeps every attribute it had
+    assert span.attributes["aws.service_id"] == "dynamodb"
+    assert span.attributes["http.response.status_code"] == 200
+
+
+def test_all_metric_groups(telemetry):
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, metrics="all", **telemetry.providers)
+    with scripted_server(throttle_then_ok(1)) as server:
+        _ddb(session, server.url).list_tables()
+    Instrumentor().uninstrument(session)
+    (span,) = telemetry.aws_spans()
+    (call,) = list(telemetry.points("client.call.duration"))
+    assert dict(call.attributes) == {**LEAN_LIST_TABLES, "http.response.status_code": 200}
+    assert call.sum == pytest.approx((span.end_time - span.start_time) / 1e9, abs=1e-9)
+    attempts = {
+        p.attributes["http.response.status_code"]: p.count
+        for p in telemetry.points("client.call.attempt_duration")
+    }
+    assert attempts == {400: 1, 200: 1}
     assert sum(p.count for p in telemetry.points("client.call.auth.signing_duration")) == 2
     # botocore emits before-parse since 1.35; older versions give no parse time
     parses = 2 if "before-parse" in inspect.getsource(botocore.endpoint) else 0
     assert sum(p.count for p in telemetry.points("client.call.deserialization_duration")) == parses
-    assert sum(p.count for p in telemetry.points("client.call.serialization_duration")) == 1
+    (serialization,) = list(telemetry.points("client.call.serialization_duration"))
+    assert (serialization.count, dict(serialization.attributes)) == (1, LEAN_LIST_TABLES)
+    assert sum(p.count for p in telemetry.points("rpc.client.call.duration")) == 1
 
 
 def test_metrics_are_recorded_when_the_span_is_not_sampled():

@@ -45,7 +45,7 @@ def run_workload(moto: Any, meter_provider: Any, seconds: float) -> None:
     for region in REGIONS:
         for service in ("s3", "dynamodb", "sqs"):
             client = moto.client(service, region_name=region, max_attempts=3)
-            Instrumentor().instrument(client, meter_provider=meter_provider, synthetic=RULES)
+            Instrumentor().instrument(client, meter_provider=meter_provider, synthetic=RULES, metrics="all")
             clients.append((service, client))
     setup(clients)
     while time.monotonic() < deadline:
@@ -111,8 +111,8 @@ def test_every_dashboard_query_returns_data(moto: Any, metrics_endpoint: Any, pr
                   predicate=lambda r: r[0]["value"] >= 2)  # fmt: skip
 
     # Drill into the service that has errors so that "Error codes over time" has data.
-    failing = prom.wait_for("sum by (aws_service_id) (client_call_errors_total)", timeout=10)
-    values = {**DEFAULT_VALUES, "service": failing[0]["metric"]["aws_service_id"],
+    failing = prom.wait_for("sum by (rpc_service) (client_call_errors_total)", timeout=10)
+    values = {**DEFAULT_VALUES, "service": failing[0]["metric"]["rpc_service"],
               "__rate_interval": "30s", "__range": "1m"}  # fmt: skip
     empty = []
     for q in extract_queries(values=values):

@@ -48,8 +48,8 @@ CONTRACT_METRICS = {
     "botocore_otel_retries_total",
 }
 CONTRACT_LABELS = {
-    "rpc_system", "rpc_service", "rpc_method", "aws_service_id", "cloud_region",
-    "http_response_status_code", "error_type", "synthetic", "exception_type",
+    "rpc_system", "rpc_service", "rpc_method", "cloud_region",
+    "http_response_status_code", "error_type", "botocore_otel_synthetic", "exception_type",
     "le", "job", "instance",
 }  # fmt: skip
 GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range", "__from", "__to",
@@ -207,9 +207,9 @@ def test_query_extraction_substitutes_everything() -> None:
     dashboards = {q.dashboard for q in extracted}
     assert dashboards == {p.stem for p in DASHBOARD_FILES}
     service = [q for q in extracted if q.dashboard == "botocore-otel-service"]
-    assert all('aws_service_id="dynamodb"' in q.expr for q in service)
-    s3 = queries.extract_queries(values={"service": "s3", "__rate_interval": "2m"})
-    assert any('aws_service_id="s3"' in q.expr and "[2m]" in q.expr for q in s3)
+    assert all('rpc_service="DynamoDB"' in q.expr for q in service)
+    s3 = queries.extract_queries(values={"service": "S3", "__rate_interval": "2m"})
+    assert any('rpc_service="S3"' in q.expr and "[2m]" in q.expr for q in s3)
     with pytest.raises(KeyError):
         queries.substitute("rate(x[$unknown])", queries.DEFAULT_VALUES)
 

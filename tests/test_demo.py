@@ -66,7 +66,9 @@ def test_demo_exports_to_otlp_when_configured(otlp_receiver):
     assert all(s["attributes"]["botocore_otel.synthetic"] is True for s in spans)
     assert {s["resource"]["service.name"] for s in spans} == {"demo-under-test"}
     metrics = otlp_receiver.metrics("rpc.client.call.duration")
-    assert metrics and all(p["attributes"]["synthetic"] is True for p in metrics[-1]["data_points"])
+    assert metrics and all(
+        p["attributes"]["botocore_otel.synthetic"] is True for p in metrics[-1]["data_points"]
+    )
 
 
 def test_check_rules(tmp_path):

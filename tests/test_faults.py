@@ -546,6 +546,7 @@ def test_clock_going_backwards(
         tracer_provider=tracer_provider(SimpleSpanProcessor(exporter)),
         meter_provider=SdkMeterProvider(metric_readers=[reader]),
         attempt_spans=True,
+        metrics="all",
     )
     for results in runs:
         assert_same_results(baseline, results)

@@ -36,6 +36,9 @@ _SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _HOOK_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 PAYLOAD_SERVICES = ("sqs", "sns", "eventbridge", "lambda", "stepfunctions")
 """What ``payload_propagation`` may name (its default: all of them)."""
+METRIC_GROUPS = ("rpc", "smithy", "phases")
+"""What ``metrics`` may name (see metrics.py); ``true`` is ``rpc``, ``all`` is every group."""
+DEFAULT_METRICS = frozenset({"rpc"})
 
 
 class SemconvMode:
@@ -56,9 +59,8 @@ class Settings:
     propagate: bool = True
     baggage: bool = False
     attempt_spans: bool = False
-    metrics: bool = True
-    phase_metrics: bool = True
-    """The per-attempt and phase histograms: four more SDK records a call (see metrics.py)."""
+    metrics: frozenset[str] = DEFAULT_METRICS
+    """Metric groups (:data:`METRIC_GROUPS`); empty: no metrics at all."""
     synthetic: Any = None
     """A ``SyntheticResponder`` once loaded, or None when synthetic answers are off."""
     semconv: str = SemconvMode.OLD
@@ -210,6 +212,38 @@ def _parse_payload(setting: str, value: object) -> frozenset[str]:
     )
 
 
+def _parse_metrics(setting: str, value: object) -> frozenset[str]:
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        value = value.strip().lower() in _TRUE
+    if isinstance(value, bool):
+        return DEFAULT_METRICS if value else frozenset()
+    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
+    if isinstance(items, (list, tuple, set, frozenset)) and all(isinstance(i, str) for i in items):
+        chosen = {i for i in items if i}
+        if chosen == {"all"}:
+            return frozenset(METRIC_GROUPS)
+        if chosen and chosen <= set(METRIC_GROUPS):
+            return frozenset(chosen)
+    raise ConfigError(
+        setting,
+        value,
+        f"true, false, or metric groups from {', '.join(METRIC_GROUPS)} "
+        "(comma-separated in the environment), or 'all'",
+    )
+
+
+def _with_phase_metrics(groups: frozenset[str], setting: str, phases: bool) -> frozenset[str]:
+    """The deprecated ``phase_metrics`` switch, applied to the ``metrics`` groups."""
+    logger.warning(
+        "botocore-otel: %s is deprecated; use metrics=%s instead",
+        setting,
+        "'rpc,phases'" if phases else "'rpc'",
+    )
+    if not groups:
+        return groups
+    return groups | {"phases"} if phases else groups - {"phases"}
+
+
 def _parse_provider(setting: str, value: object) -> Any:
     """A tracer or meter provider: anything with ``get_tracer``/``get_meter``, or None."""
     method = "get_meter" if setting == "meter_provider" else "get_tracer"
@@ -229,8 +263,8 @@ _OPTIONS: dict[str, tuple[_Parser, Any]] = {
     "propagate": (_parse_bool, False),
     "baggage": (_parse_bool, False),
     "attempt_spans": (_parse_bool, False),
-    "metrics": (_parse_bool, False),
-    "phase_metrics": (_parse_bool, False),
+    "metrics": (_parse_metrics, frozenset()),
+    "phase_metrics": (_parse_bool, None),  # deprecated: folded into ``metrics``
     "synthetic": (_parse_synthetic, None),
     "payload_propagation": (_parse_payload, frozenset()),
     "sqs_aws_trace_header": (_parse_bool, False),
@@ -313,4 +347,8 @@ def load_settings(
             logger.error("botocore-otel: %s; this feature stays off", error)
             problems.append(str(error))
             values[name] = off_value
+        if name == "phase_metrics" and values[name] is not None:
+            groups = values.get("metrics", DEFAULT_METRICS)
+            values["metrics"] = _with_phase_metrics(groups, setting, values[name])
+    values.pop("phase_metrics", None)
     return Settings(**values, semconv=_semconv_mode(env), problems=tuple(problems))

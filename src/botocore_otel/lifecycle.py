@@ -177,7 +177,7 @@ class Lifecycle:
             state.window_ctx = ctx
             _sending.set(state.ref)
             if state.attempts > 1 and self._metrics is not None:
-                self._metrics.retries.add(1, self._attempt_attributes(state))
+                self._metrics.record_retry(state)
         except Exception as error:
             report("before-send handler", error)
 
@@ -248,27 +248,10 @@ class Lifecycle:
                 self._spans.end_attempt(state, now)
             except Exception as error:  # a span processor's on_end: the metrics still count
                 report("ending an attempt span", error)
-            if self._metrics is not None:
-                attributes = self._attempt_attributes(state)
-                if self._metrics.phases:
-                    sign_ns = state.sign_end_ns - state.sign_start_ns if state.sign_start_ns else 0
-                    self._metrics.record_attempt(
-                        attributes, state.attempt_start_ns, state.parse_start_ns, now, sign_ns
-                    )
-                if state.last_throttled:
-                    self._metrics.throttles.add(1, attributes)
+            if self._metrics is not None and (self._metrics.per_attempt or state.last_throttled):
+                self._metrics.record_attempt(state, now)
         except Exception as error:
             report("response-received handler", error)
-
-    def _attempt_attributes(self, state: CallState) -> dict[str, Any]:
-        assert self._metrics is not None
-        return self._metrics.attributes(
-            state.info.metric_attributes,
-            state.region,
-            state.last_status,
-            state.last_error,
-            state.synthetic_rule is not None,
-        )
 
     # -- call end -------------------------------------------------------------------
     def on_after_call(
@@ -345,20 +328,7 @@ class Lifecycle:
         # Only calls that reached the wire are measured (a span opened early for payload
         # propagation may end a call that failed parameter validation).
         if self._metrics is not None and state.attempts > 0:
-            synthetic = state.synthetic_rule is not None
-            base = state.info.metric_attributes
-            attributes = self._metrics.attributes(base, state.region, status, error_type, synthetic)
-            errors = (
-                self._metrics.attributes(
-                    base, state.region, status, error_type, synthetic, exception_type=True
-                )
-                if error_type is not None
-                else None
-            )
-            serialization_ns = state.serialized_ns - state.start_ns if state.serialized_ns else 0
-            self._metrics.record_call(
-                attributes, errors, end_ns - state.start_ns, state.attempts, serialization_ns
-            )
+            self._metrics.record_call(state, end_ns, status, error_type)
 
 
 def _is_error_status(status: int | None) -> bool:

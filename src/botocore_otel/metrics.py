@@ -1,4 +1,4 @@
-"""Metrics sink: ``rpc.client.call.duration`` and the AWS SDK ("Smithy") client family.
+"""Metrics sink: ``rpc.client.call.duration``, the AWS SDK ("Smithy") family and phases.
 
 Recorded for every call that reached the wire, sampled or not. Durations come from the
 same ``time_ns()`` stamps as the span, so the call histogram equals the span duration.
@@ -10,11 +10,14 @@ import os
 import threading
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from botocore_otel.attributes import Attributes
+from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, Attributes
+
+if TYPE_CHECKING:
+    from botocore_otel.state import CallState
 
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 # Phases (serialization, signing, parsing) are mostly sub-millisecond.
@@ -114,9 +117,15 @@ def _counters_of(meter: Meter) -> _Counters:
 
 
 class CallMetrics:
-    """Instruments, created once per meter, and cached attribute sets."""
+    """The instruments of the chosen metric groups, and cached attribute sets.
 
-    def __init__(self, meter: Meter, *, phases: bool = True) -> None:
+    ``rpc`` (the default): ``rpc.client.call.duration``. ``smithy``: ``client.call.duration``
+    and ``client.call.attempt_duration``, with the status code. ``phases``: serialization,
+    deserialization and signing. The four counters are on whenever metrics are: they cost
+    no SDK record per call.
+    """
+
+    def __init__(self, meter: Meter, groups: frozenset[str] = frozenset({"rpc"})) -> None:
         def histogram(name: str, description: str, buckets: tuple[float, ...]) -> Any:
             return meter.create_histogram(
                 name,
@@ -125,17 +134,25 @@ class CallMetrics:
                 explicit_bucket_boundaries_advisory=list(buckets),
             )
 
-        self.rpc_duration = histogram(
-            "rpc.client.call.duration", "Duration of an AWS API call, retries included.", SECONDS_BUCKETS
+        self.rpc_duration = (
+            histogram(
+                "rpc.client.call.duration", "Duration of an AWS API call, retries included.", SECONDS_BUCKETS
+            )
+            if "rpc" in groups
+            else None
         )
-        self.call_duration = histogram(
-            "client.call.duration", "Overall call duration, retries and backoff included.", SECONDS_BUCKETS
-        )
-        self.phases = phases
-        if phases:
+        self.smithy = "smithy" in groups
+        if self.smithy:
+            self.call_duration = histogram(
+                "client.call.duration",
+                "Overall call duration, retries and backoff included.",
+                SECONDS_BUCKETS,
+            )
             self.attempt_duration = histogram(
                 "client.call.attempt_duration", "Time of one attempt: send, wait and parse.", SECONDS_BUCKETS
             )
+        self.phases = "phases" in groups
+        if self.phases:
             self.serialization_duration = histogram(
                 "client.call.serialization_duration",
                 "Parameter validation, endpoint resolution and serialization.",
@@ -149,6 +166,7 @@ class CallMetrics:
                 "Signing of one attempt, credential resolution included.",
                 PHASE_BUCKETS,
             )
+        self.per_attempt = self.smithy or self.phases
         counters = _counters_of(meter)
         self.attempts, self.errors = counters.attempts, counters.errors
         self.throttles, self.retries = counters.throttles, counters.retries
@@ -158,14 +176,15 @@ class CallMetrics:
         self,
         base: Attributes,
         region: str | None,
-        status: int | None,
         error_type: str | None,
         synthetic: bool,
+        status: int | None = None,
         *,
         exception_type: bool = False,
     ) -> Attributes:
-        """The attribute dict for this combination, built once and reused."""
-        key = (id(base), region, status, error_type, synthetic, exception_type)
+        """The attribute dict for this combination, built once and reused. ``status`` only
+        for the ``smithy`` histograms: the default set has no status code."""
+        key = (id(base), region, error_type, synthetic, status, exception_type)
         cached = self._attribute_sets.get(key)
         if cached is not None:
             return cached
@@ -178,35 +197,65 @@ class CallMetrics:
             attributes["error.type"] = error_type
             if exception_type:
                 attributes["exception.type"] = error_type
-        attributes["synthetic"] = synthetic
+        if synthetic:
+            attributes[SYNTHETIC_ATTRIBUTE] = True
         if len(self._attribute_sets) >= _MAX_CACHED_ATTRIBUTE_SETS:
             self._attribute_sets.clear()
         self._attribute_sets[key] = attributes
         return attributes
 
-    def record_attempt(
-        self, attributes: Attributes, start_ns: int, parse_start_ns: int, end_ns: int, sign_ns: int
-    ) -> None:
-        # max(0, ...): the wall clock may step back between two readings (NTP).
-        self.attempt_duration.record(max(0, end_ns - start_ns) * _NS, attributes)
-        if parse_start_ns >= start_ns:
-            self.deserialization_duration.record(max(0, end_ns - parse_start_ns) * _NS, attributes)
-        if sign_ns > 0:
-            self.signing_duration.record(sign_ns * _NS, attributes)
+    def _lean(self, state: CallState, error_type: str | None) -> Attributes:
+        return self.attributes(
+            state.info.metric_attributes, state.region, error_type, state.synthetic_rule is not None
+        )
 
-    def record_call(
-        self,
-        attributes: Attributes,
-        error_attributes: Attributes | None,
-        duration_ns: int,
-        attempts: int,
-        serialization_ns: int,
-    ) -> None:
-        seconds = max(0, duration_ns) * _NS
-        self.rpc_duration.record(seconds, attributes)
-        self.call_duration.record(seconds, attributes)
-        self.attempts.add(attempts, attributes)
-        if serialization_ns > 0 and self.phases:
-            self.serialization_duration.record(serialization_ns * _NS, attributes)
-        if error_attributes is not None:
-            self.errors.add(1, error_attributes)
+    def record_attempt(self, state: CallState, end_ns: int) -> None:
+        """At response-received: the attempt's histograms (``smithy``, ``phases``) and throttles."""
+        if self.smithy:
+            attributes = self.attributes(
+                state.info.metric_attributes,
+                state.region,
+                state.last_error,
+                state.synthetic_rule is not None,
+                state.last_status,
+            )
+            self.attempt_duration.record(max(0, end_ns - state.attempt_start_ns) * _NS, attributes)
+        if self.phases:
+            lean = self._lean(state, state.last_error)
+            if state.parse_start_ns >= state.attempt_start_ns:
+                # max(0, ...): the wall clock may step back between two readings (NTP).
+                self.deserialization_duration.record(max(0, end_ns - state.parse_start_ns) * _NS, lean)
+            if state.sign_start_ns and state.sign_end_ns > state.sign_start_ns:
+                self.signing_duration.record((state.sign_end_ns - state.sign_start_ns) * _NS, lean)
+        if state.last_throttled:
+            self.throttles.add(1, self._lean(state, state.last_error))
+
+    def record_retry(self, state: CallState) -> None:
+        self.retries.add(1, self._lean(state, state.last_error))
+
+    def record_call(self, state: CallState, end_ns: int, status: int | None, error_type: str | None) -> None:
+        """At the call's end: the call histograms, attempts and errors."""
+        lean = self._lean(state, error_type)
+        seconds = max(0, end_ns - state.start_ns) * _NS
+        if self.rpc_duration is not None:
+            self.rpc_duration.record(seconds, lean)
+        if self.smithy:
+            synthetic = state.synthetic_rule is not None
+            base = state.info.metric_attributes
+            self.call_duration.record(
+                seconds, self.attributes(base, state.region, error_type, synthetic, status)
+            )
+        self.attempts.add(state.attempts, lean)
+        if self.phases and state.serialized_ns:
+            self.serialization_duration.record(max(0, state.serialized_ns - state.start_ns) * _NS, lean)
+        if error_type is not None:
+            self.errors.add(
+                1,
+                self.attributes(
+                    state.info.metric_attributes,
+                    state.region,
+                    error_type,
+                    state.synthetic_rule is not None,
+                    exception_type=True,
+                ),
+            )

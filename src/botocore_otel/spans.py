@@ -8,11 +8,16 @@ from typing import Any
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from botocore_otel._failsafe import report
-from botocore_otel.attributes import Attributes, OperationInfo, endpoint_of, server_attributes
+from botocore_otel.attributes import (
+    SYNTHETIC_ATTRIBUTE,
+    Attributes,
+    OperationInfo,
+    endpoint_of,
+    server_attributes,
+)
 from botocore_otel.config import Settings
 from botocore_otel.state import CallState
 
-SYNTHETIC_ATTRIBUTE = "botocore_otel.synthetic"
 SYNTHETIC_RULE_ATTRIBUTE = "botocore_otel.synthetic.rule"
 _MAX_START_SETS = 4096
 

@@ -44,7 +44,7 @@ _S3_CLIENT_ID = "botocore_otel.transfers"
 _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
     ("provide-client-params", "on_provide_client_params", "normal", "always"),
     ("before-call", "on_before_call", "normal", "always"),
-    ("before-sign", "on_before_sign", "normal", "phase_metrics"),
+    ("before-sign", "on_before_sign", "normal", "phases"),
     # last: after the signer (on the more specific request-created.<service>) has signed.
     # Stamps the signing time; hands the state on where prepared requests have no context.
     ("request-created", "on_request_created", "last", "signed"),
@@ -52,7 +52,7 @@ _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
     ("before-send", "on_before_send", "first", "always"),
     # last: a response returned by a handler registered earlier wins
     ("before-send", "on_synthetic_send", "last", "synthetic"),
-    ("before-parse", "on_before_parse", "normal", "phase_metrics"),
+    ("before-parse", "on_before_parse", "normal", "phases"),
     ("response-received", "on_response_received", "normal", "always"),
     ("after-call", "on_after_call", "normal", "always"),
     ("after-call-error", "on_after_call_error", "normal", "always"),
@@ -68,7 +68,7 @@ class _Instrumentation:
         if settings.metrics:
             try:
                 meter = metrics.get_meter("botocore_otel", _VERSION, meter_provider=settings.meter_provider)
-                call_metrics = CallMetrics(meter, phases=settings.phase_metrics)
+                call_metrics = CallMetrics(meter, settings.metrics)
             except Exception as error:  # a broken meter provider: tracing goes on, metrics off
                 report("creating the metric instruments (metrics stay off)", error)
         self.settings = settings
@@ -78,8 +78,8 @@ class _Instrumentation:
             logger.info("botocore-otel: synthetic responses on: %s", settings.synthetic.describe())
         self._emitters: weakref.WeakSet[Any] = weakref.WeakSet()
         wanted = {"always", "synthetic" if settings.synthetic else ""}
-        if settings.metrics:
-            wanted |= {"metrics", "phase_metrics", "signed"} if settings.phase_metrics else {"metrics"}
+        if "phases" in settings.metrics:
+            wanted |= {"phases", "signed"}
         if not _prepared_requests_carry_context():
             wanted.add("signed")
         self._handlers = [
