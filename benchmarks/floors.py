@@ -1,35 +1,40 @@
-"""The floors under issue 7's targets: what the parts no events-only tracer can drop cost alone.
+"""The floor of each configuration: what the parts no events-only tracer can drop cost alone.
 
-    python benchmarks/floors.py [--calls 3000]      # needs valgrind; about 5 minutes
-    python benchmarks/floors.py --quick             # CI: CPU time of each probe, no valgrind
+    python benchmarks/floors.py [--calls 500]   # callgrind; about 6 minutes of CPU
+    python benchmarks/floors.py --quick         # CI: CPU time of each probe, no valgrind
 
-Each probe runs twice under callgrind, with 0 and with N repetitions after the same set-up
-and warm-up (as in ``instructions.py``); the difference divided by N is one repetition.
-The probes, all for DynamoDB GetItem and with the SDK set-up of ``workload.py``:
+Each probe is one part, repeated in a counted callgrind window (see ``instructions.py``),
+with the SDK set-up of ``workload.py``. Per operation (DynamoDB GetItem, SQS SendMessage):
 
-* ``histogram-record``: one ``Histogram.record`` on botocore-otel's own instrument with the
-  attribute set of a successful call (the metrics issue asks for six histograms a call);
-* ``unsampled-span`` and ``recording-span``: an SDK span with the call span's name, kind
-  and start attributes, made current (one attach and detach) and ended, under
-  ``ParentBased(TraceIdRatioBased(0))`` and ``ALWAYS_ON``;
-* ``trace-headers``: botocore-otel's X-Ray and ``traceparent`` headers written into an empty
-  dict (no other header to check, nothing signed: the least any call pays);
-* ``five-handlers`` minus ``bare``: a GetItem with one no-op handler on each of the five
-  events a call needs (provide-client-params, before-call, before-send, response-received,
-  after-call), against a bare GetItem.
+* ``bare`` and ``handlers``: the call on bare botocore, and with a no-op handler on each of
+  the five events a call needs (provide-client-params, before-call, before-send,
+  response-received, after-call); the difference is the dispatch;
+* ``span``: an SDK span with the call span's name, kind and attributes (those botocore-otel
+  gives it), made current (one attach and detach) and ended; recording (``ALWAYS_ON``) and
+  not sampled (``ParentBased(TraceIdRatioBased(0))``);
+* ``lean-record``: one ``rpc.client.call.duration`` record with the default attribute set
+  (rpc.system, rpc.service, rpc.method, cloud.region), from main's ``CallMetrics``;
+* ``all-records``: the six records ``metrics="all"`` makes for a one-attempt call (rpc, the
+  two smithy histograms with the status code, the three phases);
+* SendMessage only: ``context-into-message`` (the traceparent formatted into the message's
+  ``MessageAttributes``) and ``with-traceparent`` (the call when the caller passes that
+  attribute: what botocore spends validating and serializing it, over ``bare``).
 
-It then prints the targets in instructions (from the official package's counts, measured in
-the same run) next to the sum of the floors that each target must cover.
+And ``headers``: the X-Ray and ``traceparent`` headers formatted from the span context into
+botocore's ``HeadersDict`` (nothing to check or skip: the least any call pays).
+
+A configuration's floor: dispatch + span (its sampling mode) + headers + one lean record
+(defaults) or the six records (``all``); SendMessage adds the context in the message.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,32 +42,25 @@ import instructions  # benchmarks/, on sys.path as the script's folder
 import workload
 
 HERE = Path(__file__).resolve().parent
-PROBES = ("histogram-record", "unsampled-span", "recording-span", "trace-headers", "five-handlers", "bare")
-_EVENTS = ("provide-client-params", "before-call", "before-send", "response-received", "after-call")
+OPERATIONS = ("GetItem", "SendMessage")
+CONFIGS = ("defaults", "all")
+SAMPLING = ("recording", "unsampled")
+EVENTS = ("provide-client-params", "before-call", "before-send", "response-received", "after-call")
+_PER_OP = ("bare", "handlers", "span", "lean-record", "all-records")
 
 
-def _histogram_record() -> Callable[[], Any]:
-    import boto3
-    from opentelemetry import metrics
-
-    from botocore_otel.attributes import operation_info
-    from botocore_otel.config import load_settings
-    from botocore_otel.metrics import CallMetrics
-
-    client = boto3.session.Session(region_name=workload.REGION, **workload.CREDENTIALS).client("dynamodb")
-    model = client.meta.service_model.operation_model("GetItem")
-    info = operation_info("dynamodb", model, load_settings({}, strict=True).semconv)
-    assert info is not None
-    call_metrics = CallMetrics(metrics.get_meter("benchmark.floors"))
-    attributes = call_metrics.attributes(info.metric_attributes, workload.REGION, 200, None, False)
-    histogram = call_metrics.rpc_duration
-    return lambda: histogram.record(0.0012, attributes)
+def probe_names(sampling: str) -> list[str]:
+    """The probes one process measures, in window order (names ``OP:part`` or ``headers``)."""
+    if sampling == "unsampled":  # only the span and the sampled flag differ
+        return ["headers", *(f"{op}:span" for op in OPERATIONS)]
+    names = ["headers", *(f"{op}:{part}" for op in OPERATIONS for part in _PER_OP)]
+    return [*names, "SendMessage:context-into-message", "SendMessage:with-traceparent"]
 
 
-def _current_span() -> Callable[[], Any]:
+def _span(operation: str, shapes: dict[str, Any]) -> Callable[[], None]:
     from opentelemetry import context, trace
 
-    name, kind, attributes = workload.call_span_shapes()["GetItem"]
+    name, kind, attributes = shapes[operation]
     tracer = trace.get_tracer("benchmark.floors")
 
     def one() -> None:
@@ -74,147 +72,231 @@ def _current_span() -> Callable[[], Any]:
     return one
 
 
-def _trace_headers() -> Callable[[], Any]:
-    from opentelemetry import context, trace
-
-    from botocore_otel.propagation import HeaderInjector
-
-    span = trace.get_tracer("benchmark.floors").start_span("headers")
-    ctx = trace.set_span_in_context(span, context.get_current())
-    span_context = span.get_span_context()
-    injector = HeaderInjector(baggage=False)
-    return lambda: injector.inject({}, ctx, span_context)
+def _traceparent(span_context: Any) -> str:
+    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{span_context.trace_flags:02x}"
 
 
-def _getitem(handlers: int) -> Callable[[], Any]:
-    import botocore
+def _headers(span: Any) -> Callable[[], None]:
+    from botocore.awsrequest import HeadersDict
 
-    def no_op(**_: Any) -> None:
-        return None
+    headers = HeadersDict()
 
-    def register(session: Any) -> None:
-        emitter = session.get_component("event_emitter")
-        for event in _EVENTS[:handlers]:
-            emitter.register(event, no_op, unique_id=f"benchmark.floors.{event}")
+    def one() -> None:
+        span_context = span.get_span_context()
+        trace_id, span_id = f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+        sampled = "1" if span_context.trace_flags.sampled else "0"
+        headers["X-Amzn-Trace-Id"] = (
+            f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={sampled}"
+        )
+        headers["traceparent"] = f"00-{trace_id}-{span_id}-{span_context.trace_flags:02x}"
 
-    botocore.register_initializer(register)
-    return workload.clients()["GetItem"]
-
-
-def probe(name: str) -> Callable[[], Any]:
-    workload.sdk(sampled=name != "unsampled-span")
-    if name == "histogram-record":
-        return _histogram_record()
-    if name in ("unsampled-span", "recording-span"):
-        return _current_span()
-    if name == "trace-headers":
-        return _trace_headers()
-    return _getitem(len(_EVENTS) if name == "five-handlers" else 0)
+    return one
 
 
-def _run_probe(name: str, repetitions: int, timed: bool) -> None:
-    one = probe(name)
-    for _ in range(200):
-        one()
-    start = time.process_time()
-    for _ in range(repetitions):
-        one()
-    if timed:
-        print((time.process_time() - start) / repetitions)
+def _context_into_message(span: Any) -> Callable[[], None]:
+    params: dict[str, Any] = {"QueueUrl": workload.QUEUE_URL, "MessageBody": workload.MESSAGE}
+
+    def one() -> None:
+        attributes = params.get("MessageAttributes") or {}
+        value = {"DataType": "String", "StringValue": _traceparent(span.get_span_context())}
+        params["MessageAttributes"] = {**attributes, "traceparent": value}
+        del params["MessageAttributes"]  # the next repetition starts from the caller's params again
+
+    return one
 
 
-def _cpu_per_repetition(name: str, repetitions: int, env: dict[str, str]) -> float:
-    """Seconds of CPU of one repetition of a probe, in a fresh interpreter."""
-    done = subprocess.run(
-        [sys.executable, str(HERE / "floors.py"), "--probe", name, "--calls", str(repetitions), "--time"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+def _records(operation: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(one lean record, the six records of ``metrics="all"``), on main's instruments."""
+    import boto3
+    from opentelemetry import metrics
+
+    from botocore_otel.attributes import operation_info
+    from botocore_otel.config import load_settings
+    from botocore_otel.metrics import CallMetrics
+
+    service = {"GetItem": "dynamodb", "SendMessage": "sqs"}[operation]
+    client = boto3.session.Session(region_name=workload.REGION, **workload.CREDENTIALS).client(service)
+    settings = load_settings({"metrics": "all"}, strict=True)
+    info = operation_info(service, client.meta.service_model.operation_model(operation), settings.semconv)
+    lean_metrics = CallMetrics(metrics.get_meter(f"benchmark.floors.lean.{operation}"))
+    every = CallMetrics(metrics.get_meter(f"benchmark.floors.all.{operation}"), settings.metrics)
+    lean = lean_metrics.attributes(info.metric_attributes, workload.REGION, None, False)
+    with_status = every.attributes(info.metric_attributes, workload.REGION, None, False, 200)
+    rpc = lean_metrics.rpc_duration
+    assert rpc is not None and every.rpc_duration is not None
+
+    def all_records() -> None:
+        assert every.rpc_duration is not None
+        every.rpc_duration.record(0.0012, lean)
+        every.call_duration.record(0.0012, with_status)
+        every.attempt_duration.record(0.0011, with_status)
+        every.serialization_duration.record(0.0001, lean)
+        every.deserialization_duration.record(0.00008, lean)
+        every.signing_duration.record(0.00005, lean)
+
+    return (lambda: rpc.record(0.0012, lean)), all_records
+
+
+def probes(sampling: str) -> dict[str, Callable[[], Any]]:
+    """name -> one repetition, in ``probe_names`` order, with the SDK set for ``sampling``."""
+    from opentelemetry import trace
+
+    workload.sdk(sampled=sampling == "recording")
+    shapes = workload.call_span_shapes(OPERATIONS)
+    live = trace.get_tracer("benchmark.floors").start_span("context source")
+    made: dict[str, Callable[[], Any]] = {"headers": _headers(live)}
+    for operation in OPERATIONS:
+        made[f"{operation}:span"] = _span(operation, shapes)
+    if sampling == "recording":
+        bare = workload.clients(OPERATIONS)
+        handled = workload.clients(OPERATIONS, no_op_handlers=EVENTS)
+        for operation in OPERATIONS:
+            made[f"{operation}:bare"], made[f"{operation}:handlers"] = bare[operation], handled[operation]
+            made[f"{operation}:lean-record"], made[f"{operation}:all-records"] = _records(operation)
+        made["SendMessage:context-into-message"] = _context_into_message(live)
+        attribute = {
+            "traceparent": {"DataType": "String", "StringValue": _traceparent(live.get_span_context())}
+        }
+        made["SendMessage:with-traceparent"] = workload.clients(
+            ("SendMessage",), message_attributes=attribute
+        )["SendMessage"]
+    return {name: made[name] for name in probe_names(sampling)}
+
+
+def measure(calls: int, log: Any) -> dict[str, dict[str, float]]:
+    """sampling -> probe -> instructions per repetition (one callgrind process per sampling mode)."""
+    groups = {
+        sampling: (
+            [str(HERE / "floors.py"), "--probes", sampling, "--calls", str(calls)],
+            probe_names(sampling),
+        )
+        for sampling in SAMPLING
+    }
+    merged = instructions.per_probe(
+        {s: (args, [f"{s}/{n}" for n in names]) for s, (args, names) in groups.items()}, calls, log
     )
-    return float(done.stdout.strip())
+    return {s: {n: merged[f"{s}/{n}"] for n in probe_names(s)} for s in SAMPLING}
+
+
+def parts(per: dict[str, dict[str, float]], operation: str, config: str, sampling: str) -> dict[str, float]:
+    """The parts of one configuration's floor, in instructions, by name."""
+    recording = per["recording"]
+    found = {
+        "five handler dispatches": recording[f"{operation}:handlers"] - recording[f"{operation}:bare"],
+        f"{sampling} span, made current": per[sampling][f"{operation}:span"],
+        "trace headers": per[sampling]["headers"],
+    }
+    if config == "defaults":
+        found["one lean record"] = recording[f"{operation}:lean-record"]
+    else:
+        found["six records (all)"] = recording[f"{operation}:all-records"]
+    if operation == "SendMessage":
+        found["traceparent into MessageAttributes"] = recording["SendMessage:context-into-message"]
+        found["botocore serializing that attribute"] = (
+            recording["SendMessage:with-traceparent"] - recording["SendMessage:bare"]
+        )
+    return found
+
+
+def floor(per: dict[str, dict[str, float]], operation: str, config: str, sampling: str) -> float:
+    return sum(parts(per, operation, config, sampling).values())
+
+
+def report_lines(per: dict[str, dict[str, float]], calls: int) -> list[str]:
+    lines = [
+        f"## Floors (callgrind, {calls} repetitions a probe; thousands of instructions)",
+        "",
+        "What each part costs alone (`python benchmarks/floors.py`, method in its docstring).",
+        "",
+        "| part | GetItem | SendMessage |",
+        "|---|---|---|",
+    ]
+
+    def k(value: float) -> str:
+        return f"{value / 1e3:.0f}k"
+
+    recording = per["recording"]
+    rows = [
+        ("bare call (absolute)", lambda op: recording[f"{op}:bare"]),
+        ("five no-op handlers, over bare", lambda op: recording[f"{op}:handlers"] - recording[f"{op}:bare"]),
+        ("recording span, made current, ended", lambda op: recording[f"{op}:span"]),
+        ("unsampled span, made current, ended", lambda op: per["unsampled"][f"{op}:span"]),
+        ("one lean histogram record (4 attributes)", lambda op: recording[f"{op}:lean-record"]),
+        ("six records of metrics=all", lambda op: recording[f"{op}:all-records"]),
+    ]
+    for title, value in rows:
+        lines.append(f"| {title} | {k(value('GetItem'))} | {k(value('SendMessage'))} |")
+    lines.append(f"| X-Ray and traceparent headers | {k(recording['headers'])} | {k(recording['headers'])} |")
+    lines.append(
+        f"| traceparent into MessageAttributes | - | {k(recording['SendMessage:context-into-message'])} |"
+    )
+    extra = recording["SendMessage:with-traceparent"] - recording["SendMessage:bare"]
+    lines.append(f"| botocore validating and serializing that attribute | - | {k(extra)} |")
+    lines += ["", "| floor of | GetItem | SendMessage |", "|---|---|---|"]
+    for config in CONFIGS:
+        for sampling in SAMPLING:
+            cells = [k(floor(per, op, config, sampling)) for op in OPERATIONS]
+            lines.append(f"| {config}, {sampling} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _child(sampling: str, calls: int, timed: bool) -> None:
+    made = probes(sampling)
+    if not timed:
+        instructions.count_windows(made, calls)
+        return
+    times = {}
+    for name, one in made.items():
+        for _ in range(instructions.WARM_UP):
+            one()
+        start = time.process_time()
+        for _ in range(calls):
+            one()
+        times[name] = (time.process_time() - start) / calls
+    print(json.dumps(times))
+
+
+def cpu_per_repetition(calls: int) -> dict[str, dict[str, float]]:
+    """sampling -> probe -> seconds of CPU per repetition, each mode in a fresh interpreter."""
+    found = {}
+    for sampling in SAMPLING:
+        done = subprocess.run(
+            [sys.executable, str(HERE / "floors.py"), "--probes", sampling, "--calls", str(calls), "--time"],
+            env=instructions.clean_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found[sampling] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="CPU time of each probe, no valgrind (CI)")
-    parser.add_argument("--probe", help=argparse.SUPPRESS)  # the child side: one probe, N times
+    parser.add_argument("--probes", choices=SAMPLING, help=argparse.SUPPRESS)  # the child side
     parser.add_argument("--time", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.probe:
-        _run_probe(args.probe, args.calls, args.time)
+    if args.probes:
+        _child(args.probes, args.calls, args.time)
         return 0
-    env = instructions.clean_env()
     if args.quick:
+        cpu = cpu_per_repetition(200)
         print("| probe | µs of CPU per repetition (200 repetitions: noise, proves the probes run) |")
         print("|---|---|")
-        for name in PROBES:
-            print(f"| {name} | {_cpu_per_repetition(name, 200, env) * 1e6:.1f} |")
+        for sampling, by_probe in cpu.items():
+            for name, seconds in by_probe.items():
+                print(f"| {sampling} {name} | {seconds * 1e6:.1f} |")
         return 0
-    if not instructions.available():
-        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+    problem = instructions.missing()
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
-    script = str(HERE / "floors.py")
-    jobs = [(name, n) for name in PROBES for n in (0, args.calls)]
-
-    def counted(job: tuple[str, int]) -> int:
-        return instructions.count([script, "--probe", job[0], "--calls", str(job[1])], env)
-
-    with ThreadPoolExecutor(2) as pool:
-        totals = dict(zip(jobs, pool.map(counted, jobs), strict=True))
-    per = {name: (totals[(name, args.calls)] - totals[(name, 0)]) / args.calls for name in PROBES}
-    variants = ("bare", "official", "official-unsampled", "floor")
-    counts = {
-        v: c["GetItem"]
-        for v, c in instructions.per_call(variants, ("GetItem",), args.calls, sys.stderr).items()
-    }
-    record_us = _cpu_per_repetition("histogram-record", 20000, env) * 1e6
-    print("\n".join(_report(per, counts, record_us, args.calls)))
+    per = measure(args.calls, sys.stderr)
+    print("\n".join(report_lines(per, args.calls)))
+    print("\nraw: " + json.dumps({s: {n: round(v) for n, v in p.items()} for s, p in per.items()}))
     return 0
-
-
-def _report(per: dict[str, float], counts: dict[str, float], record_us: float, calls: int) -> list[str]:
-    dispatch = per["five-handlers"] - per["bare"]
-    record, unsampled, recording = per["histogram-record"], per["unsampled-span"], per["recording-span"]
-    headers = per["trace-headers"]
-    lines = [
-        f"## Floors (callgrind, {calls} repetitions; instructions)",
-        "",
-        "| part | instructions |",
-        "|---|---|",
-        f"| one SDK histogram record (botocore-otel's attributes; {record_us:.1f} µs of CPU in a loop) "
-        f"| {record / 1e3:.0f}k |",
-        f"| six such records (the metric set of the metrics issue) | {6 * record / 1e3:.0f}k |",
-        f"| five no-op handlers on a call's events | {dispatch / 1e3:.0f}k |",
-        f"| unsampled SDK span, made current, ended | {unsampled / 1e3:.0f}k |",
-        f"| recording SDK span, made current, ended | {recording / 1e3:.0f}k |",
-        f"| X-Ray and traceparent headers | {headers / 1e3:.0f}k |",
-        "",
-        "| target (GetItem) | allowed | floor: the parts above that it must cover | verdict |",
-        "|---|---|---|---|",
-    ]
-    added = {v: counts[v] - counts["bare"] for v in ("official", "official-unsampled")}
-    unsampled_floor, recording_floor = dispatch + unsampled + headers, dispatch + recording + headers
-    targets = (
-        ("not sampled <= 0.25x official, metrics=False", 0.25 * added["official-unsampled"], unsampled_floor),
-        (
-            "not sampled <= 0.25x official, defaults",
-            0.25 * added["official-unsampled"],
-            unsampled_floor + 6 * record,
-        ),
-        ("recording <= 0.5x official, metrics=False", 0.5 * added["official"], recording_floor),
-        ("recording <= 1.5x a bare span, metrics=False", 1.5 * counts["floor"], recording_floor),
-        ("recording <= 1.5x a bare span, defaults", 1.5 * counts["floor"], recording_floor + 6 * record),
-    )
-    for label, allowed, floor in targets:
-        verdict = "below the floor" if allowed < floor else "reachable"
-        lines.append(f"| {label} | {allowed / 1e3:.0f}k | {floor / 1e3:.0f}k | {verdict} |")
-    lines.append(
-        f"| metrics <= 15 µs | 15 µs | six records: {6 * record_us:.0f} µs | "
-        f"{'below the floor' if 6 * record_us > 15 else 'reachable'} |"
-    )
-    return lines
 
 
 if __name__ == "__main__":

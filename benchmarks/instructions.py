@@ -1,91 +1,209 @@
 """Instructions per call under valgrind's callgrind: a figure that noisy neighbours can't move.
 
-    python benchmarks/instructions.py [--calls 1000] [--ops GetItem,SendMessage]
+    python benchmarks/instructions.py [--calls 500] [--ops GetItem,SendMessage] [--variants ...]
 
 CPU time on a shared 2-core machine moves by ±30 % from one run to the next; the number of
-instructions executed does not. Each variant runs in ``workload.py`` twice under callgrind:
-with 0 and with N calls after the same set-up and warm-up. The difference divided by N is
-what one call costs, export threads and garbage collection included. Instructions are not
-time (cache misses and branch mispredictions are not counted), so this complements the CPU
-time of ``run.py``; it does not replace it. ``run.py --parts ...,instructions`` adds these
-figures to RESULTS.md.
+instructions executed does not. Each variant runs once in ``workload.py`` under callgrind.
+After the set-up and a warm-up, each operation gets a counted window: the process asks
+callgrind to zero its counters, makes N calls, and asks for a dump (callgrind's client
+requests, through a three-line C helper compiled on first use). A dump's total divided by N
+is one call: every thread counts (the SDK's export threads), garbage collection too (with
+the set-up's objects frozen, see ``count_windows``), and start-up and imports do not.
+Instructions are not time (cache misses and branch mispredictions are not counted), so this
+complements the CPU time of ``run.py``.
+
+Needs valgrind (its Debian package ships ``valgrind/callgrind.h``) and a C compiler.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import gc
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
-
-from workload import official_counterpart  # benchmarks/, on sys.path as the script's folder
+from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
-_COLLECTED = re.compile(r"Collected : (\d+)")
+HELPER_ENV = "BENCHMARK_CALLGRIND_HELPER"
+WARM_UP = 50  # calls of each measured callable before its window: caches, lazy models, SDK
+_HELPER_SOURCE = """
+#include <valgrind/callgrind.h>
+void benchmark_zero(void) { CALLGRIND_ZERO_STATS; }
+void benchmark_dump(void) { CALLGRIND_DUMP_STATS; }
+"""
+_SUMMARY = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
+
+
+def missing() -> str | None:
+    """What is missing to count instructions here, or None."""
+    if shutil.which("valgrind") is None:
+        return "valgrind is not installed (apt-get install valgrind)"
+    if not Path("/usr/include/valgrind/callgrind.h").exists():
+        return "valgrind/callgrind.h is missing (Debian's valgrind package ships it)"
+    if shutil.which("cc") is None:
+        return "no C compiler to build the callgrind helper (apt-get install gcc)"
+    return None
 
 
 def available() -> bool:
-    return shutil.which("valgrind") is not None
+    return missing() is None
 
 
-def count(script_args: Sequence[str], env: dict[str, str]) -> int:
-    """Instructions executed by ``python SCRIPT_ARGS...`` under callgrind, start to exit."""
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            os.path.realpath(sys.executable),  # not a launcher script: valgrind would count bash
-            *script_args,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = _COLLECTED.search(done.stderr)
-    if found is None:
-        raise RuntimeError(f"no callgrind total for {' '.join(script_args)}: {done.stderr[-500:]}")
-    return int(found.group(1))
+def _helper(folder: Path) -> Path:
+    source, library = folder / "callgrind_helper.c", folder / "callgrind_helper.so"
+    source.write_text(_HELPER_SOURCE)
+    subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    return library
+
+
+def _interpreter() -> str:
+    """The interpreter to put under valgrind: ``sys.executable`` itself when it is a binary or a
+    link to one (a virtualenv's ``bin/python`` finds its packages from that path), never a
+    launcher script (valgrind would count the shell)."""
+    with open(os.path.realpath(sys.executable), "rb") as binary:
+        if binary.read(4) != b"\x7fELF":
+            raise RuntimeError(f"{sys.executable} is not an ELF binary: run the benchmark with the real one")
+    return sys.executable
+
+
+def windows(script_args: Sequence[str], env: Mapping[str, str], helper: Path) -> list[int]:
+    """Instructions in each counted window of ``python SCRIPT_ARGS...`` under callgrind, in order
+    (the first two are the empty ones of ``count_windows``)."""
+    with tempfile.TemporaryDirectory(prefix="callgrind-") as folder:
+        out = Path(folder) / "out"
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                "--dump-instr=no",
+                "--compress-strings=yes",
+                _interpreter(),
+                *script_args,
+            ],
+            env={**env, HELPER_ENV: str(helper)},
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(script_args)} failed under callgrind:\n{done.stderr[-2000:]}")
+        dumps = sorted(Path(folder).glob("out.*"), key=lambda p: int(p.suffix[1:]))
+        totals = []
+        for dump in dumps:
+            found = _SUMMARY.search(dump.read_text(errors="replace"))
+            totals.append(int(found.group(1)) if found else 0)
+        return totals
+
+
+def count_windows(calls: Mapping[str, Callable[[], Any]], n: int) -> None:
+    """The measured process's side: warm up each callable, then one window of ``n`` calls each.
+
+    Runs under callgrind only (the helper's requests are no-ops elsewhere, but nothing reads
+    the counts then). Two empty windows come first: the first after the freeze carries a
+    one-off of 0.5-1.5M instructions and is dropped; the second is what a window costs
+    itself (about 3k), taken off the others. Then the windows in the order of ``calls``."""
+    helper = ctypes.CDLL(os.environ[HELPER_ENV])
+    for call in calls.values():
+        for _ in range(WARM_UP):
+            call()
+    # The set-up's objects out of the collector's sight: a full collection then costs what the
+    # calls left behind, not what the process happened to import.
+    gc.collect()
+    gc.freeze()
+    for _ in range(2):
+        gc.collect()
+        helper.benchmark_zero()
+        helper.benchmark_dump()
+    for call in calls.values():
+        gc.collect()
+        helper.benchmark_zero()
+        for _ in range(n):
+            call()
+        helper.benchmark_dump()
+
+
+def per_window(
+    script_args: Sequence[str], names: Sequence[str], n: int, env: Mapping[str, str], helper: Path
+) -> dict[str, float]:
+    """name -> instructions per repetition, from one process whose windows come in ``names`` order."""
+    totals = windows(script_args, env, helper)
+    if len(totals) != len(names) + 2:
+        raise RuntimeError(f"{' '.join(script_args)}: {len(totals)} windows, expected {len(names) + 2}")
+    empty = totals[1]
+    return {name: (total - empty) / n for name, total in zip(names, totals[2:], strict=True)}
 
 
 def clean_env() -> dict[str, str]:
-    """Bytecode caches on (as in production), no metric collection during a run."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
-    env["OTEL_METRIC_EXPORT_INTERVAL"] = "3600000"
-    return env
+    """The workers' environment, without metric collection during a run."""
+    from workload import worker_env
+
+    return {**worker_env(), "OTEL_METRIC_EXPORT_INTERVAL": "3600000"}
 
 
 def per_call(
     variants: Sequence[str], operations: Sequence[str], calls: int, log: IO[str]
 ) -> dict[str, dict[str, float]]:
-    """variant -> operation -> instructions per call, two valgrind runs at a time."""
+    """variant -> operation -> instructions per call: one valgrind process per variant, two at a time."""
     env = clean_env()
-    jobs = [(v, op, n) for v in variants for op in operations for n in (0, calls)]
     script = str(HERE / "workload.py")
-    with ThreadPoolExecutor(2) as pool:
-        counted = pool.map(lambda job: count([script, job[0], "--calls", job[1], str(job[2])], env), jobs)
-        totals = dict(zip(jobs, counted, strict=True))
-    print(f"  instruction counts of {len(jobs)} runs done", file=log)
-    return {
-        v: {op: (totals[(v, op, calls)] - totals[(v, op, 0)]) / calls for op in operations} for v in variants
-    }
+    with tempfile.TemporaryDirectory(prefix="benchmark-helper-") as folder:
+        helper = _helper(Path(folder))
+
+        def one(variant: str) -> dict[str, float]:
+            counted = per_window(
+                [script, variant, "--windows", ",".join(operations), str(calls)],
+                operations,
+                calls,
+                env,
+                helper,
+            )
+            print(f"  instructions of {variant} counted", file=log, flush=True)
+            return counted
+
+        with ThreadPoolExecutor(2) as pool:
+            return dict(zip(variants, pool.map(one, variants), strict=True))
+
+
+def per_probe(
+    script_args_by_group: Mapping[str, tuple[Sequence[str], Sequence[str]]], calls: int, log: IO[str]
+) -> dict[str, float]:
+    """For floors.py: group -> (script arguments, probe names in window order); all probes'
+    instructions per repetition, one valgrind process per group, two at a time."""
+    env = clean_env()
+    with tempfile.TemporaryDirectory(prefix="benchmark-helper-") as folder:
+        helper = _helper(Path(folder))
+
+        def one(group: str) -> dict[str, float]:
+            args, names = script_args_by_group[group]
+            counted = per_window(args, names, calls, env, helper)
+            print(f"  probes of {group} counted", file=log, flush=True)
+            return counted
+
+        merged: dict[str, float] = {}
+        with ThreadPoolExecutor(2) as pool:
+            for counted in pool.map(one, list(script_args_by_group)):
+                merged.update(counted)
+        return merged
 
 
 def report_lines(counts: dict[str, dict[str, float]], labels: dict[str, str], calls: int) -> list[str]:
+    from workload import official_counterpart
+
     operations = list(next(iter(counts.values())))
     lines = [
         "",
-        f"## Instructions per call (callgrind, {calls} calls; deterministic)",
+        f"## Instructions per call, every variant (callgrind, {calls} calls a window)",
         "",
         "Thousands of instructions added over bare botocore; in parentheses the ratio to the "
-        "official package in the same sampling mode. `python benchmarks/instructions.py`.",
+        "official package in the same sampling mode.",
         "",
         "| variant | " + " | ".join(operations) + " |",
         "|" + "---|" * (len(operations) + 1),
@@ -98,9 +216,6 @@ def report_lines(counts: dict[str, dict[str, float]], labels: dict[str, str], ca
             continue
         cells = []
         for op in operations:
-            if variant == "floor":
-                cells.append(f"{by_op[op] / 1e3:.0f}k")
-                continue
             added = by_op[op] - counts["bare"][op]
             cell = f"+{added / 1e3:.0f}k"
             official = official_counterpart(variant)
@@ -117,14 +232,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from workload import OPERATIONS, VARIANTS
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--ops", default=",".join(OPERATIONS))
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args(argv)
-    if not available():
-        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+    problem = missing()
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
-    counts = per_call(args.variants.split(","), args.ops.split(","), args.calls, sys.stderr)
+    variants = args.variants.split(",")
+    variants = variants if "bare" in variants else ["bare", *variants]
+    counts = per_call(variants, args.ops.split(","), args.calls, sys.stderr)
     print("\n".join(report_lines(counts, LABELS, args.calls)))
     return 0
 

@@ -1,6 +1,6 @@
-"""Overhead of botocore-otel against bare botocore and the official instrumentation.
+"""Overhead of botocore-otel against bare botocore, the official instrumentation and the floors.
 
-    python benchmarks/run.py            # full run; writes benchmarks/RESULTS.md
+    python benchmarks/run.py            # the whole report; writes benchmarks/RESULTS.md
     python benchmarks/run.py --quick    # CI: proves it runs, prints its table (< ~2 min)
 
 Each variant runs in its own worker process (``benchmarks/workload.py``) with the same
@@ -8,9 +8,11 @@ OpenTelemetry SDK setup; responses are answered in-process by a before-send hand
 the client still serializes, signs and parses. Variants are interleaved, one worker at a
 time, in rounds; the figure for each is the median over rounds of its CPU time per call
 (``time.process_time``, the process's export threads included) minus bare botocore's in
-the same round. Then: import plus ``instrument()`` time in fresh interpreters, and RSS over
-many calls. The official package (``opentelemetry-instrumentation-botocore``, in the
-``bench`` extra) is left out, with a note, when it is not installed.
+the same round. Then: instructions per call under callgrind (``instructions.py``), the
+floors of each configuration (``floors.py``), import plus ``instrument()`` time in fresh
+interpreters, and RSS over many calls. The official package
+(``opentelemetry-instrumentation-botocore``, in the ``bench`` extra) is left out, with a
+note, when it is not installed.
 
 Speed never fails the run: targets are printed as met or missed.
 """
@@ -21,7 +23,6 @@ import argparse
 import contextlib
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
@@ -30,9 +31,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import instructions  # benchmarks/, on sys.path as the script's folder
+import floors  # benchmarks/, on sys.path as the script's folder
+import instructions
 from results import Results, report
-from workload import OPERATIONS, VARIANTS
+from targets import HEADLINE_IMPORT
+from workload import OPERATIONS, VARIANTS, worker_env
 
 HERE = Path(__file__).resolve().parent
 WORKLOAD = HERE / "workload.py"
@@ -40,22 +43,6 @@ WORKLOAD = HERE / "workload.py"
 
 def _official_installed() -> bool:
     return importlib.util.find_spec("opentelemetry.instrumentation.botocore") is not None
-
-
-def _worker_env() -> dict[str, str]:
-    """The environment of every child: no AWS or OTel configuration from outside."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "OTEL_", "BOTOCORE_OTEL_", "PYTHONPROFILE"))
-        and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
-    }
-    env.update(
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-    return env
 
 
 class Worker:
@@ -68,7 +55,7 @@ class Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=_worker_env(),
+            env=worker_env(),
             cwd=HERE,
         )
 
@@ -117,8 +104,7 @@ def run_rounds(variants: Sequence[str], rounds: int, calls: int, log: IO[str]) -
             order = workers[round_no % len(workers) :] + workers[: round_no % len(workers)]
             for operation in OPERATIONS:
                 for worker in order:
-                    n = calls * 10 if worker.variant == "floor" else calls
-                    cpu = worker.ask(cmd="measure", op=operation, n=n)["cpu"]
+                    cpu = worker.ask(cmd="measure", op=operation, n=calls)["cpu"]
                     results.samples[worker.variant][operation].append(cpu)
             print(f"  round {round_no + 1}/{rounds} done at {time.monotonic() - started:.0f} s", file=log)
     finally:
@@ -158,39 +144,45 @@ from opentelemetry.sdk.trace import TracerProvider
 trace.set_tracer_provider(TracerProvider())
 metrics.set_meter_provider(MeterProvider())
 """
+# What ``opentelemetry-instrument`` has imported before any instrumentor's entry point loads.
+_PRELOADED = _SETUP + "import opentelemetry.instrumentation.instrumentor\n"
 _INSTRUMENT = {
-    "botocore-otel": "import botocore_otel\nbotocore_otel.instrument()\n",
-    "botocore-otel, Instrumentor class": "import botocore_otel\nbotocore_otel.Instrumentor().instrument()\n",
+    HEADLINE_IMPORT: ("import botocore_otel\nbotocore_otel.Instrumentor().instrument()\n"),
+    "botocore-otel, instrument()": "import botocore_otel\nbotocore_otel.instrument()\n",
     "official": (
         "from opentelemetry.instrumentation.botocore import BotocoreInstrumentor\n"
         "BotocoreInstrumentor().instrument()\n"
     ),
 }
 _MARK = "BENCHMARK-MEASURED-PART"
+_PRELUDES = {"preloaded": _PRELOADED, "warm": _SETUP, "cold": ""}
 
 
-def _import_script(package: str, warm: bool) -> str:
-    setup = _SETUP if warm else ""
+def _import_script(package: str, kind: str) -> str:
     return (
-        f"{setup}\nimport sys, time\nsys.stderr.write('{_MARK}\\n'); sys.stderr.flush()\n"
-        f"t0 = time.perf_counter()\n{_INSTRUMENT[package]}"
-        "print(time.perf_counter() - t0)\n"
+        f"{_PRELUDES[kind]}\nimport sys, time\nsys.stderr.write('{_MARK}\\n'); sys.stderr.flush()\n"
+        f"t0 = time.process_time()\n{_INSTRUMENT[package]}"
+        "print(time.process_time() - t0)\n"
     )
 
 
 def import_times(packages: Sequence[str], repeat: int) -> dict[str, dict[str, list[float]]]:
-    """Seconds of ``import`` plus ``instrument()`` in fresh interpreters, interleaved."""
-    times: dict[str, dict[str, list[float]]] = {p: {"warm": [], "cold": []} for p in packages}
+    """Seconds of ``import`` plus ``instrument()`` in fresh interpreters, interleaved.
+
+    ``preloaded``: after what ``opentelemetry-instrument`` imports first (boto3, the SDK with
+    its providers set, ``opentelemetry.instrumentation.instrumentor``); ``warm``: boto3 and
+    the SDK only; ``cold``: a bare interpreter."""
+    times: dict[str, dict[str, list[float]]] = {p: {kind: [] for kind in _PRELUDES} for p in packages}
     for package in packages:  # discarded: writes the bytecode caches a fresh checkout lacks
         subprocess.run(
-            [sys.executable, "-c", _import_script(package, True)], env=_worker_env(), capture_output=True
+            [sys.executable, "-c", _import_script(package, "cold")], env=worker_env(), capture_output=True
         )
     for _ in range(repeat):
         for package in packages:
-            for kind in ("warm", "cold"):
+            for kind in _PRELUDES:
                 out = subprocess.run(
-                    [sys.executable, "-c", _import_script(package, kind == "warm")],
-                    env=_worker_env(),
+                    [sys.executable, "-c", _import_script(package, kind)],
+                    env=worker_env(),
                     capture_output=True,
                     text=True,
                     check=True,
@@ -205,8 +197,8 @@ def heaviest_imports(package: str, top: int = 8) -> list[tuple[str, float]]:
     The top-level imports and the ones they make directly, heaviest first.
     """
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", _import_script(package, warm=True)],
-        env=_worker_env(),
+        [sys.executable, "-X", "importtime", "-c", _import_script(package, "preloaded")],
+        env=worker_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -224,17 +216,23 @@ def heaviest_imports(package: str, top: int = 8) -> list[tuple[str, float]]:
     return sorted(shown, key=lambda item: -item[1])[:top]
 
 
+PARTS = ("overhead", "instructions", "floors", "imports", "rss")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few rounds and calls: for CI (< ~2 min)")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 30; quick 5)")
+    parser.add_argument("--quick", action="store_true", help="few rounds and calls, no valgrind: for CI")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds of CPU time (default 30; quick 5)")
     parser.add_argument("--calls", type=int, help="calls per variant, operation and round (300; quick 60)")
+    parser.add_argument(
+        "--window-calls", type=int, help="calls (or probe repetitions) per callgrind window (default 500)"
+    )
     parser.add_argument("--rss-calls", type=int, help="calls of the RSS run (200000; quick 8000)")
     parser.add_argument("--imports", type=int, help="fresh interpreters per import figure (9; quick 3)")
-    parser.add_argument("--variants", help="comma-separated subset of the variants")
+    parser.add_argument("--variants", help="comma-separated subset of the variants (bare is always in)")
     parser.add_argument(
         "--parts",
-        help="which measurements: overhead,imports,rss,instructions (default: all; quick: no instructions)",
+        help=f"comma-separated, of {','.join(PARTS)} (default: all; quick: no instructions, no floors)",
     )
     parser.add_argument(
         "--output",
@@ -244,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rounds = args.rounds or (5 if args.quick else 30)
     calls = args.calls or (60 if args.quick else 300)
+    window_calls = args.window_calls or 500
     rss_calls = args.rss_calls if args.rss_calls is not None else (8000 if args.quick else 200_000)
     repeat = args.imports or (3 if args.quick else 9)
     output = args.output or (None if args.quick else HERE / "RESULTS.md")
@@ -256,8 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes: list[str] = []
     if rounds < 10:
         notes.append(
-            f"{rounds} rounds of {calls} calls: these figures prove that the benchmark runs; on a shared "
-            "machine they are noise, not measurements (a full run has 30 rounds of 300 calls)."
+            f"{rounds} rounds of {calls} calls: these CPU figures prove that the benchmark runs; on a "
+            "shared machine they are noise, not measurements (a full run has 30 rounds of 300 calls)."
         )
     if not _official_installed():
         variants = [v for v in variants if not v.startswith("official")]
@@ -266,30 +265,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(`pip install -e '.[bench]'`)."
         )
 
-    default_parts = "overhead,imports,rss" + ("" if args.quick else ",instructions")
+    default_parts = "overhead,imports,rss" if args.quick else ",".join(PARTS)
     parts = {part.strip() for part in (args.parts or default_parts).split(",")}
+    unknown = parts - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}")
     results = Results(rounds, calls, variants)
+    started = time.monotonic()
     if "overhead" in parts:
         print(f"overhead: {rounds} rounds x {calls} calls, variants {', '.join(variants)}", file=log)
         results = run_rounds(variants, rounds, calls, log)
     results.notes = notes
+    problem = instructions.missing()
+    if problem and parts & {"instructions", "floors"}:
+        notes.append(f"no instruction counts and no floors: {problem}.")
+    elif parts & {"instructions", "floors"}:
+        results.window_calls = window_calls
+    if "instructions" in parts and not problem:
+        # The metrics=False references only when asked for: each variant is ~2 minutes of CPU here.
+        counted = variants if args.variants else [v for v in variants if not v.endswith("-nometrics")]
+        print(f"instructions: callgrind, {window_calls} calls a window, {', '.join(counted)}", file=log)
+        results.instructions = instructions.per_call(counted, ("GetItem", "SendMessage"), window_calls, log)
+    if "floors" in parts and not problem:
+        print(f"floors: callgrind, {window_calls} repetitions a probe", file=log)
+        results.floors = floors.measure(window_calls, log)
     if "imports" in parts:
-        packages = ["botocore-otel", "botocore-otel, Instrumentor class"]
-        packages += ["official"] if "official" in variants else []
+        packages = [p for p in _INSTRUMENT if p != "official" or "official" in variants]
         print(f"import + instrument(): {repeat} fresh interpreters each", file=log)
         results.imports = import_times(packages, repeat)
         results.heavy_imports = {package: heaviest_imports(package) for package in packages}
     if "rss" in parts and rss_calls > 0:
         print(f"RSS: {rss_calls} calls", file=log)
         results.rss = run_rss(["otel", "bare"], rss_calls, log)
-    if "instructions" in parts:
-        if instructions.available():
-            results.instruction_calls = 1000
-            print("instructions: callgrind, 1000 calls", file=log)
-            # Two operations: each valgrind run spends ~20 s on imports and set-up.
-            results.instructions = instructions.per_call(variants, ("GetItem", "SendMessage"), 1000, log)
-        else:
-            notes.append("valgrind is not installed: no instruction counts (apt-get install valgrind).")
+    results.minutes = (time.monotonic() - started) / 60
 
     given = list(sys.argv[1:] if argv is None else argv)
     command = " ".join(["python benchmarks/run.py", *given])

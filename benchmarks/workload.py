@@ -8,15 +8,20 @@ Reads one JSON command a line on stdin and answers one JSON line on stdout:
 * ``{"cmd": "rss", "n": 200000, "every": 20000}`` -> ``{"rss": [[calls, bytes, blocks], ...]}``
 * ``{"cmd": "quit"}``
 
-``python benchmarks/workload.py VARIANT --calls OP N`` makes N calls after the warm-up and
-exits (for ``instructions.py``).
+``python benchmarks/workload.py VARIANT --windows OP[,OP...] N`` is the callgrind side (see
+``instructions.py``): after a short warm-up of those operations, one counted window of N calls
+per operation.
 
 The network is taken out: a ``before-send.<service>.<Operation>`` handler returns a fresh
 ``AWSResponse`` built from prebuilt bytes, so the client still serializes, signs and parses
 for real. Every variant has the same OpenTelemetry SDK setup: a TracerProvider with a
 BatchSpanProcessor to a no-op exporter and a MeterProvider with a
-PeriodicExportingMetricReader to a no-op exporter. ``floor`` times one bare SDK span with
-the attributes botocore-otel gives the operation's span, instead of an AWS call.
+PeriodicExportingMetricReader to a no-op exporter.
+
+Variants: ``bare`` (no instrumentation); botocore-otel with its defaults (``otel``), with
+``metrics="all"`` (``-all``) and with ``metrics=False`` (``-nometrics``, a reference), each
+recording or under ``ParentBased(TraceIdRatioBased(0))`` (``-unsampled``); the official
+package in both sampling modes.
 """
 
 from __future__ import annotations
@@ -34,13 +39,13 @@ from typing import Any
 VARIANTS = (
     "bare",
     "otel",
+    "otel-all",
     "otel-nometrics",
-    "otel-nophases",
     "otel-unsampled",
+    "otel-unsampled-all",
     "otel-unsampled-nometrics",
     "official",
     "official-unsampled",
-    "floor",
 )
 OPERATIONS = ("GetItem", "GetObject", "SendMessage", "ListObjectsV2")
 
@@ -48,6 +53,22 @@ OPERATIONS = ("GetItem", "GetObject", "SendMessage", "ListObjectsV2")
 def official_counterpart(variant: str) -> str:
     """The official package's variant in the same sampling mode, for ratios."""
     return "official-unsampled" if "-unsampled" in variant else "official"
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of every child process: no AWS or OTel configuration from outside."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "OTEL_", "BOTOCORE_OTEL_", "PYTHONPROFILE"))
+        and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
+    }
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
 
 
 REGION = "us-east-1"
@@ -137,37 +158,56 @@ def _responder(operation: str) -> Callable[..., Any]:
     return respond
 
 
-def clients() -> dict[str, Callable[[], Any]]:
-    """operation -> a function making one call, its response answered in-process."""
+def clients(
+    operations: Sequence[str] = OPERATIONS,
+    *,
+    session: Any = None,
+    no_op_handlers: Sequence[str] = (),
+    message_attributes: dict[str, Any] | None = None,
+) -> dict[str, Callable[[], Any]]:
+    """operation -> a function making one call, its response answered in-process, on clients of
+    ``session`` or of a session of their own. ``no_op_handlers``: events that get a handler
+    doing nothing on those clients; ``message_attributes``: what SendMessage passes as
+    ``MessageAttributes`` (floors.py)."""
     import boto3
 
-    session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
-    clients = {service: session.client(service) for service in ("dynamodb", "s3", "sqs")}
-    for operation, (service, _, _) in _RESPONSES.items():
-        event = f"before-send.{clients[service].meta.service_model.service_id.hyphenize()}.{operation}"
-        clients[service].meta.events.register(event, _responder(operation))
-    dynamodb, s3, sqs = clients["dynamodb"], clients["s3"], clients["sqs"]
+    session = session or boto3.session.Session(region_name=REGION, **CREDENTIALS)
+    services = {_RESPONSES[operation][0] for operation in operations}
+    clients = {service: session.client(service) for service in sorted(services)}
+
+    def no_op(**_: Any) -> None:
+        return None
+
+    for client in clients.values():
+        for event in no_op_handlers:
+            client.meta.events.register(event, no_op, unique_id=f"benchmark.no-op.{event}")
+    for operation in operations:
+        client = clients[_RESPONSES[operation][0]]
+        event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+        client.meta.events.register(event, _responder(operation))
+    send_extra = {"MessageAttributes": message_attributes} if message_attributes else {}
 
     def get_item() -> Any:
-        return dynamodb.get_item(TableName="bench", Key={"id": {"S": "item-1"}})
+        return clients["dynamodb"].get_item(TableName="bench", Key={"id": {"S": "item-1"}})
 
     def get_object() -> Any:
-        response = s3.get_object(Bucket=BUCKET, Key="data/object.bin")
+        response = clients["s3"].get_object(Bucket=BUCKET, Key="data/object.bin")
         response["Body"].read()
         return response
 
     def send_message() -> Any:
-        return sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=MESSAGE)
+        return clients["sqs"].send_message(QueueUrl=QUEUE_URL, MessageBody=MESSAGE, **send_extra)
 
     def list_objects() -> Any:
-        return s3.list_objects_v2(Bucket=BUCKET, Prefix="data/")
+        return clients["s3"].list_objects_v2(Bucket=BUCKET, Prefix="data/")
 
-    return {
+    made = {
         "GetItem": get_item,
         "GetObject": get_object,
         "SendMessage": send_message,
         "ListObjectsV2": list_objects,
     }
+    return {operation: made[operation] for operation in operations}
 
 
 def sdk(sampled: bool) -> None:
@@ -208,7 +248,7 @@ def sdk(sampled: bool) -> None:
     metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
 
 
-def call_span_shapes() -> dict[str, tuple[str, Any, dict[str, Any]]]:
+def call_span_shapes(operations: Sequence[str] = OPERATIONS) -> dict[str, tuple[str, Any, dict[str, Any]]]:
     """operation -> (name, kind, attributes) of the span botocore-otel makes for it, captured
     on clients and a tracer provider of their own."""
     import boto3
@@ -225,60 +265,36 @@ def call_span_shapes() -> dict[str, tuple[str, Any, dict[str, Any]]]:
     instrumentor = Instrumentor()
     instrumentor.instrument(session._session, tracer_provider=capture_provider, metrics=False)
     try:
-        return _capture(session, exporter)
+        for call in clients(operations, session=session).values():
+            call()
     finally:
         instrumentor.uninstrument(session._session)
-
-
-def _floor_calls() -> dict[str, Callable[[], Any]]:
-    """operation -> one bare SDK span with what botocore-otel puts on that operation's span."""
-    from opentelemetry import trace
-
-    tracer = trace.get_tracer("benchmark.floor")
-    floors: dict[str, Callable[[], Any]] = {}
-    for operation, (name, kind, attributes) in call_span_shapes().items():
-
-        def one_span(name: str = name, kind: Any = kind, attributes: dict[str, Any] = attributes) -> None:
-            tracer.start_span(name, kind=kind, attributes=attributes).end()
-
-        floors[operation] = one_span
-    return floors
-
-
-def _capture(session: Any, exporter: Any) -> dict[str, tuple[str, Any, dict[str, Any]]]:
-    clients = {service: session.client(service) for service in ("dynamodb", "s3", "sqs")}
-    for operation, (service, _, _) in _RESPONSES.items():
-        event = f"before-send.{clients[service].meta.service_model.service_id.hyphenize()}.{operation}"
-        clients[service].meta.events.register(event, _responder(operation))
-    clients["dynamodb"].get_item(TableName="bench", Key={"id": {"S": "item-1"}})
-    clients["s3"].get_object(Bucket=BUCKET, Key="data/object.bin")["Body"].read()
-    clients["sqs"].send_message(QueueUrl=QUEUE_URL, MessageBody=MESSAGE)
-    clients["s3"].list_objects_v2(Bucket=BUCKET, Prefix="data/")
     spans = exporter.get_finished_spans()
-    assert len(spans) == len(OPERATIONS), [span.name for span in spans]
+    assert len(spans) == len(operations), [span.name for span in spans]
     return {
         operation: (span.name, span.kind, dict(span.attributes or {}))
-        for operation, span in zip(OPERATIONS, spans, strict=True)
+        for operation, span in zip(operations, spans, strict=True)
     }
 
 
-def setup(variant: str) -> dict[str, Callable[[], Any]]:
+def setup(variant: str, operations: Sequence[str] = OPERATIONS) -> dict[str, Callable[[], Any]]:
     if variant not in VARIANTS:
         raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
     sdk(sampled="-unsampled" not in variant)
     if variant.startswith("otel"):
         from botocore_otel import Instrumentor
 
-        Instrumentor().instrument(
-            metrics="-nometrics" not in variant, phase_metrics="-nophases" not in variant
-        )
+        options: dict[str, Any] = {}  # the defaults: nothing passed
+        if variant.endswith("-all"):
+            options["metrics"] = "all"
+        elif variant.endswith("-nometrics"):
+            options["metrics"] = False
+        Instrumentor().instrument(**options)
     elif variant.startswith("official"):
         from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 
         BotocoreInstrumentor().instrument()
-    if variant == "floor":
-        return _floor_calls()
-    return clients()
+    return clients(operations)
 
 
 def _rss_bytes() -> int:
@@ -316,15 +332,15 @@ def _rss_run(calls: dict[str, Callable[[], Any]], n: int, every: int) -> list[tu
 
 def main(argv: list[str]) -> None:
     variant = argv[1] if len(argv) > 1 else ""
+    if len(argv) == 5 and argv[2] == "--windows":  # python workload.py VARIANT --windows OPS N
+        import instructions
+
+        instructions.count_windows(setup(variant, argv[3].split(",")), int(argv[4]))
+        return
     calls = setup(variant)
     for call in calls.values():  # warm up: caches, lazily loaded models, SDK internals
         for _ in range(200):
             call()
-    if len(argv) == 5 and argv[2] == "--calls":  # python workload.py VARIANT --calls OP N
-        gc.collect()
-        for _ in range(int(argv[4])):
-            calls[argv[3]]()
-        return
     out = sys.stdout
     out.write(json.dumps({"ready": variant}) + "\n")
     out.flush()

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from grafana.conventions import OVERVIEW_UID, SERVICE_UID
 from grafana.overview import overview
-from grafana.promql import OVERVIEW_UID, SERVICE_UID
 from grafana.service import service
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"

@@ -4,38 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana.board import Board
+from grafana.conventions import OVERVIEW_UID, SERVICE_UID
 from grafana.panels import (
-    Layout,
-    dashboard,
+    ERROR_STEPS,
+    INFO_STEPS,
+    LATENCY_STEPS,
+    RATE_STEPS,
+    SYNTHETIC_STEPS,
     dashboard_link,
+    rare_rate,
     stat,
     table,
     target,
     timeseries,
-)
-from grafana.promql import (
-    CALLS,
-    ERR,
-    ERROR_STEPS,
-    INFO_STEPS,
-    LATENCY_STEPS,
-    OV,
-    OVERVIEW_UID,
-    RATE_STEPS,
-    SERVICE_UID,
-    SYNTHETIC_STEPS,
-    common_variables,
-    quantile,
-    rare_rate,
-    share,
-    srate,
     traces_link,
 )
+from grafana.promql import CALLS, ERR, OV, RETRIES, SYNTHETIC, THROTTLES, quantile, share, srate
+from grafana.variables import common_variables
 
 
 def overview() -> dict[str, Any]:
     calls = srate(f"{CALLS}_count", OV)
-    lay = Layout()
+    lay = Board(
+        uid=OVERVIEW_UID,
+        title="botocore-otel / Overview",
+        description="AWS API calls made through botocore/boto3, from the botocore-otel "
+        "instrumentation metrics.",
+        tags=["botocore-otel", "aws"],
+    )
     lay.row("Golden signals")
     lay.add(
         stat(
@@ -77,7 +74,7 @@ def overview() -> dict[str, Any]:
         stat(
             "Throttles/s",
             "Throttled attempts per second (botocore_otel.throttles); 0 when nothing was throttled.",
-            f"{srate('botocore_otel_throttles_total', OV)} or vector(0)",
+            f"{srate(THROTTLES, OV)} or vector(0)",
             unit="reqps",
             steps=RATE_STEPS,
             decimals=2,
@@ -89,7 +86,7 @@ def overview() -> dict[str, Any]:
         stat(
             "Retries/s",
             "Retried attempts per second (botocore_otel.retries); 0 when no attempt was retried.",
-            f"{srate('botocore_otel_retries_total', OV)} or vector(0)",
+            f"{srate(RETRIES, OV)} or vector(0)",
             unit="reqps",
             steps=RATE_STEPS,
             decimals=2,
@@ -101,8 +98,8 @@ def overview() -> dict[str, Any]:
         stat(
             "Synthetic share",
             "Share of calls answered by synthetic rules instead of AWS "
-            "(botocore_otel_synthetic=true). Anything above 0 in production deserves a look.",
-            share(srate(f"{CALLS}_count", OV, extra=', botocore_otel_synthetic="true"'), calls),
+            "(botocore_otel.synthetic=true). Anything above 0 in production deserves a look.",
+            share(srate(f"{CALLS}_count", OV, extra=SYNTHETIC), calls),
             unit="percentunit",
             steps=SYNTHETIC_STEPS,
             decimals=1,
@@ -247,7 +244,7 @@ def overview() -> dict[str, Any]:
             "Throttle rate by service and code",
             "Throttled attempts per second by "
             "service and throttle code (ThrottlingException, SlowDown, ...).",
-            "botocore_otel_throttles_total",
+            THROTTLES,
             OV,
             "rpc_service, error_type",
             "{{rpc_service}} {{error_type}}",
@@ -259,7 +256,7 @@ def overview() -> dict[str, Any]:
         rare_rate(
             "Retry rate by service",
             "Retried attempts per second by service (botocore_otel.retries).",
-            "botocore_otel_retries_total",
+            RETRIES,
             OV,
             "rpc_service",
             "{{rpc_service}}",
@@ -270,12 +267,10 @@ def overview() -> dict[str, Any]:
     lay.add(
         timeseries(
             "Synthetic share by service",
-            "Share of each service's calls answered by synthetic rules (botocore_otel_synthetic=true).",
+            "Share of each service's calls answered by synthetic rules (botocore_otel.synthetic=true).",
             [
                 target(
-                    share(
-                        srate(f"{CALLS}_count", OV, "rpc_service", ', botocore_otel_synthetic="true"'), by_svc
-                    ),
+                    share(srate(f"{CALLS}_count", OV, "rpc_service", SYNTHETIC), by_svc),
                     "{{rpc_service}}",
                 )
             ],
@@ -298,12 +293,5 @@ def overview() -> dict[str, Any]:
         6,
         8,
     )
-    return dashboard(
-        uid=OVERVIEW_UID,
-        title="botocore-otel / Overview",
-        description="AWS API calls made through botocore/boto3, from the botocore-otel "
-        "instrumentation metrics.",
-        layout=lay,
-        variables=common_variables(False),
-        tags=["botocore-otel", "aws"],
-    )
+    lay.variables(common_variables(False))
+    return lay.build()

@@ -1,7 +1,8 @@
-"""Plain-dict builders for Grafana dashboard JSON (schemaVersion 39, Grafana 11).
+"""Panel, link and variable builders on ``grafana-foundation-sdk`` (Grafana 11.3 flavour).
 
-No dependency beyond the standard library. Every builder returns a dict that is written to the
-dashboard JSON as is; ``Layout`` hands out panel ids and grid positions in reading order.
+The SDK models Grafana's schema (schemaVersion 39); these functions fix this repository's
+choices (datasources, units, legends, colours) so that the dashboards stay short. A dev-time
+dependency only: nothing in ``src/`` imports it.
 """
 
 from __future__ import annotations
@@ -11,18 +12,27 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-# Datasource uids: deploy/grafana/provisioning/datasources/datasources.yaml defines the same uids.
-PROMETHEUS_UID = "prometheus"
-TEMPO_UID = "tempo"
-DS_PROMETHEUS = {"type": "prometheus", "uid": PROMETHEUS_UID}
+from grafana_foundation_sdk.builders import common as b_common
+from grafana_foundation_sdk.builders import dashboard as b_dash
+from grafana_foundation_sdk.builders import heatmap as b_heatmap
+from grafana_foundation_sdk.builders import prometheus as b_prom
+from grafana_foundation_sdk.builders import stat as b_stat
+from grafana_foundation_sdk.builders import table as b_table
+from grafana_foundation_sdk.builders import timeseries as b_ts
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.models import common, prometheus
+from grafana_foundation_sdk.models import dashboard as m_dash
+from grafana_foundation_sdk.models import heatmap as m_heatmap
+
+from grafana.conventions import PROMETHEUS_UID, RARE_MARK, TEMPO_UID, opt_in_sentence
+from grafana.promql import srate
+
+DS_PROMETHEUS = m_dash.DataSourceRef(type_val="prometheus", uid=PROMETHEUS_UID)
 DS_TEMPO = {"type": "tempo", "uid": TEMPO_UID}
 
-# A panel whose description ends with this sentence shows a rare event (cancelled calls,
-# throttles...): an empty result is normal there. grafana/queries.py reports it as rare_event.
-RARE_MARK = "Rare event: this panel is often empty."
-
-Panel = dict[str, Any]
-GRID_WIDTH = 24
+PanelBuilder = Builder[m_dash.Panel]
+Link = Builder[m_dash.DashboardLink]
+Thresholds = b_dash.ThresholdsConfig
 
 
 def target(
@@ -30,91 +40,103 @@ def target(
     legend: str = "",
     *,
     instant: bool = False,
-    fmt: str = "time_series",
+    fmt: prometheus.PromQueryFormat = prometheus.PromQueryFormat.TIME_SERIES,
     exemplar: bool = False,
-) -> dict[str, Any]:
+) -> b_prom.Dataquery:
     """One Prometheus query of a panel (refIds are assigned by the panel builder)."""
-    return {
-        "datasource": DS_PROMETHEUS,
-        "editorMode": "code",
-        "expr": expr,
-        "legendFormat": legend or "__auto",
-        "range": not instant,
-        "instant": instant,
-        "format": fmt,
-        "exemplar": exemplar,
-    }
+    query = (
+        b_prom.Dataquery()
+        .datasource(DS_PROMETHEUS)
+        .editor_mode(prometheus.QueryEditorMode.CODE)
+        .expr(expr)
+        .legend_format(legend or "__auto")
+        .format(fmt)
+        .exemplar(exemplar)
+    )
+    return query.instant() if instant else query.range()
 
 
-def thresholds(base: str, *steps: tuple[float, str]) -> dict[str, Any]:
+def thresholds(base: str, *steps: tuple[float, str]) -> Thresholds:
     """Absolute thresholds: ``base`` colour below the first step, then each (value, colour)."""
-    out: list[dict[str, Any]] = [{"color": base, "value": None}]
-    out += [{"color": colour, "value": value} for value, colour in steps]
-    return {"mode": "absolute", "steps": out}
+    out = [m_dash.Threshold(value=None, color=base)]
+    out += [m_dash.Threshold(value=value, color=colour) for value, colour in steps]
+    return b_dash.ThresholdsConfig().mode(m_dash.ThresholdsMode.ABSOLUTE).steps(out)
 
 
-def _with_refids(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"refId": chr(ord("A") + i), **t} for i, t in enumerate(targets)]
+def describe(description: str, *, rare: bool = False, needs: tuple[str, ...] = ()) -> str:
+    """The panel description with the conventions' sentences (opt-in groups, rare event)."""
+    parts = [description]
+    if needs:
+        parts.append(opt_in_sentence(needs))
+    if rare:
+        parts.append(RARE_MARK)
+    return " ".join(parts)
 
 
-def _describe(description: str, rare: bool) -> str:
-    return f"{description} {RARE_MARK}" if rare else description
-
-
-def _base(kind: str, title: str, description: str, targets: list[dict[str, Any]]) -> Panel:
-    return {
-        "type": kind,
-        "title": title,
-        "description": description,
-        "datasource": DS_PROMETHEUS,
-        "targets": _with_refids(targets),
-    }
+def _add_targets(panel: Any, targets: list[b_prom.Dataquery]) -> None:
+    for i, query in enumerate(targets):
+        panel.with_target(query.ref_id(chr(ord("A") + i)))
 
 
 def timeseries(
     title: str,
     description: str,
-    targets: list[dict[str, Any]],
+    targets: list[b_prom.Dataquery],
     *,
     unit: str,
-    steps: dict[str, Any],
+    steps: Thresholds,
     stack: bool = False,
-    links: list[dict[str, Any]] | None = None,
+    links: list[Link] | None = None,
     rare: bool = False,
+    needs: tuple[str, ...] = (),
     decimals: int | None = None,
     show_thresholds: bool = False,
-) -> Panel:
+) -> b_ts.Panel:
     """A time series panel; ``stack`` stacks the series (used for the phase breakdown)."""
-    defaults: dict[str, Any] = {
-        "unit": unit,
-        "min": 0,
-        "color": {"mode": "palette-classic"},
-        "thresholds": steps,
-        "links": links or [],
-        "custom": {
-            "drawStyle": "line",
-            "lineWidth": 1,
-            "fillOpacity": 60 if stack else 10,
-            "gradientMode": "none",
-            "showPoints": "never",
-            "spanNulls": False,
-            "stacking": {"mode": "normal" if stack else "none", "group": "A"},
-            "thresholdsStyle": {"mode": "dashed" if show_thresholds else "off"},
-        },
-    }
+    panel = (
+        b_ts.Panel()
+        .title(title)
+        .description(describe(description, rare=rare, needs=needs))
+        .datasource(DS_PROMETHEUS)
+        .unit(unit)
+        .min(0)
+        .color_scheme(b_dash.FieldColor().mode(m_dash.FieldColorModeId.PALETTE_CLASSIC))
+        .thresholds(steps)
+        .data_links(links or [])
+        .draw_style(common.GraphDrawStyle.LINE)
+        .line_width(1)
+        .fill_opacity(60 if stack else 10)
+        .gradient_mode(common.GraphGradientMode.NONE)
+        .show_points(common.VisibilityMode.NEVER)
+        .span_nulls(False)
+        .stacking(
+            b_common.StackingConfig()
+            .mode(common.StackingMode.NORMAL if stack else common.StackingMode.NONE)
+            .group("A")
+        )
+        .thresholds_style(
+            b_common.GraphThresholdsStyleConfig().mode(
+                common.GraphThresholdsStyleMode.DASHED
+                if show_thresholds
+                else common.GraphThresholdsStyleMode.OFF
+            )
+        )
+        .legend(
+            b_common.VizLegendOptions()
+            .display_mode(common.LegendDisplayMode.TABLE)
+            .placement(common.LegendPlacement.BOTTOM)
+            .show_legend(True)
+            .calcs(["mean", "max"])
+        )
+        .tooltip(
+            b_common.VizTooltipOptions()
+            .mode(common.TooltipDisplayMode.MULTI)
+            .sort(common.SortOrder.DESCENDING)
+        )
+    )
     if decimals is not None:
-        defaults["decimals"] = decimals
-    panel = _base("timeseries", title, _describe(description, rare), targets)
-    panel["fieldConfig"] = {"defaults": defaults, "overrides": []}
-    panel["options"] = {
-        "legend": {
-            "displayMode": "table",
-            "placement": "bottom",
-            "showLegend": True,
-            "calcs": ["mean", "max"],
-        },
-        "tooltip": {"mode": "multi", "sort": "desc"},
-    }
+        panel.decimals(decimals)
+    _add_targets(panel, targets)
     return panel
 
 
@@ -124,23 +146,29 @@ def stat(
     expr: str,
     *,
     unit: str,
-    steps: dict[str, Any],
+    steps: Thresholds,
     decimals: int | None = None,
-) -> Panel:
+    needs: tuple[str, ...] = (),
+) -> b_stat.Panel:
     """A single-number panel coloured by its thresholds, with a sparkline."""
-    defaults: dict[str, Any] = {"unit": unit, "thresholds": steps, "color": {"mode": "thresholds"}}
+    panel = (
+        b_stat.Panel()
+        .title(title)
+        .description(describe(description, needs=needs))
+        .datasource(DS_PROMETHEUS)
+        .unit(unit)
+        .thresholds(steps)
+        .color_scheme(b_dash.FieldColor().mode(m_dash.FieldColorModeId.THRESHOLDS))
+        .reduce_options(b_common.ReduceDataOptions().calcs(["lastNotNull"]).fields("").values(False))
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .graph_mode(common.BigValueGraphMode.AREA)
+        .text_mode(common.BigValueTextMode.AUTO)
+        .justify_mode(common.BigValueJustifyMode.AUTO)
+        .orientation(common.VizOrientation.AUTO)
+    )
     if decimals is not None:
-        defaults["decimals"] = decimals
-    panel = _base("stat", title, description, [target(expr)])
-    panel["fieldConfig"] = {"defaults": defaults, "overrides": []}
-    panel["options"] = {
-        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        "colorMode": "background",
-        "graphMode": "area",
-        "textMode": "auto",
-        "justifyMode": "auto",
-        "orientation": "auto",
-    }
+        panel.decimals(decimals)
+    _add_targets(panel, [target(expr)])
     return panel
 
 
@@ -150,98 +178,93 @@ def table(
     columns: list[tuple[str, str, str]],
     *,
     sort_by: str,
-    steps: dict[str, Any],
+    steps: Thresholds,
     hide: tuple[str, ...] = (),
-    links: dict[str, list[dict[str, Any]]] | None = None,
-) -> Panel:
+    links: dict[str, list[Link]] | None = None,
+) -> b_table.Panel:
     """An instant-query table: ``columns`` are (header, unit, expr); rows are merged on labels.
 
     ``hide`` columns stay in the data (usable by data links as ``${__data.fields.x}``) but are not
     shown.
     """
-    targets = [target(expr, instant=True, fmt="table") for _, _, expr in columns]
-    panel = _base("table", title, description, targets)
+    fmt = prometheus.PromQueryFormat.TABLE
+    targets = [target(expr, instant=True, fmt=fmt) for _, _, expr in columns]
     rename = {f"Value #{chr(ord('A') + i)}": header for i, (header, _, _) in enumerate(columns)}
-    overrides = [
-        {
-            "matcher": {"id": "byName", "options": header},
-            "properties": [{"id": "unit", "value": unit}],
-        }
-        for header, unit, _ in columns
-    ]
-    overrides += [
-        {
-            "matcher": {"id": "byName", "options": field},
-            "properties": [{"id": "custom.hidden", "value": True}],
-        }
-        for field in hide
-    ]
-    for field, field_links in (links or {}).items():
-        overrides.append(
-            {
-                "matcher": {"id": "byName", "options": field},
-                "properties": [{"id": "links", "value": field_links}],
-            }
+    panel = (
+        b_table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DS_PROMETHEUS)
+        .unit(columns[0][1])
+        .thresholds(steps)
+        .color_scheme(b_dash.FieldColor().mode(m_dash.FieldColorModeId.THRESHOLDS))
+        .align(common.FieldTextAlignment.AUTO)
+        .cell_options(common.TableAutoCellOptions())
+        .show_header(True)
+        .cell_height(common.TableCellHeight.SM)
+        .sort_by([b_common.TableSortByFieldState().display_name(sort_by).desc(True)])
+        .transformations(
+            [
+                m_dash.DataTransformerConfig(id_val="merge", options={}),
+                m_dash.DataTransformerConfig(
+                    id_val="organize",
+                    options={"excludeByName": {"Time": True}, "renameByName": rename},
+                ),
+                m_dash.DataTransformerConfig(
+                    id_val="sortBy", options={"sort": [{"field": sort_by, "desc": True}]}
+                ),
+            ]
         )
-    panel["fieldConfig"] = {
-        "defaults": {
-            "unit": columns[0][1],
-            "thresholds": steps,
-            "color": {"mode": "thresholds"},
-            "custom": {"align": "auto", "cellOptions": {"type": "auto"}},
-        },
-        "overrides": overrides,
-    }
-    panel["options"] = {
-        "showHeader": True,
-        "cellHeight": "sm",
-        "sortBy": [{"displayName": sort_by, "desc": True}],
-    }
-    panel["transformations"] = [
-        {"id": "merge", "options": {}},
-        {"id": "organize", "options": {"excludeByName": {"Time": True}, "renameByName": rename}},
-        {"id": "sortBy", "options": {"sort": [{"field": sort_by, "desc": True}]}},
-    ]
+    )
+    for header, unit, _ in columns:
+        panel.override_by_name(header, [m_dash.DynamicConfigValue(id_val="unit", value=unit)])
+    for field in hide:
+        panel.override_by_name(field, [m_dash.DynamicConfigValue(id_val="custom.hidden", value=True)])
+    for field, field_links in (links or {}).items():
+        value = [link.build() for link in field_links]
+        panel.override_by_name(field, [m_dash.DynamicConfigValue(id_val="links", value=value)])
+    _add_targets(panel, targets)
     return panel
 
 
-def heatmap(title: str, description: str, expr: str, *, steps: dict[str, Any]) -> Panel:
+def heatmap(title: str, description: str, expr: str, *, steps: Thresholds) -> b_heatmap.Panel:
     """A latency heatmap from cumulative ``_bucket`` rates (Grafana de-cumulates them)."""
-    panel = _base("heatmap", title, description, [target(expr, "{{le}}", fmt="heatmap", exemplar=True)])
-    panel["fieldConfig"] = {
-        "defaults": {
-            "unit": "reqps",
-            "thresholds": steps,
-            "custom": {
-                "hideFrom": {"legend": False, "tooltip": False, "viz": False},
-                "scaleDistribution": {"type": "linear"},
-            },
-        },
-        "overrides": [],
-    }
-    panel["options"] = {
-        "calculate": False,
-        "cellGap": 1,
-        "yAxis": {"axisPlacement": "left", "unit": "s", "reverse": False},
-        "rowsFrame": {"layout": "auto"},
-        "color": {
-            "mode": "scheme",
-            "scheme": "Oranges",
-            "fill": "dark-orange",
-            "scale": "exponential",
-            "exponent": 0.5,
-            "steps": 64,
-            "reverse": False,
-        },
-        "filterValues": {"le": 1e-9},
-        "tooltip": {"mode": "single", "yHistogram": True, "showColorScale": False},
-        "legend": {"show": True},
-        "exemplars": {"color": "rgba(255,0,255,0.7)"},
-    }
+    query = target(expr, "{{le}}", fmt=prometheus.PromQueryFormat.HEATMAP, exemplar=True)
+    panel = (
+        b_heatmap.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DS_PROMETHEUS)
+        .unit("reqps")
+        .thresholds(steps)
+        .hide_from(b_common.HideSeriesConfig().legend(False).tooltip(False).viz(False))
+        .scale_distribution(b_common.ScaleDistributionConfig().type(common.ScaleDistribution.LINEAR))
+        .calculate(False)
+        .cell_gap(1)
+        .y_axis(b_heatmap.YAxisConfig().axis_placement(common.AxisPlacement.LEFT).unit("s").reverse(False))
+        .rows_frame(b_heatmap.RowsHeatmapOptions().layout(common.HeatmapCellLayout.AUTO))
+        .color(
+            b_heatmap.HeatmapColorOptions()
+            .mode(m_heatmap.HeatmapColorMode.SCHEME)
+            .scheme("Oranges")
+            .fill("dark-orange")
+            .scale(m_heatmap.HeatmapColorScale.EXPONENTIAL)
+            .exponent(0.5)
+            .steps(64)
+            .reverse(False)
+        )
+        .filter_values(b_heatmap.FilterValueRange().le(1e-9))
+        .mode(common.TooltipDisplayMode.SINGLE)
+        .show_y_histogram()
+        .show_color_scale(False)
+        .show_legend()
+        .exemplars_color("rgba(255,0,255,0.7)")
+    )
+    _add_targets(panel, [query])
     return panel
 
 
-def explore_tempo_link(title: str, traceql: str) -> dict[str, Any]:
+def explore_tempo_link(title: str, traceql: str) -> Link:
     """A data link opening Grafana Explore on the Tempo datasource with a TraceQL query.
 
     Grafana variables (``${__field.labels.x}``, ``${__value.raw}``, ``${__from}``) are left
@@ -250,148 +273,77 @@ def explore_tempo_link(title: str, traceql: str) -> dict[str, Any]:
     pane = {
         "datasource": TEMPO_UID,
         "queries": [
-            {
-                "refId": "A",
-                "datasource": DS_TEMPO,
-                "queryType": "traceql",
-                "query": traceql,
-                "limit": 20,
-            }
+            {"refId": "A", "datasource": DS_TEMPO, "queryType": "traceql", "query": traceql, "limit": 20}
         ],
         "range": {"from": "${__from}", "to": "${__to}"},
     }
     encoded = quote(json.dumps({"traces": pane}, separators=(",", ":")), safe="")
     encoded = re.sub(r"%24%7B([A-Za-z0-9_.:]+)%7D", r"${\1}", encoded)
-    return {
-        "title": title,
-        "url": f"/explore?schemaVersion=1&orgId=1&panes={encoded}",
-        "targetBlank": True,
-    }
+    url = f"/explore?schemaVersion=1&orgId=1&panes={encoded}"
+    return b_dash.DashboardLink(title).url(url).target_blank(True)
 
 
-def dashboard_link(title: str, uid: str, query: str) -> dict[str, Any]:
+def dashboard_link(title: str, uid: str, query: str) -> Link:
     """A data link to another dashboard, keeping the time range (``query`` sets variables)."""
-    return {"title": title, "url": f"/d/{uid}?${{__url_time_range}}&{query}"}
+    return b_dash.DashboardLink(title).url(f"/d/{uid}?${{__url_time_range}}&{query}")
 
 
 def variable(
     name: str, label: str, query: str, *, multi: bool, include_all: bool, description: str
-) -> dict[str, Any]:
+) -> b_dash.QueryVariable:
     """A Prometheus query variable (``label_values(...)``), refreshed on time-range change."""
-    return {
-        "name": name,
-        "label": label,
-        "description": description,
-        "type": "query",
-        "datasource": DS_PROMETHEUS,
-        "definition": query,
-        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-        "refresh": 2,
-        "multi": multi,
-        "includeAll": include_all,
-        "allValue": ".*" if include_all else None,
-        "current": {},
-        "options": [],
-        "regex": "",
-        "sort": 1,
-        "hide": 0,
-    }
+    var = (
+        b_dash.QueryVariable(name)
+        .label(label)
+        .description(description)
+        .datasource(DS_PROMETHEUS)
+        .query({"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"})
+        .refresh(m_dash.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .multi(multi)
+        .include_all(include_all)
+        .options([])
+        .regex("")
+        .sort(m_dash.VariableSort.ALPHABETICAL_ASC)
+        .hide(m_dash.VariableHide.DONT_HIDE)
+    )
+    return var.all_value(".*") if include_all else var
 
 
-class Layout:
-    """Hands out panel ids and packs panels left to right into rows of 24 grid units."""
-
-    def __init__(self) -> None:
-        self.panels: list[Panel] = []
-        self._x = 0
-        self._y = 0
-        self._row_height = 0
-
-    def add(self, panel: Panel, width: int, height: int) -> None:
-        if self._x + width > GRID_WIDTH:
-            self.newline()
-        panel = {
-            "id": len(self.panels) + 1,
-            **panel,
-            "gridPos": {"h": height, "w": width, "x": self._x, "y": self._y},
-        }
-        self.panels.append(panel)
-        self._x += width
-        self._row_height = max(self._row_height, height)
-
-    def row(self, title: str) -> None:
-        """A (non-collapsible, always open) row header."""
-        self.newline()
-        self.panels.append(
-            {
-                "id": len(self.panels) + 1,
-                "type": "row",
-                "title": title,
-                "collapsed": False,
-                "panels": [],
-                "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": self._y},
-            }
-        )
-        self._y += 1
-
-    def newline(self) -> None:
-        self._y += self._row_height
-        self._x = 0
-        self._row_height = 0
+QueryVariableBuilder = b_dash.QueryVariable
 
 
-def dashboard(
-    *,
-    uid: str,
-    title: str,
-    description: str,
-    layout: Layout,
-    variables: list[dict[str, Any]],
-    tags: list[str],
-) -> dict[str, Any]:
-    """The dashboard envelope, with a dropdown of links to the other botocore-otel dashboards."""
-    return {
-        "uid": uid,
-        "title": title,
-        "description": description,
-        "tags": tags,
-        "editable": True,
-        "graphTooltip": 1,
-        "schemaVersion": 39,
-        "version": 1,
-        "timezone": "browser",
-        "refresh": "30s",
-        "time": {"from": "now-1h", "to": "now"},
-        "timepicker": {},
-        "fiscalYearStartMonth": 0,
-        "liveNow": False,
-        "annotations": {
-            "list": [
-                {
-                    "builtIn": 1,
-                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-                    "enable": True,
-                    "hide": True,
-                    "iconColor": "rgba(0, 211, 255, 1)",
-                    "name": "Annotations & Alerts",
-                    "type": "dashboard",
-                }
-            ]
-        },
-        "links": [
-            {
-                "title": "botocore-otel",
-                "type": "dashboards",
-                "tags": ["botocore-otel"],
-                "asDropdown": True,
-                "includeVars": True,
-                "keepTime": True,
-                "icon": "external link",
-                "targetBlank": False,
-                "tooltip": "",
-                "url": "",
-            }
-        ],
-        "templating": {"list": variables},
-        "panels": layout.panels,
-    }
+def rare_rate(
+    title: str, description: str, metric: str, sel: str, by: str, legend: str, extra: str = ""
+) -> b_ts.Panel:
+    """A time series of events per second that are often absent (throttles, retries,
+    cancellations): documented as rare, so an empty result is not a broken query."""
+    return timeseries(
+        title,
+        description,
+        [target(srate(metric, sel, by, extra), legend)],
+        unit="reqps",
+        steps=RATE_STEPS,
+        rare=True,
+    )
+
+
+def traces_link(with_method: bool) -> Link:
+    """Explore Tempo for the traces of the series' service (and method) at least this slow.
+
+    Spans carry rpc.service except under OTEL_SEMCONV_STABILITY_OPT_IN=rpc, where rpc.method
+    reads ``Service/Method`` instead (as the metric label then does too): match either.
+    """
+    label = "${__field.labels.rpc_service}"
+    service = f'(span.rpc.service = "{label}" || span.rpc.method =~ "{label}/.+")'
+    method = 'span.rpc.method = "${__field.labels.rpc_method}" && ' if with_method else ""
+    query = f"{{ {method}{service} && duration >= ${{__value.raw}}s }}"
+    return explore_tempo_link("Traces at least this slow in Tempo", query)
+
+
+# Threshold steps shared by many panels (the SDK serializes the same object into each of them).
+LATENCY_STEPS = thresholds("green", (0.5, "yellow"), (1.0, "red"))
+ERROR_STEPS = thresholds("green", (0.01, "yellow"), (0.05, "red"))
+RATE_STEPS = thresholds("green", (0.1, "yellow"), (1.0, "red"))
+INFO_STEPS = thresholds("blue")
+SYNTHETIC_STEPS = thresholds("green", (0.001, "orange"))
+ATTEMPT_STEPS = thresholds("green", (1.2, "yellow"), (2.0, "red"))

@@ -1,4 +1,4 @@
-"""PromQL building blocks and template variables shared by the dashboards.
+"""PromQL building blocks shared by the dashboards (strings only; no Grafana model).
 
 Metric and label names are the Prometheus names of the library's metrics (meter
 ``botocore_otel``): identical through the SDK's Prometheus exporter and through the collector's
@@ -7,46 +7,43 @@ Metric and label names are the Prometheus names of the library's metrics (meter
 
 from __future__ import annotations
 
-from typing import Any
-
-from grafana.panels import Panel, explore_tempo_link, target, thresholds, timeseries, variable
-
-OVERVIEW_UID = "botocore-otel-overview"
-SERVICE_UID = "botocore-otel-service"
-
+# The default metric set (``metrics=rpc``): the call histogram and four observable counters.
 CALLS = "rpc_client_call_duration_seconds"  # one sample per call: the canonical call counter
+ATTEMPTS = "client_call_attempts_total"
+ERRORS = "client_call_errors_total"  # extra label exception_type
+THROTTLES = "botocore_otel_throttles_total"
+RETRIES = "botocore_otel_retries_total"
+# Opt-in group ``smithy`` (these two also carry http_response_status_code).
+SMITHY_CALLS = "client_call_duration_seconds"
+SMITHY_ATTEMPTS = "client_call_attempt_duration_seconds"
+# Opt-in group ``phases``.
+SERIALIZATION = "client_call_serialization_duration_seconds"
+DESERIALIZATION = "client_call_deserialization_duration_seconds"
+SIGNING = "client_call_auth_signing_duration_seconds"
+
+# Metric (Prometheus base name) -> the opt-in group that produces it; absent: the default set.
+OPT_IN_METRICS = {
+    SMITHY_CALLS: "smithy",
+    SMITHY_ATTEMPTS: "smithy",
+    SERIALIZATION: "phases",
+    DESERIALIZATION: "phases",
+    SIGNING: "phases",
+}
+
+# Selectors. They name rpc_service and rpc_method, present under every
+# OTEL_SEMCONV_STABILITY_OPT_IN mode, and never the system label (rpc_system, or
+# rpc_system_name under `rpc`), so the dashboards answer in every mode.
 RI = "[$__rate_interval]"
 OV = 'job=~"$job", cloud_region=~"$region"'
 SV = 'job=~"$job", rpc_service="$service", rpc_method=~"$operation", cloud_region=~"$region"'
 ERR = ', error_type!=""'  # error.type is set only on failed calls
-
-LATENCY_STEPS = thresholds("green", (0.5, "yellow"), (1.0, "red"))
-ERROR_STEPS = thresholds("green", (0.01, "yellow"), (0.05, "red"))
-RATE_STEPS = thresholds("green", (0.1, "yellow"), (1.0, "red"))
-INFO_STEPS = thresholds("blue")
-SYNTHETIC_STEPS = thresholds("green", (0.001, "orange"))
-ATTEMPT_STEPS = thresholds("green", (1.2, "yellow"), (2.0, "red"))
+SYNTHETIC = ', botocore_otel_synthetic="true"'  # set only on calls answered by a synthetic rule
 
 
 def srate(metric: str, sel: str, by: str = "", extra: str = "") -> str:
     """``sum [by (...)] (rate(metric{sel extra}[$__rate_interval]))``."""
     group = f" by ({by})" if by else ""
     return f"sum{group} (rate({metric}{{{sel}{extra}}}{RI}))"
-
-
-def rare_rate(
-    title: str, description: str, metric: str, sel: str, by: str, legend: str, extra: str = ""
-) -> Panel:
-    """A time series of events per second that are often absent (throttles, retries,
-    cancellations): documented as rare, so an empty result is not a broken query."""
-    return timeseries(
-        title,
-        description,
-        [target(srate(metric, sel, by, extra), legend)],
-        unit="reqps",
-        steps=RATE_STEPS,
-        rare=True,
-    )
 
 
 def share(numerator: str, denominator: str) -> str:
@@ -59,53 +56,13 @@ def quantile(q: float, sel: str, by: str = "", window: str = RI) -> str:
     return f"histogram_quantile({q}, sum by ({group}) (rate({CALLS}_bucket{{{sel}}}{window})))"
 
 
-def traces_link(with_method: bool) -> dict[str, Any]:
-    method = ' && span.rpc.method = "${__field.labels.rpc_method}"' if with_method else ""
-    query = (
-        f'{{ span.rpc.service = "${{__field.labels.rpc_service}}"{method} && duration >= ${{__value.raw}}s }}'
-    )
-    return explore_tempo_link("Traces at least this slow in Tempo", query)
-
-
-def common_variables(service_scoped: bool) -> list[dict[str, Any]]:
-    job = variable(
-        "job",
-        "Job",
-        f"label_values({CALLS}_count, job)",
-        multi=True,
-        include_all=True,
-        description="Prometheus job: the scrape job, or service.name via the collector.",
-    )
-    region_sel = 'job=~"$job", rpc_service="$service"' if service_scoped else 'job=~"$job"'
-    region = variable(
-        "region",
-        "Region",
-        f"label_values({CALLS}_count{{{region_sel}}}, cloud_region)",
-        multi=True,
-        include_all=True,
-        description="cloud.region of the client.",
-    )
-    if not service_scoped:
-        return [job, region]
-    service = variable(
-        "service",
-        "Service",
-        f'label_values({CALLS}_count{{job=~"$job"}}, rpc_service)',
-        multi=False,
-        include_all=False,
-        description="rpc.service (the service id, e.g. DynamoDB).",
-    )
-    operation = variable(
-        "operation",
-        "Operation",
-        f'label_values({CALLS}_count{{job=~"$job", rpc_service="$service"}}, rpc_method)',
-        multi=True,
-        include_all=True,
-        description="rpc.method, e.g. GetItem.",
-    )
-    return [job, service, operation, region]
-
-
 def phase(metric: str, sel: str) -> str:
-    """Seconds spent in one phase per second of traffic, 0 when the phase has no series."""
-    return f"(sum(rate({metric}_sum{{{sel}}}{RI})) or vector(0))"
+    """Seconds spent in one phase per second of traffic; no data when its group is off (not a
+    misleading 0)."""
+    return f"sum(rate({metric}_sum{{{sel}}}{RI}))"
+
+
+def label_values(label: str, sel: str = "") -> str:
+    """A variable query: the values of ``label`` on the call histogram's series."""
+    selector = f"{{{sel}}}" if sel else ""
+    return f"label_values({CALLS}_count{selector}, {label})"

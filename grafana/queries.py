@@ -3,10 +3,12 @@
     python3 -m grafana.queries                      # print them (tab-separated)
     python3 -m grafana.queries --set service=s3     # with another value for a variable
 
-``extract_queries()`` returns ``PanelQuery(dashboard, title, expr, rare_event)`` for every query
-of every panel: ready to send to Prometheus. ``rare_event`` is true for panels whose description
-ends with ``grafana.panels.RARE_MARK`` (cancelled calls, throttles, retries): an empty result is
-normal for them, while every other query must return data under a realistic workload.
+``extract_queries()`` returns ``PanelQuery(dashboard, title, expr, rare_event, opt_in)`` for every
+query of every panel: ready to send to Prometheus. ``rare_event`` is true for panels whose
+description ends with ``grafana.conventions.RARE_MARK`` (cancelled calls, throttles, retries): an
+empty result is normal for them. ``opt_in`` holds the metric groups the description says the panel
+needs (``smithy``, ``phases``): empty unless the library runs with them. Every other query must
+return data under a realistic workload with the default metric set.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from grafana.panels import RARE_MARK
+from grafana.conventions import RARE_MARK, opt_in_groups
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 
@@ -43,6 +45,7 @@ class PanelQuery(NamedTuple):
     title: str  # panel title
     expr: str  # PromQL with variables substituted
     rare_event: bool  # an empty result is normal for this panel
+    opt_in: frozenset[str] = frozenset()  # metric groups beyond the default the panel needs
 
 
 class PanelTarget(NamedTuple):
@@ -55,6 +58,7 @@ class PanelTarget(NamedTuple):
     legend: str
     instant: bool
     rare_event: bool
+    opt_in: frozenset[str]
 
 
 def substitute(text: str, values: Mapping[str, str]) -> str:
@@ -111,6 +115,7 @@ def iter_targets(
                     legend=tgt.get("legendFormat", ""),
                     instant=bool(tgt.get("instant")) and not tgt.get("range"),
                     rare_event=is_rare(panel),
+                    opt_in=opt_in_groups(str(panel.get("description", ""))),
                 )
 
 
@@ -118,9 +123,9 @@ def extract_queries(
     dashboards: Mapping[str, Mapping[str, Any]] | None = None,
     values: Mapping[str, str] | None = None,
 ) -> list[PanelQuery]:
-    """(dashboard, panel title, expr, rare_event) for every panel query of every dashboard."""
+    """(dashboard, panel title, expr, rare_event, opt_in) for every query of every dashboard."""
     return [
-        PanelQuery(t.dashboard, t.panel.get("title", ""), t.expr, t.rare_event)
+        PanelQuery(t.dashboard, t.panel.get("title", ""), t.expr, t.rare_event, t.opt_in)
         for t in iter_targets(dashboards, values)
     ]
 
@@ -131,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     values = dict(item.split("=", 1) for item in args.set)
     for q in extract_queries(values=values):
-        print(f"{q.dashboard}\t{q.title}\t{'rare' if q.rare_event else '-'}\t{q.expr}")
+        needs = ",".join(sorted(q.opt_in)) or "-"
+        print(f"{q.dashboard}\t{q.title}\t{'rare' if q.rare_event else '-'}\t{needs}\t{q.expr}")
     return 0
 
 

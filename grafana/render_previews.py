@@ -299,13 +299,16 @@ def render(
     minutes: int,
     values: Mapping[str, str],
     out_dir: Path,
+    *,
+    end: float | None = None,
 ) -> Path:
+    """Draw ``dash`` over the ``minutes`` before ``end`` (default: now) into ``out_dir``."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    end = time.time()
+    end = time.time() if end is None else end
     start = end - minutes * 60
     step = max(5.0, minutes * 60 / 240)
     merged = {**DEFAULT_VALUES, **values}

@@ -4,39 +4,54 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana.board import Board
+from grafana.conventions import SERVICE_UID
 from grafana.panels import (
-    Layout,
-    dashboard,
-    heatmap,
-    stat,
-    target,
-    timeseries,
-)
-from grafana.promql import (
     ATTEMPT_STEPS,
-    CALLS,
-    ERR,
     ERROR_STEPS,
     INFO_STEPS,
     LATENCY_STEPS,
     RATE_STEPS,
-    RI,
-    SERVICE_UID,
-    SV,
     SYNTHETIC_STEPS,
-    common_variables,
-    phase,
-    quantile,
+    heatmap,
     rare_rate,
-    share,
-    srate,
+    stat,
+    target,
+    timeseries,
     traces_link,
 )
+from grafana.promql import (
+    ATTEMPTS,
+    CALLS,
+    DESERIALIZATION,
+    ERR,
+    ERRORS,
+    RETRIES,
+    RI,
+    SERIALIZATION,
+    SIGNING,
+    SMITHY_ATTEMPTS,
+    SMITHY_CALLS,
+    SV,
+    SYNTHETIC,
+    THROTTLES,
+    phase,
+    quantile,
+    share,
+    srate,
+)
+from grafana.variables import common_variables
 
 
 def service() -> dict[str, Any]:
     calls = srate(f"{CALLS}_count", SV)
-    lay = Layout()
+    lay = Board(
+        uid=SERVICE_UID,
+        title="botocore-otel / Service drill-down",
+        description="One AWS service in detail: latency distribution, error codes, "
+        "attempts, phase breakdown and throttling.",
+        tags=["botocore-otel", "aws"],
+    )
     lay.row("$service")
     lay.add(
         stat(
@@ -77,8 +92,8 @@ def service() -> dict[str, Any]:
         stat(
             "Attempts per call",
             "Mean HTTP attempts per call (client.call.attempts / "
-            "client.call.duration count); 1 means no retries.",
-            f"{srate('client_call_attempts_total', SV)} / {srate('client_call_duration_seconds_count', SV)}",
+            "rpc.client.call.duration count); 1 means no retries.",
+            f"{srate(ATTEMPTS, SV)} / {srate(f'{CALLS}_count', SV)}",
             unit="short",
             steps=ATTEMPT_STEPS,
             decimals=2,
@@ -90,7 +105,7 @@ def service() -> dict[str, Any]:
         stat(
             "Throttles/s",
             "Throttled attempts per second; 0 when nothing was throttled.",
-            f"{srate('botocore_otel_throttles_total', SV)} or vector(0)",
+            f"{srate(THROTTLES, SV)} or vector(0)",
             unit="reqps",
             steps=RATE_STEPS,
             decimals=2,
@@ -101,8 +116,8 @@ def service() -> dict[str, Any]:
     lay.add(
         stat(
             "Synthetic share",
-            "Share of calls answered by synthetic rules.",
-            share(srate(f"{CALLS}_count", SV, extra=', botocore_otel_synthetic="true"'), calls),
+            "Share of calls answered by synthetic rules (botocore_otel.synthetic=true).",
+            share(srate(f"{CALLS}_count", SV, extra=SYNTHETIC), calls),
             unit="percentunit",
             steps=SYNTHETIC_STEPS,
             decimals=1,
@@ -163,7 +178,7 @@ def service() -> dict[str, Any]:
             "Error codes over time",
             "Failed calls per second by error code "
             "(client.call.errors exception.type: AWS error code or exception class).",
-            [target(srate("client_call_errors_total", SV, "exception_type"), "{{exception_type}}")],
+            [target(srate(ERRORS, SV, "exception_type"), "{{exception_type}}")],
             unit="reqps",
             steps=RATE_STEPS,
         ),
@@ -174,31 +189,30 @@ def service() -> dict[str, Any]:
         timeseries(
             "Responses by HTTP status",
             "Calls per second by the HTTP status code of "
-            "the last response (calls without a response have no status). "
-            "Needs the opt-in metric group smithy (metrics=rpc,smithy).",
+            "the last response (client.call.duration; calls without a response have no status).",
             [
                 target(
-                    srate("client_call_duration_seconds_count", SV, "http_response_status_code"),
+                    srate(f"{SMITHY_CALLS}_count", SV, "http_response_status_code"),
                     "{{http_response_status_code}}",
                 )
             ],
             unit="reqps",
             steps=INFO_STEPS,
+            needs=("smithy",),
         ),
         8,
         8,
     )
 
     lay.row("Where the time goes")
-    per_call = srate("client_call_duration_seconds_count", SV)
+    per_call = srate(f"{CALLS}_count", SV)
     lay.add(
         timeseries(
             "Attempts per call by operation",
             "Mean attempts per call per operation; above 1 means retries.",
             [
                 target(
-                    f"{srate('client_call_attempts_total', SV, 'rpc_method')} / "
-                    f"{srate('client_call_duration_seconds_count', SV, 'rpc_method')}",
+                    f"{srate(ATTEMPTS, SV, 'rpc_method')} / {srate(f'{CALLS}_count', SV, 'rpc_method')}",
                     "{{rpc_method}}",
                 )
             ],
@@ -210,10 +224,10 @@ def service() -> dict[str, Any]:
         8,
         9,
     )
-    ser = phase("client_call_serialization_duration_seconds", SV)
-    sign = phase("client_call_auth_signing_duration_seconds", SV)
-    attempt = phase("client_call_attempt_duration_seconds", SV)
-    parse = phase("client_call_deserialization_duration_seconds", SV)
+    ser = phase(SERIALIZATION, SV)
+    sign = f"({phase(SIGNING, SV)} or 0 * {ser})"  # unsigned calls: 0, once phases is on
+    attempt = phase(SMITHY_ATTEMPTS, SV)
+    parse = phase(DESERIALIZATION, SV)
     total = phase(CALLS, SV)
     lay.add(
         timeseries(
@@ -221,7 +235,7 @@ def service() -> dict[str, Any]:
             "Stacked mean time per call: serialization (with endpoint resolution), signing "
             "(with credential resolution), wire (attempt time minus parsing), parsing, and the "
             "rest of the call (retry backoff, handlers). The stack adds up to the mean call "
-            "duration.",
+            "duration. Wire and backoff come from client.call.attempt_duration (smithy).",
             [
                 target(f"{ser} / {per_call}", "serialization"),
                 target(f"{sign} / {per_call}", "signing"),
@@ -235,6 +249,7 @@ def service() -> dict[str, Any]:
             unit="s",
             steps=LATENCY_STEPS,
             stack=True,
+            needs=("phases", "smithy"),
         ),
         16,
         9,
@@ -245,7 +260,7 @@ def service() -> dict[str, Any]:
         rare_rate(
             "Throttles by operation and code",
             "Throttled attempts per second by operation and throttle code.",
-            "botocore_otel_throttles_total",
+            THROTTLES,
             SV,
             "rpc_method, error_type",
             "{{rpc_method}} {{error_type}}",
@@ -257,7 +272,7 @@ def service() -> dict[str, Any]:
         rare_rate(
             "Retries by cause",
             "Retried attempts per second by the error.type of the attempt that was retried.",
-            "botocore_otel_retries_total",
+            RETRIES,
             SV,
             "error_type",
             "{{error_type}}",
@@ -278,12 +293,5 @@ def service() -> dict[str, Any]:
         8,
         8,
     )
-    return dashboard(
-        uid=SERVICE_UID,
-        title="botocore-otel / Service drill-down",
-        description="One AWS service in detail: latency distribution, error codes, "
-        "attempts, phase breakdown and throttling.",
-        layout=lay,
-        variables=common_variables(True),
-        tags=["botocore-otel", "aws"],
-    )
+    lay.variables(common_variables(True))
+    return lay.build()

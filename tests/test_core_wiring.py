@@ -132,24 +132,29 @@ def test_the_instrument_function_shares_its_state_with_the_instrumentor(moto, te
 def test_nothing_is_imported_before_a_feature_needs_it():
     probe = textwrap.dedent(
         """
-        import sys
-        import opentelemetry.metrics, opentelemetry.trace  # older APIs bring wrapt along
-        theirs = set(sys.modules)
-        import botocore_otel
-        botocore_otel.instrument()
+        import sys, botocore_otel
         import boto3
+        before = set(sys.modules)
+        botocore_otel.instrument()
+        print(sorted(m for m in set(sys.modules) - before if m.startswith("botocore_otel")))
         session = boto3.session.Session(region_name="us-east-1")
         session.client("sts")
         watched = ("opentelemetry.instrumentation", "wrapt", "botocore_otel.transfer",
-                   "botocore_otel.capture", "botocore_otel.synthetic", "botocore_otel.aio", "difflib")
-        print(sorted(m for m in sys.modules if m.startswith(watched) and m not in theirs))
+                   "botocore_otel.capture", "botocore_otel.synthetic", "botocore_otel.aio", "difflib",
+                   "botocore_otel.services", "botocore_otel.converters", "botocore_otel.payload",
+                   "botocore_otel.messaging", "dataclasses")
+        print(sorted(m for m in sys.modules if m.startswith(watched) and m not in before))
         session.client("s3")  # s3transfer comes with an S3 client: transfers are patched now
         print("botocore_otel.transfer" in sys.modules)
+        session.client("sqs")  # message propagation comes with the first client that needs it
+        print("botocore_otel.payload" in sys.modules)
         """
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout
+    core = [f"botocore_otel.{name}" for name in ("_failsafe", "attributes", "config", "lifecycle", "metrics",
+            "propagation", "spans", "state", "wiring")]  # fmt: skip
+    assert done.stdout.split("\n")[:4] == [str(core), "[]", "True", "True"], done.stdout
 
 
 def test_explicit_settings_win_over_global_ones(moto):
@@ -282,3 +287,18 @@ def test_entry_point_is_named_apart_from_the_official_one():
         ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.value.startswith("botocore_otel")
     ]
     assert ours.name == "botocore_otel"
+
+
+def test_a_too_old_botocore_is_refused_without_reading_package_metadata(monkeypatch, caplog):
+    import botocore
+
+    from botocore_otel import wiring
+
+    monkeypatch.setattr(botocore, "__version__", "1.33.9")
+    instrumentor = Instrumentor()
+    instrumentor.instrument()
+    try:
+        assert not wiring.is_instrumented_globally()
+        assert "botocore 1.33.9 is too old" in caplog.text
+    finally:
+        instrumentor.uninstrument()

@@ -1,29 +1,60 @@
-"""Every query of every dashboard, against a REAL Prometheus fed by a REAL instrumented workload.
+"""Every query of every dashboard, against a REAL Prometheus fed by a REAL instrumented workload,
+under each metric configuration a user may run.
 
-A ``PrometheusMetricReader`` serves the SDK's metrics on 127.0.0.1; the real Prometheus binary
-scrapes it every second; boto3 clients on the moto server make successful, failing, throttled
-(synthetic rule) and synthetic calls in two regions. Every non-rare panel query must return
-data. With ``BOTOCORE_OTEL_RENDER_PREVIEWS=1`` the previews in grafana/previews are re-rendered
-from this Prometheus (``make previews``).
+One process instruments four sets of boto3 clients on the moto server, one set per mode: the
+default metric set, ``BOTOCORE_OTEL_METRICS=all``, and ``OTEL_SEMCONV_STABILITY_OPT_IN=rpc`` and
+``rpc/dup``. Each mode has its own ``MeterProvider`` and ``PrometheusMetricReader`` endpoint and
+its own two regions, so that one real Prometheus scrapes all four and the dashboards' own
+``cloud_region`` selector keeps the modes apart. The clients make successful, failing, throttled
+(synthetic rule) and synthetic calls.
+
+Each mode's test then asks Prometheus every panel query, as of just after the traffic:
+
+- a rare-event panel may be empty;
+- a panel whose description names opt-in metric groups answers exactly when they are on;
+- every other panel must answer;
+- every series carries the labels the panel's legend and data links show (rpc_service,
+  rpc_method...): under ``OTEL_SEMCONV_STABILITY_OPT_IN=rpc`` they must not come back blank.
+
+With ``BOTOCORE_OTEL_RENDER_PREVIEWS=1`` the previews in grafana/previews are re-rendered from
+the ``all`` mode (``make previews``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from grafana.queries import DEFAULT_VALUES, extract_queries  # noqa: E402
+from grafana.conventions import OPT_IN_GROUPS  # noqa: E402
+from grafana.queries import DEFAULT_VALUES, iter_targets  # noqa: E402
+from tests.support.prometheus import (  # noqa: E402
+    PrometheusMissing,
+    PrometheusServer,
+    find_prometheus,
+    serve_registry,
+)
 
 CALLS = "rpc_client_call_duration_seconds_count"
-REGIONS = ("us-east-1", "eu-west-1")
+WORKLOAD_SECONDS = 12.0
+# The scrape timeout equals the interval (tests/support/prometheus.py). The metrics=all endpoint
+# serves about 2,700 samples, which takes the exporter up to 0.9 s while the traffic runs on
+# an idle machine: 1 s timed out under the parallel suite.
+SCRAPE_SECONDS = 3
 RULES = [
     {
         "name": "throttle-some-reads",
@@ -36,22 +67,96 @@ RULES = [
 ]
 
 
-def run_workload(moto: Any, meter_provider: Any, seconds: float) -> None:
-    """Instrumented boto3 traffic with successes, errors, throttles and retries."""
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    env: dict[str, str]
+    groups: frozenset[str]  # opt-in metric groups on
+    regions: tuple[str, str]
+    present: tuple[tuple[str, str], ...]  # (metric, matchers) with series in this mode
+    absent: tuple[str, ...] = ()  # matchers no series of this mode may have
+
+    @property
+    def region_regex(self) -> str:
+        return "|".join(self.regions)
+
+    def selector(self, metric: str, matchers: str = "") -> str:
+        extra = f", {matchers}" if matchers else ""
+        return f'{metric}{{cloud_region=~"{self.region_regex}"{extra}}}'
+
+
+# In every mode: the synthetic calls' marker (what the synthetic share panels count), and none
+# of what the lean attributes dropped.
+SYNTHETIC_SENDS = (CALLS, 'botocore_otel_synthetic="true", rpc_service="SQS"')
+DROPPED = ('aws_service_id!=""', 'synthetic!=""', 'botocore_otel_synthetic="false"')
+MODES = [
+    Mode(
+        "defaults",
+        {},
+        frozenset(),
+        ("us-east-1", "eu-west-1"),
+        ((CALLS, 'rpc_system="aws-api", rpc_method="GetItem", rpc_service="DynamoDB"'),),
+        ('rpc_system_name!=""', 'http_response_status_code!=""'),
+    ),
+    Mode(
+        "metrics=all",
+        {"BOTOCORE_OTEL_METRICS": "all"},
+        frozenset(OPT_IN_GROUPS),
+        ("us-west-2", "eu-central-1"),
+        (
+            ("client_call_duration_seconds_count", ""),
+            ("client_call_serialization_duration_seconds_count", ""),
+        ),
+    ),
+    Mode(
+        "semconv=rpc",
+        {"OTEL_SEMCONV_STABILITY_OPT_IN": "rpc"},
+        frozenset(),
+        ("ap-southeast-1", "ap-northeast-1"),
+        ((CALLS, 'rpc_system_name="aws-api", rpc_method="DynamoDB/GetItem", rpc_service="DynamoDB"'),),
+        ('rpc_system!=""',),
+    ),
+    Mode(
+        "semconv=rpc/dup",
+        {"OTEL_SEMCONV_STABILITY_OPT_IN": "rpc/dup"},
+        frozenset(),
+        ("sa-east-1", "ca-central-1"),
+        (
+            (
+                CALLS,
+                'rpc_system="aws-api", rpc_system_name="aws-api", rpc_method="GetItem", '
+                'rpc_service="DynamoDB"',
+            ),
+        ),
+    ),
+]
+
+
+@dataclass
+class Workload:
+    prometheus: PrometheusServer
+    at: float  # just after the traffic: every query is evaluated at this time
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        return self.prometheus.query(expr, at=self.at)
+
+
+def instrument_mode(moto: Any, mode: Mode, meter_provider: Any) -> list[tuple[str, Any]]:
+    """This mode's clients, instrumented with the mode's environment as a user would set it."""
     from botocore_otel.instrumentor import Instrumentor
 
-    deadline = time.monotonic() + seconds
     clients = []
-    for region in REGIONS:
-        for service in ("s3", "dynamodb", "sqs"):
-            client = moto.client(service, region_name=region, max_attempts=3)
-            Instrumentor().instrument(client, meter_provider=meter_provider, synthetic=RULES, metrics="all")
-            clients.append((service, client))
-    setup(clients)
-    while time.monotonic() < deadline:
-        for service, client in clients:
-            call_once(service, client)
-        time.sleep(0.05)
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("BOTOCORE_OTEL_METRICS", "OTEL_SEMCONV_STABILITY_OPT_IN"):
+            env.delenv(name, raising=False)
+        for name, value in mode.env.items():
+            env.setenv(name, value)
+        for region in mode.regions:
+            for service in ("s3", "dynamodb", "sqs"):
+                client = moto.client(service, region_name=region, max_attempts=3)
+                Instrumentor().instrument(client, meter_provider=meter_provider, synthetic=RULES)
+                clients.append((service, client))
+    return clients
 
 
 def setup(clients: list[tuple[str, Any]]) -> None:
@@ -99,32 +204,117 @@ def call_once(service: str, client: Any) -> None:
         pass
 
 
-def test_every_dashboard_query_returns_data(moto: Any, metrics_endpoint: Any, prometheus: Any) -> None:
+@pytest.fixture(scope="module")
+def workload(moto_server: Any) -> Iterator[Workload]:
+    """All four modes' traffic, scraped by one real Prometheus (one endpoint per mode)."""
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
     from opentelemetry.sdk.metrics import MeterProvider
+    from prometheus_client import CollectorRegistry
 
-    reader = PrometheusMetricReader(registry=metrics_endpoint.registry)
-    provider = MeterProvider(metric_readers=[reader])
-    prom = prometheus([metrics_endpoint.target], scrape_interval="1s")
-    run_workload(moto, provider, seconds=12)
-    prom.wait_for(f"sum(count_over_time({CALLS}[1m]))", timeout=30,
-                  predicate=lambda r: r[0]["value"] >= 2)  # fmt: skip
+    try:
+        find_prometheus()
+    except PrometheusMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    moto_server.reset()
+    endpoints, providers = [], []
+    groups: dict[str, list[tuple[str, Any]]] = {}  # mode and region -> its clients
+    try:
+        for mode in MODES:
+            endpoint = serve_registry(CollectorRegistry())
+            endpoints.append(endpoint)
+            provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=endpoint.registry)])
+            providers.append(provider)
+            for service, client in instrument_mode(moto_server, mode, provider):
+                groups.setdefault(f"{mode.name} {client.meta.region_name}", []).append((service, client))
+        with PrometheusServer([e.target for e in endpoints], scrape_interval=f"{SCRAPE_SECONDS}s") as prom:
+            # Its first scrape comes 5-10 s after start: start the traffic once every target is up.
+            prom.wait_for("count(up == 1)", timeout=30, predicate=lambda r: r[0]["value"] == len(MODES))
+            for clients in groups.values():
+                setup(clients)
+            # One thread per mode and region: retry backoff sleeps, so they overlap.
+            deadline = time.monotonic() + WORKLOAD_SECONDS
+            with ThreadPoolExecutor(len(groups)) as pool:
+                for done in [pool.submit(drive, clients, deadline) for clients in groups.values()]:
+                    done.result()
+            end = time.time()
+            scrapes = prom.query(f"sum_over_time(up[{WORKLOAD_SECONDS:.0f}s])", at=end)
+            if len(scrapes) != len(MODES) or min(r["value"] for r in scrapes) < 2:
+                durations = prom.query(
+                    f"max_over_time(scrape_duration_seconds[{WORKLOAD_SECONDS:.0f}s])", at=end
+                )
+                pytest.fail(
+                    f"endpoints not scraped twice during the traffic: {scrapes}; durations {durations}"
+                )
+            # A good scrape of every endpoint a full interval after the traffic, so that its last
+            # counts are in; every query is then evaluated as of now.
+            prom.wait_for(
+                f"count(timestamp(up == 1) > {end + SCRAPE_SECONDS})",
+                timeout=30,
+                predicate=lambda r: r[0]["value"] == len(MODES),
+            )
+            yield Workload(prom, at=time.time())
+    finally:
+        for provider in providers:
+            provider.shutdown()
+        for endpoint in endpoints:
+            endpoint.stop()
 
-    # Drill into the service that has errors so that "Error codes over time" has data.
-    failing = prom.wait_for("sum by (rpc_service) (client_call_errors_total)", timeout=10)
-    values = {**DEFAULT_VALUES, "service": failing[0]["metric"]["rpc_service"],
+
+def drive(clients: list[tuple[str, Any]], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        for service, client in clients:
+            call_once(service, client)
+
+
+def grouping_labels(panel: dict[str, Any], legend: str) -> set[str]:
+    """The labels a panel shows per series: in its legend and in its data links."""
+    links = json.dumps(panel.get("fieldConfig", {}))
+    return set(re.findall(r"\{\{\s*(\w+)\s*\}\}", legend)) | set(
+        re.findall(r"__(?:field\.labels|data\.fields)\.(\w+)", links)
+    )
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
+def test_every_dashboard_query_answers(workload: Workload, mode: Mode) -> None:
+    # The mode took effect: its own labels are there, and nothing it must not emit.
+    for present in (SYNTHETIC_SENDS, *mode.present):
+        expr = mode.selector(*present)
+        assert workload.query(expr), f"{mode.name}: no series {expr}"
+    for matchers in (*DROPPED, *mode.absent):
+        expr = mode.selector("", f'__name__=~".+", {matchers}')
+        assert not workload.query(expr), f"{mode.name}: unexpected series {expr}"
+
+    # Drill into a service that has errors so that "Error codes over time" has data.
+    failing = workload.query(f"sum by (rpc_service) ({mode.selector('client_call_errors_total')})")
+    assert failing and "rpc_service" in failing[0]["metric"], f"{mode.name}: errors by service: {failing}"
+    values = {**DEFAULT_VALUES, "region": mode.region_regex, "service": failing[0]["metric"]["rpc_service"],
               "__rate_interval": "30s", "__range": "1m"}  # fmt: skip
-    empty = []
-    for q in extract_queries(values=values):
-        result = prom.query(q.expr)  # raises on a PromQL or HTTP error
-        finite = [r for r in result if not math.isnan(r["value"])]
-        if not finite and not q.rare_event:
-            empty.append(f"{q.dashboard} / {q.title}: {q.expr}")
-    assert not empty, "queries without data:\n" + "\n".join(empty)
+    problems = []
+    for q in iter_targets(values=values):
+        result = workload.query(q.expr)  # raises on a PromQL or HTTP error
+        answers = any(not math.isnan(r["value"]) for r in result)
+        missing_groups = q.opt_in - mode.groups
+        blank = {
+            label
+            for r in result
+            for label in grouping_labels(q.panel, q.legend)
+            if not r["metric"].get(label)
+        }
+        if missing_groups and answers:
+            problem = f"answers without {sorted(missing_groups)}, which its description says it needs"
+        elif not missing_groups and not answers and not q.rare_event:
+            problem = "no data"
+        elif blank:
+            problem = f"series without {sorted(blank)}, which its legend or links show"
+        else:
+            continue
+        problems.append(f"{q.dashboard} / {q.panel['title']}: {problem}: {q.expr}")
+    assert not problems, f"{mode.name}:\n" + "\n".join(problems)
 
-    if os.environ.get("BOTOCORE_OTEL_RENDER_PREVIEWS") == "1":
+    if mode.groups == set(OPT_IN_GROUPS) and os.environ.get("BOTOCORE_OTEL_RENDER_PREVIEWS") == "1":
         from grafana.queries import load_dashboards
         from grafana.render_previews import Prometheus, render
 
         for name, dash in load_dashboards().items():
-            render(Prometheus(prom.url), name, dash, 2, values, ROOT / "grafana" / "previews")
+            prom = Prometheus(workload.prometheus.url)
+            render(prom, name, dash, 1, values, ROOT / "grafana" / "previews", end=workload.at)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import yaml
@@ -21,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # grafana/ is a repository directory, not an installed package
 
-from grafana import generate, queries  # noqa: E402
-from grafana.panels import RARE_MARK  # noqa: E402
+from grafana import conventions, generate, promql, queries  # noqa: E402
+from grafana.conventions import RARE_MARK  # noqa: E402
 
 DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
 DASHBOARD_FILES = sorted(DASHBOARD_DIR.glob("*.json"))
@@ -47,10 +48,17 @@ CONTRACT_METRICS = {
     "botocore_otel_throttles_total",
     "botocore_otel_retries_total",
 }
+# The lean metric attributes (rpc_system / rpc_system_name exist too, but which one depends on
+# OTEL_SEMCONV_STABILITY_OPT_IN, so no query may name them).
 CONTRACT_LABELS = {
-    "rpc_system", "rpc_service", "rpc_method", "cloud_region",
-    "http_response_status_code", "error_type", "botocore_otel_synthetic", "exception_type",
-    "le", "job", "instance",
+    "rpc_service", "rpc_method", "cloud_region", "http_response_status_code", "error_type",
+    "botocore_otel_synthetic", "exception_type", "le", "job", "instance",
+}  # fmt: skip
+# Labels only some metrics carry: the smithy histograms' status code, the error counter's type.
+LABEL_ONLY_ON = {
+    "http_response_status_code": {f"{base}{suffix}" for base in (promql.SMITHY_CALLS, promql.SMITHY_ATTEMPTS)
+                                  for suffix in _HIST},
+    "exception_type": {promql.ERRORS},
 }  # fmt: skip
 GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range", "__from", "__to",
                     "__url_time_range", "__field", "__value", "__data"}  # fmt: skip
@@ -151,7 +159,7 @@ def test_panels_have_description_unit_and_thresholds(path: Path) -> None:
 def test_referenced_variables_are_defined(path: Path) -> None:
     dash = load(path)
     defined = {v["name"] for v in dash["templating"]["list"]} | GRAFANA_BUILTINS
-    texts = [v["definition"] for v in dash["templating"]["list"]]
+    texts = [v["query"]["query"] for v in dash["templating"]["list"]]
     for panel in all_panels(dash):
         texts.append(panel["title"])
         texts.extend(t.get("expr", "") for t in panel.get("targets", []))
@@ -175,14 +183,15 @@ def test_queries_use_only_contract_metrics_and_labels() -> None:
             assert metric in CONTRACT_METRICS, f"{q.title}: unknown metric {metric}"
             labels = set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers))
             assert labels <= CONTRACT_LABELS, f"{q.title}: unknown labels {labels}"
-            if "exception_type" in labels:
-                assert metric == "client_call_errors_total"
+            for label, metrics in LABEL_ONLY_ON.items():
+                if label in labels:
+                    assert metric in metrics, f"{q.title}: {metric} has no {label}"
         for group in re.findall(r"\b(?:by|on|without|group_left|group_right)\s*\(([^)]*)\)", q.expr):
             labels = {g.strip() for g in group.split(",") if g.strip()}
             assert labels <= CONTRACT_LABELS, f"{q.title}: unknown grouping labels {labels}"
     for path in DASHBOARD_FILES:
         for var in load(path)["templating"]["list"]:
-            metric = re.search(r"label_values\((\w+)", var["definition"])
+            metric = re.search(r"label_values\((\w+)", var["query"]["query"])
             assert metric and metric.group(1) in CONTRACT_METRICS, var["name"]
 
 
@@ -240,6 +249,14 @@ def test_latency_panels_link_to_traces(path: Path) -> None:
         if panel["type"] == "timeseries":
             urls = [link["url"] for link in panel["fieldConfig"]["defaults"]["links"]]
             assert any("/explore" in u and "%22tempo%22" in u for u in urls), panel["title"]
+            # Under OTEL_SEMCONV_STABILITY_OPT_IN=rpc spans have no rpc.service: rpc.method
+            # ("Service/Method") must find them too.
+            queries_ = [
+                json.loads(unquote(u.split("panes=")[1]))["traces"]["queries"][0]["query"] for u in urls
+            ]
+            for traceql in queries_:
+                assert 'span.rpc.method =~ "${__field.labels.rpc_service}/.+"' in traceql, traceql
+                assert traceql.count("(") == traceql.count(")"), traceql
 
 
 def test_prometheus_exemplars_point_at_tempo() -> None:
@@ -267,3 +284,50 @@ def test_every_dashboard_file_is_provisioned() -> None:
                     covered |= set((host / target[len(container) :].lstrip("/")).glob("*.json"))
     missing = {p.resolve() for p in DASHBOARD_FILES} - covered
     assert not missing, f"dashboards not provisioned: {sorted(missing)}"
+
+
+def test_panels_name_the_opt_in_groups_their_metrics_need() -> None:
+    """A panel that reads a metric of an opt-in group (smithy, phases) says so in its description,
+    and only then: every other panel answers with the default metric set."""
+    needed: dict[tuple[str, str], set[str]] = {}
+    declared: dict[tuple[str, str], frozenset[str]] = {}
+    for q in queries.extract_queries():
+        key = (q.dashboard, q.title)
+        groups = needed.setdefault(key, set())
+        for metric in re.findall(r"([a-zA-Z_:][\w:]*)\{", q.expr):
+            base = re.sub(r"_(bucket|sum|count)$", "", metric)
+            if base in promql.OPT_IN_METRICS:
+                groups.add(promql.OPT_IN_METRICS[base])
+        declared[key] = q.opt_in
+    assert {k: frozenset(v) for k, v in needed.items()} == declared
+    assert declared[("botocore-otel-service", "Responses by HTTP status")] == {"smithy"}
+    assert "phases" in declared[("botocore-otel-service", "Phase breakdown (mean seconds per call)")]
+    assert not any(groups for (dash, _), groups in declared.items() if dash == "botocore-otel-overview")
+
+
+def test_opt_in_sentence_round_trips() -> None:
+    for groups in (("smithy",), ("phases",), ("phases", "smithy")):
+        sentence = conventions.opt_in_sentence(groups)
+        assert conventions.opt_in_groups(f"Some panel. {sentence}") == set(groups)
+    assert conventions.opt_in_groups("Calls per second (client.call.attempts).") == frozenset()
+    with pytest.raises(ValueError, match="smithy"):
+        conventions.opt_in_sentence(("rpc",))
+
+
+def test_queries_do_not_depend_on_the_semconv_mode() -> None:
+    """rpc_service and rpc_method exist under every OTEL_SEMCONV_STABILITY_OPT_IN mode; the
+    system label does not (rpc_system, rpc_system_name under `rpc`, both under `rpc/dup`)."""
+    texts = [q.expr for q in queries.extract_queries()]
+    for path in DASHBOARD_FILES:
+        dash = load(path)
+        texts += [v["query"]["query"] for v in dash["templating"]["list"]]
+        texts += [json.dumps(p.get("fieldConfig", {})) for p in all_panels(dash)]
+    for text in texts:
+        assert "rpc_system" not in text and "aws_service_id" not in text, text
+
+
+def test_the_library_does_not_import_the_dashboard_sdk() -> None:
+    """grafana-foundation-sdk is a dev-time dependency (the `test` extra) of grafana/ only."""
+    for path in sorted((ROOT / "src").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert "grafana_foundation_sdk" not in text and "import grafana" not in text, path

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from grafana.conventions import opt_in_groups
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
@@ -270,3 +272,15 @@ def test_every_dashboard_file_is_provisioned() -> None:
     assert (mounts[container_dir] / file_name).is_file()
     for path in DASHBOARDS:
         json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_demo_metric_groups_cover_the_dashboards() -> None:
+    """The demo runs with every metric group that a dashboard panel names as needed."""
+    needed: set[str] = set()
+    for path in DASHBOARDS:
+        for panel in json.loads(path.read_text(encoding="utf-8"))["panels"]:
+            needed |= opt_in_groups(panel.get("description", ""))
+    assert needed, "no dashboard panel names an opt-in metric group"
+    for services in (load_yaml(COMPOSE)["services"], merged_compose()):
+        groups = {g.strip() for g in str(services["demo"]["environment"]["BOTOCORE_OTEL_METRICS"]).split(",")}
+        assert "all" in groups or needed <= groups, f"demo metric groups {groups} miss {needed - groups}"

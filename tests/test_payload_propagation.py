@@ -14,8 +14,9 @@ from opentelemetry import baggage, context
 from opentelemetry.trace import format_span_id, format_trace_id
 
 from botocore_otel import ConfigError, Instrumentor
+from botocore_otel.carriers import MAX_CLIENT_CONTEXT, client_context_with
 from botocore_otel.config import load_settings
-from botocore_otel.payload import MAX_CLIENT_CONTEXT, SKIPPED_ATTRIBUTE, client_context_with
+from botocore_otel.payload import SKIPPED_ATTRIBUTE
 from telemetry import Telemetry
 from test_services_attributes import make_function
 
@@ -340,6 +341,9 @@ def test_lambda_client_context(moto, instrument, telemetry):
 
     plain, kept, too_big = telemetry.spans("Lambda.Invoke")
     sent = [r.headers.get("X-Amz-Client-Context") for r in recorded_invokes(moto)]
+    # added before signing (request-created.lambda.Invoke runs before the signer)
+    authorization = recorded_invokes(moto)[0].headers.get("Authorization")
+    assert "x-amz-client-context" in authorization.split("SignedHeaders=")[1].split(",")[0].split(";")
     assert json.loads(base64.b64decode(sent[0])) == {"custom": {"traceparent": traceparent_of(plain)}}
     assert json.loads(base64.b64decode(sent[1])) == {
         "custom": {"app": "1", "traceparent": traceparent_of(kept)},

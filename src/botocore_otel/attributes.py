@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from botocore_otel.config import SemconvMode
-from botocore_otel.services import OperationExtras, extras_for
+
+if TYPE_CHECKING:
+    from botocore_otel.services import OperationExtras
 
 Attributes = dict[str, AttributeValue]
 
@@ -46,26 +47,55 @@ def is_throttle(status: int | None, error_code: str | None) -> bool:
     return status == 429 or (error_code is not None and error_code in THROTTLE_CODES)
 
 
-@dataclass(frozen=True, slots=True)
 class OperationInfo:
-    """Everything about one ``service.Operation`` that does not change from call to call."""
+    """Everything about one ``service.Operation`` that does not change from call to call.
 
-    service_key: str
-    """Hyphenized service id, as in event names: ``elastic-load-balancing-v2``."""
-    service_id: str
-    """Service id in its own casing: ``Elastic Load Balancing v2``."""
-    operation: str
-    span_name: str
-    span_kind: SpanKind
-    span_attributes: Attributes
-    metric_attributes: Attributes
-    extras: OperationExtras | None
+    ``service_key``: the hyphenized service id, as in event names (``elastic-load-balancing-v2``);
+    ``service_id``: in its own casing (``Elastic Load Balancing v2``).
+    """
+
+    __slots__ = (
+        "end_hook",
+        "extras",
+        "metric_attributes",
+        "operation",
+        "service_id",
+        "service_key",
+        "span_attributes",
+        "span_kind",
+        "span_name",
+    )
+
+    def __init__(
+        self,
+        service_key: str,
+        service_id: str,
+        operation: str,
+        span_name: str,
+        span_kind: SpanKind,
+        span_attributes: Attributes,
+        metric_attributes: Attributes,
+        extras: OperationExtras | None,
+        end_hook: Any = None,
+    ) -> None:
+        self.service_key = service_key
+        self.service_id = service_id
+        self.operation = operation
+        self.span_name = span_name
+        self.span_kind = span_kind
+        self.span_attributes = span_attributes
+        self.metric_attributes = metric_attributes
+        self.extras = extras
+        # A service extension's hook at the call's end (GenAI operations only): Lifecycle._finish.
+        self.end_hook = end_hook
 
 
 def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
+    from botocore_otel.services import extras_for  # the service tables: at the first call
+
     service_id = str(model.service_model.service_id)
     operation = model.name
-    extras = extras_for(service_key, operation)
+    extras = extras_for(service_key, operation, model)
     common: Attributes = {"aws.service_id": service_key}
     if semconv != SemconvMode.NEW:
         common["rpc.system"] = RPC_SYSTEM
@@ -91,6 +121,7 @@ def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
         span_attributes=span_attributes,
         metric_attributes=metric_attributes,
         extras=extras,
+        end_hook=getattr(extras, "end_hook", None),
     )
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opentelemetry.context import Context
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
@@ -184,6 +185,10 @@ class CallSpans(Protocol):
 
     def call_span(self, context: Mapping[str, Any]) -> Span | None: ...
 
+    def add_attributes(self, context: Mapping[str, Any], attributes: Mapping[str, Any]) -> None: ...
+
+    def parent_context(self, context: Mapping[str, Any]) -> Context | None: ...
+
 
 class CaptureHandler:
     """User captures (the ``capture`` setting): one handler per service, compiled per
@@ -236,8 +241,6 @@ class CaptureHandler:
                 value = read_path(params, capture.path)
                 if value is not None:
                     attributes[capture.attribute] = value
-            span = self._calls.call_span(context) if attributes else None
-            if span is not None and span.is_recording():
-                span.set_attributes(attributes)
+            self._calls.add_attributes(context, attributes)
         except Exception as error:
             report("capture", error)

@@ -7,12 +7,10 @@ value; auto-instrumentation logs it once and leaves that feature off.
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore_otel.errors import ConfigError
@@ -49,8 +47,9 @@ class SemconvMode:
     DUP = "dup"
 
 
-@dataclass(frozen=True)
 class Settings:
+    """The resolved options, read-only. A plain class: a dataclass costs about 1 ms of import."""
+
     tracer_provider: Any = None
     meter_provider: Any = None
     request_hook: RequestHook | None = None
@@ -68,8 +67,32 @@ class Settings:
     """Services whose messages carry trace context (see ``payload.py``)."""
     sqs_aws_trace_header: bool = False
     capture: tuple[Capture, ...] = ()
-    problems: tuple[str, ...] = field(default=(), compare=False)
-    """Under auto-instrumentation: the errors that switched features off."""
+    problems: tuple[str, ...] = ()
+    """Under auto-instrumentation: the errors that switched features off (not compared)."""
+
+    def __init__(self, **values: Any) -> None:
+        for name, value in values.items():
+            if name not in _SETTINGS:
+                raise TypeError(f"Settings has no field {name!r}")
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Settings are read-only ({name})")
+
+    def _compared(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _SETTINGS if name != "problems")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self._compared() == other._compared()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        changed = (f"{n}={getattr(self, n)!r}" for n in _SETTINGS if n in self.__dict__)
+        return f"Settings({', '.join(changed)})"
+
+
+_SETTINGS = tuple(Settings.__annotations__)
 
 
 def _parse_bool(setting: str, value: object) -> bool:
@@ -169,6 +192,8 @@ def _parse_hook(setting: str, value: object) -> Callable[..., None] | None:
         value = target
     if not callable(value):
         raise ConfigError(setting, given, "a callable or an import path 'module:function'")
+    import inspect  # only for a configured hook
+
     try:
         inspect.signature(value).bind(None, "", "", {})
     except TypeError as error:
@@ -192,18 +217,26 @@ def _parse_synthetic(setting: str, value: object) -> Any:
     return SyntheticResponder.from_config(value, source=setting)
 
 
+def _choices(value: object, allowed: tuple[str, ...], every: frozenset[str]) -> frozenset[str] | None:
+    """The items of a list or comma-separated string, each from ``allowed`` ('all' alone means
+    ``every``); None when one is not, or when none is given."""
+    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)) or not all(isinstance(i, str) for i in items):
+        return None
+    chosen = {i for i in items if i}
+    if chosen == {"all"}:
+        return every
+    return frozenset(chosen) if chosen and chosen <= set(allowed) else None
+
+
 def _parse_payload(setting: str, value: object) -> frozenset[str]:
     if isinstance(value, bool):
         return frozenset(PAYLOAD_SERVICES) if value else frozenset()
-    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
-    if isinstance(items, (list, tuple, set, frozenset)) and all(isinstance(i, str) for i in items):
-        chosen = {i for i in items if i}  # empty: refused below ("none" says off)
-        if chosen == {"none"}:
-            return frozenset()
-        if chosen == {"all"}:
-            return frozenset(PAYLOAD_SERVICES)
-        if chosen and chosen <= set(PAYLOAD_SERVICES):
-            return frozenset(chosen)
+    chosen = _choices(value, (*PAYLOAD_SERVICES, "none"), frozenset(PAYLOAD_SERVICES))
+    if chosen == frozenset({"none"}):
+        return frozenset()
+    if chosen is not None and "none" not in chosen:
+        return chosen
     raise ConfigError(
         setting,
         value,
@@ -217,13 +250,9 @@ def _parse_metrics(setting: str, value: object) -> frozenset[str]:
         value = value.strip().lower() in _TRUE
     if isinstance(value, bool):
         return DEFAULT_METRICS if value else frozenset()
-    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
-    if isinstance(items, (list, tuple, set, frozenset)) and all(isinstance(i, str) for i in items):
-        chosen = {i for i in items if i}
-        if chosen == {"all"}:
-            return frozenset(METRIC_GROUPS)
-        if chosen and chosen <= set(METRIC_GROUPS):
-            return frozenset(chosen)
+    chosen = _choices(value, METRIC_GROUPS, frozenset(METRIC_GROUPS))
+    if chosen is not None:
+        return chosen
     raise ConfigError(
         setting,
         value,

@@ -29,6 +29,9 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
             return None
         # The instrument() function may have changed the shared state behind this singleton.
         self._is_instrumented_by_opentelemetry = wiring.is_instrumented_globally()
+        # The base class's dependency check reads package metadata (12-16 ms); _instrument
+        # checks botocore's version from botocore.__version__ instead, with the same outcome.
+        kwargs.setdefault("skip_dep_check", True)
         return super().instrument(**kwargs)  # type: ignore[no-any-return]
 
     def uninstrument(self, target: Any = None, **kwargs: Any) -> None:
@@ -40,7 +43,9 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
         return None
 
     def _instrument(self, **kwargs: Any) -> None:
-        wiring.instrument_globally(kwargs, strict=kwargs.pop("_strict", True))
+        strict = kwargs.pop("_strict", True)
+        if wiring.botocore_is_supported():  # logs an error when botocore is too old
+            wiring.instrument_globally(kwargs, strict=strict)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         wiring.uninstrument_all()

@@ -17,6 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import (
     _SUPPRESS_HTTP_INSTRUMENTATION_KEY,
     _SUPPRESS_INSTRUMENTATION_KEY,
+    Context,
 )
 from opentelemetry.trace import INVALID_SPAN, Span, Tracer, set_span_in_context
 
@@ -34,7 +35,7 @@ from botocore_otel.config import Settings
 from botocore_otel.metrics import CallMetrics
 from botocore_otel.propagation import HeaderInjector
 from botocore_otel.spans import SpanSink
-from botocore_otel.state import STATE_KEY, CallState, in_flight
+from botocore_otel.state import STATE_KEY, CallState, Outcome, _abandoned, end_abandoned, in_flight
 
 SYNTHETIC_HEADER = "x-botocore-otel-synthetic"
 """Marks a synthetic response, so response-received knows ours was the one used."""
@@ -72,11 +73,15 @@ class Lifecycle:
 
     def __init__(self, settings: Settings, tracer: Tracer, metrics: CallMetrics | None) -> None:
         self.enabled = True
-        self._settings = settings
+        self.settings = self._settings = settings
         self._spans = SpanSink(tracer, settings)
         self._metrics = metrics
         self._injector = HeaderInjector(baggage=settings.baggage) if settings.propagate else None
         self._synthetic = settings.synthetic
+        self._attempt_spans = settings.attempt_spans
+        # before-parse (phases) and the synthetic responder find the sending call through
+        # _sending; without them, setting it would be work for nobody.
+        self._track_sending = settings.synthetic is not None or "phases" in settings.metrics
         self._infos: dict[str, OperationInfo] = {}
 
     # -- call start ---------------------------------------------------------------
@@ -96,6 +101,8 @@ class Lifecycle:
     ) -> None:
         if not self.enabled:
             return
+        if _abandoned:  # a safe point: end calls that finalizers queued
+            end_abandoned()
         try:
             info = self._info(event_name, model)
             if info is None:
@@ -106,7 +113,8 @@ class Lifecycle:
             outer_ref = in_flight.get()
             outer = outer_ref() if outer_ref is not None else None
             if outer is not None and outer.reached_send_phase and not outer.ended:
-                parent = set_span_in_context(outer.span or self._spans.open_call(outer), outer.parent)
+                # opened by the outer call's own instrumentation (its tracer and hooks)
+                parent = set_span_in_context(outer.span or outer.owner.open_early(outer), outer.parent)
             state = CallState(self, info, model, _time_ns(), parent, params, context.get("client_region"))
             state.nest_token = in_flight.set(state.ref)
             state.is_async = _is_async(context.get("client_config"))
@@ -123,7 +131,29 @@ class Lifecycle:
         state: CallState | None = context.get(STATE_KEY)
         if state is None or state.ended:
             return None
-        return state.span or self._spans.open_call(state)
+        return state.span or state.owner.open_early(state)
+
+    def parent_context(self, context: Mapping[str, Any]) -> Context | None:
+        """What the call's span will be the child of."""
+        state: CallState | None = context.get(STATE_KEY)
+        return None if state is None else state.parent
+
+    def add_attributes(self, context: Mapping[str, Any], attributes: Mapping[str, Any]) -> None:
+        """Attributes for the call's span, known before it opens: set when it opens, so that a
+        call that never reaches the wire (Stubber, a parameter error) still gets no span."""
+        state: CallState | None = context.get(STATE_KEY)
+        if state is None or state.ended or not attributes:
+            return
+        if state.span is None:
+            state.extra_attributes = {**(state.extra_attributes or {}), **attributes}
+        elif state.span.is_recording():
+            state.span.set_attributes(attributes)
+
+    def open_early(self, state: CallState) -> Span:
+        """Opens ``state``'s span before its first send (a nested call, payload propagation)."""
+        span = self._spans.open_call(state)
+        state.span = span
+        return span
 
     def on_before_call(self, context: dict[str, Any], **_: Any) -> None:
         state: CallState | None = context.get(STATE_KEY)
@@ -155,7 +185,7 @@ class Lifecycle:
             call_span = state.span
             if call_span is None:
                 try:  # opened now: server.address and server.port are among its first attributes
-                    call_span = self._spans.open_call(state, request.url)
+                    call_span = state.span = self._spans.open_call(state, request.url)
                 except Exception as error:  # a broken tracer: metrics go on without the span
                     report("starting the call span", error)
                     call_span = INVALID_SPAN
@@ -165,7 +195,11 @@ class Lifecycle:
                 self._spans.on_retry(state)
             state.attempt_start_ns = now
             state.parse_start_ns = 0
-            span = self._spans.open_attempt(state, call_span, now, getattr(request, "method", None))
+            span = call_span
+            if self._attempt_spans:
+                span = self._spans.open_attempt(state, call_span, now, getattr(request, "method", None))
+                if span is not call_span:
+                    state.attempt_span = span
             ctx = set_span_in_context(span, state.parent)
             if self._injector is not None:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
@@ -175,7 +209,8 @@ class Lifecycle:
                 self._close_window(state)
             state.window_token = otel_context.attach(ctx)
             state.window_ctx = ctx
-            _sending.set(state.ref)
+            if self._track_sending:
+                _sending.set(state.ref)
             if state.attempts > 1 and self._metrics is not None:
                 self._metrics.record_retry(state)
         except Exception as error:
@@ -210,6 +245,15 @@ class Lifecycle:
         if state is not None:
             state.parse_start_ns = _time_ns()
 
+    def _end_attempt_span(self, state: CallState, end_ns: int) -> None:
+        if state.attempt_span is None:
+            return
+        try:
+            self._spans.end_attempt(state, end_ns)
+        except Exception as error:  # a span processor's on_end: the call and metrics go on
+            report("ending an attempt span", error)
+        state.attempt_span = None
+
     def _close_window(self, state: CallState) -> None:
         token, state.window_token = state.window_token, None
         if token is not None and otel_context.get_current() is state.window_ctx:
@@ -230,24 +274,24 @@ class Lifecycle:
         try:
             now = max(_time_ns(), state.attempt_start_ns)  # the wall clock may step back
             self._close_window(state)
-            _sending.set(None)
+            if self._track_sending:
+                _sending.set(None)
             status: int | None = None
             code: str | None = None
             if response_dict is not None:
                 status = response_dict.get("status_code")
-                headers = response_dict.get("headers")
-                if headers is not None and SYNTHETIC_HEADER in headers:
-                    state.synthetic_rule = str(headers[SYNTHETIC_HEADER])
+                if self._synthetic is not None:  # HeadersDict lookups are not cheap
+                    headers = response_dict.get("headers")
+                    rule = headers.get(SYNTHETIC_HEADER) if headers is not None else None
+                    if rule is not None:
+                        state.synthetic_rule = str(rule)
                 if _is_error_status(status):
                     code = error_code_of(parsed_response, context) or str(status)
             if exception is not None:
                 code = exception_type(exception)
             state.last_status, state.last_error, state.last_end_ns = status, code, now
             state.last_throttled = is_throttle(status, code)
-            try:
-                self._spans.end_attempt(state, now)
-            except Exception as error:  # a span processor's on_end: the metrics still count
-                report("ending an attempt span", error)
+            self._end_attempt_span(state, now)
             if self._metrics is not None and (self._metrics.per_attempt or state.last_throttled):
                 self._metrics.record_attempt(state, now)
         except Exception as error:
@@ -263,18 +307,20 @@ class Lifecycle:
         try:
             status = getattr(http_response, "status_code", None)
             code = (error_code_of(parsed, context) or str(status)) if _is_error_status(status) else None
-            request_id = extended = message = None
+            outcome = Outcome(status, code, parsed)
             if state.span is not None and state.span.is_recording():  # only the span shows them
                 metadata = response_metadata(parsed)
-                request_id, extended = request_ids(metadata, metadata.get("HTTPHeaders"))
+                outcome.request_id, outcome.extended_request_id = request_ids(
+                    metadata, metadata.get("HTTPHeaders")
+                )
                 if code is not None and parsed:
                     error = parsed.get("Error")
                     detail = error.get("Message", "") if isinstance(error, Mapping) else ""
-                    message = (
+                    outcome.error_message = (
                         f"An error occurred ({code}) when calling the {state.info.operation} "
                         f"operation: {detail}"
                     )
-            self._finish(state, status, code, parsed, None, request_id, extended, message)
+            self._finish(state, outcome)
         except Exception as error:
             report("after-call handler", error)
 
@@ -283,31 +329,23 @@ class Lifecycle:
         if state is None or state.ended:
             return
         try:
-            self._finish(state, state.last_status, exception_type(exception), None, exception, None, None)
+            self._finish(state, Outcome(state.last_status, exception_type(exception), exception=exception))
         except Exception as error:
             report("after-call-error handler", error)
 
     def abandon(self, state: CallState) -> None:
-        """Ends a call that got no closing event (see ``CallState.__del__``)."""
+        """Ends a call that got no closing event, at a safe point (see ``CallState.__del__``)."""
+        if state.ended:
+            return
         window = state.window_ctx
         if window is not None and otel_context.get_current() is window:
             # Still current on this thread: put back what was current before the call.
             otel_context.attach(state.parent)
         state.window_token = state.window_ctx = None
-        self._finish(state, state.last_status, "cancelled", None, None, None, None)
+        self._finish(state, Outcome(state.last_status, "cancelled"))
 
-    def _finish(
-        self,
-        state: CallState,
-        status: int | None,
-        error_type: str | None,
-        parsed: Mapping[str, Any] | None,
-        exception: BaseException | None,
-        request_id: str | None,
-        extended_request_id: str | None,
-        message: str | None = None,
-    ) -> None:
-        end_ns = max(_time_ns(), state.start_ns)  # the wall clock may step back
+    def _finish(self, state: CallState, outcome: Outcome) -> None:
+        outcome.end_ns = end_ns = max(_time_ns(), state.start_ns)  # the wall clock may step back
         state.ended = True
         if state.nest_token is not None:
             token, state.nest_token = state.nest_token, None
@@ -319,16 +357,24 @@ class Lifecycle:
             return  # never reached the wire (answered at before-call, e.g. by Stubber)
         if state.window_token is not None:
             self._close_window(state)
+        self._end_attempt_span(state, end_ns)
+        # GenAI (Bedrock Runtime) records its telemetry here; a response stream keeps the call
+        # open until the application is done with it, then calls end_call() (genai/streams.py).
+        end_hook = state.info.end_hook
+        if end_hook is not None and end_hook(self, state, outcome):
+            return
+        self.end_call(state, outcome)
+
+    def end_call(self, state: CallState, outcome: Outcome) -> None:
+        """Ends the call's span and records its metrics: at ``_finish``, or a stream's end."""
         try:
-            self._spans.end_call(
-                state, end_ns, status, error_type, parsed, exception, request_id, extended_request_id, message
-            )
+            self._spans.end_call(state, outcome)
         except Exception as error:  # a span processor's on_end: the metrics still count
             report("ending the call span", error)
-        # Only calls that reached the wire are measured (a span opened early for payload
-        # propagation may end a call that failed parameter validation).
+        # Only calls that reached the wire are measured (a span opened early, as a nested
+        # call's parent, may belong to a call that a Stubber then answered).
         if self._metrics is not None and state.attempts > 0:
-            self._metrics.record_call(state, end_ns, status, error_type)
+            self._metrics.record_call(state, outcome)
 
 
 def _is_error_status(status: int | None) -> bool:

@@ -17,7 +17,7 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, Attributes
 
 if TYPE_CHECKING:
-    from botocore_otel.state import CallState
+    from botocore_otel.state import CallState, Outcome
 
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 # Phases (serialization, signing, parsing) are mostly sub-millisecond.
@@ -233,8 +233,9 @@ class CallMetrics:
     def record_retry(self, state: CallState) -> None:
         self.retries.add(1, self._lean(state, state.last_error))
 
-    def record_call(self, state: CallState, end_ns: int, status: int | None, error_type: str | None) -> None:
+    def record_call(self, state: CallState, outcome: Outcome) -> None:
         """At the call's end: the call histograms, attempts and errors."""
+        end_ns, status, error_type = outcome.end_ns, outcome.status, outcome.error_type
         lean = self._lean(state, error_type)
         seconds = max(0, end_ns - state.start_ns) * _NS
         if self.rpc_duration is not None:

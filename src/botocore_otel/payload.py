@@ -2,9 +2,12 @@
 
 Handlers on ``before-parameter-build.<service>.<Operation>`` (registered only for the
 operations that need them), so what they add is serialized and signed like any other
-parameter. They put the context of the call's own span (opened early through
-``Lifecycle.call_span``) into the message, so a consumer's span links to the producer's
-call. Copy-on-write: the top-level ``params`` dict is botocore's own, every nested dict
+parameter. The call's span does not exist yet, and must not: botocore may still refuse the
+parameters, or a Stubber answer at ``before-call``, and such a call gets no span. So the
+message gets the fields of a *placeholder* span context (the parent's trace, a random span
+id); at ``before-call.<service>.<Operation>``, which only a call about to be sent reaches,
+the span opens and its real fields replace the placeholders in the serialized body, before
+signing. Copy-on-write: the top-level ``params`` dict is botocore's own, every nested dict
 or list is the caller's and is copied before it is changed.
 
 * SQS SendMessage(Batch), SNS Publish(Batch): ``MessageAttributes`` (``String``), at most
@@ -13,7 +16,8 @@ or list is the caller's and is copied before it is changed.
   ``sqs_aws_trace_header=True`` adds the X-Ray ``AWSTraceHeader`` system attribute.
   SNS only when publishing to a topic (never to a phone number or an endpoint).
 * EventBridge PutEvents: each entry's ``TraceHeader`` (X-Ray format) unless present.
-* Lambda Invoke: ``ClientContext.custom`` (kept keys; skipped past 3583 encoded bytes).
+* Lambda Invoke: ``ClientContext.custom`` (kept keys; skipped past 3583 encoded bytes), at
+  ``request-created``: a Stubber-answered call gets no span.
 * Step Functions StartExecution/StartSyncExecution: ``traceHeader`` unless present.
 * Kinesis: not offered; the only place for context is the record's ``Data``.
 
@@ -23,17 +27,30 @@ sent unchanged and counted in the call span's ``botocore_otel.propagation.skippe
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import baggage as otel_baggage
 from opentelemetry.propagate import get_global_textmap
-from opentelemetry.trace import Span, set_span_in_context
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    TraceFlags,
+    get_current_span,
+    set_span_in_context,
+)
 
 from botocore_otel._failsafe import report
+from botocore_otel.carriers import (
+    MAX_MESSAGE_BYTES,
+    client_context_with,
+    message_size,
+    replaced,
+    with_fields,
+    with_trace_header,
+)
 from botocore_otel.config import Settings
 from botocore_otel.converters import lambda_target
 from botocore_otel.messaging import producer_context, read_message
@@ -44,50 +61,11 @@ if TYPE_CHECKING:
     from botocore_otel.capture import CallSpans, Handler
 
 SKIPPED_ATTRIBUTE = "botocore_otel.propagation.skipped"
-MAX_MESSAGE_ATTRIBUTES = 10
-MAX_MESSAGE_BYTES = 262_144
-"""SQS and SNS size limit per request (SQS now takes 1 MiB; 256 KiB is safe everywhere)."""
-MAX_CLIENT_CONTEXT = 3583
+_CLIENT_CONTEXT = "X-Amz-Client-Context"
 _FIRST = ("traceparent", "tracestate")
-
-
-def _utf8(value: object) -> int:
-    if isinstance(value, str):
-        return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
-    return len(value) if isinstance(value, (bytes, bytearray)) else 0
-
-
-def _message_size(body: object, attributes: Mapping[str, Any]) -> int:
-    size = _utf8(body)
-    for name, item in attributes.items():
-        size += _utf8(name)
-        if isinstance(item, Mapping):
-            size += sum(_utf8(v) for v in item.values() if isinstance(v, (str, bytes, bytearray)))
-    return size
-
-
-def _with_fields(
-    existing: Mapping[str, Any], fields: Mapping[str, str], budget: list[int]
-) -> tuple[dict[str, Any] | None, bool]:
-    """(a copy of ``existing`` with as many ``fields`` as fit or None, skipped)."""
-    if any(name in existing for name in fields):
-        return None, False  # propagated already (by the caller, say): leave it
-    out = dict(existing)
-    for name, value in fields.items():
-        cost = len(name) + len("String") + len(value)
-        if len(out) >= MAX_MESSAGE_ATTRIBUTES or cost > budget[0]:
-            break
-        out[name] = {"DataType": "String", "StringValue": value}
-        budget[0] -= cost
-    added = len(out) > len(existing)
-    return (out if added else None), not added
-
-
-def _with_trace_header(message: Mapping[str, Any], header: str) -> dict[str, Any] | None:
-    system = message.get("MessageSystemAttributes") or {}
-    if not isinstance(system, Mapping) or "AWSTraceHeader" in system:
-        return None
-    return {**system, "AWSTraceHeader": {"DataType": "String", "StringValue": header}}
+# botocore's per-call context: (the placeholder span, messages skipped), until before-call
+_PENDING = "botocore_otel.payload.pending"
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
 class PayloadPropagator:
@@ -125,18 +103,64 @@ class PayloadPropagator:
         # Always: Invoke's faas.* attributes need the client's region.
         for operation in ("Invoke", "InvokeWithResponseStream", "InvokeAsync"):
             table.append((f"before-parameter-build.lambda.{operation}", self.on_lambda_invoke))
+        if "lambda" in on:
+            for operation in ("Invoke", "InvokeWithResponseStream"):
+                table.append((f"request-created.lambda.{operation}", self.on_lambda_request))
+        # Only a call about to be sent gets here: the span opens, its fields replace the placeholders.
+        table += [
+            (event.replace("before-parameter-build.", "before-call.", 1), self.on_send_ready)
+            for event, handler in list(table)
+            if handler in (self.on_sqs_send, self.on_sns_publish, self.on_put_events, self.on_start_execution)
+        ]
         return [(event, handler, "normal", f"botocore_otel.payload.{event}") for event, handler in table]
 
     # -- shared ------------------------------------------------------------------------
-    def _span(
-        self, context: Mapping[str, Any], params: Mapping[str, Any] | None = None, model: Any = None
-    ) -> Span | None:
+    def _span(self, context: Mapping[str, Any]) -> Span | None:
+        """The call's span, opened now if need be (only once the call is going to be sent)."""
         if not self._calls.enabled or STATE_KEY not in context:
             return None
-        if model is not None and params is not None and not _valid(params, model):
-            return None  # botocore will refuse the call: it must not get a span opened early
         span = self._calls.call_span(context)
         return span if span is not None and span.get_span_context().is_valid else None
+
+    def _placeholder(self, context: dict[str, Any]) -> Span | None:
+        """A stand-in for the call's span at before-parameter-build (see the module's doc)."""
+        if not self._calls.enabled or STATE_KEY not in context:
+            return None
+        parent = get_current_span(self._calls.parent_context(context)).get_span_context()
+        span_id = random.getrandbits(64) or 1
+        if parent.is_valid:
+            placeholder = SpanContext(parent.trace_id, span_id, False, parent.trace_flags, parent.trace_state)
+        else:
+            placeholder = SpanContext(random.getrandbits(128) or 1, span_id, False, _SAMPLED)
+        span = NonRecordingSpan(placeholder)
+        context[_PENDING] = (span, 0)
+        return span
+
+    def _skipped_later(self, context: dict[str, Any], skipped: int) -> None:
+        pending = context.get(_PENDING)
+        if pending is not None and skipped:
+            context[_PENDING] = (pending[0], pending[1] + skipped)
+
+    def on_send_ready(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """At before-call: the span opens, and its fields replace the placeholders."""
+        pending = context.pop(_PENDING, None)
+        if pending is None:
+            return
+        try:
+            placeholder, skipped = pending
+            span = self._span(context)
+            if span is None:
+                return
+            real_fields = self._fields(span)
+            replacements = {
+                xray_header_value(placeholder.get_span_context()): xray_header_value(span.get_span_context())
+            }
+            for name, value in self._fields(placeholder).items():
+                replacements[value] = real_fields.get(name, value)
+            params["body"] = replaced(params.get("body"), replacements)
+            self._skipped(span, skipped)
+        except Exception as error:
+            report("payload propagation", error)
 
     def _fields(self, span: Span) -> dict[str, str]:
         textmap, is_default = global_textmap()
@@ -163,7 +187,13 @@ class PayloadPropagator:
 
     # -- SQS / SNS -----------------------------------------------------------------------
     def _messages(
-        self, span: Span, params: dict[str, Any], entries_key: str | None, body_key: str, sqs: bool
+        self,
+        span: Span,
+        params: dict[str, Any],
+        context: dict[str, Any],
+        entries_key: str | None,
+        body_key: str,
+        sqs: bool,
     ) -> None:
         fields = self._fields(span)
         header = xray_header_value(span.get_span_context()) if sqs and self._aws_trace_header else None
@@ -179,7 +209,7 @@ class PayloadPropagator:
             if isinstance(message, Mapping):
                 attributes = message.get("MessageAttributes") or {}
                 if isinstance(attributes, Mapping):
-                    budget[0] -= _message_size(message.get(body_key), attributes)
+                    budget[0] -= message_size(message.get(body_key), attributes)
         skipped = 0
         for index, message in enumerate(messages):
             if not isinstance(message, Mapping):
@@ -187,13 +217,13 @@ class PayloadPropagator:
             changes: dict[str, Any] = {}
             attributes = message.get("MessageAttributes") or {}
             if isinstance(attributes, Mapping):
-                updated, missed = _with_fields(attributes, fields, budget)
+                updated, missed = with_fields(attributes, fields, budget)
                 if updated is not None:
                     changes["MessageAttributes"] = updated
                 skipped += missed
             else:
                 skipped += 1
-            system = _with_trace_header(message, header) if header else None
+            system = with_trace_header(message, header) if header else None
             if system is not None:
                 changes["MessageSystemAttributes"] = system
             if changes and entries_key is None:
@@ -204,29 +234,25 @@ class PayloadPropagator:
             a is not b for a, b in zip(messages, params[entries_key], strict=True)
         ):
             params[entries_key] = messages
-        self._skipped(span, skipped)
+        self._skipped_later(context, skipped)
 
-    def on_sqs_send(
-        self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
-    ) -> None:
+    def on_sqs_send(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         try:
-            span = self._span(context, params, model)
+            span = self._placeholder(context)
             if span is not None:
                 batch = "Entries" if "Entries" in params else None
-                self._messages(span, params, batch, "MessageBody", sqs=True)
+                self._messages(span, params, context, batch, "MessageBody", sqs=True)
         except Exception as error:
             report("SQS payload propagation", error)
 
-    def on_sns_publish(
-        self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
-    ) -> None:
+    def on_sns_publish(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         try:
             if not params.get("TopicArn") or params.get("TargetArn") or params.get("PhoneNumber"):
                 return  # SMS and mobile push: left exactly as the caller wrote them
-            span = self._span(context, params, model)
+            span = self._placeholder(context)
             if span is not None:
                 batch = "PublishBatchRequestEntries" if "PublishBatchRequestEntries" in params else None
-                self._messages(span, params, batch, "Message", sqs=False)
+                self._messages(span, params, context, batch, "Message", sqs=False)
         except Exception as error:
             report("SNS payload propagation", error)
 
@@ -291,14 +317,12 @@ class PayloadPropagator:
             report("SQS receive links", error)
 
     # -- EventBridge, Step Functions, Lambda ---------------------------------------------
-    def on_put_events(
-        self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
-    ) -> None:
+    def on_put_events(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         try:
             entries = params.get("Entries")
             if not isinstance(entries, (list, tuple)) or not entries:
                 return
-            span = self._span(context, params, model)
+            span = self._placeholder(context)
             if span is None:
                 return
             header = xray_header_value(span.get_span_context())
@@ -311,66 +335,41 @@ class PayloadPropagator:
         except Exception as error:
             report("EventBridge payload propagation", error)
 
-    def on_start_execution(
-        self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
-    ) -> None:
+    def on_start_execution(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         try:
-            span = self._span(context, params, model) if not params.get("traceHeader") else None
+            span = self._placeholder(context) if not params.get("traceHeader") else None
             if span is not None:
                 params["traceHeader"] = xray_header_value(span.get_span_context())
         except Exception as error:
             report("Step Functions payload propagation", error)
 
-    def on_lambda_invoke(
-        self,
-        params: dict[str, Any],
-        context: Mapping[str, Any],
-        event_name: str = "",
-        model: Any = None,
-        **_: Any,
-    ) -> None:
+    def on_lambda_invoke(self, params: dict[str, Any], context: Mapping[str, Any], **_: Any) -> None:
+        """Invoke's faas.* attributes, set on the span when it opens."""
+        if not self._calls.enabled:
+            return
         try:
-            span = self._span(context, params, model)
+            target = lambda_target(params.get("FunctionName"), context.get("client_region"))
+            self._calls.add_attributes(context, target)
+        except Exception as error:
+            report("Lambda attributes", error)
+
+    def on_lambda_request(self, request: Any, **_: Any) -> None:
+        """ClientContext, at request-created: only a call that goes to the wire gets here (a
+        Stubber answers at before-call), and this more specific handler runs before the signer
+        on ``request-created.lambda``, so the header is signed with the rest."""
+        try:
+            span = self._span(getattr(request, "context", None) or {})
             if span is None:
                 return
-            if span.is_recording():
-                span.set_attributes(lambda_target(params.get("FunctionName"), context.get("client_region")))
-            if "lambda" not in self._services or event_name.endswith(".InvokeAsync"):
-                return
-            encoded, skipped = client_context_with(params.get("ClientContext"), self._fields(span))
+            headers = request.headers
+            encoded, skipped = client_context_with(headers.get(_CLIENT_CONTEXT), self._fields(span))
             if encoded is not None:
-                params["ClientContext"] = encoded
+                if _CLIENT_CONTEXT in headers:
+                    del headers[_CLIENT_CONTEXT]  # botocore's HTTPHeaders would keep both
+                headers[_CLIENT_CONTEXT] = encoded
             self._skipped(span, int(skipped))
         except Exception as error:
             report("Lambda payload propagation", error)
-
-
-def _valid(params: Mapping[str, Any], model: Any) -> bool:
-    """What botocore's own validation (run right after this event) will say."""
-    from botocore.validate import ParamValidator
-
-    input_shape = getattr(model, "input_shape", None)
-    return input_shape is None or not ParamValidator().validate(params, input_shape).has_errors()
-
-
-def client_context_with(existing: object, fields: Mapping[str, str]) -> tuple[str | None, bool]:
-    """(the base64 ClientContext with ``fields`` added to ``custom``, or None; skipped)."""
-    document: object = {}
-    if existing is not None:
-        try:
-            document = json.loads(base64.b64decode(str(existing), validate=True))
-        except (ValueError, binascii.Error):
-            return None, True
-    custom = document.get("custom", {}) if isinstance(document, dict) else None
-    if not isinstance(document, dict) or not isinstance(custom, dict):
-        return None, True
-    if any(name in custom for name in fields):
-        return None, False
-    text = json.dumps({**document, "custom": {**custom, **fields}}, separators=(",", ":"))
-    encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
-    if len(encoded) > MAX_CLIENT_CONTEXT:
-        return None, True
-    return encoded, False
 
 
 def service_handlers(settings: Settings, calls: CallSpans) -> list[Handler]:

@@ -228,6 +228,31 @@ TABLES: dict[str, Table] = {
         request=(Field("aws.secretsmanager.secret.arn", "SecretId", arn_only),),
         response=(Field("aws.secretsmanager.secret.arn", "ARN", arn_only),),
     ),
+    # Amazon Bedrock: the resource ids the official instrumentation records (bedrock-runtime's
+    # GenAI operations are described by botocore_otel.genai instead).
+    "bedrock": Table(
+        request=(Field("aws.bedrock.guardrail.id", "guardrailIdentifier"),),
+        response=(Field("aws.bedrock.guardrail.id", "guardrailId"),),
+    ),
+    "bedrock-runtime": Table(request=(Field("aws.bedrock.guardrail.id", "guardrailIdentifier"),)),
+    "bedrock-agent": Table(
+        request=(
+            Field("aws.bedrock.agent.id", "agentId"),
+            Field("aws.bedrock.knowledge_base.id", "knowledgeBaseId"),
+            Field("aws.bedrock.data_source.id", "dataSourceId"),
+        ),
+        response=(
+            Field("aws.bedrock.agent.id", "agent", nested("agentId", text)),
+            Field("aws.bedrock.knowledge_base.id", "knowledgeBase", nested("knowledgeBaseId", text)),
+            Field("aws.bedrock.data_source.id", "dataSource", nested("dataSourceId", text)),
+        ),
+    ),
+    "bedrock-agent-runtime": Table(
+        request=(
+            Field("aws.bedrock.agent.id", "agentId"),
+            Field("aws.bedrock.knowledge_base.id", "knowledgeBaseId"),
+        ),
+    ),
     "eventbridge": Table(
         request=(
             Field("aws.eventbridge.event_bus.name", "EventBusName", event_bus_name),
@@ -270,25 +295,42 @@ class Extras:
         return _apply(self.response_fields, parsed)
 
 
-_compiled: dict[tuple[str, str], Extras | None] = {}
+_compiled: dict[tuple[str, str], OperationExtras | None] = {}
 
 
-def extras_for(service_key: str, operation: str) -> OperationExtras | None:
+def _members(shape: Any) -> frozenset[str] | None:
+    members = getattr(shape, "members", None)
+    return frozenset(members) if isinstance(members, Mapping) else None
+
+
+def _fields_of(fields: tuple[Field, ...], shape: Any) -> tuple[Field, ...]:
+    """The fields whose member the shape has (all of them when the shape is unknown): each
+    call then looks only at members the operation can have."""
+    members = _members(shape)
+    return fields if members is None else tuple(f for f in fields if f.member in members)
+
+
+def extras_for(service_key: str, operation: str, model: Any = None) -> OperationExtras | None:
+    """One operation's compiled entries; ``model`` (its ``OperationModel``) narrows the fields."""
     key = (service_key, operation)
     try:
         return _compiled[key]
     except KeyError:
         pass
     table = TABLES.get(service_key)
-    extras = None
-    if table is not None:
+    extras: OperationExtras | None = None
+    if service_key == "bedrock-runtime":
+        from botocore_otel.genai import operation_extras  # GenAI: loaded by the first Bedrock call
+
+        extras = operation_extras(operation)
+    if extras is None and table is not None:
         entry = table.operations.get(operation, Operation())
         extras = Extras(
             span_kind=entry.kind,
             span_name=None,  # Service.Operation, the AWS SDK convention: low cardinality
             static_attributes={**table.static, **entry.static},
-            request_fields=table.request + entry.request,
-            response_fields=table.response + entry.response,
+            request_fields=_fields_of(table.request + entry.request, getattr(model, "input_shape", None)),
+            response_fields=_fields_of(table.response + entry.response, getattr(model, "output_shape", None)),
         )
     _compiled[key] = extras
     return extras

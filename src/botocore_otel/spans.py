@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from botocore_otel._failsafe import report
@@ -16,7 +13,7 @@ from botocore_otel.attributes import (
     server_attributes,
 )
 from botocore_otel.config import Settings
-from botocore_otel.state import CallState
+from botocore_otel.state import CallState, Outcome
 
 SYNTHETIC_RULE_ATTRIBUTE = "botocore_otel.synthetic.rule"
 _MAX_START_SETS = 4096
@@ -43,7 +40,8 @@ class SpanSink:
             attributes=self._start_attributes(info, state.region, endpoint_of(url) if url else None),
             start_time=state.start_ns,
         )
-        state.span = span
+        if state.extra_attributes and span.is_recording():
+            span.set_attributes(state.extra_attributes)
         if self._request_hook is not None and span.is_recording():
             span.set_attributes(self._request_attributes(state))  # the hook may override them
             try:
@@ -111,11 +109,11 @@ class SpanSink:
             attributes=attributes,
             start_time=start_ns,
         )
-        state.attempt_span = span
         return span
 
     def end_attempt(self, state: CallState, end_ns: int) -> None:
-        span, state.attempt_span = state.attempt_span, None
+        """Ends ``state.attempt_span`` (the lifecycle then forgets it)."""
+        span = state.attempt_span
         if span is None:
             return
         if state.last_status is not None:
@@ -125,35 +123,20 @@ class SpanSink:
             span.set_status(Status(StatusCode.ERROR))
         span.end(end_ns)
 
-    def end_call(
-        self,
-        state: CallState,
-        end_ns: int,
-        status: int | None,
-        error_type: str | None,
-        parsed: Mapping[str, Any] | None,
-        exception: BaseException | None,
-        request_id: str | None,
-        extended_request_id: str | None,
-        error_message: str | None = None,
-    ) -> None:
+    def end_call(self, state: CallState, outcome: Outcome) -> None:
         span = state.span
         if span is None:
             return
-        if state.attempt_span is not None:
-            try:
-                self.end_attempt(state, end_ns)
-            except Exception as error:  # a span processor's on_end: the call span still ends
-                report("ending an attempt span", error)
         if span.is_recording():
             info = state.info
+            status, error_type, parsed = outcome.status, outcome.error_type, outcome.parsed
             attributes: Attributes = {"aws.retry_attempts": max(state.attempts - 1, 0)}
             if status is not None:
                 attributes["http.response.status_code"] = status
-            if request_id:
-                attributes["aws.request_id"] = request_id
-            if extended_request_id:
-                attributes["aws.extended_request_id"] = extended_request_id
+            if outcome.request_id:
+                attributes["aws.request_id"] = outcome.request_id
+            if outcome.extended_request_id:
+                attributes["aws.extended_request_id"] = outcome.extended_request_id
             if error_type is not None:
                 attributes["error.type"] = error_type
             if state.synthetic_rule is not None:
@@ -170,16 +153,16 @@ class SpanSink:
                     report(f"response attributes of {info.span_name}", error)
             span.set_attributes(attributes)
             if error_type is not None:
-                if exception is not None:
-                    span.record_exception(exception, timestamp=end_ns)
+                if outcome.exception is not None:
+                    span.record_exception(outcome.exception, timestamp=outcome.end_ns)
                 else:
                     span.add_event(
                         "exception",
                         {
                             "exception.type": "botocore.exceptions.ClientError",
-                            "exception.message": error_message or error_type,
+                            "exception.message": outcome.error_message or error_type,
                         },
-                        timestamp=end_ns,
+                        timestamp=outcome.end_ns,
                     )
                 span.set_status(Status(StatusCode.ERROR, error_type))
             if self._response_hook is not None:
@@ -187,4 +170,4 @@ class SpanSink:
                     self._response_hook(span, info.service_key, info.operation, parsed)
                 except Exception as error:
                     report("response_hook", error)
-        span.end(end_ns)
+        span.end(outcome.end_ns)

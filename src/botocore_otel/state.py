@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from typing import Any, Protocol
 
+from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
@@ -21,8 +23,70 @@ STATE_KEY = "botocore_otel.call"
 in_flight: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_in_flight", default=None)
 
 
-class Abandoner(Protocol):
+# Calls dropped without a closing event, queued by their finalizer and ended at a safe point:
+# the next call's first handler on any thread, uninstrument(), or interpreter exit.
+# deque.append and popleft are atomic: no lock is taken inside a finalizer. A callable is the
+# end of a call kept open past botocore's return, whose response stream was dropped unread
+# (genai/streams.py).
+_abandoned: deque[CallState | Callable[[], None]] = deque()
+
+
+class Owner(Protocol):
+    """The lifecycle that made a call: it opens the call's span early and ends it if abandoned."""
+
+    def open_early(self, state: CallState) -> Span: ...
+
     def abandon(self, state: CallState) -> None: ...
+
+
+def end_abandoned() -> None:
+    """Ends the queued abandoned calls (``error.type="cancelled"``), on the calling thread."""
+    while _abandoned:
+        try:
+            entry = _abandoned.popleft()
+        except IndexError:  # another thread took the last one
+            return
+        try:
+            if isinstance(entry, CallState):
+                entry.owner.abandon(entry)
+            else:
+                entry()
+        except Exception as error:
+            report("ending an abandoned call", error)
+
+
+class Outcome:
+    """How a call ended, as the sinks (span, metrics) read it. Built once, at the call's end."""
+
+    __slots__ = (
+        "end_ns",
+        "error_message",
+        "error_type",
+        "exception",
+        "extended_request_id",
+        "parsed",
+        "request_id",
+        "status",
+    )
+
+    def __init__(
+        self,
+        status: int | None,
+        error_type: str | None,
+        parsed: Mapping[str, Any] | None = None,
+        exception: BaseException | None = None,
+        request_id: str | None = None,
+        extended_request_id: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        self.status = status
+        self.error_type = error_type
+        self.parsed = parsed
+        self.exception = exception
+        self.request_id = request_id
+        self.extended_request_id = extended_request_id
+        self.error_message = error_message
+        self.end_ns = 0
 
 
 class CallState:
@@ -34,6 +98,7 @@ class CallState:
         "attempt_start_ns",
         "attempts",
         "ended",
+        "extra_attributes",
         "info",
         "is_async",
         "last_end_ns",
@@ -61,7 +126,7 @@ class CallState:
 
     def __init__(
         self,
-        owner: Abandoner,
+        owner: Owner,
         info: OperationInfo,
         model: Any,
         start_ns: int,
@@ -78,6 +143,8 @@ class CallState:
         self.params = params
         self.region = region
         self.span: Span | None = None
+        # attributes known before the span opens (captures, Lambda's target): set when it does
+        self.extra_attributes: dict[str, Any] | None = None
         self.attempt_span: Span | None = None
         self.attempts = 0
         self.attempt_start_ns = 0
@@ -108,10 +175,17 @@ class CallState:
 
     def __del__(self) -> None:
         # botocore emits no closing event for KeyboardInterrupt, CancelledError or an
-        # exception raised by another after-call handler: end the span when the call's
-        # context dict is dropped, so it is never left open.
-        if getattr(self, "span", None) is not None and not self.ended:
-            try:
-                self.owner.abandon(self)
-            except Exception as error:
-                report("ending an abandoned call", error)
+        # exception raised by another after-call handler. A finalizer may run inside the
+        # garbage collector, on any thread: it only queues the call (ended at a safe point,
+        # where span processors and locks may run) and, when the call's send window is still
+        # current on this thread, puts back what was current before (a ContextVar set).
+        if getattr(self, "span", None) is None or self.ended:
+            return
+        try:
+            window = self.window_ctx
+            if window is not None and otel_context.get_current() is window:
+                otel_context.attach(self.parent)
+            self.window_token = self.window_ctx = None
+            _abandoned.append(self)  # resurrects it until then; __del__ never runs twice
+        except Exception:  # nothing may escape a finalizer, not even a report (it logs)
+            pass

@@ -21,11 +21,11 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-from botocore_otel import payload
 from botocore_otel._failsafe import report
 from botocore_otel.config import Settings, load_settings
 from botocore_otel.lifecycle import Lifecycle
 from botocore_otel.metrics import CallMetrics
+from botocore_otel.state import end_abandoned
 
 logger = logging.getLogger("botocore_otel")
 _VERSION = "0.1.0"
@@ -39,6 +39,10 @@ _OWNER_ID = "botocore_otel.owner"
 # anyway): until then wrapt and transfer.py (about 4 ms of imports) stay unloaded.
 _S3_CLIENT_EVENT = "creating-client-class.s3"
 _S3_CLIENT_ID = "botocore_otel.transfers"
+# payload.py (message propagation, Lambda's faas attributes) and user captures register
+# per-operation handlers; they are loaded when the session creates its first client of
+# such a service (registered before botocore copies the emitter into the client).
+_PAYLOAD_EVENT_SERVICES = {"stepfunctions": "sfn"}
 
 # (event, handler method, position, needed for)
 _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
@@ -73,6 +77,7 @@ class _Instrumentation:
                 report("creating the metric instruments (metrics stay off)", error)
         self.settings = settings
         self.tracer = tracer
+        _end_abandoned_at_exit()
         self.lifecycle = Lifecycle(settings, tracer, call_metrics)
         if settings.synthetic is not None:
             logger.info("botocore-otel: synthetic responses on: %s", settings.synthetic.describe())
@@ -87,15 +92,35 @@ class _Instrumentation:
             for event, method, position, need in _HANDLERS
             if need in wanted
         ]
-        # Per-operation handlers of payload propagation and user captures (payload.py).
-        self._handlers += payload.service_handlers(settings, self.lifecycle)
+        self._service_keys = _service_keys(settings)
+        self._service_handlers: list[Any] | None = None
 
-    def register(self, emitter: Any) -> None:
-        for event, handler, position, unique_id in self._handlers:
-            register = getattr(
-                emitter, {"first": "register_first", "last": "register_last"}.get(position, "register")
-            )
-            register(event, handler, unique_id=unique_id)
+    def _service_handlers_loaded(self) -> list[Any]:
+        if self._service_handlers is None:
+            from botocore_otel import payload
+
+            self._service_handlers = payload.service_handlers(self.settings, self.lifecycle)
+        return self._service_handlers
+
+    def _on_service_client(self, emitter: Any, **_: Any) -> None:
+        try:
+            _register(emitter, self._service_handlers_loaded())
+        except Exception as error:
+            report("registering per-service handlers", error)
+
+    def register(self, emitter: Any, client_service: str | None = None) -> None:
+        """``client_service``: the hyphenized service id when ``emitter`` is a client's."""
+        _register(emitter, self._handlers)
+        if client_service is not None:
+            if client_service in self._service_keys:
+                _register(emitter, self._service_handlers_loaded())
+        else:
+            for service in self._service_keys:
+                emitter.register(
+                    f"creating-client-class.{service}",
+                    functools.partial(self._on_service_client, emitter),
+                    unique_id=f"botocore_otel.services.{service}",
+                )
         emitter.register(_OWNER_EVENT, self._answer_owner, unique_id=_OWNER_ID)
         emitter.register(_S3_CLIENT_EVENT, _install_transfers, unique_id=_S3_CLIENT_ID)
         self._emitters.add(emitter)
@@ -106,8 +131,12 @@ class _Instrumentation:
             aio.install()
 
     def unregister(self, emitter: Any) -> None:
-        for event, handler, _, unique_id in self._handlers:
+        for event, handler, _, unique_id in [*self._handlers, *(self._service_handlers or ())]:
             emitter.unregister(event, handler, unique_id=unique_id)
+        for service in self._service_keys:
+            emitter.unregister(
+                f"creating-client-class.{service}", unique_id=f"botocore_otel.services.{service}"
+            )
         emitter.unregister(_OWNER_EVENT, self._answer_owner, unique_id=_OWNER_ID)
         emitter.unregister(_S3_CLIENT_EVENT, _install_transfers, unique_id=_S3_CLIENT_ID)
         self._emitters.discard(emitter)
@@ -116,9 +145,33 @@ class _Instrumentation:
         return self
 
     def close(self) -> None:
+        end_abandoned()
         self.lifecycle.enabled = False
         for emitter in list(self._emitters):
             self.unregister(emitter)
+
+
+@functools.cache
+def _end_abandoned_at_exit() -> None:
+    # Registered after the SDK providers' own exit handlers, so it runs before them.
+    import atexit
+
+    atexit.register(end_abandoned)
+
+
+def _register(emitter: Any, handlers: list[Any]) -> None:
+    for event, handler, position, unique_id in handlers:
+        register = getattr(
+            emitter, {"first": "register_first", "last": "register_last"}.get(position, "register")
+        )
+        register(event, handler, unique_id=unique_id)
+
+
+def _service_keys(settings: Settings) -> frozenset[str]:
+    """The hyphenized ids of the services that payload.py or the captures have handlers for
+    (Lambda always: Invoke's faas.* attributes)."""
+    payload = {_PAYLOAD_EVENT_SERVICES.get(s, s) for s in settings.payload_propagation}
+    return frozenset({*payload, "lambda", *(capture.service for capture in settings.capture)})
 
 
 @functools.cache
@@ -189,13 +242,16 @@ def instrument_target(target: Any, options: Mapping[str, object]) -> None:
         previous = owner or _owner_of(emitter)
         if previous is not None:
             previous.unregister(emitter)
-        instrumentation.register(emitter)
+        meta = getattr(target, "meta", None)
+        client_service = meta.service_model.service_id.hyphenize() if meta is not None else None
+        instrumentation.register(emitter, client_service)
         _owners[emitter] = instrumentation
-        _enable_transfers(now=getattr(target, "meta", None) is not None)
+        _enable_transfers(now=meta is not None)
 
 
 def uninstrument_target(target: Any) -> None:
     emitter = _emitter_of(target)
+    end_abandoned()
     with _lock:
         owner = _owners.pop(emitter, None)
         if owner is None:

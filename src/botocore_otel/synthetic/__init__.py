@@ -44,12 +44,13 @@ class SyntheticAnswer:
 class _Entry:
     """The rule selected for one (service, operation) and its lazily built templates."""
 
-    __slots__ = ("data", "error", "rule", "success", "url")
+    __slots__ = ("data", "error", "llm", "rule", "success", "url")
 
-    def __init__(self, rule: Rule, data: DataSource | None, url: str) -> None:
+    def __init__(self, rule: Rule, data: DataSource | None, url: str, llm: Any = None) -> None:
         self.rule = rule
         self.data = data
         self.url = url
+        self.llm = llm  # Bedrock model invocations without data: LLM-shaped answers (llm.py)
         self.success: Template | None = None
         self.error: Template | None = None
 
@@ -76,6 +77,15 @@ class _Entry:
             wire = error_wire(operation, error.code, error.status, error.message)
             template = self.error = Template(wire, self.url)
         return template
+
+
+def _llm(rule: Rule, data: DataSource | None, key: tuple[str, str]) -> Any:
+    """The LLM answer spec of a Bedrock model invocation answered without data."""
+    if data is not None or key[0] != "bedrock-runtime":
+        return None
+    from botocore_otel.synthetic import llm
+
+    return (rule.response.llm or llm.DEFAULT) if key[1] in llm.LLM_OPERATIONS else None
 
 
 def _with_body(operation: OperationModel, values: dict[str, Any], spec: ResponseSpec) -> Any:
@@ -135,6 +145,13 @@ class SyntheticResponder:
         if error is not None and (error.rate >= 1.0 or self._rng.random() < error.rate):
             template = entry.error_template(operation_model, error)
             code: str | None = error.code
+        elif entry.llm is not None:
+            from botocore_otel.synthetic.llm import answer
+
+            response, delay = answer(entry.llm, operation_model, params, self._rng, is_async)
+            if spec.latency is not None:
+                delay += spec.latency.sample(self._rng)
+            return SyntheticAnswer(response, rule.name, delay, None)
         else:
             template = entry.success_template(operation_model, params)
             code = None
@@ -148,7 +165,7 @@ class SyntheticResponder:
         for rule in self.rules:
             if rule.matches(service, operation):
                 data = rule.response.data_for(service, operation)
-                entry = _Entry(rule, data, f"https://{service}.synthetic.invalid/")
+                entry = _Entry(rule, data, f"https://{service}.synthetic.invalid/", _llm(rule, data, key))
                 break
         self._entries[key] = entry
         return entry

@@ -45,7 +45,14 @@ from botocore_otel.synthetic.rules import (
 from botocore_otel.synthetic.shapes import FILL_MODES, normalize
 
 RULE_KEYS = ("name", "match", "rate", "fixed_target", "decision", "response")
-RESPONSE_KEYS = ("data", "fill", "error", "latency", "body_size")
+RESPONSE_KEYS = ("data", "fill", "error", "latency", "body_size", "tokens", "first_token", "per_token")
+# Bedrock Runtime's errors, with the HTTP status Bedrock answers them with.
+_DEFAULT_STATUS = {
+    "ModelNotReadyException": 429,
+    "ModelTimeoutException": 408,
+    "ModelErrorException": 424,
+    "ServiceUnavailableException": 503,
+}
 ERROR_KEYS = ("code", "status", "message", "rate")
 TOP_KEYS = ("rules",)
 MAX_BODY_SIZE = 1 << 30
@@ -210,6 +217,12 @@ def _parse_response(
     if fill not in FILL_MODES:
         raise ConfigError(f"{prefix}.fill", fill, "'required' or 'all'")
     data, by_operation = _parse_data(raw.get("data"), f"{prefix}.data", match, services, catalog)
+    llm = None
+    if any(key in raw for key in ("tokens", "first_token", "per_token")):
+        from botocore_otel.synthetic import llm as llm_answers  # Bedrock LLM answers only
+
+        llm_answers.check_match(match, prefix)
+        llm = llm_answers.parse_llm(raw, prefix)
     return ResponseSpec(
         data=data,
         data_by_operation=by_operation,
@@ -217,6 +230,7 @@ def _parse_response(
         error=_parse_error(raw.get("error"), f"{prefix}.error"),
         latency=parse_latency(raw.get("latency"), f"{prefix}.latency"),
         body_size=_integer(raw, "body_size", prefix, 1024, 0, MAX_BODY_SIZE),
+        llm=llm,
     )
 
 
@@ -234,7 +248,7 @@ def _parse_error(raw: object, prefix: str) -> ErrorSpec | None:
     message = raw.get("message", "Synthetic error response")
     if not isinstance(message, str):
         raise ConfigError(f"{prefix}.message", message, "a string")
-    status = _integer(raw, "status", prefix, 400, 400, 599)
+    status = _integer(raw, "status", prefix, _DEFAULT_STATUS.get(code, 400), 400, 599)
     return ErrorSpec(code=code, status=status, message=message, rate=_rate(raw, "rate", prefix))
 
 

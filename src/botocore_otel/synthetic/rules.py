@@ -85,6 +85,8 @@ class ResponseSpec:
     error: ErrorSpec | None = None
     latency: Latency | None = None
     body_size: int = 1024
+    llm: Any = None
+    """An ``llm.LLMSpec`` (tokens, first_token, per_token) for Bedrock Runtime answers."""
 
     def data_for(self, service: str, operation: str) -> DataSource | None:
         if self.data is not None:
@@ -106,6 +108,8 @@ class ResponseSpec:
             parts.append(f"error {e.code} (HTTP {e.status}) on {e.rate:.0%} of selected calls")
         if self.latency is not None:
             parts.append(f"latency {self.latency.describe()}")
+        if self.llm is not None:
+            parts.append(self.llm.describe())
         if self.body_size != 1024:
             parts.append(f"streamed blob bodies of {self.body_size} bytes")
         return ", ".join(parts)

@@ -1,0 +1,210 @@
+"""GenAI telemetry of one Bedrock Runtime call: request parameters, the answer's usage and stop
+reasons (from the parsed response, the InvokeModel body or the stream's events), the span's
+``{operation} {model}`` name and attributes, and the ``gen_ai.client.*`` metrics.
+
+Runs once, when the call ends (:meth:`GenAICall.finish`); for a response stream that is when
+the application is done with the stream (see :mod:`botocore_otel.genai.streams`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore_otel.attributes import Attributes
+from botocore_otel.genai.families import CONVERSE, Family, dig, estimate_tokens, family_of
+from botocore_otel.genai.runtime import PROVIDER, GenAIRuntime
+
+_NS = 1e-9
+_USAGE_ATTRIBUTES = (
+    ("input", "gen_ai.usage.input_tokens"),
+    ("output", "gen_ai.usage.output_tokens"),
+    ("cache_read", "gen_ai.usage.cache_read.input_tokens"),
+    ("cache_write", "gen_ai.usage.cache_creation.input_tokens"),
+)
+_INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
+_CONVERSE_GUARDRAIL = ("guardrailConfig", "guardrailIdentifier")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _json_body(body: Any) -> Mapping[str, Any] | None:
+    """An InvokeModel request body (bytes or str; a file object is left unread)."""
+    if isinstance(body, (bytes, bytearray, str)):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return None
+        return document if isinstance(document, Mapping) else None
+    return None
+
+
+class GenAICall:
+    """What one call's GenAI telemetry gathers until it ends."""
+
+    __slots__ = (
+        "blocks",
+        "capture",
+        "family",
+        "finish_reasons",
+        "first_chunk_ns",
+        "model",
+        "operation",
+        "recording",
+        "request",
+        "runtime",
+        "state",
+        "text",
+        "usage",
+    )
+
+    def __init__(self, runtime: GenAIRuntime, state: Any, converse: bool, recording: bool) -> None:
+        params: Mapping[str, Any] = state.params or {}
+        self.runtime = runtime
+        self.state = state
+        self.recording = recording
+        self.capture = recording and runtime.capture_content
+        self.model = str(params.get("modelId") or "")
+        self.family: Family = CONVERSE if converse else family_of(self.model)
+        self.operation = "chat" if converse else self.family.operation
+        self.request: Mapping[str, Any] | None = params
+        if not converse:
+            wanted = recording or self.family.prompt
+            self.request = _json_body(params.get("body")) if wanted else None
+        self.usage: dict[str, int] = {}
+        self.finish_reasons: list[str] = []
+        self.first_chunk_ns = 0
+        self.text: list[str] | None = [] if self.capture else None
+        self.blocks: Any = None
+
+    # -- the answer -------------------------------------------------------------------------
+    def read_answer(self, document: Mapping[str, Any]) -> None:
+        """A whole answer: Converse's parsed response or an InvokeModel body."""
+        self._read_usage(document)
+        reason = dig(document, self.family.finish_reason)
+        if isinstance(reason, str):
+            self.finish_reasons = [reason]
+        if "output" not in self.usage:
+            estimate = estimate_tokens(dig(document, self.family.output_text))
+            if estimate is not None:
+                self.usage["output"] = estimate
+        if self.capture:
+            self.blocks = dig(document, self.family.output_content)
+            if self.blocks is None and self.text is not None:
+                text = dig(document, self.family.output_text)
+                if isinstance(text, str):
+                    self.text.append(text)
+
+    def _read_usage(self, document: Any) -> None:
+        family = self.family
+        for key, path in (
+            ("input", family.input_tokens),
+            ("output", family.output_tokens),
+            ("cache_read", family.cache_read_tokens),
+            ("cache_write", family.cache_write_tokens),
+        ):
+            value = dig(document, path)
+            if _number(value):
+                self.usage[key] = int(value)
+
+    def read_event(self, event: Mapping[str, Any], now_ns: int) -> bool:
+        """One stream event (a ConverseStream event, or an InvokeModel chunk decoded);
+        True for the last one (usage has come)."""
+        if not self.first_chunk_ns:
+            self.first_chunk_ns = now_ns
+        family = self.family
+        for path in family.stream_finish_reasons:
+            reason = dig(event, path)
+            if isinstance(reason, str):
+                self.finish_reasons = [reason]
+        for path in family.stream_usage:
+            part = dig(event, path) if path else event
+            if isinstance(part, Mapping):
+                self._read_usage(part)
+        if self.text is not None:
+            for path in family.stream_text:
+                text = dig(event, path)
+                if isinstance(text, str):
+                    self.text.append(text)
+        metrics = event.get(_INVOCATION_METRICS)
+        if isinstance(metrics, Mapping):
+            for key, name in (("input", "inputTokenCount"), ("output", "outputTokenCount")):
+                if _number(metrics.get(name)):
+                    self.usage[key] = int(metrics[name])
+            return True
+        return "metadata" in event
+
+    # -- the end ------------------------------------------------------------------------------
+    def finish(self, end_ns: int, error_type: str | None) -> None:
+        if "input" not in self.usage and self.request is not None and self.family.prompt:
+            estimate = estimate_tokens(dig(self.request, self.family.prompt))
+            if estimate is not None:
+                self.usage["input"] = estimate
+        span = self.state.span
+        if self.recording and span is not None:
+            if self.model:
+                span.update_name(f"{self.operation} {self.model}")
+            span.set_attributes(self.span_attributes())
+        runtime = self.runtime
+        if runtime.duration is None:
+            return
+        synthetic = self.state.synthetic_rule is not None
+        attributes = runtime.metric_attributes(self.operation, self.model, error_type, synthetic)
+        runtime.duration.record(max(0, end_ns - self.state.start_ns) * _NS, attributes)
+        for key, token_type in (("input", "input"), ("output", "output")):
+            if key in self.usage:
+                runtime.tokens.record(
+                    self.usage[key],
+                    runtime.metric_attributes(self.operation, self.model, error_type, synthetic, token_type),
+                )
+        if self.first_chunk_ns:
+            runtime.time_to_first_chunk.record(
+                max(0, self.first_chunk_ns - self.state.start_ns) * _NS, attributes
+            )
+
+    def span_attributes(self) -> Attributes:
+        attributes: Attributes = {"gen_ai.operation.name": self.operation}
+        if self.runtime.system_attribute:
+            attributes["gen_ai.system"] = PROVIDER
+        if self.model:
+            attributes["gen_ai.request.model"] = self.model
+        request, family = self.request, self.family
+        if request is not None:
+            for name, path in (
+                ("gen_ai.request.temperature", family.temperature),
+                ("gen_ai.request.top_p", family.top_p),
+                ("gen_ai.request.top_k", family.top_k),
+                ("gen_ai.request.max_tokens", family.max_tokens),
+            ):
+                value = dig(request, path)
+                if _number(value):
+                    attributes[name] = value
+            stop = dig(request, family.stop_sequences)
+            if isinstance(stop, list) and all(isinstance(s, str) for s in stop):
+                attributes["gen_ai.request.stop_sequences"] = stop
+        params: Mapping[str, Any] = self.state.params or {}
+        guardrail = params.get("guardrailIdentifier") or dig(
+            params, ("guardrailConfig", "guardrailIdentifier")
+        )
+        if isinstance(guardrail, str):
+            attributes["aws.bedrock.guardrail.id"] = guardrail
+        for key, name in _USAGE_ATTRIBUTES:
+            if key in self.usage:
+                attributes[name] = self.usage[key]
+        if self.finish_reasons:
+            attributes["gen_ai.response.finish_reasons"] = self.finish_reasons
+        if self.first_chunk_ns:
+            attributes["gen_ai.response.time_to_first_chunk"] = (
+                max(0, self.first_chunk_ns - self.state.start_ns) * _NS
+            )
+        if self.capture:
+            from botocore_otel.genai import content  # only with content capture on
+
+            request_document = params if family is CONVERSE else request
+            attributes.update(content.input_attributes(request_document, family))
+            text = "".join(self.text) if self.text else None
+            attributes.update(content.output_attributes(text, self.blocks, self.finish_reasons))
+        return attributes

@@ -1,0 +1,199 @@
+"""Response streams: the call's span ends when the application is done with the answer.
+
+botocore returns ConverseStream / InvokeModelWithResponseStream as soon as the headers are
+in; the answer comes later, event by event. The ``after-call`` parsed response's stream is
+replaced by a transparent proxy (``wrapt.ObjectProxy``: ``isinstance`` checks, attributes,
+``close()`` and iteration behave as before) that reads each event as it passes and ends the
+call once:
+
+* at the last event (the one with usage), or when the stream is exhausted;
+* when the application calls ``close()``;
+* when an error is raised inside the stream (``error.type`` is its AWS error code);
+* when the application drops the stream unread: a finalizer, which may run inside the
+  garbage collector, only queues the end (``state._abandoned``, with the abandoned calls); it
+  is done at the next call's first handler, at uninstrument, or at interpreter exit.
+
+aiobotocore's InvokeModel body needs an ``await`` to read, so it is followed the same way:
+the call ends when the application has read the body.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import wrapt
+
+from botocore_otel._failsafe import report
+from botocore_otel.attributes import exception_type
+from botocore_otel.genai.call import GenAICall
+from botocore_otel.state import _abandoned
+
+
+def _error_type(error: BaseException) -> str:
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, Mapping) else None
+    return str(code) if code else exception_type(error)
+
+
+if TYPE_CHECKING:
+    _Proxy = wrapt.ObjectProxy[Any]
+else:
+    _Proxy = wrapt.ObjectProxy
+
+
+class CallEnd:
+    """Ends one deferred call, once, whichever way the stream finishes."""
+
+    __slots__ = ("__weakref__", "call", "decode", "ended", "finalizer", "lifecycle", "outcome")
+
+    def __init__(self, call: GenAICall, lifecycle: Any, outcome: Any, decode: bool) -> None:
+        self.call = call
+        self.lifecycle = lifecycle
+        self.outcome = outcome  # the call's state.Outcome, completed at the end
+        self.decode = decode  # InvokeModel chunks: JSON in the event's bytes
+        self.ended = False
+        self.finalizer: weakref.finalize[Any, Any] | None = None
+
+    def watch(self, proxy: object) -> None:
+        self.finalizer = weakref.finalize(proxy, _abandoned.append, self.abandoned)
+
+    def on_event(self, event: Any) -> None:
+        if self.ended:
+            return
+        try:
+            now = time.time_ns()
+            if self.decode:
+                chunk = event.get("chunk") if isinstance(event, Mapping) else None
+                if not isinstance(chunk, Mapping):
+                    return
+                event = json.loads(chunk.get("bytes") or b"{}")
+            if isinstance(event, Mapping) and self.call.read_event(event, now):
+                self.done()
+        except Exception as error:
+            report("reading a Bedrock stream event", error)
+
+    def read_body(self, data: bytes) -> None:
+        try:
+            document = json.loads(data)
+            if isinstance(document, Mapping):
+                self.call.read_answer(document)
+        except Exception as error:
+            report("reading an InvokeModel body", error)
+        self.done()
+
+    def failed(self, error: BaseException) -> None:
+        self.done(_error_type(error), error)
+
+    def abandoned(self) -> None:
+        self.done()
+
+    def done(self, error_type: str | None = None, exception: BaseException | None = None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        if self.finalizer is not None:
+            self.finalizer.detach()
+        end_ns = max(time.time_ns(), self.call.state.start_ns)
+        try:
+            self.call.finish(end_ns, error_type)
+        except Exception as error:
+            report("GenAI telemetry", error)
+        outcome = self.outcome
+        outcome.end_ns = end_ns
+        if error_type is not None:
+            outcome.error_type, outcome.exception = error_type, exception
+        try:
+            self.lifecycle.end_call(self.call.state, outcome)
+        except Exception as error:
+            report("ending a Bedrock stream's call", error)
+
+
+class EventStreamProxy(_Proxy):
+    """botocore's ``EventStream``, observed."""
+
+    def __init__(self, stream: Any, end: CallEnd) -> None:
+        super().__init__(stream)
+        self._self_end = end
+
+    def __iter__(self) -> Any:
+        end = self._self_end
+        try:
+            for event in self.__wrapped__:
+                end.on_event(event)
+                yield event
+        except Exception as error:
+            end.failed(error)
+            raise
+        end.done()
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_end.done()
+
+
+class AsyncEventStreamProxy(EventStreamProxy):
+    """aiobotocore's ``AioEventStream``, observed."""
+
+    def __aiter__(self) -> Any:
+        return self._events()
+
+    async def _events(self) -> Any:
+        end = self._self_end
+        try:
+            async for event in self.__wrapped__:
+                end.on_event(event)
+                yield event
+        except Exception as error:
+            end.failed(error)
+            raise
+        end.done()
+
+
+class AsyncBodyProxy(_Proxy):
+    """aiobotocore's InvokeModel ``StreamingBody``: the call ends once the body is read."""
+
+    def __init__(self, body: Any, end: CallEnd) -> None:
+        super().__init__(body)
+        self._self_end = end
+        self._self_data: list[bytes] = []
+
+    async def read(self, amt: int | None = None) -> bytes:
+        try:
+            data: bytes = await self.__wrapped__.read(amt)
+        except Exception as error:
+            self._self_end.failed(error)
+            raise
+        self._self_data.append(data)
+        if amt is None or not data:
+            self._self_end.read_body(b"".join(self._self_data))
+        return data
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_end.done()
+
+
+def follow(call: GenAICall, lifecycle: Any, outcome: Any, member: str, *, is_async: bool, body: bool) -> bool:
+    """Replaces ``outcome.parsed[member]`` by its observed proxy; True when the call now ends later."""
+    parsed = outcome.parsed
+    target = parsed.get(member)
+    if target is None:
+        return False
+    end = CallEnd(call, lifecycle, outcome, decode=member == "body" and not body)
+    if body:
+        proxy: Any = AsyncBodyProxy(target, end)
+    else:
+        proxy = AsyncEventStreamProxy(target, end) if is_async else EventStreamProxy(target, end)
+    end.watch(proxy)
+    parsed[member] = proxy
+    # The outcome keeps the response without the proxy: holding it would keep the proxy alive.
+    outcome.parsed = {key: value for key, value in parsed.items() if key != member}
+    return True

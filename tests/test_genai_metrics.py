@@ -1,0 +1,81 @@
+"""GenAI metrics: ``gen_ai.client.operation.duration`` and ``gen_ai.client.token.usage``, for
+sampled and unsampled calls, with bounded attributes; none when metrics are off."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+
+from botocore_otel import Instrumentor
+from telemetry import Telemetry
+from tests.support.bedrock_server import BedrockServer, Reply, bedrock_client
+
+CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
+TITAN = "amazon.titan-text-express-v1"
+MESSAGES = [{"role": "user", "content": [{"text": "hello"}]}]
+BASE = {
+    "gen_ai.provider.name": "aws.bedrock",
+    "gen_ai.operation.name": "chat",
+    "gen_ai.request.model": CLAUDE,
+}
+
+
+def _run(telemetry: Telemetry, **options: Any) -> None:
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers, **options)
+
+    def script(received: Any) -> Reply:
+        if received.model_id == "broken":
+            return Reply(status=429, error_code="ThrottlingException")
+        return Reply(input_tokens=40, output_tokens=4)
+
+    try:
+        with BedrockServer(script) as server:
+            client = bedrock_client(session, server.url, attempts=1)
+            client.converse(modelId=CLAUDE, messages=MESSAGES)
+            list(client.converse_stream(modelId=CLAUDE, messages=MESSAGES)["stream"])
+            client.invoke_model(modelId=TITAN, body=json.dumps({"inputText": "hello"}))["body"].read()
+            with pytest.raises(Exception, match="ThrottlingException"):
+                client.converse(modelId="broken", messages=MESSAGES)
+    finally:
+        Instrumentor().uninstrument(session)
+
+
+def _points(telemetry: Telemetry, name: str) -> dict[tuple[tuple[str, Any], ...], Any]:
+    return {tuple(sorted(p.attributes.items())): p for p in telemetry.points(name)}
+
+
+@pytest.mark.parametrize("sampler", [ALWAYS_ON, ALWAYS_OFF], ids=["sampled", "unsampled"])
+def test_duration_and_token_usage_for_sampled_and_unsampled_calls(sampler: Any) -> None:
+    telemetry = Telemetry(sampler=sampler)
+    _run(telemetry)
+    durations = _points(telemetry, "gen_ai.client.operation.duration")
+    titan = {**BASE, "gen_ai.operation.name": "text_completion", "gen_ai.request.model": TITAN}
+    broken = {**BASE, "gen_ai.request.model": "broken", "error.type": "ThrottlingException"}
+    assert {key: p.count for key, p in durations.items()} == {
+        tuple(sorted(BASE.items())): 2,
+        tuple(sorted(titan.items())): 1,
+        tuple(sorted(broken.items())): 1,
+    }
+    tokens = _points(telemetry, "gen_ai.client.token.usage")
+    assert {key: (p.count, p.sum) for key, p in tokens.items()} == {
+        tuple(sorted({**BASE, "gen_ai.token.type": "input"}.items())): (2, 80),
+        tuple(sorted({**BASE, "gen_ai.token.type": "output"}.items())): (2, 8),
+        tuple(sorted({**titan, "gen_ai.token.type": "input"}.items())): (1, 40),
+        tuple(sorted({**titan, "gen_ai.token.type": "output"}.items())): (1, 4),
+    }
+    (first_chunk,) = telemetry.points("gen_ai.client.operation.time_to_first_chunk")
+    assert dict(first_chunk.attributes) == BASE
+
+
+def test_no_genai_metrics_when_metrics_are_off() -> None:
+    telemetry = Telemetry()
+    _run(telemetry, metrics=False)
+    assert not list(telemetry.points("gen_ai.client.operation.duration"))
+    assert not list(telemetry.points("gen_ai.client.token.usage"))
+    assert len(telemetry.spans()) == 4  # the spans still carry their gen_ai attributes
+    assert telemetry.spans()[0].attributes["gen_ai.usage.output_tokens"] == 4

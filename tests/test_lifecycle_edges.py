@@ -1,0 +1,168 @@
+"""Lifecycle edges: abandoned calls end at a safe point (never inside the garbage collector),
+and a nested call opens its parent's span with the parent's own instrumentation."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+
+import boto3
+from opentelemetry.sdk.trace import SpanProcessor
+
+from botocore_otel import Instrumentor
+from scripted_http import Reply, client_for, scripted_server
+from telemetry import Telemetry
+
+OK = Reply(body=b'{"TableNames":[]}')
+
+
+class _WhereEnded(SpanProcessor):
+    """Notes, for each ended span, whether the cycle collector was running."""
+
+    def __init__(self) -> None:
+        self.collecting = False
+        self.ended: list[tuple[str, bool]] = []
+
+    def on_end(self, span) -> None:
+        self.ended.append((span.name, self.collecting))
+
+    def gc_phase(self, phase: str, _info: dict) -> None:
+        self.collecting = phase == "start"
+
+
+def test_a_call_freed_by_the_cycle_collector_ends_at_the_next_call_not_inside_the_collector():
+    telemetry = Telemetry()
+    watch = _WhereEnded()
+    telemetry.tracer_provider.add_span_processor(watch)
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    gc.callbacks.append(watch.gc_phase)
+    try:
+        with scripted_server(lambda i, r: OK) as server:
+            client = client_for(session, "dynamodb", server.url)
+
+            def interrupt(context, **_):
+                context["cycle"] = context  # only the cycle collector frees it (aiobotocore's case)
+                raise KeyboardInterrupt
+
+            client.meta.events.register("after-call.dynamodb.ListTables", interrupt)
+            gc.disable()
+            try:
+                with contextlib.suppress(KeyboardInterrupt):
+                    client.list_tables()
+                gc.collect()
+            finally:
+                gc.enable()
+            assert telemetry.aws_spans() == []  # queued by the finalizer, not ended inside it
+            client.meta.events.unregister("after-call.dynamodb.ListTables", interrupt)
+            client.list_tables()  # the next call's first handler is a safe point
+    finally:
+        gc.callbacks.remove(watch.gc_phase)
+        Instrumentor().uninstrument(session)
+    spans = telemetry.aws_spans()
+    assert [s.attributes.get("error.type") for s in spans] == ["cancelled", None]
+    assert watch.ended == [("DynamoDB.ListTables", False), ("DynamoDB.ListTables", False)]
+
+
+def test_uninstrument_ends_queued_abandoned_calls():
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    with scripted_server(lambda i, r: OK) as server:
+        client = client_for(session, "dynamodb", server.url)
+
+        def interrupt(**_):
+            raise KeyboardInterrupt
+
+        client.meta.events.register("after-call.dynamodb.ListTables", interrupt)
+        with contextlib.suppress(KeyboardInterrupt):
+            client.list_tables()
+    Instrumentor().uninstrument(session)
+    (span,) = telemetry.aws_spans()
+    assert span.attributes["error.type"] == "cancelled"
+
+
+def test_a_nested_call_opens_its_parent_span_with_the_parent_instrumentation():
+    outer_telemetry, inner_telemetry = Telemetry(), Telemetry()
+    opened_by = []
+    outer_session, inner_session = boto3.session.Session(), boto3.session.Session()
+    Instrumentor().instrument(
+        outer_session,
+        request_hook=lambda span, service, operation, params: opened_by.append(operation),
+        **outer_telemetry.providers,
+    )
+    Instrumentor().instrument(inner_session, **inner_telemetry.providers)
+    try:
+        with scripted_server(lambda i, r: OK) as server:
+            outer = client_for(outer_session, "dynamodb", server.url)
+            inner = client_for(inner_session, "dynamodb", server.url)
+
+            def nested_call(**_):  # after before-call, before before-send: no span yet
+                inner.describe_limits()
+
+            outer.meta.events.register("before-sign.dynamodb.ListTables", nested_call)
+            outer.list_tables()
+    finally:
+        Instrumentor().uninstrument(outer_session)
+        Instrumentor().uninstrument(inner_session)
+    (parent,) = outer_telemetry.aws_spans()
+    (child,) = inner_telemetry.aws_spans()
+    assert parent.name == "DynamoDB.ListTables"
+    assert child.name == "DynamoDB.DescribeLimits"
+    assert child.parent.span_id == parent.context.span_id
+    assert opened_by == ["ListTables"]  # the outer instrumentation's own request hook
+
+
+def test_calls_that_never_reach_the_wire_get_no_span_on_any_path():
+    from botocore.exceptions import ParamValidationError
+    from botocore.stub import Stubber
+
+    telemetry = Telemetry()
+    session = boto3.session.Session(region_name="us-east-1")
+    Instrumentor().instrument(
+        session,
+        capture="lambda.Invoke:Qualifier=app.qualifier;dynamodb.GetItem:TableName=app.table",
+        **telemetry.providers,
+    )
+    try:
+        lam = session.client("lambda", aws_access_key_id="k", aws_secret_access_key="s")
+        with Stubber(lam) as stubber:  # payload propagation and a capture on the same call
+            stubber.add_response("invoke", {"StatusCode": 200})
+            lam.invoke(FunctionName="fn", Payload=b"{}", Qualifier="live")
+        ddb = session.client("dynamodb", aws_access_key_id="k", aws_secret_access_key="s")
+        with contextlib.suppress(ParamValidationError):
+            ddb.get_item(TableName="t", Key="not a map")  # a capture, then a parameter error
+        sqs = session.client("sqs", aws_access_key_id="k", aws_secret_access_key="s")
+        queue = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
+        with Stubber(sqs) as stubber:  # the message gets the context before the Stubber answers
+            stubber.add_response("send_message", {"MessageId": "m", "MD5OfMessageBody": "x"})
+            sqs.send_message(QueueUrl=queue, MessageBody="hello")
+        with contextlib.suppress(ParamValidationError):
+            sqs.send_message(QueueUrl=queue, MessageBody="hello", DelaySeconds="soon")
+        sns = session.client("sns", aws_access_key_id="k", aws_secret_access_key="s")
+        with Stubber(sns) as stubber:
+            stubber.add_response("publish", {"MessageId": "m"})
+            sns.publish(TopicArn="arn:aws:sns:us-east-1:123456789012:t", Message="hello")
+        gc.collect()  # nothing abandoned is left to end later either
+        with scripted_server(lambda i, r: OK) as server:  # a call that does reach the wire
+            client_for(session, "dynamodb", server.url).list_tables()
+    finally:
+        Instrumentor().uninstrument(session)
+    assert [s.name for s in telemetry.aws_spans()] == ["DynamoDB.ListTables"]
+    assert telemetry.aws_spans()[0].attributes.get("error.type") is None
+
+
+def test_captured_and_lambda_attributes_reach_the_span_when_it_opens(moto):
+    from test_services_attributes import make_function
+
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, capture="lambda.Invoke:Qualifier=app.qualifier", **telemetry.providers)
+    try:
+        make_function(moto, session)
+        moto.client("lambda", session=session).invoke(FunctionName="fn", Payload=b"{}", Qualifier="$LATEST")
+    finally:
+        Instrumentor().uninstrument(session)
+    (span,) = telemetry.spans("Lambda.Invoke")
+    assert span.attributes["faas.invoked_name"] == "fn"
+    assert span.attributes["app.qualifier"] == "$LATEST"
