@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.support.moto_server import MotoServer
+from tests.support.optional import in_ci, missing
 from tests.support.otlp_receiver import OTLPReceiver
 from tests.support.prometheus import (
     MetricsEndpoint,
@@ -25,6 +26,29 @@ from tests.support.prometheus import (
     find_prometheus,
     serve_registry,
 )
+
+
+# ----------------------------------------------------------------------------- no silent skips
+# Under CI=true a test or module skipped because an import failed (``pytest.importorskip``)
+# fails instead: CI must not pass by running less than it claims.
+def _import_skip(report: pytest.CollectReport | pytest.TestReport) -> bool:
+    return bool(report.skipped) and "could not import" in str(report.longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and _import_skip(report):
+        report.outcome = "failed"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and _import_skip(report):
+        report.outcome = "failed"
 
 
 # ----------------------------------------------------------------------------- telemetry
@@ -98,8 +122,8 @@ def otlp_receiver(otlp_receiver_session: OTLPReceiver) -> OTLPReceiver:
 def _require_prometheus() -> None:
     try:
         find_prometheus()
-    except PrometheusMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
+    except PrometheusMissing:
+        missing("prometheus (the real server binary)", "sudo .ci/install-system-deps")
 
 
 @pytest.fixture

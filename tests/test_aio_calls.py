@@ -17,8 +17,9 @@ from botocore.exceptions import ClientError
 
 from botocore_otel import Instrumentor
 from telemetry import Telemetry
+from tests.support.optional import require_module
 
-aiobotocore_session = pytest.importorskip("aiobotocore.session")
+aiobotocore_session = require_module("aiobotocore.session", "pip install -e '.[aio]'")
 from aiobotocore.awsrequest import AioAWSResponse  # noqa: E402
 
 KEY_SCHEMA = {

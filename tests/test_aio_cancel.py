@@ -24,8 +24,9 @@ from botocore_otel import Instrumentor
 from botocore_otel.state import in_flight
 from scripted_http import Received, Reply, ScriptedServer, scripted_server
 from telemetry import Telemetry
+from tests.support.optional import require_module
 
-aiobotocore_session = pytest.importorskip("aiobotocore.session")
+aiobotocore_session = require_module("aiobotocore.session", "pip install -e '.[aio]'")
 
 SLOW_S = 10.0
 LIST_TABLES = b'{"TableNames": []}'

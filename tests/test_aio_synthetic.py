@@ -17,9 +17,10 @@ from opentelemetry import context as otel_context
 from botocore_otel import Instrumentor
 from botocore_otel.state import in_flight
 from telemetry import Telemetry
+from tests.support.optional import require_module
 from tests.support.ports import closed_port
 
-aiobotocore_session = pytest.importorskip("aiobotocore.session")
+aiobotocore_session = require_module("aiobotocore.session", "pip install -e '.[aio]'")
 
 LATENCY_S = 0.3
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import botocore.session
 import pytest
 from opentelemetry import propagate
 from opentelemetry.propagators.textmap import TextMapPropagator
@@ -71,6 +72,10 @@ def test_existing_trace_headers_are_never_overwritten_or_doubled(session, teleme
     assert len(received.header_values("traceparent")) == 1
 
 
+@pytest.mark.skipif(
+    "bedrock-agentcore" not in botocore.session.get_session().get_available_services(),
+    reason="this botocore has no bedrock-agentcore model (the service came after botocore 1.34)",
+)
 def test_bedrock_agentcore_trace_parameters_win(session, telemetry):
     """InvokeAgentRuntime serializes traceParent/traceState into the very same headers."""
     theirs = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

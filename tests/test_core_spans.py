@@ -14,12 +14,12 @@ from tests.scripted_http import Received, Reply, client_for, scripted_server
 def test_span_for_a_dynamodb_call(moto, session, telemetry):
     ddb = moto.client("dynamodb", session=session)
     ddb.create_table(
-        TableName="t",
+        TableName="tbl",
         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    result = ddb.get_item(TableName="t", Key={"k": {"S": "x"}})
+    result = ddb.get_item(TableName="tbl", Key={"k": {"S": "x"}})
 
     (span,) = telemetry.spans("DynamoDB.GetItem")
     assert span.kind is SpanKind.CLIENT
@@ -176,7 +176,7 @@ def test_no_span_when_the_call_never_reaches_the_wire(moto, session, telemetry):
 
     ddb = moto.client("dynamodb", session=session)
     with pytest.raises(ParamValidationError):
-        ddb.get_item(TableName="t")  # Key missing
+        ddb.get_item(TableName="tbl")  # Key missing
     sqs = moto.client("sqs", session=session)  # payload propagation opens its span early
     with pytest.raises(ParamValidationError):
         sqs.send_message(QueueUrl=f"{moto.endpoint_url}/123456789012/q")  # MessageBody missing

@@ -258,13 +258,13 @@ def test_captures_on_real_calls(moto, caplog):
     try:
         ddb = moto.client("dynamodb", session=session)
         ddb.create_table(
-            TableName="t",
+            TableName="tbl",
             KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
         ddb.query(
-            TableName="t", KeyConditionExpression="k = :v", ExpressionAttributeValues={":v": {"S": "x"}}
+            TableName="tbl", KeyConditionExpression="k = :v", ExpressionAttributeValues={":v": {"S": "x"}}
         )
         s3 = moto.client("s3", session=session)
         s3.create_bucket(Bucket="bkt")

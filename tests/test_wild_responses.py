@@ -286,14 +286,14 @@ CASES = [
         "truncated-json",
         "dynamodb",
         "GetItem",
-        {"TableName": "t", "Key": {"pk": {"S": "a"}}},
+        {"TableName": "tbl", "Key": {"pk": {"S": "a"}}},
         lambda r: response(200, b'{"Item": {"pk": {"S": "a', {**JSON, **REQUEST_ID}),
     ),
     Case(
         "truncated-json-short-read",
         "dynamodb",
         "GetItem",
-        {"TableName": "t", "Key": {"pk": {"S": "a"}}},
+        {"TableName": "tbl", "Key": {"pk": {"S": "a"}}},
         lambda r: response(200, b'{"Item": {"pk"', {**JSON, **REQUEST_ID}, content_length=500),
     ),
     Case(
@@ -351,7 +351,7 @@ CASES = [
         "no-request-id-error",
         "dynamodb",
         "DescribeTable",
-        {"TableName": "t"},
+        {"TableName": "tbl"},
         lambda r: response(400, b'{"__type": "ResourceNotFoundException", "message": "no"}', JSON),
     ),
     Case(

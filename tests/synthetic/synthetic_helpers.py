@@ -12,7 +12,7 @@ from botocore.model import OperationModel
 from botocore.response import StreamingBody
 
 from botocore_otel.synthetic.responses import Template
-from botocore_otel.synthetic.shapes import ENGINE_HEADERS
+from botocore_otel.synthetic.shapes import ENGINE_HEADERS, protocol_of
 from botocore_otel.synthetic.wire import success_wire
 
 _PARSERS: dict[str, Any] = {}
@@ -22,7 +22,7 @@ def parse(operation: OperationModel, data: dict[str, Any]) -> dict[str, Any]:
     """Serialize ``data`` as the synthetic engine does, then parse it like botocore's endpoint."""
     template = Template(success_wire(operation, data), "https://synthetic.invalid/")
     response = template.response()
-    protocol = operation.service_model.resolved_protocol
+    protocol = protocol_of(operation)
     parser = _PARSERS.get(protocol)
     if parser is None:
         parser = _PARSERS[protocol] = parsers.create_parser(protocol)
@@ -56,7 +56,7 @@ def expected(operation: OperationModel, data: dict[str, Any], headers: Any) -> d
     out = dict(data)
     if shape is None:
         return out
-    if operation.service_model.resolved_protocol in ("rest-xml", "query", "ec2"):
+    if protocol_of(operation) in ("rest-xml", "query", "ec2"):
         out = _without_empty_flattened(shape, out)
     payload = shape.serialization.get("payload")
     if payload and payload not in out:

@@ -18,6 +18,7 @@ from synthetic_helpers import closed_port
 
 from botocore_otel import Instrumentor
 from botocore_otel.synthetic import SyntheticResponder, responses
+from tests.support.optional import require_module
 
 PORT = closed_port()
 CREDENTIALS = {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret"}
@@ -237,7 +238,7 @@ def test_is_async_without_aiobotocore_returns_plain_response(
 
 @pytest.fixture
 def aio_session() -> Iterator[Any]:
-    aio = pytest.importorskip("aiobotocore.session")
+    aio = require_module("aiobotocore.session", "pip install -e '.[aio]'")
     responses._aio_checked = False
     yield aio.get_session()
     responses._aio_checked = False

@@ -17,6 +17,7 @@ from synthetic_helpers import comparable, expected
 
 from botocore_otel.errors import ConfigError
 from botocore_otel.synthetic import SyntheticResponder
+from botocore_otel.synthetic.shapes import protocol_of
 
 _SESSION = botocore.session.Session()
 OPERATIONS = [
@@ -86,7 +87,7 @@ def test_random_user_data_round_trips_or_is_rejected(
         return
     answer = responder.answer(service, operation, None, 1)
     assert answer is not None
-    parser = parsers.create_parser(operation.service_model.resolved_protocol)
+    parser = parsers.create_parser(protocol_of(operation))
     response_dict = convert_to_response_dict(answer.response, operation)
     parsed = comparable(parser.parse(response_dict, operation.output_shape))
     accepted = responder.rules[0].response.data

@@ -37,6 +37,15 @@ def is_streaming_payload(shape: Shape, member: str) -> bool:
     return bool(shape.serialization.get("payload") == member and shape.members[member].type_name == "blob")
 
 
+def protocol_of(operation: OperationModel) -> str:
+    """The wire protocol botocore uses for ``operation``'s service. ``resolved_protocol``
+    (newer botocore, for models that list several protocols) is absent from older botocore,
+    whose models name exactly one."""
+    model = operation.service_model
+    protocol = getattr(model, "resolved_protocol", None) or model.protocol
+    return str(protocol)
+
+
 def status_code_of(operation: OperationModel) -> int:
     code = operation.http.get("responseCode", 200)
     return code if isinstance(code, int) and 200 <= code < 300 else 200
@@ -160,7 +169,7 @@ def generate_output(
     shape = operation.output_shape
     if shape is None:
         return {}
-    protocol = operation.service_model.resolved_protocol
+    protocol = protocol_of(operation)
     xml = protocol in ("rest-xml", "query", "ec2")
     out = _Generator(fill, body_size, xml).structure(shape)
     if fill == "all":

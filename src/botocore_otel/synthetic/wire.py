@@ -18,7 +18,7 @@ from typing import Any
 from botocore.model import OperationModel, Shape
 
 from botocore_otel.synthetic import cbor, eventstream, xmlwire
-from botocore_otel.synthetic.shapes import status_code_of
+from botocore_otel.synthetic.shapes import protocol_of, status_code_of
 
 REQUEST_ID_PLACEHOLDER = "00000000-synthetic-request-id-000000"
 assert len(REQUEST_ID_PLACEHOLDER) == 36
@@ -301,7 +301,7 @@ def _base_headers(op: OperationModel, protocol: str, ctype: str) -> dict[str, st
 
 
 def success_wire(op: OperationModel, data: dict[str, Any]) -> Wire:
-    protocol = op.service_model.resolved_protocol
+    protocol = protocol_of(op)
     spec = PROTOCOLS[protocol]
     ctype = spec.content_type(op)
     status, extra, body = spec.success(op, data, ctype)
@@ -325,7 +325,7 @@ def _set_header(headers: dict[str, str], name: str, value: str) -> None:
 
 
 def error_wire(op: OperationModel, code: str, status: int, message: str) -> Wire:
-    protocol = op.service_model.resolved_protocol
+    protocol = protocol_of(op)
     spec = PROTOCOLS[protocol]
     sender = "Sender" if status < 500 else "Receiver"
     body = spec.error(op, code, message, sender)
