@@ -63,9 +63,22 @@ if TYPE_CHECKING:
 SKIPPED_ATTRIBUTE = "botocore_otel.propagation.skipped"
 _CLIENT_CONTEXT = "X-Amz-Client-Context"
 _FIRST = ("traceparent", "tracestate")
-# botocore's per-call context: (the placeholder span, messages skipped), until before-call
+# botocore's per-call context: the call's _Pending, until before-call
 _PENDING = "botocore_otel.payload.pending"
+_XRAY = ""  # in _Pending.written: the X-Ray header, not a propagator field
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+
+
+class _Pending:
+    """What one call's message got at before-parameter-build, until before-call replaces it."""
+
+    __slots__ = ("skipped", "span", "written")
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+        self.skipped = 0
+        self.written: dict[str, str] = {}
+        """placeholder value -> the field it stands for (``_XRAY``: the X-Ray header)"""
 
 
 class PayloadPropagator:
@@ -122,7 +135,7 @@ class PayloadPropagator:
         span = self._calls.call_span(context)
         return span if span is not None and span.get_span_context().is_valid else None
 
-    def _placeholder(self, context: dict[str, Any]) -> Span | None:
+    def _placeholder(self, context: dict[str, Any]) -> _Pending | None:
         """A stand-in for the call's span at before-parameter-build (see the module's doc)."""
         if not self._calls.enabled or STATE_KEY not in context:
             return None
@@ -132,14 +145,19 @@ class PayloadPropagator:
             placeholder = SpanContext(parent.trace_id, span_id, False, parent.trace_flags, parent.trace_state)
         else:
             placeholder = SpanContext(random.getrandbits(128) or 1, span_id, False, _SAMPLED)
-        span = NonRecordingSpan(placeholder)
-        context[_PENDING] = (span, 0)
-        return span
+        pending = context[_PENDING] = _Pending(NonRecordingSpan(placeholder))
+        return pending
 
-    def _skipped_later(self, context: dict[str, Any], skipped: int) -> None:
-        pending = context.get(_PENDING)
-        if pending is not None and skipped:
-            context[_PENDING] = (pending[0], pending[1] + skipped)
+    def _placeholder_fields(self, pending: _Pending) -> dict[str, str]:
+        fields = self._fields(pending.span)
+        pending.written.update({value: name for name, value in fields.items()})
+        return fields
+
+    @staticmethod
+    def _placeholder_xray(pending: _Pending) -> str:
+        header = xray_header_value(pending.span.get_span_context())
+        pending.written[header] = _XRAY
+        return header
 
     def on_send_ready(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         """At before-call: the span opens, and its fields replace the placeholders."""
@@ -147,18 +165,16 @@ class PayloadPropagator:
         if pending is None:
             return
         try:
-            placeholder, skipped = pending
             span = self._span(context)
             if span is None:
                 return
-            real_fields = self._fields(span)
-            replacements = {
-                xray_header_value(placeholder.get_span_context()): xray_header_value(span.get_span_context())
-            }
-            for name, value in self._fields(placeholder).items():
-                replacements[value] = real_fields.get(name, value)
+            names = set(pending.written.values())
+            real_fields = self._fields(span) if names - {_XRAY} else {}
+            if _XRAY in names:
+                real_fields[_XRAY] = xray_header_value(span.get_span_context())
+            replacements = {value: real_fields.get(name, value) for value, name in pending.written.items()}
             params["body"] = replaced(params.get("body"), replacements)
-            self._skipped(span, skipped)
+            self._skipped(span, pending.skipped)
         except Exception as error:
             report("payload propagation", error)
 
@@ -188,15 +204,14 @@ class PayloadPropagator:
     # -- SQS / SNS -----------------------------------------------------------------------
     def _messages(
         self,
-        span: Span,
+        pending: _Pending,
         params: dict[str, Any],
-        context: dict[str, Any],
         entries_key: str | None,
         body_key: str,
         sqs: bool,
     ) -> None:
-        fields = self._fields(span)
-        header = xray_header_value(span.get_span_context()) if sqs and self._aws_trace_header else None
+        fields = self._placeholder_fields(pending)
+        header = self._placeholder_xray(pending) if sqs and self._aws_trace_header else None
         if entries_key is None:
             messages: list[Any] = [params]
         else:
@@ -234,14 +249,14 @@ class PayloadPropagator:
             a is not b for a, b in zip(messages, params[entries_key], strict=True)
         ):
             params[entries_key] = messages
-        self._skipped_later(context, skipped)
+        pending.skipped += skipped
 
     def on_sqs_send(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         try:
-            span = self._placeholder(context)
-            if span is not None:
+            pending = self._placeholder(context)
+            if pending is not None:
                 batch = "Entries" if "Entries" in params else None
-                self._messages(span, params, context, batch, "MessageBody", sqs=True)
+                self._messages(pending, params, batch, "MessageBody", sqs=True)
         except Exception as error:
             report("SQS payload propagation", error)
 
@@ -249,10 +264,10 @@ class PayloadPropagator:
         try:
             if not params.get("TopicArn") or params.get("TargetArn") or params.get("PhoneNumber"):
                 return  # SMS and mobile push: left exactly as the caller wrote them
-            span = self._placeholder(context)
-            if span is not None:
+            pending = self._placeholder(context)
+            if pending is not None:
                 batch = "PublishBatchRequestEntries" if "PublishBatchRequestEntries" in params else None
-                self._messages(span, params, context, batch, "Message", sqs=False)
+                self._messages(pending, params, batch, "Message", sqs=False)
         except Exception as error:
             report("SNS payload propagation", error)
 
@@ -322,10 +337,10 @@ class PayloadPropagator:
             entries = params.get("Entries")
             if not isinstance(entries, (list, tuple)) or not entries:
                 return
-            span = self._placeholder(context)
-            if span is None:
+            pending = self._placeholder(context)
+            if pending is None:
                 return
-            header = xray_header_value(span.get_span_context())
+            header = self._placeholder_xray(pending)
             updated = [
                 {**e, "TraceHeader": header} if isinstance(e, Mapping) and not e.get("TraceHeader") else e
                 for e in entries
@@ -337,9 +352,9 @@ class PayloadPropagator:
 
     def on_start_execution(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         try:
-            span = self._placeholder(context) if not params.get("traceHeader") else None
-            if span is not None:
-                params["traceHeader"] = xray_header_value(span.get_span_context())
+            pending = self._placeholder(context) if not params.get("traceHeader") else None
+            if pending is not None:
+                params["traceHeader"] = self._placeholder_xray(pending)
         except Exception as error:
             report("Step Functions payload propagation", error)
 
