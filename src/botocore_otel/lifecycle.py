@@ -382,4 +382,3 @@ def _is_async(client_config: Any) -> bool:
     if known is None:
         known = _async_types[cls] = cls.__module__.startswith("aiobotocore")
     return known
-

@@ -67,8 +67,10 @@ class _Instrumentation:
 
     def __init__(self, settings: Settings, shared_from: _Instrumentation | None = None) -> None:
         # A session's share of the global instrumentation uses the global tracer and metrics.
-        tracer: Tracer = shared_from.tracer if shared_from else trace.get_tracer(
-            "botocore_otel", _VERSION, tracer_provider=settings.tracer_provider
+        tracer: Tracer = (
+            shared_from.tracer
+            if shared_from
+            else trace.get_tracer("botocore_otel", _VERSION, tracer_provider=settings.tracer_provider)
         )
         call_metrics = shared_from.call_metrics if shared_from else None
         if settings.metrics and shared_from is None:
