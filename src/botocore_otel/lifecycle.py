@@ -133,8 +133,8 @@ class Lifecycle:
     def call_span(self, context: Mapping[str, Any]) -> Span | None:
         """The span of the call that owns botocore's ``context``, opened now if need be.
 
-        For handlers that run before before-send (payload propagation at
-        before-parameter-build needs the span's context to put into the message).
+        For handlers that run before before-send: payload propagation writes the span's
+        context into the message at before-call (or Lambda's ClientContext at request-created).
         """
         state: CallState | None = context.get(STATE_KEY)
         if state is None or state.ended:
