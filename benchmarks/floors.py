@@ -12,6 +12,8 @@ with the SDK set-up of ``workload.py``. Per operation (DynamoDB GetItem, SQS Sen
 * ``span``: an SDK span with the call span's name, kind and attributes (those botocore-otel
   gives it), made current (one attach and detach) and ended; recording (``ALWAYS_ON``) and
   not sampled (``ParentBased(TraceIdRatioBased(0))``);
+* ``span-without-attributes`` (recording only, for the report): the same span with no
+  attributes; the difference is what the span's attributes cost;
 * ``lean-record``: one ``rpc.client.call.duration`` record with the default attribute set
   (rpc.system, rpc.service, rpc.method, cloud.region), from main's ``CallMetrics``;
 * ``all-records``: the six records ``metrics="all"`` makes for a one-attempt call (rpc, the
@@ -48,7 +50,7 @@ OPERATIONS = ("GetItem", "SendMessage")
 CONFIGS = ("defaults", "all")
 SAMPLING = ("recording", "unsampled")
 EVENTS = ("provide-client-params", "before-call", "before-send", "response-received", "after-call")
-_PER_OP = ("bare", "handlers", "span", "lean-record", "all-records")
+_PER_OP = ("bare", "handlers", "span", "span-without-attributes", "lean-record", "all-records")
 
 
 def probe_names(sampling: str) -> list[str]:
@@ -59,10 +61,11 @@ def probe_names(sampling: str) -> list[str]:
     return [*names, "SendMessage:context-into-body", "SendMessage:with-traceparent"]
 
 
-def _span(operation: str, shapes: dict[str, Any]) -> Callable[[], None]:
+def _span(operation: str, shapes: dict[str, Any], with_attributes: bool = True) -> Callable[[], None]:
     from opentelemetry import context, trace
 
     name, kind, attributes = shapes[operation]
+    attributes = attributes if with_attributes else {}
     tracer = trace.get_tracer("benchmark.floors")
 
     def one() -> None:
@@ -152,6 +155,7 @@ def probes(sampling: str) -> dict[str, Callable[[], Any]]:
         handled = workload.clients(OPERATIONS, no_op_handlers=EVENTS)
         for operation in OPERATIONS:
             made[f"{operation}:bare"], made[f"{operation}:handlers"] = bare[operation], handled[operation]
+            made[f"{operation}:span-without-attributes"] = _span(operation, shapes, with_attributes=False)
             made[f"{operation}:lean-record"], made[f"{operation}:all-records"] = _records(operation)
         made["SendMessage:context-into-body"] = _context_into_body(live)
         attribute = {
@@ -218,6 +222,10 @@ def report_lines(per: dict[str, dict[str, float]], calls: int) -> list[str]:
         ("five no-op handlers, over bare", lambda op: recording[f"{op}:handlers"] - recording[f"{op}:bare"]),
         ("recording span, made current, ended", lambda op: recording[f"{op}:span"]),
         ("unsampled span, made current, ended", lambda op: per["unsampled"][f"{op}:span"]),
+        (
+            "(in the recording span) its attributes",
+            lambda op: recording[f"{op}:span"] - recording[f"{op}:span-without-attributes"],
+        ),
         ("one lean histogram record (4 attributes)", lambda op: recording[f"{op}:lean-record"]),
         ("six records of metrics=all", lambda op: recording[f"{op}:all-records"]),
     ]
