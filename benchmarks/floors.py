@@ -12,13 +12,17 @@ with the SDK set-up of ``workload.py``. Per operation (DynamoDB GetItem, SQS Sen
 * ``span``: an SDK span with the call span's name, kind and attributes (those botocore-otel
   gives it), made current (one attach and detach) and ended; recording (``ALWAYS_ON``) and
   not sampled (``ParentBased(TraceIdRatioBased(0))``);
+* ``span-without-attributes`` (recording only, for the report): the same span with no
+  attributes; the difference is what the span's attributes cost;
 * ``lean-record``: one ``rpc.client.call.duration`` record with the default attribute set
   (rpc.system, rpc.service, rpc.method, cloud.region), from main's ``CallMetrics``;
 * ``all-records``: the six records ``metrics="all"`` makes for a one-attempt call (rpc, the
   two smithy histograms with the status code, the three phases);
-* SendMessage only: ``context-into-message`` (the traceparent formatted into the message's
-  ``MessageAttributes``) and ``with-traceparent`` (the call when the caller passes that
-  attribute: what botocore spends validating and serializing it, over ``bare``).
+* SendMessage only: ``context-into-body`` (the traceparent formatted as a message attribute
+  and appended to the serialized JSON body: the least a tracer that writes the context into
+  the message pays), and, for the record only, ``with-traceparent`` (the call when the caller
+  passes that attribute: what botocore spends validating and serializing it, over ``bare``;
+  botocore-otel no longer pays it on a SendMessage without attributes of the caller's).
 
 And ``headers``: the X-Ray and ``traceparent`` headers formatted from the span context into
 botocore's ``HeadersDict`` (nothing to check or skip: the least any call pays).
@@ -46,7 +50,7 @@ OPERATIONS = ("GetItem", "SendMessage")
 CONFIGS = ("defaults", "all")
 SAMPLING = ("recording", "unsampled")
 EVENTS = ("provide-client-params", "before-call", "before-send", "response-received", "after-call")
-_PER_OP = ("bare", "handlers", "span", "lean-record", "all-records")
+_PER_OP = ("bare", "handlers", "span", "span-without-attributes", "lean-record", "all-records")
 
 
 def probe_names(sampling: str) -> list[str]:
@@ -54,13 +58,14 @@ def probe_names(sampling: str) -> list[str]:
     if sampling == "unsampled":  # only the span and the sampled flag differ
         return ["headers", *(f"{op}:span" for op in OPERATIONS)]
     names = ["headers", *(f"{op}:{part}" for op in OPERATIONS for part in _PER_OP)]
-    return [*names, "SendMessage:context-into-message", "SendMessage:with-traceparent"]
+    return [*names, "SendMessage:context-into-body", "SendMessage:with-traceparent"]
 
 
-def _span(operation: str, shapes: dict[str, Any]) -> Callable[[], None]:
+def _span(operation: str, shapes: dict[str, Any], with_attributes: bool = True) -> Callable[[], None]:
     from opentelemetry import context, trace
 
     name, kind, attributes = shapes[operation]
+    attributes = attributes if with_attributes else {}
     tracer = trace.get_tracer("benchmark.floors")
 
     def one() -> None:
@@ -93,14 +98,12 @@ def _headers(span: Any) -> Callable[[], None]:
     return one
 
 
-def _context_into_message(span: Any) -> Callable[[], None]:
-    params: dict[str, Any] = {"QueueUrl": workload.QUEUE_URL, "MessageBody": workload.MESSAGE}
+def _context_into_body(span: Any) -> Callable[[], None]:
+    body = json.dumps({"QueueUrl": workload.QUEUE_URL, "MessageBody": workload.MESSAGE}).encode()
 
     def one() -> None:
-        attributes = params.get("MessageAttributes") or {}
-        value = {"DataType": "String", "StringValue": _traceparent(span.get_span_context())}
-        params["MessageAttributes"] = {**attributes, "traceparent": value}
-        del params["MessageAttributes"]  # the next repetition starts from the caller's params again
+        value = {"traceparent": {"DataType": "String", "StringValue": _traceparent(span.get_span_context())}}
+        body[:-1] + b', "MessageAttributes": ' + json.dumps(value).encode() + b"}"
 
     return one
 
@@ -152,8 +155,9 @@ def probes(sampling: str) -> dict[str, Callable[[], Any]]:
         handled = workload.clients(OPERATIONS, no_op_handlers=EVENTS)
         for operation in OPERATIONS:
             made[f"{operation}:bare"], made[f"{operation}:handlers"] = bare[operation], handled[operation]
+            made[f"{operation}:span-without-attributes"] = _span(operation, shapes, with_attributes=False)
             made[f"{operation}:lean-record"], made[f"{operation}:all-records"] = _records(operation)
-        made["SendMessage:context-into-message"] = _context_into_message(live)
+        made["SendMessage:context-into-body"] = _context_into_body(live)
         attribute = {
             "traceparent": {"DataType": "String", "StringValue": _traceparent(live.get_span_context())}
         }
@@ -191,10 +195,7 @@ def parts(per: dict[str, dict[str, float]], operation: str, config: str, samplin
     else:
         found["six records (all)"] = recording[f"{operation}:all-records"]
     if operation == "SendMessage":
-        found["traceparent into MessageAttributes"] = recording["SendMessage:context-into-message"]
-        found["botocore serializing that attribute"] = (
-            recording["SendMessage:with-traceparent"] - recording["SendMessage:bare"]
-        )
+        found["traceparent appended to the serialized body"] = recording["SendMessage:context-into-body"]
     return found
 
 
@@ -221,17 +222,20 @@ def report_lines(per: dict[str, dict[str, float]], calls: int) -> list[str]:
         ("five no-op handlers, over bare", lambda op: recording[f"{op}:handlers"] - recording[f"{op}:bare"]),
         ("recording span, made current, ended", lambda op: recording[f"{op}:span"]),
         ("unsampled span, made current, ended", lambda op: per["unsampled"][f"{op}:span"]),
+        (
+            "(in the recording span) its attributes",
+            lambda op: recording[f"{op}:span"] - recording[f"{op}:span-without-attributes"],
+        ),
         ("one lean histogram record (4 attributes)", lambda op: recording[f"{op}:lean-record"]),
         ("six records of metrics=all", lambda op: recording[f"{op}:all-records"]),
     ]
     for title, value in rows:
         lines.append(f"| {title} | {k(value('GetItem'))} | {k(value('SendMessage'))} |")
     lines.append(f"| X-Ray and traceparent headers | {k(recording['headers'])} | {k(recording['headers'])} |")
-    lines.append(
-        f"| traceparent into MessageAttributes | - | {k(recording['SendMessage:context-into-message'])} |"
-    )
+    into_body = recording["SendMessage:context-into-body"]
+    lines.append(f"| traceparent appended to the serialized body | - | {k(into_body)} |")
     extra = recording["SendMessage:with-traceparent"] - recording["SendMessage:bare"]
-    lines.append(f"| botocore validating and serializing that attribute | - | {k(extra)} |")
+    lines.append(f"| (not in the floor) botocore validating and serializing it | - | {k(extra)} |")
     lines += ["", "| floor of | GetItem | SendMessage |", "|---|---|---|"]
     for config in CONFIGS:
         for sampling in SAMPLING:

@@ -151,6 +151,29 @@ def test_headers_that_arrived_match_the_span(moto, session, telemetry):
     assert "x-amzn-trace-id" not in request.signed_headers()
 
 
+def test_headers_of_an_unsampled_call_carry_its_flags_and_trace_state(moto, session, telemetry):
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState, use_span
+
+    remote = SpanContext(
+        0x4BF92F3577B34DA6A3CE929D0E0E4736,
+        0x00F067AA0BA902B7,
+        is_remote=True,
+        trace_flags=TraceFlags(0),
+        trace_state=TraceState([("vendor", "v1")]),
+    )
+    with use_span(NonRecordingSpan(remote)):
+        moto.client("sts", session=session).get_caller_identity()
+    assert telemetry.spans("STS.GetCallerIdentity") == []  # the parent's decision: not sampled
+    headers = moto.last_request().headers
+    traceparent = headers["traceparent"]
+    assert traceparent.startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-") and traceparent.endswith("-00")
+    span_id = traceparent.split("-")[2]
+    assert len(span_id) == 16 and span_id != "00f067aa0ba902b7"
+    xray = f"Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent={span_id};Sampled=0"
+    assert headers["X-Amzn-Trace-Id"] == xray
+    assert headers["tracestate"] == "vendor=v1"
+
+
 def test_baggage_is_sent_only_when_opted_in(moto, telemetry):
     from opentelemetry import baggage, context
 

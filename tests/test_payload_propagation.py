@@ -14,7 +14,7 @@ from opentelemetry import baggage, context
 from opentelemetry.trace import format_span_id, format_trace_id
 
 from botocore_otel import ConfigError, Instrumentor
-from botocore_otel.carriers import MAX_CLIENT_CONTEXT, client_context_with
+from botocore_otel.carriers import MAX_CLIENT_CONTEXT, client_context_with, json_with_member
 from botocore_otel.config import load_settings
 from botocore_otel.payload import SKIPPED_ATTRIBUTE
 from telemetry import Telemetry
@@ -239,6 +239,13 @@ def test_size_limit_skips_instead_of_failing(moto, instrument, telemetry):
     sqs.send_message(QueueUrl=url, MessageBody="x" * (262_144 - 20))
     assert telemetry.spans("SQS.SendMessage")[0].attributes[SKIPPED_ATTRIBUTE] == 1
     assert "MessageAttributes" not in recorded(moto, "SendMessage")[0].json()
+
+
+def test_json_with_member_appends_to_an_object_only():
+    assert json.loads(json_with_member(b'{"A": 1}', "M", {"t": "x"})) == {"A": 1, "M": {"t": "x"}}
+    assert json.loads(json_with_member(b"{ }\n", "M", ['"q"'])) == {"M": ['"q"']}
+    assert json_with_member(b"[1]", "M", 1) is None
+    assert json_with_member(b"", "M", 1) is None
 
 
 def test_a_present_traceparent_is_left_alone(moto, instrument, telemetry):

@@ -54,6 +54,17 @@ def with_trace_header(message: Mapping[str, Any], header: str) -> dict[str, Any]
     return {**system, "AWSTraceHeader": {"DataType": "String", "StringValue": header}}
 
 
+def json_with_member(body: bytes, name: str, value: object) -> bytes | None:
+    """A serialized JSON object with one more member, appended; None if ``body`` is not an
+    object. The caller knows that the object does not have that member yet."""
+    head = body.rstrip()
+    if not (head.startswith(b"{") and head.endswith(b"}")):
+        return None
+    head = head[:-1].rstrip()
+    separator = b"" if head == b"{" else b", "
+    return b"%s%s%s: %s}" % (head, separator, json.dumps(name).encode(), json.dumps(value).encode())
+
+
 def replaced(body: object, replacements: Mapping[str, str]) -> object:
     """The serialized body with each placeholder value replaced: bytes or text (JSON
     protocols), or the parameter dict that the query protocol encodes later."""

@@ -20,6 +20,7 @@ from opentelemetry.context import (
     Context,
 )
 from opentelemetry.trace import INVALID_SPAN, Span, Tracer, set_span_in_context
+from opentelemetry.trace.propagation import _SPAN_KEY
 
 from botocore_otel._failsafe import report
 from botocore_otel.attributes import (
@@ -130,16 +131,17 @@ class Lifecycle:
         except Exception as error:
             report("provide-client-params handler", error)
 
-    def call_span(self, context: Mapping[str, Any]) -> Span | None:
+    def call_span(self, context: Mapping[str, Any], url: str | None = None) -> Span | None:
         """The span of the call that owns botocore's ``context``, opened now if need be.
 
         For handlers that run before before-send: payload propagation writes the span's
         context into the message at before-call (or Lambda's ClientContext at request-created).
+        ``url``: the request's, when known (the span then opens with ``server.address``).
         """
         state: CallState | None = context.get(STATE_KEY)
         if state is None or state.ended:
             return None
-        return state.span or state.owner.open_early(state)
+        return state.span or state.owner.open_early(state, url)
 
     def parent_context(self, context: Mapping[str, Any]) -> Context | None:
         """What the call's span will be the child of."""
@@ -157,10 +159,11 @@ class Lifecycle:
         elif state.span.is_recording():
             state.span.set_attributes(attributes)
 
-    def open_early(self, state: CallState) -> Span:
+    def open_early(self, state: CallState, url: str | None = None) -> Span:
         """Opens ``state``'s span before its first send (a nested call, payload propagation)."""
-        span = self._spans.open_call(state)
+        span = self._spans.open_call(state, url)
         state.span = span
+        state.span_has_server = url is not None
         return span
 
     def on_before_call(self, context: dict[str, Any], **_: Any) -> None:
@@ -197,7 +200,7 @@ class Lifecycle:
                 except Exception as error:  # a broken tracer: metrics go on without the span
                     report("starting the call span", error)
                     call_span = INVALID_SPAN
-            elif state.attempts == 1:  # opened early (payload propagation, a nested call)
+            elif state.attempts == 1 and not state.span_has_server:  # opened early, without the url
                 self._spans.on_first_send(call_span, request.url)
             if state.attempts > 1:
                 self._spans.on_retry(state)
@@ -208,11 +211,11 @@ class Lifecycle:
                 span = self._spans.open_attempt(state, call_span, now, getattr(request, "method", None))
                 if span is not call_span:
                     state.attempt_span = span
-            ctx = set_span_in_context(span, state.parent)
+            # The span made current, and urllib3/requests instrumentation told not to add a
+            # second span for the wire: one context built (set_value twice would copy twice).
+            ctx = Context({**state.parent, _SPAN_KEY: span, _SUPPRESS_HTTP_INSTRUMENTATION_KEY: True})
             if self._injector is not None:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
-            # urllib3/requests instrumentation must not add a second span for the wire.
-            ctx = otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
             if state.window_token is not None:
                 self._close_window(state)
             state.window_token = otel_context.attach(ctx)

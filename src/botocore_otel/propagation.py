@@ -23,12 +23,18 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from botocore_otel._failsafe import report
 
 XRAY_HEADER = "X-Amzn-Trace-Id"
+FIRST_FIELDS = ("traceparent", "tracestate")
+"""Written first into a message (its attribute count is capped), and asked for first."""
+# Formatting runs on every call: SpanContext is a 6-tuple (trace_id, span_id, is_remote,
+# trace_flags, trace_state, is_valid) and unpacking it costs one step, where each of its
+# properties is a Python call; a flags byte is looked up, not formatted.
+_FLAGS_HEX = tuple(f"{flags:02x}" for flags in range(256))
 
 
 def xray_header_value(span_context: SpanContext) -> str:
-    trace_id = f"{span_context.trace_id:032x}"
-    sampled = "1" if span_context.trace_flags.sampled else "0"
-    return f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_context.span_id:016x};Sampled={sampled}"
+    trace_id, span_id, _, flags, _, _ = span_context
+    trace_hex = f"{trace_id:032x}"
+    return f"Root=1-{trace_hex[:8]}-{trace_hex[8:]};Parent={span_id:016x};Sampled={flags & 1}"
 
 
 def signed_header_names(headers: Any) -> str:
@@ -73,10 +79,10 @@ def global_textmap() -> tuple[TextMapPropagator, bool]:
 
 def w3c_fields(span_context: SpanContext) -> dict[str, str]:
     """What the default propagator writes for this span context, baggage aside."""
-    trace_id, span_id, flags = span_context.trace_id, span_context.span_id, span_context.trace_flags
-    fields = {"traceparent": f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"}
-    if span_context.trace_state:
-        fields["tracestate"] = span_context.trace_state.to_header()
+    trace_id, span_id, _, flags, trace_state, _ = span_context
+    fields = {"traceparent": f"00-{trace_id:032x}-{span_id:016x}-{_FLAGS_HEX[flags]}"}
+    if trace_state:
+        fields["tracestate"] = trace_state.to_header()
     return fields
 
 
@@ -115,24 +121,25 @@ class HeaderInjector:
         self._baggage_propagator = W3CBaggagePropagator()
 
     def inject(self, headers: MutableMapping[str, Any], context: Context, span_context: SpanContext) -> None:
-        if not span_context.is_valid:
+        trace_int, span_int, _, flags, trace_state, is_valid = span_context
+        if not is_valid:
             return
         present = _present_names(headers)
         signed = signed_header_names(headers)
         # Names and values formatted here are known to be sendable: only a propagator's are checked.
-        trace_id = f"{span_context.trace_id:032x}"
-        span_id = f"{span_context.span_id:016x}"
+        trace_id = f"{trace_int:032x}"
+        span_id = f"{span_int:016x}"
         if "x-amzn-trace-id" not in present and ";x-amzn-trace-id;" not in signed:
-            sampled = "1" if span_context.trace_flags.sampled else "0"
+            sampled = flags & 1
             headers[XRAY_HEADER] = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={sampled}"
             present.add("x-amzn-trace-id")
         textmap, is_default = global_textmap()
         if is_default:
             if "traceparent" not in present and ";traceparent;" not in signed:
-                headers["traceparent"] = f"00-{trace_id}-{span_id}-{span_context.trace_flags:02x}"
+                headers["traceparent"] = f"00-{trace_id}-{span_id}-{_FLAGS_HEX[flags]}"
                 present.add("traceparent")
-            if span_context.trace_state and "tracestate" not in present and ";tracestate;" not in signed:
-                headers["tracestate"] = span_context.trace_state.to_header()
+            if trace_state and "tracestate" not in present and ";tracestate;" not in signed:
+                headers["tracestate"] = trace_state.to_header()
                 present.add("tracestate")
             if not self._baggage:
                 return

@@ -34,7 +34,7 @@ _abandoned: deque[CallState | Callable[[], None]] = deque()
 class Owner(Protocol):
     """The lifecycle that made a call: it opens the call's span early and ends it if abandoned."""
 
-    def open_early(self, state: CallState) -> Span: ...
+    def open_early(self, state: CallState, url: str | None = None) -> Span: ...
 
     def abandon(self, state: CallState) -> None: ...
 
@@ -118,6 +118,7 @@ class CallState:
         "sign_end_ns",
         "sign_start_ns",
         "span",
+        "span_has_server",
         "start_ns",
         "synthetic_rule",
         "window_ctx",
@@ -143,6 +144,7 @@ class CallState:
         self.params = params
         self.region = region
         self.span: Span | None = None
+        self.span_has_server = False  # opened early with the request's url: server.* are set
         # attributes known before the span opens (captures, Lambda's target): set when it does
         self.extra_attributes: dict[str, Any] | None = None
         self.attempt_span: Span | None = None

@@ -207,4 +207,3 @@ def test_a_call_without_a_span_is_still_answered(
     assert server.received == []
     assert result["Item"] == {"k": {"S": "synthetic"}}
     assert telemetry.aws_spans() == []
-
