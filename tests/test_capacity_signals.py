@@ -156,9 +156,7 @@ def test_sqs_counts_each_started_64_kib_of_payload_and_batches_sum_their_entries
 # and counted; a message without attributes gets it appended to the serialized body (payload.py's
 # fast path), which is not counted (about 70 bytes: off only at a chunk's edge).
 @pytest.mark.parametrize(("propagation", "expected"), [("none", 1 + 2 + 1 + 2), ("sqs", 1 + 2 + 2 + 2)])
-def test_a_chunk_ends_at_exactly_64_kib_and_merged_trace_attributes_are_payload(
-    moto, propagation, expected
-):
+def test_a_chunk_ends_at_exactly_64_kib_and_merged_trace_attributes_are_payload(moto, propagation, expected):
     telemetry = Telemetry()
     session = instrumented(telemetry, payload_propagation=propagation)
     sqs = moto.client("sqs", session=session)
