@@ -351,6 +351,24 @@ def test_sns_publish_and_batch(moto, instrument, telemetry):
 
 
 # -- EventBridge, Lambda, Step Functions -------------------------------------------------
+def test_a_publication_without_attributes_gets_ours_in_its_body(moto, instrument, telemetry):
+    sns = moto.client("sns", session=instrument())
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.publish(TopicArn=topic, Message="m")
+    sns.publish(TopicArn=topic, Message="x" * (262_144 - 50))
+
+    small, big = telemetry.spans("SNS.Publish")
+    small_body, big_body = (form(r) for r in recorded(moto, "Publish"))
+    assert {k: v for k, v in small_body.items() if k.startswith("MessageAttributes")} == {
+        "MessageAttributes.entry.1.Name": "traceparent",
+        "MessageAttributes.entry.1.Value.DataType": "String",
+        "MessageAttributes.entry.1.Value.StringValue": traceparent_of(small),
+    }
+    assert SKIPPED_ATTRIBUTE not in small.attributes
+    assert big.attributes[SKIPPED_ATTRIBUTE] == 1  # no room left: sent as it was
+    assert not any(key.startswith("MessageAttributes") for key in big_body)
+
+
 def test_eventbridge_trace_header(moto, instrument, telemetry):
     events = moto.client("events", session=instrument())
     entries = [

@@ -65,6 +65,82 @@ def json_with_member(body: bytes, name: str, value: object) -> bytes | None:
     return b"%s%s%s: %s}" % (head, separator, json.dumps(name).encode(), json.dumps(value).encode())
 
 
+class QueryAttributeNames:
+    """How the query protocol names one message attribute's parameters, read from the
+    operation's model (SNS: ``MessageAttributes.entry.1.Name``; SQS before it spoke JSON:
+    ``MessageAttribute.1.Name``): botocore's query serializer's naming rules."""
+
+    __slots__ = ("_data_type", "_name", "_string_value")
+
+    def __init__(self, member: Any) -> None:
+        prefix = member.serialization.get("name", "MessageAttributes")
+        if not member.serialization.get("flattened"):
+            prefix += ".entry"
+        value_shape = member.value
+        value = value_shape.serialization.get("name", "value")
+        members = value_shape.members
+
+        def name_of(field: str) -> str:
+            return str(members[field].serialization.get("name", field))
+
+        self._name = f"{prefix}.{{}}.{member.key.serialization.get('name', 'key')}"
+        self._data_type = f"{prefix}.{{}}.{value}.{name_of('DataType')}"
+        self._string_value = f"{prefix}.{{}}.{value}.{name_of('StringValue')}"
+
+    def add(self, body: dict[str, Any], attributes: Mapping[str, Mapping[str, str]]) -> None:
+        """Adds ``attributes`` to a body that has none yet."""
+        for index, (name, value) in enumerate(attributes.items(), 1):
+            body[self._name.format(index)] = name
+            body[self._data_type.format(index)] = value["DataType"]
+            body[self._string_value.format(index)] = value["StringValue"]
+
+
+_JSON_BODY = "json"
+BodyLayout = str | QueryAttributeNames
+"""How message attributes go into an operation's serialized body: ``"json"`` (its bytes), or
+the query protocol's parameter names."""
+_MAX_LAYOUTS = 256
+# id(operation model) -> (the model, kept so that its id is not reused; its layout)
+_layouts: dict[int, tuple[Any, BodyLayout | None]] = {}
+
+
+def body_layout(model: Any) -> BodyLayout | None:
+    """How message attributes go into this operation's serialized body; None: they can't (an
+    unknown protocol or model)."""
+    known = _layouts.get(id(model))
+    if known is not None and known[0] is model:
+        return known[1]
+    layout: BodyLayout | None = None
+    try:
+        protocol = model.metadata.get("protocol")
+        if protocol == "json":
+            layout = _JSON_BODY
+        elif protocol == "query":
+            layout = QueryAttributeNames(model.input_shape.members["MessageAttributes"])
+    except (AttributeError, KeyError, TypeError):
+        layout = None
+    if len(_layouts) >= _MAX_LAYOUTS:
+        _layouts.clear()
+    _layouts[id(model)] = (model, layout)
+    return layout
+
+
+def with_message_attributes(body: object, layout: BodyLayout, fields: Mapping[str, str]) -> object | None:
+    """A serialized body of one message without attributes, with ``fields`` as its message
+    attributes (as many as fit); None when none fits or the body is not of that layout."""
+    # The body's size bounds the message's from above (names, escapes, other parameters).
+    if isinstance(body, bytes) and layout == _JSON_BODY:
+        added, _ = with_fields({}, fields, [MAX_MESSAGE_BYTES - len(body)])
+        return json_with_member(body, "MessageAttributes", added) if added else None
+    if isinstance(body, dict) and isinstance(layout, QueryAttributeNames):
+        size = sum(len(value) for value in body.values() if isinstance(value, str))
+        added, _ = with_fields({}, fields, [MAX_MESSAGE_BYTES - size])
+        if added:
+            layout.add(body, added)  # botocore's own serialized parameters
+            return body
+    return None
+
+
 def replaced(body: object, replacements: Mapping[str, str]) -> object:
     """The serialized body with each placeholder value replaced: bytes or text (JSON
     protocols), or the parameter dict that the query protocol encodes later."""

@@ -10,10 +10,10 @@ the span opens and its real fields replace the placeholders in the serialized bo
 signing. Copy-on-write: the top-level ``params`` dict is botocore's own, every nested dict
 or list is the caller's and is copied before it is changed.
 
-The common case takes a shorter way: an SQS SendMessage without attributes of the caller's
-(JSON protocol) gets nothing at before-parameter-build, and its attributes are appended to
-the serialized body at before-call. botocore validating and serializing them would cost
-more than the rest of the propagation together.
+The common case takes a shorter way: one SQS message or SNS publication without attributes
+of the caller's gets nothing at before-parameter-build, and its attributes go straight into
+the serialized body at before-call (JSON bytes, or the query protocol's parameters). botocore
+validating and serializing them would cost more than the rest of the propagation together.
 
 * SQS SendMessage(Batch), SNS Publish(Batch): ``MessageAttributes`` (``String``), at most
   10 per message and 256 KiB per request; traceparent first, then tracestate, then the
@@ -49,11 +49,13 @@ from opentelemetry.trace import (
 from botocore_otel._failsafe import report
 from botocore_otel.carriers import (
     MAX_MESSAGE_BYTES,
+    BodyLayout,
+    body_layout,
     client_context_with,
-    json_with_member,
     message_size,
     replaced,
     with_fields,
+    with_message_attributes,
     with_trace_header,
 )
 from botocore_otel.config import Settings
@@ -76,9 +78,8 @@ _CLIENT_CONTEXT = "X-Amz-Client-Context"
 # botocore's per-call context: the call's _Pending, until before-call
 _PENDING = "botocore_otel.payload.pending"
 _XRAY = ""  # in _Pending.written: the X-Ray header, not a propagator field
-# in place of a _Pending: nothing written at before-parameter-build, the message attributes
-# are added to the serialized JSON body at before-call (see on_sqs_send)
-_INTO_BODY = "into-body"
+# In place of a _Pending, a BodyLayout: nothing was written at before-parameter-build, the
+# message attributes go into the serialized body at before-call (see _into_body_later).
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
@@ -178,8 +179,8 @@ class PayloadPropagator:
             span = valid_call_span(self._calls, context, url if isinstance(url, str) else None)
             if span is None:
                 return
-            if pending is _INTO_BODY:
-                self._into_json_body(span, params)
+            if not isinstance(pending, _Pending):
+                self._into_body(span, params, pending)
                 return
             names = set(pending.written.values())
             real_fields = self._fields(span) if names - {_XRAY} else {}
@@ -264,36 +265,31 @@ class PayloadPropagator:
             params[entries_key] = messages
         pending.skipped += skipped
 
-    def _into_json_body(self, span: Span, params: dict[str, Any]) -> None:
-        """SendMessage without attributes: ours go straight into the serialized body."""
-        body = params.get("body")
-        if not isinstance(body, bytes):
-            self._skipped(span, 1)
-            return
-        # The body's length bounds the message's size from above (names and escapes).
-        added, _ = with_fields({}, self._fields(span), [MAX_MESSAGE_BYTES - len(body)])
-        with_attributes = json_with_member(body, "MessageAttributes", added) if added else None
-        if with_attributes is None:
-            self._skipped(span, 1)
+    def _into_body_later(self, params: Mapping[str, Any], context: dict[str, Any], model: Any) -> bool:
+        """The common case, one message without attributes of the caller's: nothing is written
+        now, and ours go straight into the serialized body at before-call. botocore validating
+        and serializing them would cost more than the rest of the propagation together."""
+        if "MessageAttributes" in params or not self._calls.enabled or STATE_KEY not in context:
+            return False
+        layout = body_layout(model)
+        if layout is None:
+            return False
+        context[_PENDING] = layout
+        return True
+
+    def _into_body(self, span: Span, params: dict[str, Any], layout: BodyLayout) -> None:
+        body = with_message_attributes(params.get("body"), layout, self._fields(span))
+        if body is None:
+            self._skipped(span, 1)  # no room left, or not a body we know: sent as it was
         else:
-            params["body"] = with_attributes
+            params["body"] = body
 
     def on_sqs_send(
         self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
     ) -> None:
         try:
-            if (
-                "MessageAttributes" not in params
-                and "Entries" not in params
-                and not self._aws_trace_header
-                and self._calls.enabled
-                and STATE_KEY in context
-                and getattr(model, "metadata", {}).get("protocol") == "json"
-            ):
-                # The common case: no attributes of the caller's to merge with. botocore would
-                # validate and serialize ours (about 95k instructions); appended to the JSON
-                # body at before-call, they cost a fraction of that.
-                context[_PENDING] = _INTO_BODY
+            single = "Entries" not in params and not self._aws_trace_header
+            if single and self._into_body_later(params, context, model):
                 return
             pending = self._placeholder(context)
             if pending is not None:
@@ -302,10 +298,15 @@ class PayloadPropagator:
         except Exception as error:
             report("SQS payload propagation", error)
 
-    def on_sns_publish(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    def on_sns_publish(
+        self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
+    ) -> None:
         try:
             if not params.get("TopicArn") or params.get("TargetArn") or params.get("PhoneNumber"):
                 return  # SMS and mobile push: left exactly as the caller wrote them
+            single = "PublishBatchRequestEntries" not in params
+            if single and self._into_body_later(params, context, model):
+                return
             pending = self._placeholder(context)
             if pending is not None:
                 batch = "PublishBatchRequestEntries" if "PublishBatchRequestEntries" in params else None
