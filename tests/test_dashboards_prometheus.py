@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from grafana.conventions import OPT_IN_GROUPS  # noqa: E402
+from grafana.conventions import COST_UID, OPT_IN_GROUPS  # noqa: E402
 from grafana.queries import DEFAULT_VALUES, iter_targets  # noqa: E402
 from tests.support.prometheus import (  # noqa: E402
     PrometheusMissing,
@@ -341,6 +341,8 @@ def test_every_dashboard_query_answers(workload: Workload, mode: Mode) -> None:
               "__rate_interval": "30s", "__range": "1m"}  # fmt: skip
     problems = []
     for q in iter_targets(values=values):
+        if q.dashboard == COST_UID:
+            continue  # its own workload: test_cost_dashboard_answers
         result = workload.query(q.expr)  # raises on a PromQL or HTTP error
         answers = answer(result)
         missing_groups = q.opt_in - mode.groups
@@ -370,5 +372,7 @@ def test_every_dashboard_query_answers(workload: Workload, mode: Mode) -> None:
         from grafana.render_previews import Prometheus, render
 
         for name, dash in load_dashboards().items():
+            if name == COST_UID:
+                continue  # rendered from its own workload
             prom = Prometheus(workload.prometheus.url)
             render(prom, name, dash, 1, values, ROOT / "grafana" / "previews", end=workload.at)
