@@ -34,7 +34,7 @@ _SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _HOOK_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 PAYLOAD_SERVICES = ("sqs", "sns", "eventbridge", "lambda", "stepfunctions")
 """What ``payload_propagation`` may name (its default: all of them)."""
-METRIC_GROUPS = ("rpc", "smithy", "phases")
+METRIC_GROUPS = ("rpc", "smithy", "phases", "capacity")
 """What ``metrics`` may name (see metrics.py); ``true`` is ``rpc``, ``all`` is every group."""
 DEFAULT_METRICS = frozenset({"rpc"})
 
@@ -67,6 +67,11 @@ class Settings:
     """Services whose messages carry trace context (see ``payload.py``)."""
     sqs_aws_trace_header: bool = False
     capture: tuple[Capture, ...] = ()
+    dynamodb_consumed_capacity: bool = False
+    """Asks DynamoDB for ``ConsumedCapacity`` and hides it again (see capacity/dynamodb.py)."""
+    attribution: tuple[tuple[str, str], ...] = ()
+    """``app.component`` sources, in order: ``("baggage", key)``, ``("route", "")``, ``("fixed", value)``."""
+    attribution_max_values: int = 100
     problems: tuple[str, ...] = ()
     """Under auto-instrumentation: the errors that switched features off (not compared)."""
 
@@ -273,6 +278,33 @@ def _with_phase_metrics(groups: frozenset[str], setting: str, phases: bool) -> f
     return groups | {"phases"} if phases else groups - {"phases"}
 
 
+_ATTRIBUTION_SOURCES = "baggage:<key>, route or fixed:<value>"
+
+
+def _parse_attribution(setting: str, value: object) -> tuple[tuple[str, str], ...]:
+    items = [p.strip() for p in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(setting, value, f"a list of sources: {_ATTRIBUTION_SOURCES}")
+    sources: list[tuple[str, str]] = []
+    for item in items:
+        kind, colon, argument = item.strip().partition(":")
+        argument = argument.strip()
+        if (kind in ("baggage", "fixed") and colon and argument) or (kind == "route" and not colon):
+            sources.append((kind, argument))
+        elif item.strip():
+            raise ConfigError(setting, value, f"sources from {_ATTRIBUTION_SOURCES} ({item!r} is not one)")
+    return tuple(sources)
+
+
+def _parse_positive_int(setting: str, value: object) -> int:
+    number = value
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if isinstance(number, int) and not isinstance(number, bool) and number >= 1:
+        return number
+    raise ConfigError(setting, value, "an integer of 1 or more")
+
+
 def _parse_provider(setting: str, value: object) -> Any:
     """A tracer or meter provider: anything with ``get_tracer``/``get_meter``, or None."""
     method = "get_meter" if setting == "meter_provider" else "get_tracer"
@@ -298,6 +330,9 @@ _OPTIONS: dict[str, tuple[_Parser, Any]] = {
     "payload_propagation": (_parse_payload, frozenset()),
     "sqs_aws_trace_header": (_parse_bool, False),
     "capture": (_parse_capture, ()),
+    "dynamodb_consumed_capacity": (_parse_bool, False),
+    "attribution": (_parse_attribution, ()),
+    "attribution_max_values": (_parse_positive_int, 100),
 }
 _NOT_FROM_ENV = frozenset({"tracer_provider", "meter_provider"})
 _ENV_NAMES = {
@@ -380,4 +415,15 @@ def load_settings(
             groups = values.get("metrics", DEFAULT_METRICS)
             values["metrics"] = _with_phase_metrics(groups, setting, values[name])
     values.pop("phase_metrics", None)
+    if values.get("dynamodb_consumed_capacity") and "capacity" not in values.get("metrics", DEFAULT_METRICS):
+        mismatch = ConfigError(
+            "dynamodb_consumed_capacity",
+            True,
+            "false, unless the metrics setting includes the 'capacity' group (metrics='rpc,capacity')",
+        )
+        if strict:
+            raise mismatch
+        logger.error("botocore-otel: %s; this feature stays off", mismatch)
+        problems.append(str(mismatch))
+        values["dynamodb_consumed_capacity"] = False
     return Settings(**values, semconv=_semconv_mode(env), problems=tuple(problems))

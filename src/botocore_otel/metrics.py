@@ -44,7 +44,7 @@ class Totals:
         self._compact_at = _COMPACT_AT
         _all_totals.add(self)
 
-    def add(self, amount: int, attributes: Attributes) -> None:
+    def add(self, amount: float, attributes: Attributes) -> None:
         with self._lock:
             entry = self._totals.get(id(attributes))
             if entry is not None:

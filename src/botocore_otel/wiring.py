@@ -115,6 +115,10 @@ class _Instrumentation:
             from botocore_otel import payload
 
             self._service_handlers = payload.service_handlers(self.settings, self.lifecycle)
+            if "capacity" in self.settings.metrics:
+                from botocore_otel import capacity
+
+                self._service_handlers += capacity.service_handlers(self.settings, self.call_metrics)
         return self._service_handlers
 
     def _on_service_client(self, emitter: Any, **_: Any) -> None:
@@ -191,10 +195,15 @@ def _register(emitter: Any, handlers: list[Any]) -> None:
 
 
 def _service_keys(settings: Settings) -> frozenset[str]:
-    """The hyphenized ids of the services that payload.py or the captures have handlers for
-    (Lambda always: Invoke's faas.* attributes)."""
+    """The hyphenized ids of the services that payload.py, the captures or the capacity group
+    have handlers for (Lambda always: Invoke's faas.* attributes)."""
     payload = {_PAYLOAD_EVENT_SERVICES.get(s, s) for s in settings.payload_propagation}
-    return frozenset({*payload, "lambda", *(capture.service for capture in settings.capture)})
+    keys = {*payload, "lambda", *(capture.service for capture in settings.capture)}
+    if "capacity" in settings.metrics:
+        from botocore_otel.capacity import SERVICE_KEYS  # the group on: its handlers are wanted
+
+        keys |= SERVICE_KEYS
+    return frozenset(keys)
 
 
 @functools.cache

@@ -151,6 +151,8 @@ class GenAICall:
         runtime = self.runtime
         if runtime.duration is None:
             return
+        if runtime.capacity_tokens is not None and error_type is None:
+            runtime.capacity_tokens(self.state, self.model, self.usage)
         synthetic = self.state.synthetic_rule is not None
         attributes = runtime.metric_attributes(self.operation, self.model, error_type, synthetic)
         runtime.duration.record(max(0, end_ns - self.state.start_ns) * _NS, attributes)

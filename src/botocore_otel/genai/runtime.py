@@ -61,6 +61,8 @@ class GenAIRuntime:
     duration: Any = None
     tokens: Any = None
     time_to_first_chunk: Any = None
+    capacity_tokens: Any = None
+    """``capacity.tokens.TokenCounts`` with the ``capacity`` metric group on."""
 
     def __post_init__(self) -> None:
         self._attribute_sets: dict[tuple[Any, ...], Attributes] = {}
@@ -105,6 +107,10 @@ def runtime_of(lifecycle: Any) -> GenAIRuntime:
             runtime = _runtimes.get(lifecycle)
             if runtime is None:
                 runtime = _runtimes[lifecycle] = _make_runtime(lifecycle.settings)
+                if "capacity" in lifecycle.settings.metrics and runtime.duration is not None:
+                    from botocore_otel.capacity import token_counts
+
+                    runtime.capacity_tokens = token_counts(lifecycle)
     return runtime
 
 

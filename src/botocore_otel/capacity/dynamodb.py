@@ -1,0 +1,111 @@
+"""DynamoDB: capacity units from ``ConsumedCapacity``, and the ``dynamodb_consumed_capacity``
+option that asks for it where the caller did not and hides it again from the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore_otel._failsafe import report
+from botocore_otel.capacity.recorder import Handler, Recorder, handler
+from botocore_otel.state import STATE_KEY
+
+# Marks, in botocore's per-call context, a call whose ReturnConsumedCapacity we added.
+ADDED_KEY = "botocore_otel.capacity.added"
+_PARAMETER = "ReturnConsumedCapacity"
+_RESPONSE_KEY = "ConsumedCapacity"
+
+# What ``CapacityUnits`` alone counts as; an entry's Read/WriteCapacityUnits win when present.
+_READ_OPERATIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+# PartiQL: read only when every statement is a SELECT.
+_STATEMENTS = {
+    "ExecuteStatement": None,
+    "BatchExecuteStatement": "Statements",
+    "ExecuteTransaction": "TransactStatements",
+}
+
+
+def _is_select(statement: Any) -> bool:
+    return isinstance(statement, str) and statement.lstrip()[:6].upper() == "SELECT"
+
+
+def default_type(operation: str, params: Mapping[str, Any] | None) -> str:
+    if operation in _READ_OPERATIONS:
+        return "read"
+    if operation in _STATEMENTS and params:
+        member = _STATEMENTS[operation]
+        if member is None:
+            return "read" if _is_select(params.get("Statement")) else "write"
+        entries = params.get(member)
+        if isinstance(entries, list) and entries:
+            selects = (isinstance(e, Mapping) and _is_select(e.get("Statement")) for e in entries)
+            return "read" if all(selects) else "write"
+    return "write"
+
+
+def _table_name(name: str) -> str:
+    # TableName may be an ARN (arn:aws:dynamodb:region:account:table/name)
+    return name.rsplit("/", 1)[-1] if name.startswith("arn:") else name
+
+
+class DynamoDBCapacity:
+    def __init__(self, recorder: Recorder, add_parameter: bool) -> None:
+        self._recorder = recorder
+        self._tables = recorder.limiter("aws.dynamodb.table_name")
+        self._add_parameter = add_parameter
+        self._accepts: dict[str, bool] = {}
+
+    def handlers(self) -> list[Handler]:
+        handlers = [handler("after-call.dynamodb", self.on_after_call)]
+        if self._add_parameter:
+            handlers.append(handler("before-parameter-build.dynamodb", self.on_before_parameter_build))
+        return handlers
+
+    def on_before_parameter_build(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
+        # Only calls the lifecycle follows (not a skipped service, not suppressed, not disabled).
+        if _PARAMETER in params or context.get(STATE_KEY) is None:
+            return
+        try:
+            accepts = self._accepts.get(model.name)
+            if accepts is None:
+                shape = model.input_shape
+                accepts = self._accepts[model.name] = shape is not None and _PARAMETER in shape.members
+            if accepts:
+                params[_PARAMETER] = "TOTAL"
+                context[ADDED_KEY] = True
+        except Exception as error:
+            report("asking DynamoDB for ConsumedCapacity", error)
+
+    def on_after_call(self, parsed: Any, context: dict[str, Any], **_: Any) -> None:
+        consumed = parsed.get(_RESPONSE_KEY) if isinstance(parsed, dict) else None
+        if consumed is not None and context.get(ADDED_KEY):
+            del parsed[_RESPONSE_KEY]  # the caller did not ask for it
+        state = context.get(STATE_KEY)
+        if consumed is None or state is None or state.attempts == 0:
+            return
+        try:
+            self._record(consumed, state)
+        except Exception as error:
+            report("counting DynamoDB consumed capacity", error)
+
+    def _record(self, consumed: Any, state: Any) -> None:
+        method = state.info.metric_attributes["rpc.method"]
+        kind = default_type(state.info.operation, state.params)
+        for entry in consumed if isinstance(consumed, list) else (consumed,):
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("TableName"), str):
+                continue
+            table = self._tables(_table_name(entry["TableName"]))
+            read, write = entry.get("ReadCapacityUnits"), entry.get("WriteCapacityUnits")
+            if read is None and write is None:
+                units = entry.get("CapacityUnits")
+                read, write = (units, None) if kind == "read" else (None, units)
+            for capacity_type, units in (("read", read), ("write", write)):
+                if isinstance(units, (int, float)) and units > 0:
+                    values = (
+                        ("aws.dynamodb.table_name", table),
+                        ("botocore_otel.capacity.type", capacity_type),
+                        ("rpc.method", method),
+                    )
+                    self._recorder.add("dynamodb", float(units), state, values)
