@@ -474,6 +474,7 @@ def test_cost_dashboard_sqs_chunks_and_synthetic_filter(workload: Workload) -> N
     """A message over 64 KiB is two billable requests; synthetic calls are left out unless the
     `synthetic` variable says include."""
     sel = f'cloud_region="{cost_workload.REGION}", messaging_destination_name="{cost_workload.BIG_QUEUE}"'
+    sel += ', rpc_method="SendMessage"'  # CreateQueue is a billable request too
     (billable,) = workload.query(f"sum(botocore_otel_sqs_billable_requests_total{{{sel}}})")
     assert billable["value"] == 2 * workload.cost.big_sends > 0
     title = "SQS billable requests/s by queue and method"

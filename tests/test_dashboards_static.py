@@ -59,8 +59,13 @@ RPC_METRICS = {
     "botocore_otel_throttles_total",
     "botocore_otel_retries_total",
 }
-# The `capacity` group's counters (docs/capacity.md), read by the cost dashboard only.
-CAPACITY_METRICS = set(promql.CAPACITY_METRICS)
+# The `capacity` group's counters, as docs/capacity.md names them (read by the cost dashboard).
+CAPACITY_METRICS = {
+    "botocore_otel_dynamodb_consumed_capacity_total", "botocore_otel_s3_requests_total",
+    "botocore_otel_s3_transferred_bytes_total", "botocore_otel_sqs_billable_requests_total",
+    "botocore_otel_genai_tokens_total", "botocore_otel_lambda_invocations_total",
+    "botocore_otel_requests_total",
+}  # fmt: skip
 CONTRACT_METRICS = RPC_METRICS | GENAI_METRICS | CAPACITY_METRICS
 # The lean metric attributes (rpc_system / rpc_system_name exist too, but which one depends on
 # OTEL_SEMCONV_STABILITY_OPT_IN, so no query may name them).
@@ -405,6 +410,12 @@ def test_the_library_does_not_import_the_dashboard_sdk() -> None:
 
 
 COST = DASHBOARD_DIR / f"{conventions.COST_UID}.json"
+
+
+def test_capacity_metric_names_match_the_docs() -> None:
+    docs = (ROOT / "docs" / "capacity.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`(botocore_otel_\w+_total)`", docs))
+    assert documented == CAPACITY_METRICS == set(promql.CAPACITY_METRICS)
 
 
 def test_cost_dashboard_prices_are_editable_dated_and_sourced() -> None:
