@@ -428,6 +428,11 @@ def test_cost_dashboard_answers(workload: Workload) -> None:
         elif blank:
             problems.append(f"{q.panel['title']}: series without {sorted(blank)}: {q.expr}")
     assert not problems, "\n".join(problems)
+    # Every priced item answers on its own (a sum panel answers as long as one of them does).
+    from grafana.cost import ALL_ITEMS
+
+    items = {r["metric"]["cost_item"] for r in workload.query(cost_query("Estimated $/h by priced item"))}
+    assert items == {i.item for i in ALL_ITEMS}, items
     # Attribution: the baggage entry, else the fixed value.
     by_component = workload.query(cost_query("Estimated $/h by app.component"))
     components = {r["metric"]["app_component"] for r in by_component}
