@@ -1,0 +1,138 @@
+"""``dynamodb_consumed_capacity``: DynamoDB is asked for ConsumedCapacity where the caller did
+not ask, the caller's result is the same as without the option, and the units are counted.
+
+moto 5.2.5 answers with ConsumedCapacity for the item, batch and TransactGetItems operations.
+It does not for PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction: never
+returned), and answers TransactWriteItems with an empty list. It also answers UpdateItem,
+BatchGetItem, BatchWriteItem and TransactWriteItems with ConsumedCapacity when not asked
+(DynamoDB does not: the parameter's default is NONE); for those the comparison is with
+moto's answer without that unasked key, which the option removes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from botocore_otel import Instrumentor
+from capacity_support import DYNAMODB, instrumented, totals
+from telemetry import Telemetry
+
+A = {"pk": {"S": "a"}}
+C = {"pk": {"S": "c"}}
+OPERATIONS: dict[str, Callable[[Any, dict[str, str]], Any]] = {
+    "GetItem": lambda d, rcc: d.get_item(TableName="t1", Key=A, **rcc),
+    "PutItem": lambda d, rcc: d.put_item(TableName="t1", Item={"pk": {"S": "n"}, "v": {"N": "1"}}, **rcc),
+    "UpdateItem": lambda d, rcc: d.update_item(
+        TableName="t1",
+        Key=A,
+        UpdateExpression="SET v = :v",
+        ExpressionAttributeValues={":v": {"N": "2"}},
+        ReturnValues="ALL_NEW",
+        **rcc,
+    ),
+    "DeleteItem": lambda d, rcc: d.delete_item(TableName="t1", Key=A, ReturnValues="ALL_OLD", **rcc),
+    "Query": lambda d, rcc: d.query(
+        TableName="t1", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}}, **rcc
+    ),
+    "Scan": lambda d, rcc: d.scan(TableName="t2", **rcc),
+    "BatchGetItem": lambda d, rcc: d.batch_get_item(
+        RequestItems={"t1": {"Keys": [A]}, "t2": {"Keys": [C]}}, **rcc
+    ),
+    "BatchWriteItem": lambda d, rcc: d.batch_write_item(
+        RequestItems={
+            "t1": [{"PutRequest": {"Item": {"pk": {"S": "b"}}}}],
+            "t2": [{"DeleteRequest": {"Key": C}}],
+        },
+        **rcc,
+    ),
+    "TransactGetItems": lambda d, rcc: d.transact_get_items(
+        TransactItems=[{"Get": {"TableName": "t1", "Key": A}}, {"Get": {"TableName": "t2", "Key": C}}], **rcc
+    ),
+    "TransactWriteItems": lambda d, rcc: d.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "t1", "Item": {"pk": {"S": "t"}}}},
+            {"Delete": {"TableName": "t2", "Key": C}},
+        ],
+        **rcc,
+    ),
+    "ExecuteStatement": lambda d, rcc: d.execute_statement(Statement="SELECT * FROM t1", **rcc),
+    "BatchExecuteStatement": lambda d, rcc: d.batch_execute_statement(
+        Statements=[{"Statement": "SELECT * FROM t1 WHERE pk = 'a'"}], **rcc
+    ),
+    "ExecuteTransaction": lambda d, rcc: d.execute_transaction(
+        TransactStatements=[{"Statement": "INSERT INTO t1 VALUE {'pk': 'x'}"}], **rcc
+    ),
+}
+MOTO_ANSWERS_UNASKED = {"UpdateItem", "BatchGetItem", "BatchWriteItem", "TransactWriteItems"}
+NO_UNITS_ON_MOTO = {"TransactWriteItems", "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"}
+
+
+def _call(moto: Any, session: Any, operation: str, rcc: dict[str, str]) -> dict[str, Any]:
+    moto.reset()
+    dynamodb = moto.client("dynamodb")  # not instrumented: the set-up is not counted
+    for table in ("t1", "t2"):
+        dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    dynamodb.put_item(TableName="t1", Item={**A, "v": {"N": "1"}})
+    dynamodb.put_item(TableName="t2", Item=C)
+    result = OPERATIONS[operation](moto.client("dynamodb", session=session), rcc)
+    result.pop("ResponseMetadata")
+    return dict(result)
+
+
+def _units(consumed: Any) -> float:
+    entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
+    return sum(e["CapacityUnits"] for e in entries)
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_the_caller_sees_the_same_result_with_and_without_the_option(moto, operation):
+    plain = _call(moto, instrumented(Telemetry()), operation, {})
+    asked = _call(moto, instrumented(Telemetry()), operation, {"ReturnConsumedCapacity": "TOTAL"})
+    telemetry = Telemetry()
+    session = instrumented(telemetry, dynamodb_consumed_capacity=True)
+    with_option = _call(moto, session, operation, {})
+    sent = moto.last_request().json()
+    Instrumentor().uninstrument(session)
+
+    assert sent["ReturnConsumedCapacity"] == "TOTAL", "the option asked DynamoDB"
+    if operation in MOTO_ANSWERS_UNASKED:
+        assert plain.pop("ConsumedCapacity") is not None
+    assert with_option == plain
+    counted = sum(v for k, v in totals(telemetry, DYNAMODB).items() if ("rpc.method", operation) in k)
+    if operation in NO_UNITS_ON_MOTO:
+        assert not _units(asked.get("ConsumedCapacity")), "moto answers no units here"
+        assert counted == 0
+    else:
+        assert _units(asked["ConsumedCapacity"]) > 0
+        assert counted == _units(asked["ConsumedCapacity"])
+
+
+@pytest.mark.parametrize("value", ["INDEXES", "NONE", "TOTAL"])
+def test_a_caller_who_asked_keeps_what_it_asked_for(moto, value):
+    plain = _call(moto, instrumented(Telemetry()), "GetItem", {"ReturnConsumedCapacity": value})
+    telemetry = Telemetry()
+    session = instrumented(telemetry, dynamodb_consumed_capacity=True)
+    with_option = _call(moto, session, "GetItem", {"ReturnConsumedCapacity": value})
+    assert moto.last_request().json()["ReturnConsumedCapacity"] == value
+    Instrumentor().uninstrument(session)
+    assert with_option == plain
+    assert ("ConsumedCapacity" in with_option) is (value != "NONE")
+
+
+def test_without_the_option_nothing_is_asked(moto):
+    _call(moto, instrumented(Telemetry()), "GetItem", {})
+    assert "ReturnConsumedCapacity" not in moto.last_request().json()
+
+
+def test_only_calls_the_instrumentation_follows_are_changed(moto):
+    session = instrumented(Telemetry(), dynamodb_consumed_capacity=True, skip_services=["dynamodb"])
+    assert "ConsumedCapacity" not in _call(moto, session, "GetItem", {})
+    assert "ReturnConsumedCapacity" not in moto.last_request().json()
