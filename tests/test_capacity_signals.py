@@ -152,7 +152,7 @@ def test_sqs_counts_each_started_64_kib_of_payload_and_batches_sum_their_entries
     }
 
 
-@pytest.mark.parametrize(("propagation", "expected"), [("none", 1 + 2 + 1), ("sqs", 2 + 2 + 2)])
+@pytest.mark.parametrize(("propagation", "expected"), [("none", 1 + 2 + 1 + 2), ("sqs", 2 + 2 + 2 + 2)])
 def test_a_chunk_ends_at_exactly_64_kib_and_propagated_trace_attributes_are_payload(
     moto, propagation, expected
 ):
@@ -166,6 +166,11 @@ def test_a_chunk_ends_at_exactly_64_kib_and_propagated_trace_attributes_are_payl
         QueueUrl=url,
         MessageBody="é" * 32_761 + "b",
         MessageAttributes={"kind": {"DataType": "String", "StringValue": "abc"}},
+    )
+    sqs.send_message(  # one byte more, in the attribute's value: 2
+        QueueUrl=url,
+        MessageBody="é" * 32_761 + "b",
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "abcd"}},
     )
     Instrumentor().uninstrument(session)
     sent = key(("messaging.destination.name", "edge"), ("rpc.method", "SendMessage"))
@@ -182,7 +187,7 @@ def test_bedrock_tokens_by_model_and_type_from_the_genai_usage():
     session = instrumented(telemetry)
 
     def script(received):
-        if received.model_id == "broken":
+        if received.model_id == "broken" or b"fail" in received.body:
             return Reply(status=429, error_code="ThrottlingException")
         return Reply(input_tokens=40, output_tokens=4, cache_read_tokens=7, cache_write_tokens=3)
 
@@ -193,6 +198,8 @@ def test_bedrock_tokens_by_model_and_type_from_the_genai_usage():
         client.invoke_model(modelId=TITAN, body=json.dumps({"inputText": "hello"}))["body"].read()
         with pytest.raises(Exception, match="ThrottlingException"):
             client.converse(modelId="broken", messages=MESSAGES)
+        with pytest.raises(Exception, match="ThrottlingException"):  # its prompt is not counted
+            client.invoke_model(modelId=TITAN, body=json.dumps({"inputText": "fail " * 40}))
     Instrumentor().uninstrument(session)
 
     def tokens(model: str, kind: str) -> tuple[tuple[str, object], ...]:
@@ -206,7 +213,7 @@ def test_bedrock_tokens_by_model_and_type_from_the_genai_usage():
         tokens(CLAUDE, "cache_write"): 6,
         tokens(TITAN, "input"): 40,  # Titan's body has no cache counts
         tokens(TITAN, "output"): 4,
-    }, "the throttled call counts nothing"
+    }, "the throttled calls count nothing"
 
 
 def test_lambda_invocations_by_function_name_and_per_request_services(moto):

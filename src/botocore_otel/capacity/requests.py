@@ -49,6 +49,8 @@ class RequestCounts:
         if state is None or state.attempts == 0 or getattr(http_response, "status_code", 500) >= 300:
             return
         try:
+            if (state.params or {}).get("InvocationType") == "DryRun":
+                return  # checks permissions, runs nothing
             name = lambda_target((state.params or {}).get("FunctionName"), None).get("faas.invoked_name")
             values = (("faas.invoked_name", self._functions(name)),) if isinstance(name, str) else ()
             self._recorder.add("lambda", 1, state, values)

@@ -50,9 +50,7 @@ def _body_length(request_dict: Mapping[str, Any]) -> int | None:
     length = headers.get("Content-Length")  # the ContentLength parameter
     if length is not None:
         return int(length)
-    body = request_dict.get("body")
-    if isinstance(body, str):
-        return len(body.encode())
+    body = request_dict.get("body")  # a str Body is bytes by now (the serializer encodes it)
     from botocore.utils import determine_content_length  # len(), or seek and tell
 
     found: int | None = determine_content_length(body)
