@@ -26,6 +26,7 @@ LABELS = {
     "otel-unsampled": "botocore-otel defaults, not sampled",
     "otel-unsampled-all": "botocore-otel metrics=all, not sampled",
     "otel-unsampled-nometrics": "botocore-otel metrics=False, not sampled",
+    "otel-capacity": "botocore-otel metrics=rpc,capacity + dynamodb_consumed_capacity, recording",
     "official": "official, recording",
     "official-unsampled": "official, not sampled",
 }
@@ -209,6 +210,29 @@ def _rss_lines(results: Results) -> list[str]:
     return lines
 
 
+def _capacity_lines(results: Results) -> list[str]:
+    """What the ``capacity`` group adds over the defaults (issue 17), per operation."""
+    rows = []
+    for op in ("GetItem", "SendMessage"):
+        with_group, defaults = (results.added_instructions(v, op) for v in ("otel-capacity", "otel"))
+        cpu_group, cpu_defaults = (results.added_us(v, op) for v in ("otel-capacity", "otel"))
+        instructions_cell = f"{(with_group - defaults) / 1e3:+.1f}k" if with_group and defaults else "-"
+        cpu_cell = f"{cpu_group - cpu_defaults:+.1f}" if cpu_group is not None and cpu_defaults else "-"
+        rows.append(f"| {OP_TITLES[op]} | {instructions_cell} | {cpu_cell} |")
+    return [
+        "",
+        "## The capacity group: added over the defaults, recording",
+        "",
+        '`metrics="rpc,capacity"`, `dynamodb_consumed_capacity=True` (GetItem answered with its '
+        "ConsumedCapacity, which is counted and removed) against `otel`; with the group off "
+        "nothing of it is registered or imported.",
+        "",
+        "| operation | instructions per call | CPU time per call (µs) |",
+        "|---|---|---|",
+        *rows,
+    ]
+
+
 def report(results: Results, command: str) -> str:
     lines = [
         f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC "
@@ -220,6 +244,8 @@ def report(results: Results, command: str) -> str:
     ]
     lines += headline_lines(results)
     lines += target_lines(results)
+    if "otel-capacity" in results.instructions or "otel-capacity" in results.samples:
+        lines += _capacity_lines(results)
     if results.samples:
         lines += _cpu_lines(results)
     if results.instructions:

@@ -20,8 +20,10 @@ PeriodicExportingMetricReader to a no-op exporter.
 
 Variants: ``bare`` (no instrumentation); botocore-otel with its defaults (``otel``), with
 ``metrics="all"`` (``-all``) and with ``metrics=False`` (``-nometrics``, a reference), each
-recording or under ``ParentBased(TraceIdRatioBased(0))`` (``-unsampled``); the official
-package in both sampling modes.
+recording or under ``ParentBased(TraceIdRatioBased(0))`` (``-unsampled``); ``otel-capacity``:
+``metrics="rpc,capacity"`` with ``dynamodb_consumed_capacity=True``, recording (GetItem is
+then answered with its ConsumedCapacity, as DynamoDB does when asked); the official package in
+both sampling modes.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ VARIANTS = (
     "otel-unsampled",
     "otel-unsampled-all",
     "otel-unsampled-nometrics",
+    "otel-capacity",
     "official",
     "official-unsampled",
 )
@@ -79,6 +82,8 @@ MESSAGE = "hello from the benchmark " * 8
 REQUEST_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 OBJECT = bytes(range(256)) * 4  # 1 KiB
 ITEM_BODY = b'{"Item":{"id":{"S":"item-1"},"payload":{"S":"' + b"x" * 64 + b'"},"count":{"N":"7"}}}'
+# What DynamoDB answers when ReturnConsumedCapacity=TOTAL was asked (the otel-capacity variant).
+ITEM_BODY_WITH_CAPACITY = ITEM_BODY[:-1] + b',"ConsumedCapacity":{"TableName":"bench","CapacityUnits":0.5}}'
 
 
 class _Raw(io.BytesIO):
@@ -146,10 +151,12 @@ _RESPONSES: dict[str, tuple[str, dict[str, str], bytes]] = {
 }
 
 
-def _responder(operation: str) -> Callable[..., Any]:
+def _responder(operation: str, consumed_capacity: bool = False) -> Callable[..., Any]:
     from botocore.awsrequest import AWSResponse
 
     _, headers, body = _RESPONSES[operation]
+    if consumed_capacity and operation == "GetItem":
+        body = ITEM_BODY_WITH_CAPACITY
     headers = {**headers, "content-length": str(len(body))}
 
     def respond(request: Any, **_: Any) -> Any:
@@ -164,11 +171,12 @@ def clients(
     session: Any = None,
     no_op_handlers: Sequence[str] = (),
     message_attributes: dict[str, Any] | None = None,
+    consumed_capacity: bool = False,
 ) -> dict[str, Callable[[], Any]]:
     """operation -> a function making one call, its response answered in-process, on clients of
     ``session`` or of a session of their own. ``no_op_handlers``: events that get a handler
     doing nothing on those clients; ``message_attributes``: what SendMessage passes as
-    ``MessageAttributes`` (floors.py)."""
+    ``MessageAttributes`` (floors.py); ``consumed_capacity``: GetItem answers with its units."""
     import boto3
 
     session = session or boto3.session.Session(region_name=REGION, **CREDENTIALS)
@@ -184,7 +192,7 @@ def clients(
     for operation in operations:
         client = clients[_RESPONSES[operation][0]]
         event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
-        client.meta.events.register(event, _responder(operation))
+        client.meta.events.register(event, _responder(operation, consumed_capacity))
     send_extra = {"MessageAttributes": message_attributes} if message_attributes else {}
 
     def get_item() -> Any:
@@ -289,12 +297,14 @@ def setup(variant: str, operations: Sequence[str] = OPERATIONS) -> dict[str, Cal
             options["metrics"] = "all"
         elif variant.endswith("-nometrics"):
             options["metrics"] = False
+        elif variant.endswith("-capacity"):
+            options.update(metrics="rpc,capacity", dynamodb_consumed_capacity=True)
         Instrumentor().instrument(**options)
     elif variant.startswith("official"):
         from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 
         BotocoreInstrumentor().instrument()
-    return clients(operations)
+    return clients(operations, consumed_capacity=variant.endswith("-capacity"))
 
 
 def _rss_bytes() -> int:

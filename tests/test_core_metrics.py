@@ -38,7 +38,8 @@ def test_deprecated_phase_metrics_adds_or_removes_the_phase_group(telemetry, cap
     assert sum(p.count for p in telemetry.points("rpc.client.call.duration")) == 1
     assert sum(p.count for p in telemetry.points("client.call.serialization_duration")) == 1
     assert list(telemetry.points("client.call.duration")) == []
-    assert load_settings({"metrics": "all", "phase_metrics": False}, environ={}).metrics == {"rpc", "smithy"}
+    without_phases = load_settings({"metrics": "all", "phase_metrics": False}, environ={}).metrics
+    assert without_phases == {"rpc", "smithy", "capacity"}
 
 
 @pytest.mark.parametrize(
@@ -50,7 +51,7 @@ def test_deprecated_phase_metrics_adds_or_removes_the_phase_group(telemetry, cap
         ("off", set()),
         ("smithy, phases", {"smithy", "phases"}),
         (["rpc", "smithy"], {"rpc", "smithy"}),
-        ("all", {"rpc", "smithy", "phases"}),
+        ("all", {"rpc", "smithy", "phases", "capacity"}),
     ],
 )
 def test_metric_groups_option(value, groups):
@@ -64,7 +65,7 @@ def test_a_wrong_metric_group_names_the_allowed_ones(value):
     with pytest.raises(ConfigError) as raised:
         load_settings({"metrics": value}, environ={})
     assert raised.value.setting == "metrics"
-    assert "rpc, smithy, phases" in str(raised.value)
+    assert "rpc, smithy, phases, capacity" in str(raised.value)
 
 
 def test_a_wrong_metric_group_in_the_environment_leaves_metrics_off_under_auto_instrumentation(caplog):
