@@ -94,7 +94,7 @@ class DynamoDBCapacity:
         method = state.info.metric_attributes["rpc.method"]
         kind = default_type(state.info.operation, state.params)
         for entry in consumed if isinstance(consumed, list) else (consumed,):
-            if not isinstance(entry, Mapping) or not isinstance(entry.get("TableName"), str):
+            if not isinstance(entry, dict) or not isinstance(entry.get("TableName"), str):
                 continue
             table = self._tables(_table_name(entry["TableName"]))
             read, write = entry.get("ReadCapacityUnits"), entry.get("WriteCapacityUnits")
