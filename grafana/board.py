@@ -11,10 +11,12 @@ import json
 from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard as b_dash
+from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as m_dash
 
-from grafana.panels import PanelBuilder, QueryVariableBuilder
+from grafana.conventions import PROMETHEUS_UID
+from grafana.panels import PanelBuilder
 
 GRID_WIDTH = 24
 
@@ -22,7 +24,10 @@ GRID_WIDTH = 24
 class Board:
     """One dashboard under construction (``add`` panels, open ``row`` headers, then ``build``)."""
 
-    def __init__(self, *, uid: str, title: str, description: str, tags: list[str]) -> None:
+    def __init__(
+        self, *, uid: str, title: str, description: str, tags: list[str], datasource_variable: str = ""
+    ) -> None:
+        self._datasource_variable = datasource_variable
         self._dash = (
             b_dash.Dashboard(title)
             .uid(uid)
@@ -78,10 +83,19 @@ class Board:
             raise ValueError(f"row {title!r} starts inside a partly filled row")
         self._dash.with_row(b_dash.Row(title).id(self._next_id()).collapsed(False))
 
-    def variables(self, variables: list[QueryVariableBuilder]) -> None:
+    def variables(self, variables: list[Builder[m_dash.VariableModel]]) -> None:
         self._dash.variables(list(variables))
 
     def build(self) -> dict[str, Any]:
-        """The dashboard as plain JSON data, as written to grafana/dashboards/."""
-        data: dict[str, Any] = json.loads(json.dumps(self._dash.build(), cls=JSONEncoder))
+        """The dashboard as plain JSON data, as written to grafana/dashboards/.
+
+        With ``datasource_variable``, every reference to the provisioned Prometheus uid names the
+        variable instead (``${datasource}``), so that the dashboard follows its datasource picker.
+        """
+        text = json.dumps(self._dash.build(), cls=JSONEncoder)
+        if self._datasource_variable:
+            fixed = json.dumps({"type": "prometheus", "uid": PROMETHEUS_UID})
+            chosen = json.dumps({"type": "prometheus", "uid": f"${{{self._datasource_variable}}}"})
+            text = text.replace(fixed, chosen)
+        data: dict[str, Any] = json.loads(text)
         return data

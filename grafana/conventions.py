@@ -12,13 +12,14 @@ PROMETHEUS_UID = "prometheus"
 TEMPO_UID = "tempo"
 OVERVIEW_UID = "botocore-otel-overview"
 SERVICE_UID = "botocore-otel-service"
+COST_UID = "botocore-otel-cost"
 
 # A panel whose description ends with this sentence shows a rare event (cancelled calls,
 # throttles...): an empty result is normal there. grafana/queries.py reports it as rare_event.
 RARE_MARK = "Rare event: this panel is often empty."
 
 # Metric groups of the library's ``metrics=`` option beyond the default ``rpc``.
-OPT_IN_GROUPS = ("smithy", "phases")
+OPT_IN_GROUPS = ("smithy", "phases", "capacity")
 _OPT_IN = re.compile(r"Needs the opt-in metric groups? ((?:`\w+`(?:, | and )?)+) \(")
 
 

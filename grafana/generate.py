@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grafana.conventions import OVERVIEW_UID, SERVICE_UID
+from grafana.conventions import COST_UID, OVERVIEW_UID, SERVICE_UID
+from grafana.cost import cost
 from grafana.overview import overview
 from grafana.service import service
 
@@ -25,7 +26,11 @@ DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 
 def build() -> dict[str, dict[str, Any]]:
     """File name -> dashboard dict, for every dashboard in grafana/dashboards/."""
-    return {f"{OVERVIEW_UID}.json": overview(), f"{SERVICE_UID}.json": service()}
+    return {
+        f"{OVERVIEW_UID}.json": overview(),
+        f"{SERVICE_UID}.json": service(),
+        f"{COST_UID}.json": cost(),
+    }
 
 
 def render(dash: dict[str, Any]) -> str:

@@ -18,11 +18,13 @@ from grafana_foundation_sdk.builders import heatmap as b_heatmap
 from grafana_foundation_sdk.builders import prometheus as b_prom
 from grafana_foundation_sdk.builders import stat as b_stat
 from grafana_foundation_sdk.builders import table as b_table
+from grafana_foundation_sdk.builders import text as b_text
 from grafana_foundation_sdk.builders import timeseries as b_ts
 from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models import common, prometheus
 from grafana_foundation_sdk.models import dashboard as m_dash
 from grafana_foundation_sdk.models import heatmap as m_heatmap
+from grafana_foundation_sdk.models import text as m_text
 
 from grafana.conventions import PROMETHEUS_UID, RARE_MARK, TEMPO_UID, opt_in_sentence
 from grafana.promql import srate
@@ -225,6 +227,12 @@ def table(
         panel.override_by_name(field, [m_dash.DynamicConfigValue(id_val="links", value=value)])
     _add_targets(panel, targets)
     return panel
+
+
+def note(title: str, description: str, markdown: str) -> b_text.Panel:
+    """A text panel (markdown): no query."""
+    panel = b_text.Panel().title(title).description(description)
+    return panel.mode(m_text.TextMode.MARKDOWN).content(markdown)
 
 
 def heatmap(title: str, description: str, expr: str, *, steps: Thresholds) -> b_heatmap.Panel:

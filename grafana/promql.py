@@ -28,6 +28,20 @@ GENAI_DURATION = "gen_ai_client_operation_duration_seconds"
 GENAI_TOKENS = "gen_ai_client_token_usage"  # unit {token}: no suffix
 GENAI_FIRST_CHUNK = "gen_ai_client_operation_time_to_first_chunk_seconds"  # streams only
 
+# Opt-in group ``capacity`` (observable counters; docs/capacity.md). Every one carries
+# cloud_region, botocore_otel_synthetic on synthetic calls, and app_component with attribution.
+DYNAMODB_CAPACITY = "botocore_otel_dynamodb_consumed_capacity_total"  # table, type, rpc_method
+S3_REQUESTS = "botocore_otel_s3_requests_total"  # aws_s3_bucket, request class, rpc_method
+S3_BYTES = "botocore_otel_s3_transferred_bytes_total"  # aws_s3_bucket, network_io_direction
+SQS_BILLABLE = "botocore_otel_sqs_billable_requests_total"  # queue name, rpc_method
+GENAI_TOKEN_COUNT = "botocore_otel_genai_tokens_total"  # gen_ai_request_model, gen_ai_token_type
+LAMBDA_INVOCATIONS = "botocore_otel_lambda_invocations_total"  # faas_invoked_name
+REQUESTS = "botocore_otel_requests_total"  # rpc_service, rpc_method (KMS, Secrets Manager, STS)
+CAPACITY_METRICS = (
+    DYNAMODB_CAPACITY, S3_REQUESTS, S3_BYTES, SQS_BILLABLE, GENAI_TOKEN_COUNT, LAMBDA_INVOCATIONS,
+    REQUESTS,
+)  # fmt: skip
+
 # Metric (Prometheus base name) -> the opt-in group that produces it; absent: the default set.
 OPT_IN_METRICS = {
     SMITHY_CALLS: "smithy",
@@ -35,6 +49,7 @@ OPT_IN_METRICS = {
     SERIALIZATION: "phases",
     DESERIALIZATION: "phases",
     SIGNING: "phases",
+    **{metric: "capacity" for metric in CAPACITY_METRICS},
 }
 
 # Selectors. They name rpc_service and rpc_method, present under every
@@ -47,6 +62,9 @@ GV = 'job=~"$job"'  # GenAI metrics have no cloud_region
 BEDROCK = ', rpc_service="Bedrock Runtime"'  # the service id of bedrock-runtime
 ERR = ', error_type!=""'  # error.type is set only on failed calls
 SYNTHETIC = ', botocore_otel_synthetic="true"'  # set only on calls answered by a synthetic rule
+# The cost dashboard: region, component (absent without attribution: All's ".*" matches that)
+# and the synthetic filter ("|false" matches calls without the label, ".*" every call).
+CV = 'cloud_region=~"$cloud_region", app_component=~"$app_component", botocore_otel_synthetic=~"$synthetic"'
 
 
 def srate(metric: str, sel: str, by: str = "", extra: str = "") -> str:

@@ -26,10 +26,14 @@ from grafana.conventions import RARE_MARK, opt_in_groups
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 
 # Values used for the template variables and Grafana's global variables. Multi-value variables
-# with "All" get the same regex Grafana sends for All (allValue ".*").
+# with "All" get the same regex Grafana sends for All (allValue ".*"). Textbox, custom and
+# constant variables (the cost dashboard's prices and synthetic filter) default to the value the
+# dashboard itself selects (``dashboard_defaults``).
 DEFAULT_VALUES: dict[str, str] = {
     "job": ".*",
     "region": ".*",
+    "cloud_region": ".*",
+    "app_component": ".*",
     "service": "DynamoDB",
     "operation": ".*",
     "__rate_interval": "1m",
@@ -96,13 +100,22 @@ def iter_panels(dash: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             yield panel
 
 
+def dashboard_defaults(dash: Mapping[str, Any]) -> dict[str, str]:
+    """The selected value of each textbox, custom and constant variable of ``dash``."""
+    out = {}
+    for var in dash.get("templating", {}).get("list", []):
+        if var.get("type") in {"textbox", "custom", "constant"}:
+            out[var["name"]] = str(var.get("current", {}).get("value", var.get("query", "")))
+    return out
+
+
 def iter_targets(
     dashboards: Mapping[str, Mapping[str, Any]] | None = None,
     values: Mapping[str, str] | None = None,
 ) -> Iterator[PanelTarget]:
     """Every Prometheus target of every panel, variables substituted."""
-    merged = {**DEFAULT_VALUES, **(values or {})}
     for name, dash in (dashboards if dashboards is not None else load_dashboards()).items():
+        merged = {**dashboard_defaults(dash), **DEFAULT_VALUES, **(values or {})}
         for panel in iter_panels(dash):
             for tgt in panel.get("targets", []):
                 if "expr" not in tgt or tgt.get("hide"):

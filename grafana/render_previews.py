@@ -284,7 +284,20 @@ def draw_heatmap(ax: Any, panel: dict[str, Any], data: list[tuple[str, list[Any]
     ax.set_xticklabels([time.strftime("%H:%M", time.localtime(grid[i])) for i in ticks])
 
 
+def draw_text(ax: Any, panel: dict[str, Any], _data: list[tuple[str, list[Any]]]) -> None:
+    """A markdown text panel, as plain wrapped paragraphs."""
+    import textwrap
+
+    paragraphs = re.sub(r"[*`]", "", panel["options"]["content"]).split("\n\n")
+    chars = int(WIDTH_IN * panel["gridPos"]["w"] / 24 / 0.062)
+    text = "\n\n".join(textwrap.fill(" ".join(p.split()), chars) for p in paragraphs)
+    ax.text(0.01, 0.97, text, color=FG, fontsize=7, va="top", ha="left", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 DRAW = {
+    "text": draw_text,
     "timeseries": draw_timeseries,
     "stat": draw_stat,
     "table": draw_table,
@@ -345,7 +358,7 @@ def render(
                 va="center",
             )
             continue
-        bare = panel["type"] in ("stat", "table")  # no axis labels to leave room for
+        bare = panel["type"] in ("stat", "table", "text")  # no axis labels to leave room for
         pad_left = 0.006 if bare else 0.035
         box_top = 0.7 + g["y"] * UNIT_H + 0.3  # inches from the top, below the panel title
         box_bottom = 0.7 + (g["y"] + g["h"]) * UNIT_H - (0.08 if bare else 0.35)

@@ -43,8 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from grafana.conventions import OPT_IN_GROUPS  # noqa: E402
+from grafana.conventions import COST_UID, OPT_IN_GROUPS  # noqa: E402
 from grafana.queries import DEFAULT_VALUES, iter_targets  # noqa: E402
+from tests.support import cost_workload  # noqa: E402
+from tests.support.bedrock_server import BedrockServer  # noqa: E402
 from tests.support.prometheus import (  # noqa: E402
     PrometheusMissing,
     PrometheusServer,
@@ -161,6 +163,7 @@ MODES = [
 class Workload:
     prometheus: PrometheusServer
     at: float  # just after the traffic: every query is evaluated at this time
+    cost: cost_workload.CostWorkload  # the capacity group's traffic (the cost dashboard)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         return self.prometheus.query(expr, at=self.at)
@@ -237,7 +240,8 @@ def call_once(service: str, client: Any) -> None:
 
 @pytest.fixture(scope="module")
 def workload(moto_server: Any) -> Iterator[Workload]:
-    """All four modes' traffic, scraped by one real Prometheus (one endpoint per mode)."""
+    """All four modes' traffic and the cost dashboard's, scraped by one real Prometheus (one
+    endpoint per mode, one for the capacity workload)."""
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
     from opentelemetry.sdk.metrics import MeterProvider
     from prometheus_client import CollectorRegistry
@@ -249,46 +253,58 @@ def workload(moto_server: Any) -> Iterator[Workload]:
     moto_server.reset()
     endpoints, providers = [], []
     groups: dict[str, list[tuple[str, Any]]] = {}  # mode and region -> its clients
+
+    def provider() -> Any:
+        endpoint = serve_registry(CollectorRegistry())
+        endpoints.append(endpoint)
+        providers.append(MeterProvider(metric_readers=[PrometheusMetricReader(registry=endpoint.registry)]))
+        return providers[-1]
+
     try:
-        for mode in MODES:
-            endpoint = serve_registry(CollectorRegistry())
-            endpoints.append(endpoint)
-            provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=endpoint.registry)])
-            providers.append(provider)
-            for service, client in instrument_mode(moto_server, mode, provider):
-                groups.setdefault(f"{mode.name} {client.meta.region_name}", []).append((service, client))
-        with PrometheusServer([e.target for e in endpoints], scrape_interval=f"{SCRAPE_SECONDS}s") as prom:
-            # Its first scrape comes 5-10 s after start: start the traffic once every target is up.
-            prom.wait_for("count(up == 1)", timeout=30, predicate=lambda r: r[0]["value"] == len(MODES))
-            for clients in groups.values():
-                setup(clients)
-            # One thread per mode and region: retry backoff sleeps, so they overlap.
-            deadline = time.monotonic() + WORKLOAD_SECONDS
-            with ThreadPoolExecutor(len(groups)) as pool:
-                for done in [pool.submit(drive, clients, deadline) for clients in groups.values()]:
-                    done.result()
-            end = time.time()
-            scrapes = prom.query(f"sum_over_time(up[{WORKLOAD_SECONDS:.0f}s])", at=end)
-            if len(scrapes) != len(MODES) or min(r["value"] for r in scrapes) < 2:
-                durations = prom.query(
-                    f"max_over_time(scrape_duration_seconds[{WORKLOAD_SECONDS:.0f}s])", at=end
-                )
-                pytest.fail(
-                    f"endpoints not scraped twice during the traffic: {scrapes}; durations {durations}"
-                )
-            # A good scrape of every endpoint a full interval after the traffic, so that its last
-            # counts are in; every query is then evaluated as of now.
-            prom.wait_for(
-                f"count(timestamp(up == 1) > {end + SCRAPE_SECONDS})",
-                timeout=30,
-                predicate=lambda r: r[0]["value"] == len(MODES),
-            )
-            yield Workload(prom, at=time.time())
+        with BedrockServer() as bedrock:
+            cost = cost_workload.instrument(moto_server, bedrock.url, provider())
+            for mode in MODES:
+                for service, client in instrument_mode(moto_server, mode, provider()):
+                    groups.setdefault(f"{mode.name} {client.meta.region_name}", []).append((service, client))
+            yield from _traffic(moto_server, [e.target for e in endpoints], groups, cost)
     finally:
-        for provider in providers:
-            provider.shutdown()
+        for meter_provider in providers:
+            meter_provider.shutdown()
         for endpoint in endpoints:
             endpoint.stop()
+
+
+def _traffic(
+    moto_server: Any,
+    targets: list[str],
+    groups: dict[str, list[tuple[str, Any]]],
+    cost: cost_workload.CostWorkload,
+) -> Iterator[Workload]:
+    with PrometheusServer(targets, scrape_interval=f"{SCRAPE_SECONDS}s") as prom:
+        # Its first scrape comes 5-10 s after start: start the traffic once every target is up.
+        prom.wait_for("count(up == 1)", timeout=30, predicate=lambda r: r[0]["value"] == len(targets))
+        for clients in groups.values():
+            setup(clients)
+        cost.setup(moto_server)
+        # One thread per mode and region: retry backoff sleeps, so they overlap.
+        deadline = time.monotonic() + WORKLOAD_SECONDS
+        with ThreadPoolExecutor(len(groups) + 1) as pool:
+            running = [pool.submit(drive, clients, deadline) for clients in groups.values()]
+            for done in [*running, pool.submit(cost.drive, deadline)]:
+                done.result()
+        end = time.time()
+        scrapes = prom.query(f"sum_over_time(up[{WORKLOAD_SECONDS:.0f}s])", at=end)
+        if len(scrapes) != len(targets) or min(r["value"] for r in scrapes) < 2:
+            durations = prom.query(f"max_over_time(scrape_duration_seconds[{WORKLOAD_SECONDS:.0f}s])", at=end)
+            pytest.fail(f"endpoints not scraped twice during the traffic: {scrapes}; durations {durations}")
+        # A good scrape of every endpoint a full interval after the traffic, so that its last
+        # counts are in; every query is then evaluated as of now.
+        prom.wait_for(
+            f"count(timestamp(up == 1) > {end + SCRAPE_SECONDS})",
+            timeout=30,
+            predicate=lambda r: r[0]["value"] == len(targets),
+        )
+        yield Workload(prom, at=time.time(), cost=cost)
 
 
 def drive(clients: list[tuple[str, Any]], deadline: float) -> None:
@@ -341,6 +357,8 @@ def test_every_dashboard_query_answers(workload: Workload, mode: Mode) -> None:
               "__rate_interval": "30s", "__range": "1m"}  # fmt: skip
     problems = []
     for q in iter_targets(values=values):
+        if q.dashboard == COST_UID:
+            continue  # its own workload: test_cost_dashboard_answers
         result = workload.query(q.expr)  # raises on a PromQL or HTTP error
         answers = answer(result)
         missing_groups = q.opt_in - mode.groups
@@ -370,5 +388,102 @@ def test_every_dashboard_query_answers(workload: Workload, mode: Mode) -> None:
         from grafana.render_previews import Prometheus, render
 
         for name, dash in load_dashboards().items():
+            if name == COST_UID:
+                continue  # rendered from its own workload
             prom = Prometheus(workload.prometheus.url)
             render(prom, name, dash, 1, values, ROOT / "grafana" / "previews", end=workload.at)
+
+
+# The cost dashboard, against the capacity workload (tests/support/cost_workload.py).
+def cost_values(**extra: str) -> dict[str, str]:
+    return {**DEFAULT_VALUES, "cloud_region": cost_workload.REGION, "__rate_interval": "30s",
+            "__range": "1m", **extra}  # fmt: skip
+
+
+def cost_query(title: str, **extra: str) -> str:
+    (expr,) = [t.expr for t in iter_targets(values=cost_values(**extra)) if t.panel["title"] == title]
+    return expr
+
+
+def counts(workload: Workload, function: str, metric: str, matchers: str, by: str) -> dict[str, float]:
+    """``function`` (rate over 30 s, increase over 1 m) of the workload's real calls, per ``by``."""
+    window = "[30s]" if function == "rate" else "[1m]"
+    sel = f'cloud_region="{cost_workload.REGION}", botocore_otel_synthetic!="true"'
+    sel += f", {matchers}" if matchers else ""
+    result = workload.query(f"sum by ({by}) ({function}({metric}{{{sel}}}{window}))")
+    return {r["metric"].get(by, ""): r["value"] for r in result}
+
+
+def test_cost_dashboard_answers(workload: Workload) -> None:
+    """Every panel of the cost dashboard answers, with the labels its legend shows."""
+    targets = [t for t in iter_targets(values=cost_values()) if t.dashboard == COST_UID]
+    assert len(targets) >= 15
+    problems = []
+    for q in targets:
+        result = workload.query(q.expr)
+        shown = grouping_labels(q.panel, q.legend)
+        blank = {label for r in result for label in shown if not r["metric"].get(label)}
+        if not answer(result):
+            problems.append(f"{q.panel['title']}: no data: {q.expr}")
+        elif blank:
+            problems.append(f"{q.panel['title']}: series without {sorted(blank)}: {q.expr}")
+    assert not problems, "\n".join(problems)
+    # Every priced item answers on its own (a sum panel answers as long as one of them does).
+    from grafana.cost import ALL_ITEMS
+
+    items = {r["metric"]["cost_item"] for r in workload.query(cost_query("Estimated $/h by priced item"))}
+    assert items == {i.item for i in ALL_ITEMS}, items
+    # Attribution: the baggage entry, else the fixed value.
+    by_component = workload.query(cost_query("Estimated $/h by app.component"))
+    components = {r["metric"]["app_component"] for r in by_component}
+    assert components == {cost_workload.BAGGAGE_COMPONENT, cost_workload.FIXED_COMPONENT}
+
+    if os.environ.get("BOTOCORE_OTEL_RENDER_PREVIEWS") == "1":
+        from grafana.queries import load_dashboards
+        from grafana.render_previews import Prometheus, render
+
+        prom = Prometheus(workload.prometheus.url)
+        render(prom, COST_UID, load_dashboards()[COST_UID], 1, cost_values(), ROOT / "grafana" / "previews",
+               end=workload.at)  # fmt: skip
+
+
+def test_cost_dashboard_dollars_are_counts_times_prices(workload: Workload) -> None:
+    from grafana.queries import dashboard_defaults, load_dashboards
+
+    prices = {name: float(value) for name, value in dashboard_defaults(load_dashboards()[COST_UID]).items()
+              if name.startswith("price_")}  # fmt: skip
+    assert prices["price_dynamodb_read"] == 0.125 and prices["price_sts"] == 0
+    # Over the time range: every priced count times its price.
+    expected = sum(
+        sum(counts(workload, "increase", metric, matchers, "cloud_region").values()) * prices[price] / per
+        for metric, matchers, price, per in cost_workload.PRICED
+    )
+    (total,) = workload.query(cost_query("Estimated cost over the time range"))
+    assert expected > 0 and math.isclose(total["value"], expected, rel_tol=1e-9), (total, expected)
+    # Per hour, per table and type.
+    got = {
+        (r["metric"]["aws_dynamodb_table_name"], r["metric"]["cost_item"]): r["value"]
+        for r in workload.query(cost_query("DynamoDB $/h by table and type"))
+    }
+    want = {}
+    for kind, item in (("read", "DynamoDB reads"), ("write", "DynamoDB writes")):
+        matchers = f'botocore_otel_capacity_type="{kind}"'
+        per_table = counts(workload, "rate", cost_workload.PRICED[0][0], matchers, "aws_dynamodb_table_name")
+        for table, rate in per_table.items():
+            want[(table, item)] = rate * 3600 * prices[f"price_dynamodb_{kind}"] / 1e6
+    assert want and got.keys() == want.keys(), (got, want)
+    assert all(math.isclose(got[k], want[k], rel_tol=1e-9) for k in want), (got, want)
+
+
+def test_cost_dashboard_sqs_chunks_and_synthetic_filter(workload: Workload) -> None:
+    """A message over 64 KiB is two billable requests; synthetic calls are left out unless the
+    `synthetic` variable says include."""
+    sel = f'cloud_region="{cost_workload.REGION}", messaging_destination_name="{cost_workload.BIG_QUEUE}"'
+    sel += ', rpc_method="SendMessage"'  # CreateQueue is a billable request too
+    (billable,) = workload.query(f"sum(botocore_otel_sqs_billable_requests_total{{{sel}}})")
+    assert billable["value"] == 2 * workload.cost.big_sends > 0
+    title = "SQS billable requests/s by queue and method"
+    excluded = {r["metric"]["rpc_method"] for r in workload.query(cost_query(title))}
+    included = {r["metric"]["rpc_method"] for r in workload.query(cost_query(title, synthetic=".*"))}
+    assert "SendMessageBatch" not in excluded, excluded
+    assert included == excluded | {"SendMessageBatch"}, (excluded, included)

@@ -59,13 +59,24 @@ RPC_METRICS = {
     "botocore_otel_throttles_total",
     "botocore_otel_retries_total",
 }
-CONTRACT_METRICS = RPC_METRICS | GENAI_METRICS
+# The `capacity` group's counters, as docs/capacity.md names them (read by the cost dashboard).
+CAPACITY_METRICS = {
+    "botocore_otel_dynamodb_consumed_capacity_total", "botocore_otel_s3_requests_total",
+    "botocore_otel_s3_transferred_bytes_total", "botocore_otel_sqs_billable_requests_total",
+    "botocore_otel_genai_tokens_total", "botocore_otel_lambda_invocations_total",
+    "botocore_otel_requests_total",
+}  # fmt: skip
+CONTRACT_METRICS = RPC_METRICS | GENAI_METRICS | CAPACITY_METRICS
 # The lean metric attributes (rpc_system / rpc_system_name exist too, but which one depends on
 # OTEL_SEMCONV_STABILITY_OPT_IN, so no query may name them).
 CONTRACT_LABELS = {
     "rpc_service", "rpc_method", "cloud_region", "http_response_status_code", "error_type",
     "botocore_otel_synthetic", "exception_type", "le", "job", "instance",
     "gen_ai_provider_name", "gen_ai_operation_name", "gen_ai_request_model", "gen_ai_token_type",
+    "app_component", "aws_dynamodb_table_name", "botocore_otel_capacity_type", "aws_s3_bucket",
+    "botocore_otel_s3_request_class", "network_io_direction", "messaging_destination_name",
+    "faas_invoked_name",
+    "cost_item",  # made by the cost dashboard's queries (label_replace), never by the library
 }  # fmt: skip
 # Labels only some metrics carry: the smithy histograms' status code, the error counter's type;
 # the GenAI metrics have their own labels and no rpc_* or cloud_region (a selector naming
@@ -74,10 +85,21 @@ LABEL_ONLY_ON = {
     "http_response_status_code": {f"{base}{suffix}" for base in (promql.SMITHY_CALLS, promql.SMITHY_ATTEMPTS)
                                   for suffix in _HIST},
     "exception_type": {promql.ERRORS},
-    **{label: RPC_METRICS for label in ("rpc_service", "rpc_method", "cloud_region")},
-    **{label: GENAI_METRICS for label in ("gen_ai_provider_name", "gen_ai_operation_name",
-                                          "gen_ai_request_model")},
-    "gen_ai_token_type": {f"{promql.GENAI_TOKENS}{suffix}" for suffix in _HIST},
+    "rpc_service": RPC_METRICS | {promql.REQUESTS},
+    "rpc_method": RPC_METRICS | {promql.DYNAMODB_CAPACITY, promql.S3_REQUESTS, promql.SQS_BILLABLE,
+                                 promql.REQUESTS},
+    "cloud_region": RPC_METRICS | CAPACITY_METRICS,
+    **{label: GENAI_METRICS for label in ("gen_ai_provider_name", "gen_ai_operation_name")},
+    "gen_ai_request_model": GENAI_METRICS | {promql.GENAI_TOKEN_COUNT},
+    "gen_ai_token_type": {f"{promql.GENAI_TOKENS}{suffix}" for suffix in _HIST} | {promql.GENAI_TOKEN_COUNT},
+    "app_component": CAPACITY_METRICS,
+    "aws_dynamodb_table_name": {promql.DYNAMODB_CAPACITY},
+    "botocore_otel_capacity_type": {promql.DYNAMODB_CAPACITY},
+    "aws_s3_bucket": {promql.S3_REQUESTS, promql.S3_BYTES},
+    "botocore_otel_s3_request_class": {promql.S3_REQUESTS},
+    "network_io_direction": {promql.S3_BYTES},
+    "messaging_destination_name": {promql.SQS_BILLABLE},
+    "faas_invoked_name": {promql.LAMBDA_INVOCATIONS},
 }  # fmt: skip
 GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range", "__from", "__to",
                     "__url_time_range", "__field", "__value", "__data"}  # fmt: skip
@@ -86,6 +108,25 @@ NUMERIC_TYPES = {"timeseries", "stat", "gauge", "bargauge", "heatmap", "table", 
 
 def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def variable_texts(dash: dict[str, Any]) -> list[str]:
+    """The query of each template variable (a dict for query variables, a string otherwise)."""
+    out = []
+    for var in dash["templating"]["list"]:
+        query = var.get("query", "")
+        out.append(query["query"] if isinstance(query, dict) else str(query))
+    return out
+
+
+def resolve_datasource(dash: dict[str, Any], ref: dict[str, str]) -> dict[str, str]:
+    """A ``${name}`` datasource reference, resolved to the datasource variable's default."""
+    match = re.fullmatch(r"\$\{(\w+)\}", ref["uid"])
+    if not match:
+        return ref
+    var = next(v for v in dash["templating"]["list"] if v["name"] == match.group(1))
+    assert var["type"] == "datasource" and var["query"] == ref["type"], var
+    return {"type": ref["type"], "uid": var["current"]["value"]}
 
 
 def all_panels(dash: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,7 +148,7 @@ def provisioned_datasources() -> dict[str, str]:
 
 def test_dashboards_exist() -> None:
     names = {p.name for p in DASHBOARD_FILES}
-    assert {"botocore-otel-overview.json", "botocore-otel-service.json"} <= names
+    assert {"botocore-otel-overview.json", "botocore-otel-service.json", "botocore-otel-cost.json"} <= names
 
 
 def test_generated_json_in_sync() -> None:
@@ -140,11 +181,11 @@ def test_datasources_are_provisioned(path: Path) -> None:
     dash = load(path)
     refs = [v["datasource"] for v in dash["templating"]["list"] if "datasource" in v]
     for panel in all_panels(dash):
-        if panel["type"] == "row":
+        if panel["type"] in {"row", "text"}:
             continue
         refs.append(panel["datasource"])
         refs.extend(t["datasource"] for t in panel["targets"])
-    for ref in refs:
+    for ref in map(lambda r: resolve_datasource(dash, r), refs):
         assert ref["uid"] in provisioned, f"{path.name}: datasource uid {ref['uid']} not provisioned"
         assert provisioned[ref["uid"]] == ref["type"]
 
@@ -156,6 +197,9 @@ def test_panels_have_description_unit_and_thresholds(path: Path) -> None:
             continue
         title = panel["title"]
         assert panel.get("description", "").strip(), f"{title}: no description"
+        if panel["type"] == "text":
+            assert panel["options"]["content"].strip(), f"{title}: empty text"
+            continue
         assert panel["targets"], f"{title}: no query"
         if panel["type"] not in NUMERIC_TYPES:
             continue
@@ -178,7 +222,7 @@ def test_panels_have_description_unit_and_thresholds(path: Path) -> None:
 def test_referenced_variables_are_defined(path: Path) -> None:
     dash = load(path)
     defined = {v["name"] for v in dash["templating"]["list"]} | GRAFANA_BUILTINS
-    texts = [v["query"]["query"] for v in dash["templating"]["list"]]
+    texts = variable_texts(dash)
     for panel in all_panels(dash):
         texts.append(panel["title"])
         texts.extend(t.get("expr", "") for t in panel.get("targets", []))
@@ -210,8 +254,17 @@ def test_queries_use_only_contract_metrics_and_labels() -> None:
             assert labels <= CONTRACT_LABELS, f"{q.title}: unknown grouping labels {labels}"
     for path in DASHBOARD_FILES:
         for var in load(path)["templating"]["list"]:
-            metric = re.search(r"label_values\((\w+)", var["query"]["query"])
-            assert metric and metric.group(1) in CONTRACT_METRICS, var["name"]
+            if var["type"] != "query":
+                continue
+            query = var["query"]["query"]
+            metric = re.search(r"label_values\((\w+)", query)
+            # or a selector over several metrics: {__name__=~"prefix_(a|b)_suffix"}
+            names = re.search(r'label_values\(\{__name__=~"(\w*)\(([\w|]+)\)(\w*)"\}', query)
+            if names:
+                metrics = {f"{names.group(1)}{n}{names.group(3)}" for n in names.group(2).split("|")}
+            else:
+                metrics = {metric.group(1)} if metric else set()
+            assert metrics and metrics <= CONTRACT_METRICS, var["name"]
 
 
 def test_queries_parse_with_promtool(tmp_path: Path) -> None:
@@ -256,7 +309,9 @@ def test_rare_event_panels_are_marked() -> None:
             assert (RARE_MARK in desc) == desc.endswith(RARE_MARK), panel["title"]
 
 
-@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize(  # the cost dashboard has no latency panel
+    "path", [p for p in DASHBOARD_FILES if p.stem != conventions.COST_UID], ids=lambda p: p.stem
+)
 def test_latency_panels_link_to_traces(path: Path) -> None:
     latency = [
         p for p in all_panels(load(path))
@@ -322,6 +377,8 @@ def test_panels_name_the_opt_in_groups_their_metrics_need() -> None:
     assert declared[("botocore-otel-service", "Responses by HTTP status")] == {"smithy"}
     assert "phases" in declared[("botocore-otel-service", "Phase breakdown (mean seconds per call)")]
     assert not any(groups for (dash, _), groups in declared.items() if dash == "botocore-otel-overview")
+    cost = {title: groups for (dash, title), groups in declared.items() if dash == conventions.COST_UID}
+    assert cost and all(groups == {"capacity"} for groups in cost.values()), cost
 
 
 def test_opt_in_sentence_round_trips() -> None:
@@ -339,7 +396,7 @@ def test_queries_do_not_depend_on_the_semconv_mode() -> None:
     texts = [q.expr for q in queries.extract_queries()]
     for path in DASHBOARD_FILES:
         dash = load(path)
-        texts += [v["query"]["query"] for v in dash["templating"]["list"]]
+        texts += variable_texts(dash)
         texts += [json.dumps(p.get("fieldConfig", {})) for p in all_panels(dash)]
     for text in texts:
         assert "rpc_system" not in text and "aws_service_id" not in text, text
