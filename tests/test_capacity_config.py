@@ -20,13 +20,13 @@ from botocore_otel.config import load_settings
         ({"metrics": "all"}, {}, {"metrics": {"rpc", "smithy", "phases", "capacity"}}),
         ({}, {"BOTOCORE_OTEL_METRICS": "rpc,capacity"}, {"metrics": {"rpc", "capacity"}}),
         (
-            {"attribution": ["baggage:team", "route", "fixed:web"]},
+            {"metrics": "rpc,capacity", "attribution": ["baggage:team", "route", "fixed:web"]},
             {},
             {"attribution": (("baggage", "team"), ("route", ""), ("fixed", "web"))},
         ),
         (
             {},
-            {"BOTOCORE_OTEL_ATTRIBUTION": " route , fixed:batch jobs "},
+            {"BOTOCORE_OTEL_METRICS": "capacity", "BOTOCORE_OTEL_ATTRIBUTION": " route , fixed:batch jobs "},
             {"attribution": (("route", ""), ("fixed", "batch jobs"))},
         ),
         ({}, {"BOTOCORE_OTEL_ATTRIBUTION_MAX_VALUES": "7"}, {"attribution_max_values": 7}),
@@ -74,18 +74,22 @@ def test_a_bad_value_names_the_setting_and_the_allowed_values(option: str, value
         assert raised.value.setting == variable
 
 
-def test_the_dynamodb_option_needs_the_capacity_group(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("option", "on", "env_on", "off"),
+    [("dynamodb_consumed_capacity", True, "1", False), ("attribution", ["route"], "route", ())],
+)
+def test_the_groups_options_need_the_capacity_group(
+    option: str, on: Any, env_on: str, off: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     with pytest.raises(ConfigError) as raised:
-        load_settings({"dynamodb_consumed_capacity": True}, environ={})
-    assert raised.value.setting == "dynamodb_consumed_capacity"
+        load_settings({option: on}, environ={})
+    assert raised.value.setting == option
     assert "metrics" in str(raised.value) and "capacity" in str(raised.value)
-    environ = {"BOTOCORE_OTEL_DYNAMODB_CONSUMED_CAPACITY": "1", "BOTOCORE_OTEL_METRICS": "rpc"}
+    environ = {f"BOTOCORE_OTEL_{option.upper()}": env_on, "BOTOCORE_OTEL_METRICS": "rpc"}
     settings = load_settings({}, environ=environ, strict=False)  # auto-instrumentation: logged, off
-    assert settings.dynamodb_consumed_capacity is False
-    assert "dynamodb_consumed_capacity" in caplog.text
-    assert (
-        load_settings({"dynamodb_consumed_capacity": False}, environ={}).dynamodb_consumed_capacity is False
-    )
+    assert getattr(settings, option) == off
+    assert option in caplog.text
+    assert getattr(load_settings({option: off}, environ={}), option) == off
 
 
 _PROBE = """

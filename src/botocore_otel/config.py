@@ -415,15 +415,19 @@ def load_settings(
             groups = values.get("metrics", DEFAULT_METRICS)
             values["metrics"] = _with_phase_metrics(groups, setting, values[name])
     values.pop("phase_metrics", None)
-    if values.get("dynamodb_consumed_capacity") and "capacity" not in values.get("metrics", DEFAULT_METRICS):
-        mismatch = ConfigError(
-            "dynamodb_consumed_capacity",
-            True,
-            "false, unless the metrics setting includes the 'capacity' group (metrics='rpc,capacity')",
-        )
-        if strict:
-            raise mismatch
-        logger.error("botocore-otel: %s; this feature stays off", mismatch)
-        problems.append(str(mismatch))
-        values["dynamodb_consumed_capacity"] = False
+    # Options of the capacity group mean nothing without it: said, not silently ignored.
+    if "capacity" not in values.get("metrics", DEFAULT_METRICS):
+        for name, allowed in (("dynamodb_consumed_capacity", "false"), ("attribution", "empty")):
+            if not values.get(name):
+                continue
+            mismatch = ConfigError(
+                name,
+                values[name],
+                f"{allowed}, unless the metrics setting has the 'capacity' group (metrics='rpc,capacity')",
+            )
+            if strict:
+                raise mismatch
+            logger.error("botocore-otel: %s; this feature stays off", mismatch)
+            problems.append(str(mismatch))
+            values[name] = _OPTIONS[name][1]
     return Settings(**values, semconv=_semconv_mode(env), problems=tuple(problems))
