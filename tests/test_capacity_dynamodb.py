@@ -23,47 +23,47 @@ from telemetry import Telemetry
 A = {"pk": {"S": "a"}}
 C = {"pk": {"S": "c"}}
 OPERATIONS: dict[str, Callable[[Any, dict[str, str]], Any]] = {
-    "GetItem": lambda d, rcc: d.get_item(TableName="t1", Key=A, **rcc),
-    "PutItem": lambda d, rcc: d.put_item(TableName="t1", Item={"pk": {"S": "n"}, "v": {"N": "1"}}, **rcc),
+    "GetItem": lambda d, rcc: d.get_item(TableName="tb1", Key=A, **rcc),
+    "PutItem": lambda d, rcc: d.put_item(TableName="tb1", Item={"pk": {"S": "n"}, "v": {"N": "1"}}, **rcc),
     "UpdateItem": lambda d, rcc: d.update_item(
-        TableName="t1",
+        TableName="tb1",
         Key=A,
         UpdateExpression="SET v = :v",
         ExpressionAttributeValues={":v": {"N": "2"}},
         ReturnValues="ALL_NEW",
         **rcc,
     ),
-    "DeleteItem": lambda d, rcc: d.delete_item(TableName="t1", Key=A, ReturnValues="ALL_OLD", **rcc),
+    "DeleteItem": lambda d, rcc: d.delete_item(TableName="tb1", Key=A, ReturnValues="ALL_OLD", **rcc),
     "Query": lambda d, rcc: d.query(
-        TableName="t1", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}}, **rcc
+        TableName="tb1", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}}, **rcc
     ),
-    "Scan": lambda d, rcc: d.scan(TableName="t2", **rcc),
+    "Scan": lambda d, rcc: d.scan(TableName="tb2", **rcc),
     "BatchGetItem": lambda d, rcc: d.batch_get_item(
-        RequestItems={"t1": {"Keys": [A]}, "t2": {"Keys": [C]}}, **rcc
+        RequestItems={"tb1": {"Keys": [A]}, "tb2": {"Keys": [C]}}, **rcc
     ),
     "BatchWriteItem": lambda d, rcc: d.batch_write_item(
         RequestItems={
-            "t1": [{"PutRequest": {"Item": {"pk": {"S": "b"}}}}],
-            "t2": [{"DeleteRequest": {"Key": C}}],
+            "tb1": [{"PutRequest": {"Item": {"pk": {"S": "b"}}}}],
+            "tb2": [{"DeleteRequest": {"Key": C}}],
         },
         **rcc,
     ),
     "TransactGetItems": lambda d, rcc: d.transact_get_items(
-        TransactItems=[{"Get": {"TableName": "t1", "Key": A}}, {"Get": {"TableName": "t2", "Key": C}}], **rcc
+        TransactItems=[{"Get": {"TableName": "tb1", "Key": A}}, {"Get": {"TableName": "tb2", "Key": C}}], **rcc
     ),
     "TransactWriteItems": lambda d, rcc: d.transact_write_items(
         TransactItems=[
-            {"Put": {"TableName": "t1", "Item": {"pk": {"S": "t"}}}},
-            {"Delete": {"TableName": "t2", "Key": C}},
+            {"Put": {"TableName": "tb1", "Item": {"pk": {"S": "t"}}}},
+            {"Delete": {"TableName": "tb2", "Key": C}},
         ],
         **rcc,
     ),
-    "ExecuteStatement": lambda d, rcc: d.execute_statement(Statement="SELECT * FROM t1", **rcc),
+    "ExecuteStatement": lambda d, rcc: d.execute_statement(Statement="SELECT * FROM tb1", **rcc),
     "BatchExecuteStatement": lambda d, rcc: d.batch_execute_statement(
-        Statements=[{"Statement": "SELECT * FROM t1 WHERE pk = 'a'"}], **rcc
+        Statements=[{"Statement": "SELECT * FROM tb1 WHERE pk = 'a'"}], **rcc
     ),
     "ExecuteTransaction": lambda d, rcc: d.execute_transaction(
-        TransactStatements=[{"Statement": "INSERT INTO t1 VALUE {'pk': 'x'}"}], **rcc
+        TransactStatements=[{"Statement": "INSERT INTO tb1 VALUE {'pk': 'x'}"}], **rcc
     ),
 }
 MOTO_ANSWERS_UNASKED = {"UpdateItem", "BatchGetItem", "BatchWriteItem", "TransactWriteItems"}
@@ -73,15 +73,15 @@ NO_UNITS_ON_MOTO = {"TransactWriteItems", "ExecuteStatement", "BatchExecuteState
 def _call(moto: Any, session: Any, operation: str, rcc: dict[str, str]) -> dict[str, Any]:
     moto.reset()
     dynamodb = moto.client("dynamodb")  # not instrumented: the set-up is not counted
-    for table in ("t1", "t2"):
+    for table in ("tb1", "tb2"):
         dynamodb.create_table(
             TableName=table,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-    dynamodb.put_item(TableName="t1", Item={**A, "v": {"N": "1"}})
-    dynamodb.put_item(TableName="t2", Item=C)
+    dynamodb.put_item(TableName="tb1", Item={**A, "v": {"N": "1"}})
+    dynamodb.put_item(TableName="tb2", Item=C)
     result = OPERATIONS[operation](moto.client("dynamodb", session=session), rcc)
     result.pop("ResponseMetadata")
     return dict(result)
