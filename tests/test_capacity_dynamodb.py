@@ -49,7 +49,8 @@ OPERATIONS: dict[str, Callable[[Any, dict[str, str]], Any]] = {
         **rcc,
     ),
     "TransactGetItems": lambda d, rcc: d.transact_get_items(
-        TransactItems=[{"Get": {"TableName": "tb1", "Key": A}}, {"Get": {"TableName": "tb2", "Key": C}}], **rcc
+        TransactItems=[{"Get": {"TableName": "tb1", "Key": A}}, {"Get": {"TableName": "tb2", "Key": C}}],
+        **rcc,
     ),
     "TransactWriteItems": lambda d, rcc: d.transact_write_items(
         TransactItems=[
