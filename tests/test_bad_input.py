@@ -493,6 +493,66 @@ def test_pytest_plugin_acts_only_when_asked(switch: list[str], on: bool, tmp_pat
         assert figures["spans_open"] == 0 and figures["instrumentation_errors"] == 0
 
 
+_LEAK_PROBE = """
+import botocore.session
+import pytest
+
+KEPT = []
+
+
+class Stop(BaseException):  # not an Exception: botocore emits no after-call-error for it
+    pass
+
+
+def _client():
+    return botocore.session.Session().create_client(
+        "dynamodb", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
+        aws_access_key_id="a", aws_secret_access_key="b",
+    )
+
+
+def test_a_call_abandoned_and_one_kept_alive():
+    for keep in (True, False):  # the abandoned call last: no later call ends it
+        client = _client()
+
+        def stop(request, **_):
+            if keep:
+                KEPT.append(request.context)  # the call's state can never be collected
+            raise Stop()
+
+        client.meta.events.register("before-send", stop)  # after ours, which is first
+        with pytest.raises(Stop):
+            client.list_tables()
+"""
+
+
+def test_pytest_plugin_reports_a_span_left_open_and_ends_an_abandoned_call(tmp_path: Path) -> None:
+    """The harness ends abandoned calls at its end (a safe point) and reports only what is
+    still open after that: here the call whose state a test kept alive."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_leak.py").write_text(_LEAK_PROBE)
+    report = tmp_path / "report.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTOCORE_OTEL_", "OTEL_", "PYTEST_"))}
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "botocore_otel.pytest_plugin",
+    ]
+    command += ["--botocore-otel", f"--botocore-otel-report={report}", "test_leak.py"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(report.read_text())
+    assert figures["spans_started"] == 4  # a call span and an attempt span each
+    assert figures["open_span_names"] == ["DynamoDB.ListTables", "DynamoDB.ListTables attempt 1"]
+
+
 def test_no_pytest11_entry_point_is_installed() -> None:
     from importlib.metadata import entry_points
 

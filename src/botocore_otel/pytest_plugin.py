@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 ENV_SWITCH = "BOTOCORE_OTEL_PYTEST"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _MAX_SAMPLES = 20
+_SETTLE_SECONDS = 5.0
 _HARNESS = pytest.StashKey["_Harness"]()
 _TOTALS = pytest.StashKey[dict[str, Any]]()
 
@@ -146,7 +148,21 @@ class _Harness:
         )
 
     def stop(self) -> dict[str, Any]:
-        gc.collect()  # calls dropped without a closing event end their spans when collected
+        from botocore_otel.state import end_abandoned
+
+        # A call dropped without a closing event is queued by its finalizer when collected, and
+        # ended at the next safe point (the next call, uninstrument, exit): this is one. A call
+        # still running on a thread a test left behind gets a few seconds to end: only a span
+        # open after that is reported as left open.
+        deadline = time.monotonic() + _SETTLE_SECONDS
+        while True:
+            gc.collect()
+            end_abandoned()
+            with self._lock:
+                settled = not self._open
+            if settled or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         figures = self.figures()
         if self._instrumentor is not None:
             self._instrumentor.uninstrument()
