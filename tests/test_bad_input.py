@@ -515,11 +515,14 @@ def test_a_call_abandoned_and_one_kept_alive():
     for keep in (True, False):  # the abandoned call last: no later call ends it
         client = _client()
 
-        def stop(request, **_):
+        def hold(context, **_):
             if keep:
-                KEPT.append(request.context)  # the call's state can never be collected
+                KEPT.append(context)  # botocore's per-call context: the state is never collected
+
+        def stop(**_):
             raise Stop()
 
+        client.meta.events.register("before-call", hold)
         client.meta.events.register("before-send", stop)  # after ours, which is first
         with pytest.raises(Stop):
             client.list_tables()
