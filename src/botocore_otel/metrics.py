@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
@@ -94,26 +94,41 @@ class _Counters:
     observable counter of the same name would report its own totals over the first's."""
 
     def __init__(self, meter: Meter) -> None:
-        self.attempts, self.errors, self.throttles, self.retries = Totals(), Totals(), Totals(), Totals()
-        for name, unit, description, totals in (
-            ("client.call.attempts", "{attempt}", "Attempts made by calls.", self.attempts),
-            ("client.call.errors", "{error}", "Calls that failed.", self.errors),
-            ("botocore_otel.throttles", "{throttle}", "Attempts answered with a throttle.", self.throttles),
-            ("botocore_otel.retries", "{retry}", "Attempts that were retried.", self.retries),
-        ):
-            meter.create_observable_counter(name, [totals.observe], unit=unit, description=description)
+        self.attempts = observed_totals(meter, "client.call.attempts", "{attempt}", "Attempts made by calls.")
+        self.errors = observed_totals(meter, "client.call.errors", "{error}", "Calls that failed.")
+        self.throttles = observed_totals(
+            meter, "botocore_otel.throttles", "{throttle}", "Attempts answered with a throttle."
+        )
+        self.retries = observed_totals(
+            meter, "botocore_otel.retries", "{retry}", "Attempts that were retried."
+        )
 
 
-_counters_by_meter: weakref.WeakKeyDictionary[Meter, _Counters] = weakref.WeakKeyDictionary()
-_counters_lock = threading.Lock()
+def observed_totals(meter: Meter, name: str, unit: str, description: str) -> Totals:
+    """Running totals, read by an observable counter of ``meter``."""
+    totals = Totals()
+    meter.create_observable_counter(name, [totals.observe], unit=unit, description=description)
+    return totals
 
 
-def _counters_of(meter: Meter) -> _Counters:
-    with _counters_lock:
-        counters = _counters_by_meter.get(meter)
-        if counters is None:
-            counters = _counters_by_meter[meter] = _Counters(meter)
-        return counters
+_Shared = TypeVar("_Shared")
+_shared_by_meter: weakref.WeakKeyDictionary[Meter, dict[Callable[[Meter], Any], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_shared_lock = threading.Lock()
+
+
+def shared_by_meter(meter: Meter, make: Callable[[Meter], _Shared]) -> _Shared:
+    """One ``make(meter)`` per meter (a set of observable counters), shared by every
+    instrumentation using that meter."""
+    with _shared_lock:
+        made = _shared_by_meter.get(meter)
+        if made is None:
+            made = _shared_by_meter[meter] = {}
+        found: _Shared | None = made.get(make)
+        if found is None:
+            found = made[make] = make(meter)
+        return found
 
 
 class CallMetrics:
@@ -167,7 +182,7 @@ class CallMetrics:
                 PHASE_BUCKETS,
             )
         self.per_attempt = self.smithy or self.phases
-        counters = _counters_of(meter)
+        counters = shared_by_meter(meter, _Counters)
         self.attempts, self.errors = counters.attempts, counters.errors
         self.throttles, self.retries = counters.throttles, counters.retries
         self._attribute_sets: dict[tuple[Any, ...], Attributes] = {}

@@ -20,7 +20,7 @@ from opentelemetry.util.types import AttributeValue
 from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, Attributes
 from botocore_otel.capacity.attribution import Attribution
 from botocore_otel.lifecycle import SYNTHETIC_HEADER
-from botocore_otel.metrics import Totals
+from botocore_otel.metrics import Totals, observed_totals, shared_by_meter
 
 logger = logging.getLogger("botocore_otel")
 
@@ -65,22 +65,13 @@ class CapacityCounters:
     """The group's totals on one meter, by signal."""
 
     def __init__(self, meter: Meter) -> None:
-        self.totals: dict[str, Totals] = {}
-        for signal, (name, unit, description) in INSTRUMENTS.items():
-            totals = self.totals[signal] = Totals()
-            meter.create_observable_counter(name, [totals.observe], unit=unit, description=description)
+        self.totals: dict[str, Totals] = {
+            signal: observed_totals(meter, name, unit, description)
+            for signal, (name, unit, description) in INSTRUMENTS.items()
+        }
 
 
-_counters_by_meter: weakref.WeakKeyDictionary[Meter, CapacityCounters] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
-
-
-def counters_of(meter: Meter) -> CapacityCounters:
-    with _lock:
-        counters = _counters_by_meter.get(meter)
-        if counters is None:
-            counters = _counters_by_meter[meter] = CapacityCounters(meter)
-        return counters
 
 
 class Limiter:
@@ -192,7 +183,7 @@ def recorder_of(call_metrics: Any, settings: Any) -> Recorder:
 
         # the SDK hands back the meter CallMetrics was made with (same name and version)
         meter = metrics.get_meter("botocore_otel", _VERSION, meter_provider=settings.meter_provider)
-        counters = counters_of(meter)
+        counters = shared_by_meter(meter, CapacityCounters)
         with _lock:
             recorder = _recorders.get(call_metrics)
             if recorder is None:
