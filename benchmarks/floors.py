@@ -18,14 +18,16 @@ with the SDK set-up of ``workload.py``. Per operation (DynamoDB GetItem, SQS Sen
   (rpc.system, rpc.service, rpc.method, cloud.region), from main's ``CallMetrics``;
 * ``all-records``: the six records ``metrics="all"`` makes for a one-attempt call (rpc, the
   two smithy histograms with the status code, the three phases);
-* SendMessage only: ``context-into-body`` (the traceparent formatted as a message attribute
-  and appended to the serialized JSON body: the least a tracer that writes the context into
-  the message pays), and, for the record only, ``with-traceparent`` (the call when the caller
-  passes that attribute: what botocore spends validating and serializing it, over ``bare``;
-  botocore-otel no longer pays it on a SendMessage without attributes of the caller's).
+* SendMessage only: ``context-into-body`` (the traceparent formatted as a message attribute,
+  by string formatting rather than ``json.dumps``, and appended to the serialized JSON body:
+  the least a tracer that writes the context into the message pays), and, for the record
+  only, ``with-traceparent`` (the call when the caller passes that attribute: what botocore
+  spends validating and serializing it, over ``bare``; botocore-otel no longer pays it on a
+  SendMessage without attributes of the caller's).
 
-And ``headers``: the X-Ray and ``traceparent`` headers formatted from the span context into
-botocore's ``HeadersDict`` (nothing to check or skip: the least any call pays).
+And ``headers``: the X-Ray and ``traceparent`` headers formatted from the span context and
+written into a fresh ``HeadersDict``'s storage with shared keys (nothing to check or skip: the
+least any call pays; botocore-otel writes them the same way).
 
 A configuration's floor: dispatch + span (its sampling mode) + headers + one lean record
 (defaults) or the six records (``all``); SendMessage adds the context in the message.
@@ -82,18 +84,17 @@ def _traceparent(span_context: Any) -> str:
 
 
 def _headers(span: Any) -> Callable[[], None]:
-    from botocore.awsrequest import HeadersDict
+    from botocore.awsrequest import _HeaderKey
 
-    headers = HeadersDict()
+    xray_key, traceparent_key = _HeaderKey("X-Amzn-Trace-Id"), _HeaderKey("traceparent")
+    flags_hex = tuple(f"{flags:02x}" for flags in range(256))
 
     def one() -> None:
-        span_context = span.get_span_context()
-        trace_id, span_id = f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
-        sampled = "1" if span_context.trace_flags.sampled else "0"
-        headers["X-Amzn-Trace-Id"] = (
-            f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={sampled}"
-        )
-        headers["traceparent"] = f"00-{trace_id}-{span_id}-{span_context.trace_flags:02x}"
+        trace_int, span_int, _, flags, _, _ = span.get_span_context()
+        trace_id, span_id = f"{trace_int:032x}", f"{span_int:016x}"
+        keys: dict[Any, str] = {}  # a fresh request's HeadersDict storage
+        keys[xray_key] = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={flags & 1}"
+        keys[traceparent_key] = f"00-{trace_id}-{span_id}-{flags_hex[flags]}"
 
     return one
 
@@ -102,8 +103,10 @@ def _context_into_body(span: Any) -> Callable[[], None]:
     body = json.dumps({"QueueUrl": workload.QUEUE_URL, "MessageBody": workload.MESSAGE}).encode()
 
     def one() -> None:
-        value = {"traceparent": {"DataType": "String", "StringValue": _traceparent(span.get_span_context())}}
-        body[:-1] + b', "MessageAttributes": ' + json.dumps(value).encode() + b"}"
+        trace_int, span_int, _, flags, _, _ = span.get_span_context()
+        traceparent = f"00-{trace_int:032x}-{span_int:016x}-{flags:02x}"  # hex: nothing to escape
+        member = '"MessageAttributes": {"traceparent": {"DataType": "String", "StringValue": "%s"}}'
+        b"%s, %s}" % (body[:-1], (member % traceparent).encode())
 
     return one
 

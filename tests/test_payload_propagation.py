@@ -14,7 +14,12 @@ from opentelemetry import baggage, context
 from opentelemetry.trace import format_span_id, format_trace_id
 
 from botocore_otel import ConfigError, Instrumentor
-from botocore_otel.carriers import MAX_CLIENT_CONTEXT, client_context_with, json_with_member
+from botocore_otel.carriers import (
+    MAX_CLIENT_CONTEXT,
+    client_context_with,
+    json_message_attributes,
+    json_with_member,
+)
 from botocore_otel.config import load_settings
 from botocore_otel.payload import SKIPPED_ATTRIBUTE
 from telemetry import Telemetry
@@ -242,10 +247,19 @@ def test_size_limit_skips_instead_of_failing(moto, instrument, telemetry):
 
 
 def test_json_with_member_appends_to_an_object_only():
-    assert json.loads(json_with_member(b'{"A": 1}', "M", {"t": "x"})) == {"A": 1, "M": {"t": "x"}}
-    assert json.loads(json_with_member(b"{ }\n", "M", ['"q"'])) == {"M": ['"q"']}
-    assert json_with_member(b"[1]", "M", 1) is None
-    assert json_with_member(b"", "M", 1) is None
+    assert json.loads(json_with_member(b'{"A": 1}', b'"M": {"t": "x"}')) == {"A": 1, "M": {"t": "x"}}
+    assert json.loads(json_with_member(b"{ }\n", b'"M": ["q"]')) == {"M": ["q"]}
+    assert json_with_member(b"[1]", b'"M": 1') is None
+    assert json_with_member(b"", b'"M": 1') is None
+
+
+def test_message_attributes_serialize_as_json_dumps_does():
+    # Propagator values may hold quotes, backslashes or other characters JSON escapes.
+    attributes = {
+        name: {"DataType": "String", "StringValue": value}
+        for name, value in {"traceparent": "00-ab-cd-01", "tracestate": 'k="v\\x",é=\t', 'a"b': ""}.items()
+    }
+    assert json_message_attributes(attributes) == json.dumps(attributes)
 
 
 def test_a_present_traceparent_is_left_alone(moto, instrument, telemetry):

@@ -163,22 +163,18 @@ def exception_type(error: BaseException) -> str:
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
-def response_metadata(parsed: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if not parsed:
-        return {}
-    metadata = parsed.get("ResponseMetadata")
-    return metadata if isinstance(metadata, Mapping) else {}
-
-
 _REQUEST_ID_HEADERS = ("x-amzn-requestid", "x-amzn-request-id", "x-amz-request-id")
 
 
-def request_ids(
-    metadata: Mapping[str, Any], headers: Mapping[str, Any] | None
-) -> tuple[str | None, str | None]:
-    """``(aws.request_id, aws.extended_request_id)``; S3's ``x-amz-id-2`` is never the first."""
+def request_ids(parsed: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """``(aws.request_id, aws.extended_request_id)`` from a parsed response's metadata; S3's
+    ``x-amz-id-2`` is never the first."""
+    metadata = parsed.get("ResponseMetadata") if parsed else None
+    if type(metadata) is not dict and not isinstance(metadata, Mapping):  # type(): the usual case, cheaply
+        return None, None
     request_id = metadata.get("RequestId")
     extended = metadata.get("HostId")
+    headers = metadata.get("HTTPHeaders")
     if headers is not None:
         if not request_id:
             for name in _REQUEST_ID_HEADERS:

@@ -7,6 +7,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
+from json.encoder import encode_basestring_ascii as json_string  # C: a quoted, escaped JSON string
 from typing import Any
 
 MAX_MESSAGE_ATTRIBUTES = 10
@@ -36,15 +37,24 @@ def with_fields(
     """(a copy of ``existing`` with as many ``fields`` as fit or None, skipped)."""
     if any(name in existing for name in fields):
         return None, False  # propagated already (by the caller, say): leave it
-    out = dict(existing)
+    added, used = _fitting(fields, budget[0], MAX_MESSAGE_ATTRIBUTES - len(existing))
+    if not added:
+        return None, True
+    budget[0] -= used
+    return {**existing, **added}, False
+
+
+def _fitting(fields: Mapping[str, str], budget: int, room: int) -> tuple[dict[str, Any], int]:
+    """(as many ``fields`` as fit, as message attributes; the bytes they take)."""
+    out: dict[str, Any] = {}
+    used = 0
     for name, value in fields.items():
         cost = len(name) + len("String") + len(value)
-        if len(out) >= MAX_MESSAGE_ATTRIBUTES or cost > budget[0]:
+        if len(out) >= room or used + cost > budget:
             break
         out[name] = {"DataType": "String", "StringValue": value}
-        budget[0] -= cost
-    added = len(out) > len(existing)
-    return (out if added else None), not added
+        used += cost
+    return out, used
 
 
 def with_trace_header(message: Mapping[str, Any], header: str) -> dict[str, Any] | None:
@@ -54,15 +64,30 @@ def with_trace_header(message: Mapping[str, Any], header: str) -> dict[str, Any]
     return {**system, "AWSTraceHeader": {"DataType": "String", "StringValue": header}}
 
 
-def json_with_member(body: bytes, name: str, value: object) -> bytes | None:
-    """A serialized JSON object with one more member, appended; None if ``body`` is not an
-    object. The caller knows that the object does not have that member yet."""
-    head = body.rstrip()
-    if not (head.startswith(b"{") and head.endswith(b"}")):
+def json_with_member(body: bytes, member: bytes) -> bytes | None:
+    """A serialized JSON object with one more ``member`` (``b'"name": value'``) appended; None
+    if ``body`` is not an object. The caller knows that the object does not have it yet."""
+    if body[-1:] == b"}":  # botocore's serializer: no whitespace around the object
+        head = body[:-1]
+    else:
+        head = body.rstrip()
+        if not head.endswith(b"}"):
+            return None
+        head = head[:-1].rstrip()
+    if not head.startswith(b"{"):
         return None
-    head = head[:-1].rstrip()
-    separator = b"" if head == b"{" else b", "
-    return b"%s%s%s: %s}" % (head, separator, json.dumps(name).encode(), json.dumps(value).encode())
+    separator = b"" if head.rstrip() == b"{" else b", "
+    return b"%s%s%s}" % (head, separator, member)
+
+
+def json_message_attributes(attributes: Mapping[str, Mapping[str, str]]) -> str:
+    """String message attributes as JSON, as ``json.dumps`` writes them (a tenth of its cost:
+    it builds an encoder per call)."""
+    members = ", ".join(
+        f'{json_string(name)}: {{"DataType": "String", "StringValue": {json_string(value["StringValue"])}}}'
+        for name, value in attributes.items()
+    )
+    return "{" + members + "}"
 
 
 class QueryAttributeNames:
@@ -130,11 +155,13 @@ def with_message_attributes(body: object, layout: BodyLayout, fields: Mapping[st
     attributes (as many as fit); None when none fits or the body is not of that layout."""
     # The body's size bounds the message's from above (names, escapes, other parameters).
     if isinstance(body, bytes) and layout == _JSON_BODY:
-        added, _ = with_fields({}, fields, [MAX_MESSAGE_BYTES - len(body)])
-        return json_with_member(body, "MessageAttributes", added) if added else None
+        added, _ = _fitting(fields, MAX_MESSAGE_BYTES - len(body), MAX_MESSAGE_ATTRIBUTES)
+        if not added:
+            return None
+        return json_with_member(body, b'"MessageAttributes": ' + json_message_attributes(added).encode())
     if isinstance(body, dict) and isinstance(layout, QueryAttributeNames):
         size = sum(len(value) for value in body.values() if isinstance(value, str))
-        added, _ = with_fields({}, fields, [MAX_MESSAGE_BYTES - size])
+        added, _ = _fitting(fields, MAX_MESSAGE_BYTES - size, MAX_MESSAGE_ATTRIBUTES)
         if added:
             layout.add(body, added)  # botocore's own serialized parameters
             return body

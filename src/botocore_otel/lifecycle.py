@@ -30,7 +30,6 @@ from botocore_otel.attributes import (
     is_throttle,
     operation_info,
     request_ids,
-    response_metadata,
 )
 from botocore_otel.config import Settings
 from botocore_otel.metrics import CallMetrics
@@ -277,8 +276,9 @@ class Lifecycle:
             if exception is not None:
                 code = exception_type(exception)
             state.last_status, state.last_error, state.last_end_ns = status, code, now
-            state.last_throttled = is_throttle(status, code)
-            self._end_attempt_span(state, now)
+            state.last_throttled = (status == 429 or code is not None) and is_throttle(status, code)
+            if state.attempt_span is not None:
+                self._end_attempt_span(state, now)
             if self._metrics is not None and (self._metrics.per_attempt or state.last_throttled):
                 self._metrics.record_attempt(state, now)
         except Exception as error:
@@ -293,13 +293,12 @@ class Lifecycle:
             return
         try:
             status = getattr(http_response, "status_code", None)
-            code = (error_code_of(parsed, context) or str(status)) if _is_error_status(status) else None
+            code = None
+            if status is not None and status >= 300 and status != 304:  # _is_error_status, inlined
+                code = error_code_of(parsed, context) or str(status)
             outcome = Outcome(status, code, parsed)
             if state.span is not None and state.span.is_recording():  # only the span shows them
-                metadata = response_metadata(parsed)
-                outcome.request_id, outcome.extended_request_id = request_ids(
-                    metadata, metadata.get("HTTPHeaders")
-                )
+                outcome.request_id, outcome.extended_request_id = request_ids(parsed)
                 if code is not None and parsed:
                     error = parsed.get("Error")
                     detail = error.get("Message", "") if isinstance(error, Mapping) else ""
@@ -344,7 +343,8 @@ class Lifecycle:
             return  # never reached the wire (answered at before-call, e.g. by Stubber)
         if state.window_token is not None:
             self._close_window(state)
-        self._end_attempt_span(state, end_ns)
+        if state.attempt_span is not None:
+            self._end_attempt_span(state, end_ns)
         # GenAI (Bedrock Runtime) records its telemetry here; a response stream keeps the call
         # open until the application is done with it, then calls end_call() (genai/streams.py).
         end_hook = state.info.end_hook

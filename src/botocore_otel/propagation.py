@@ -22,6 +22,11 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from botocore_otel._failsafe import report
 
+try:  # botocore's HeadersDict keeps its headers as {_HeaderKey(name): value} in ``_dict``
+    from botocore.awsrequest import _HeaderKey
+except ImportError:  # pragma: no cover - a botocore without it takes the general way
+    _HeaderKey = None
+
 XRAY_HEADER = "X-Amzn-Trace-Id"
 FIRST_FIELDS = ("traceparent", "tracestate")
 """Written first into a message (its attribute count is capped), and asked for first."""
@@ -111,6 +116,10 @@ def _present_names(headers: Any) -> set[str]:
     return {name.lower() for name in headers}
 
 
+# Shared key objects (never mutated, like botocore's own): one hash each to look up and write.
+_KEYS = None if _HeaderKey is None else tuple(map(_HeaderKey, (XRAY_HEADER, "traceparent", "tracestate")))
+
+
 class HeaderInjector:
     """Writes the X-Ray header and the global propagator's fields onto a prepared request."""
 
@@ -124,19 +133,44 @@ class HeaderInjector:
         trace_int, span_int, _, flags, trace_state, is_valid = span_context
         if not is_valid:
             return
-        present = _present_names(headers)
-        signed = signed_header_names(headers)
         # Names and values formatted here are known to be sendable: only a propagator's are checked.
         trace_id = f"{trace_int:032x}"
         span_id = f"{span_int:016x}"
-        if "x-amzn-trace-id" not in present and ";x-amzn-trace-id;" not in signed:
-            sampled = flags & 1
-            headers[XRAY_HEADER] = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={sampled}"
-            present.add("x-amzn-trace-id")
+        xray = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={flags & 1}"
+        traceparent = f"00-{trace_id}-{span_id}-{_FLAGS_HEX[flags]}"
         textmap, is_default = global_textmap()
+        keys = getattr(headers, "_dict", None)
+        if is_default and not self._baggage and type(keys) is dict and _KEYS is not None:
+            # The common case, straight into HeadersDict's dict: setdefault never overwrites,
+            # and hashes each name once. A header absent now was not signed either: signing
+            # read the request's headers, so SignedHeaders needs no parsing here.
+            xray_key, traceparent_key, tracestate_key = _KEYS
+            keys.setdefault(xray_key, xray)
+            keys.setdefault(traceparent_key, traceparent)
+            if trace_state:
+                keys.setdefault(tracestate_key, trace_state.to_header())
+            return
+        self._inject_checked(headers, context, textmap, is_default, xray, traceparent, trace_state)
+
+    def _inject_checked(
+        self,
+        headers: MutableMapping[str, Any],
+        context: Context,
+        textmap: TextMapPropagator,
+        is_default: bool,
+        xray: str,
+        traceparent: str,
+        trace_state: Any,
+    ) -> None:
+        """Any headers mapping, baggage or another propagator: every name checked."""
+        present = _present_names(headers)
+        signed = signed_header_names(headers)
+        if "x-amzn-trace-id" not in present and ";x-amzn-trace-id;" not in signed:
+            headers[XRAY_HEADER] = xray
+            present.add("x-amzn-trace-id")
         if is_default:
             if "traceparent" not in present and ";traceparent;" not in signed:
-                headers["traceparent"] = f"00-{trace_id}-{span_id}-{_FLAGS_HEX[flags]}"
+                headers["traceparent"] = traceparent
                 present.add("traceparent")
             if trace_state and "tracestate" not in present and ";tracestate;" not in signed:
                 headers["tracestate"] = trace_state.to_header()
