@@ -340,3 +340,20 @@ def test_sessions_under_global_instrumentation_share_per_operation_facts(moto):
         assert len(lifecycles[0].infos) == 1
     finally:
         Instrumentor().uninstrument()
+
+
+@pytest.mark.parametrize(
+    ("metrics", "phase_handlers"),
+    [(None, set()), ("rpc,phases", {"on_before_call", "on_before_sign", "on_before_parse"})],
+)
+def test_only_the_handlers_the_configuration_needs_are_registered(metrics, phase_handlers):
+    """Each handler runs on every call: before-call, before-sign and before-parse only time phases."""
+    session = botocore.session.get_session()
+    Instrumentor().instrument(session, **({} if metrics is None else {"metrics": metrics}))
+    emitter = session.get_component("event_emitter")
+    ids = {str(key) for key in getattr(emitter, "_emitter", emitter)._unique_id_handlers}
+    core = {i.removeprefix("botocore_otel.") for i in ids if i.startswith("botocore_otel.on_")}
+    always = {"on_provide_client_params", "on_before_send", "on_response_received", "on_after_call"}
+    always.add("on_after_call_error")
+    # on_request_created: only where prepared requests carry no context (botocore < 1.36)
+    assert core - {"on_request_created"} == always | phase_handlers

@@ -93,7 +93,8 @@ class Lifecycle:
         self.infos: dict[str, OperationInfo] = {} if infos is None else infos
 
     # -- call start ---------------------------------------------------------------
-    def _info(self, event_name: str, model: Any) -> OperationInfo | None:
+    def _info(self, event_name: str, model: Any) -> OperationInfo:
+        """The operation's info, made once (``_SKIPPED`` for a skipped service)."""
         info = self.infos.get(event_name)
         if info is None:
             service_key = event_name.split(".")[1]
@@ -102,7 +103,7 @@ class Lifecycle:
             else:
                 info = operation_info(service_key, model, self._settings.semconv)
             self.infos[event_name] = info
-        return None if info is _SKIPPED else info
+        return info
 
     def on_provide_client_params(
         self, params: Mapping[str, Any], model: Any, context: dict[str, Any], event_name: str, **_: Any
@@ -112,20 +113,25 @@ class Lifecycle:
         if _abandoned:  # a safe point: end calls that finalizers queued
             end_abandoned()
         try:
-            info = self._info(event_name, model)
-            if info is None:
+            info = self.infos.get(event_name) or self._info(event_name, model)  # a call less when known
+            if info is _SKIPPED:
                 return
             parent = otel_context.get_current()
             if parent.get(_SUPPRESS_INSTRUMENTATION_KEY):
                 return
             outer_ref = in_flight.get()
             outer = outer_ref() if outer_ref is not None else None
-            if outer is not None and outer.reached_send_phase and not outer.ended:
+            if outer is not None and "attempt" in outer.retries_context and not outer.ended:
                 # opened by the outer call's own instrumentation (its tracer and hooks)
                 parent = set_span_in_context(outer.span or outer.owner.open_early(outer), outer.parent)
-            state = CallState(self, info, model, _time_ns(), parent, params, context.get("client_region"))
+            retries = context.setdefault("retries", {})
+            state = CallState(
+                self, info, model, _time_ns(), parent, params, context.get("client_region"), retries
+            )
             state.nest_token = in_flight.set(state.ref)
-            state.is_async = _is_async(context.get("client_config"))
+            config = context.get("client_config")
+            is_async = _async_types.get(type(config))  # known after a client's first call
+            state.is_async = _is_async(config) if is_async is None else is_async
             context[STATE_KEY] = state
         except Exception as error:
             report("provide-client-params handler", error)
@@ -169,7 +175,6 @@ class Lifecycle:
         state: CallState | None = context.get(STATE_KEY)
         if state is not None:
             state.serialized_ns = _time_ns()
-            state.reached_send_phase = True
 
     # -- attempts -----------------------------------------------------------------
     def on_before_sign(self, request: Any, **_: Any) -> None:
@@ -271,7 +276,7 @@ class Lifecycle:
                     rule = headers.get(SYNTHETIC_HEADER) if headers is not None else None
                     if rule is not None:
                         state.synthetic_rule = str(rule)
-                if _is_error_status(status):
+                if status is not None and status >= 300 and status != 304:  # _is_error_status
                     code = error_code_of(parsed_response, context) or str(status)
             if exception is not None:
                 code = exception_type(exception)

@@ -19,6 +19,7 @@ from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import SpanContext
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from botocore_otel._failsafe import report
 
@@ -86,7 +87,7 @@ def w3c_fields(span_context: SpanContext) -> dict[str, str]:
     """What the default propagator writes for this span context, baggage aside."""
     trace_id, span_id, _, flags, trace_state, _ = span_context
     fields = {"traceparent": f"00-{trace_id:032x}-{span_id:016x}-{_FLAGS_HEX[flags]}"}
-    if trace_state:
+    if trace_state is not DEFAULT_TRACE_STATE and trace_state:
         fields["tracestate"] = trace_state.to_header()
     return fields
 
@@ -147,7 +148,7 @@ class HeaderInjector:
             xray_key, traceparent_key, tracestate_key = _KEYS
             keys.setdefault(xray_key, xray)
             keys.setdefault(traceparent_key, traceparent)
-            if trace_state:
+            if trace_state is not DEFAULT_TRACE_STATE and trace_state:  # the usual one is empty
                 keys.setdefault(tracestate_key, trace_state.to_header())
             return
         self._inject_checked(headers, context, textmap, is_default, xray, traceparent, trace_state)

@@ -111,9 +111,9 @@ class CallState:
         "params",
         "parent",
         "parse_start_ns",
-        "reached_send_phase",
         "ref",
         "region",
+        "retries_context",
         "serialized_ns",
         "sign_end_ns",
         "sign_start_ns",
@@ -134,6 +134,7 @@ class CallState:
         parent: Context,
         params: Mapping[str, Any] | None,
         region: str | None,
+        retries_context: dict[str, Any],
     ) -> None:
         self.owner = owner
         self.ref = weakref.ref(self)
@@ -143,6 +144,10 @@ class CallState:
         self.parent = parent
         self.params = params
         self.region = region
+        # botocore's context["retries"], made now: its endpoint sets "attempt" in it when it
+        # starts sending (after every before-call handler, before signing). A Stubber's answer
+        # at before-call never gets there. Cheaper than a before-call handler of our own.
+        self.retries_context: dict[str, Any] = retries_context
         self.span: Span | None = None
         self.span_has_server = False  # opened early with the request's url: server.* are set
         # attributes known before the span opens (captures, Lambda's target): set when it does
@@ -159,7 +164,6 @@ class CallState:
         self.last_error: str | None = None
         self.last_throttled = False
         self.synthetic_rule: str | None = None
-        self.reached_send_phase = False
         self.is_async = False  # made by an aiobotocore client: its emitter awaits results
         self.ended = False
         self.nest_token: Token[weakref.ref[CallState] | None] | None = None

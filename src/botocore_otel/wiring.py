@@ -48,7 +48,7 @@ _PAYLOAD_EVENT_SERVICES = {"stepfunctions": "sfn"}
 # (event, handler method, position, needed for)
 _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
     ("provide-client-params", "on_provide_client_params", "normal", "always"),
-    ("before-call", "on_before_call", "normal", "always"),
+    ("before-call", "on_before_call", "normal", "phases"),  # the serialization phase's end
     ("before-sign", "on_before_sign", "normal", "phases"),
     # last: after the signer (on the more specific request-created.<service>) has signed.
     # Stamps the signing time; hands the state on where prepared requests have no context.
