@@ -353,7 +353,12 @@ def test_only_the_handlers_the_configuration_needs_are_registered(metrics, phase
     emitter = session.get_component("event_emitter")
     ids = {str(key) for key in getattr(emitter, "_emitter", emitter)._unique_id_handlers}
     core = {i.removeprefix("botocore_otel.") for i in ids if i.startswith("botocore_otel.on_")}
-    always = {"on_provide_client_params", "on_before_send", "on_response_received", "on_after_call"}
-    always.add("on_after_call_error")
+    always = {
+        "on_provide_client_params",
+        "on_before_send",
+        "on_response_received",
+        "on_after_call",
+        "on_after_call_error",
+    }
     # on_request_created: only where prepared requests carry no context (botocore < 1.36)
     assert core - {"on_request_created"} == always | phase_handlers

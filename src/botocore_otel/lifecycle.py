@@ -93,8 +93,7 @@ class Lifecycle:
         self.infos: dict[str, OperationInfo] = {} if infos is None else infos
 
     # -- call start ---------------------------------------------------------------
-    def _info(self, event_name: str, model: Any) -> OperationInfo:
-        """The operation's info, made once (``_SKIPPED`` for a skipped service)."""
+    def _info(self, event_name: str, model: Any) -> OperationInfo | None:
         info = self.infos.get(event_name)
         if info is None:
             service_key = event_name.split(".")[1]
@@ -103,7 +102,7 @@ class Lifecycle:
             else:
                 info = operation_info(service_key, model, self._settings.semconv)
             self.infos[event_name] = info
-        return info
+        return None if info is _SKIPPED else info
 
     def on_provide_client_params(
         self, params: Mapping[str, Any], model: Any, context: dict[str, Any], event_name: str, **_: Any
@@ -113,8 +112,8 @@ class Lifecycle:
         if _abandoned:  # a safe point: end calls that finalizers queued
             end_abandoned()
         try:
-            info = self.infos.get(event_name) or self._info(event_name, model)  # a call less when known
-            if info is _SKIPPED:
+            info = self._info(event_name, model)
+            if info is None:
                 return
             parent = otel_context.get_current()
             if parent.get(_SUPPRESS_INSTRUMENTATION_KEY):
@@ -129,9 +128,7 @@ class Lifecycle:
                 self, info, model, _time_ns(), parent, params, context.get("client_region"), retries
             )
             state.nest_token = in_flight.set(state.ref)
-            config = context.get("client_config")
-            is_async = _async_types.get(type(config))  # known after a client's first call
-            state.is_async = _is_async(config) if is_async is None else is_async
+            state.is_async = _is_async(context.get("client_config"))
             context[STATE_KEY] = state
         except Exception as error:
             report("provide-client-params handler", error)
@@ -276,14 +273,13 @@ class Lifecycle:
                     rule = headers.get(SYNTHETIC_HEADER) if headers is not None else None
                     if rule is not None:
                         state.synthetic_rule = str(rule)
-                if status is not None and status >= 300 and status != 304:  # _is_error_status
+                if _is_error_status(status):
                     code = error_code_of(parsed_response, context) or str(status)
             if exception is not None:
                 code = exception_type(exception)
             state.last_status, state.last_error, state.last_end_ns = status, code, now
-            state.last_throttled = (status == 429 or code is not None) and is_throttle(status, code)
-            if state.attempt_span is not None:
-                self._end_attempt_span(state, now)
+            state.last_throttled = is_throttle(status, code)
+            self._end_attempt_span(state, now)
             if self._metrics is not None and (self._metrics.per_attempt or state.last_throttled):
                 self._metrics.record_attempt(state, now)
         except Exception as error:
@@ -298,9 +294,7 @@ class Lifecycle:
             return
         try:
             status = getattr(http_response, "status_code", None)
-            code = None
-            if status is not None and status >= 300 and status != 304:  # _is_error_status, inlined
-                code = error_code_of(parsed, context) or str(status)
+            code = (error_code_of(parsed, context) or str(status)) if _is_error_status(status) else None
             outcome = Outcome(status, code, parsed)
             if state.span is not None and state.span.is_recording():  # only the span shows them
                 outcome.request_id, outcome.extended_request_id = request_ids(parsed)
@@ -348,8 +342,7 @@ class Lifecycle:
             return  # never reached the wire (answered at before-call, e.g. by Stubber)
         if state.window_token is not None:
             self._close_window(state)
-        if state.attempt_span is not None:
-            self._end_attempt_span(state, end_ns)
+        self._end_attempt_span(state, end_ns)
         # GenAI (Bedrock Runtime) records its telemetry here; a response stream keeps the call
         # open until the application is done with it, then calls end_call() (genai/streams.py).
         end_hook = state.info.end_hook

@@ -251,9 +251,7 @@ class CallMetrics:
     def record_call(self, state: CallState, outcome: Outcome) -> None:
         """At the call's end: the call histograms, attempts and errors."""
         end_ns, status, error_type = outcome.end_ns, outcome.status, outcome.error_type
-        lean = self.attributes(
-            state.info.metric_attributes, state.region, error_type, state.synthetic_rule is not None
-        )
+        lean = self._lean(state, error_type)
         seconds = max(0, end_ns - state.start_ns) * _NS
         if self.rpc_duration is not None:
             self.rpc_duration.record(seconds, lean)
