@@ -11,14 +11,18 @@ from urllib.parse import parse_qsl
 import boto3
 import pytest
 from opentelemetry import baggage, context
-from opentelemetry.trace import format_span_id, format_trace_id
+from opentelemetry.trace import SpanContext, TraceFlags, TraceState, format_span_id, format_trace_id
 
 from botocore_otel import ConfigError, Instrumentor
 from botocore_otel.carriers import (
     MAX_CLIENT_CONTEXT,
+    MAX_MESSAGE_BYTES,
+    body_layout,
     client_context_with,
+    json_body_with_traceparent,
     json_message_attributes,
     json_with_member,
+    with_message_attributes,
 )
 from botocore_otel.config import load_settings
 from botocore_otel.payload import SKIPPED_ATTRIBUTE
@@ -260,6 +264,39 @@ def test_message_attributes_serialize_as_json_dumps_does():
         for name, value in {"traceparent": "00-ab-cd-01", "tracestate": 'k="v\\x",é=\t', 'a"b': ""}.items()
     }
     assert json_message_attributes(attributes) == json.dumps(attributes)
+
+
+def test_the_one_step_json_body_matches_the_general_way(moto):
+    """json_body_with_traceparent, the common case in one step, writes what the general way
+    writes, to the byte, and leaves every other case to it (None)."""
+    sqs = moto.client("sqs")
+    model = sqs.meta.service_model.operation_model("SendMessage")
+    request = sqs._serializer.serialize_to_request({"QueueUrl": "https://q", "MessageBody": 'a"\\é'}, model)
+    layout = body_layout(model)
+    sampled = SpanContext(0xAB << 64, 0xCD, False, TraceFlags(1))
+    fields = {"traceparent": f"00-{0xAB << 64:032x}-{0xCD:016x}-01"}
+
+    def both(body, span_context=sampled):
+        return json_body_with_traceparent(body, layout, span_context), with_message_attributes(
+            body, layout, fields
+        )
+
+    one_step, general = both(request["body"])
+    assert (
+        one_step == general
+        and json.loads(one_step)["MessageAttributes"]["traceparent"]["StringValue"] == (fields["traceparent"])
+    )
+    largest = b'{"MessageBody": "' + b"x" * (MAX_MESSAGE_BYTES - 72 - 19) + b'"}'
+    assert len(largest) == MAX_MESSAGE_BYTES - 72
+    assert both(largest)[0] == both(largest)[1] is not None
+    too_large = largest[:-2] + b'x"}'
+    assert both(too_large) == (None, None)
+    with_state = SpanContext(0xAB << 64, 0xCD, False, TraceFlags(1), TraceState([("k", "v")]))
+    assert json_body_with_traceparent(request["body"], layout, with_state) is None
+    assert json_body_with_traceparent(b"{}", layout, sampled) is None
+    assert json_body_with_traceparent(request["body"].decode(), layout, sampled) is None
+    sns_layout = body_layout(moto.client("sns").meta.service_model.operation_model("Publish"))
+    assert json_body_with_traceparent(request["body"], sns_layout, sampled) is None
 
 
 def test_a_present_traceparent_is_left_alone(moto, instrument, telemetry):

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as json_string  # C: a quoted, escaped JSON string
 from typing import Any
 
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
+
 MAX_MESSAGE_ATTRIBUTES = 10
 MAX_MESSAGE_BYTES = 262_144
 """SQS and SNS size limit per request (SQS now takes 1 MiB; 256 KiB is safe everywhere)."""
@@ -148,6 +150,30 @@ def body_layout(model: Any) -> BodyLayout | None:
         _layouts.clear()
     _layouts[id(model)] = (model, layout)
     return layout
+
+
+# traceparent as one String message attribute: its name, data type and 55-character value
+_TRACEPARENT_COST = len("traceparent") + len("String") + 55
+_WITH_TRACEPARENT = (
+    b'%s, "MessageAttributes": {"traceparent": {"DataType": "String", "StringValue": "00-%032x-%016x-%02x"}}}'
+)
+
+
+def json_body_with_traceparent(body: object, layout: BodyLayout, span_context: Any) -> bytes | None:
+    """What ``with_message_attributes`` makes of botocore's JSON body and the default
+    propagator's fields when there is no tracestate, in one step: the common case of
+    SendMessage, about 15k instructions less than the general way. None: any other case."""
+    trace_id, span_id, _, flags, trace_state, _ = span_context
+    if (
+        layout != _JSON_BODY
+        or type(body) is not bytes
+        or body[:2] != b'{"'  # botocore's serializer: an object with members, no whitespace
+        or body[-1:] != b"}"
+        or len(body) > MAX_MESSAGE_BYTES - _TRACEPARENT_COST
+        or (trace_state is not DEFAULT_TRACE_STATE and trace_state)
+    ):
+        return None
+    return _WITH_TRACEPARENT % (body[:-1], trace_id, span_id, flags)
 
 
 def with_message_attributes(body: object, layout: BodyLayout, fields: Mapping[str, str]) -> object | None:

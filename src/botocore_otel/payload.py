@@ -52,6 +52,7 @@ from botocore_otel.carriers import (
     BodyLayout,
     body_layout,
     client_context_with,
+    json_body_with_traceparent,
     message_size,
     replaced,
     with_fields,
@@ -278,7 +279,13 @@ class PayloadPropagator:
         return True
 
     def _into_body(self, span: Span, params: dict[str, Any], layout: BodyLayout) -> None:
-        body = with_message_attributes(params.get("body"), layout, self._fields(span))
+        body = params.get("body")
+        if not self._baggage and global_textmap()[1]:
+            with_traceparent = json_body_with_traceparent(body, layout, span.get_span_context())
+            if with_traceparent is not None:
+                params["body"] = with_traceparent
+                return
+        body = with_message_attributes(body, layout, self._fields(span))
         if body is None:
             self._skipped(span, 1)  # no room left, or not a body we know: sent as it was
         else:

@@ -34,7 +34,7 @@ FIRST_FIELDS = ("traceparent", "tracestate")
 # Formatting runs on every call: SpanContext is a 6-tuple (trace_id, span_id, is_remote,
 # trace_flags, trace_state, is_valid) and unpacking it costs one step, where each of its
 # properties is a Python call; a flags byte is looked up, not formatted.
-_FLAGS_HEX = tuple(f"{flags:02x}" for flags in range(256))
+_FLAGS_HEX = tuple(map("%02x".__mod__, range(256)))
 
 
 def xray_header_value(span_context: SpanContext) -> str:

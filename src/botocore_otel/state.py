@@ -6,7 +6,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -31,12 +31,14 @@ in_flight: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel
 _abandoned: deque[CallState | Callable[[], None]] = deque()
 
 
-class Owner(Protocol):
-    """The lifecycle that made a call: it opens the call's span early and ends it if abandoned."""
+if TYPE_CHECKING:  # a Protocol class costs about 20 µs at import, and only mypy reads it
 
-    def open_early(self, state: CallState, url: str | None = None) -> Span: ...
+    class Owner(Protocol):
+        """The lifecycle that made a call: it opens the call's span early and ends it if abandoned."""
 
-    def abandon(self, state: CallState) -> None: ...
+        def open_early(self, state: CallState, url: str | None = None) -> Span: ...
+
+        def abandon(self, state: CallState) -> None: ...
 
 
 def end_abandoned() -> None:

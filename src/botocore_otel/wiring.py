@@ -211,7 +211,8 @@ def _prepared_requests_carry_context() -> bool:
     """botocore >= ~1.43.70 gives the prepared request the call's ``context``."""
     from botocore.awsrequest import AWSPreparedRequest
 
-    return "context" in inspect.signature(AWSPreparedRequest.__init__).parameters
+    code = AWSPreparedRequest.__init__.__code__  # inspect.signature costs ~50 µs at instrument()
+    return "context" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
 
 
 def _emitter_of(target: Any) -> Any:
