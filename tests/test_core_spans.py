@@ -109,6 +109,23 @@ def test_s3_request_id_and_extended_request_id_from_a_real_s3_wire_answer(sessio
     assert get.attributes["error.type"] == "NoSuchKey"
 
 
+def test_request_id_from_a_header_botocore_does_not_read(session, telemetry):
+    """botocore's parsers fill ``RequestId`` from ``x-amzn-requestid`` (JSON) or
+    ``x-amz-request-id`` (S3) only; ``x-amzn-request-id``, which some services send, comes
+    from the response headers."""
+
+    def script(_: int, received: Received) -> Reply:
+        headers = {"Content-Type": "application/json", "x-amzn-request-id": "hyphenated-id-1"}
+        return Reply(200, b'{"Functions": []}', headers)
+
+    with scripted_server(script) as server:
+        response = client_for(session, "lambda", server.url, attempts=1).list_functions()
+    assert "RequestId" not in response["ResponseMetadata"]
+    (span,) = telemetry.spans("Lambda.ListFunctions")
+    assert span.attributes["aws.request_id"] == "hyphenated-id-1"
+    assert "aws.extended_request_id" not in span.attributes
+
+
 def test_s3_not_modified_is_not_an_error(moto, session, telemetry):
     s3 = moto.client("s3", session=session)
     s3.create_bucket(Bucket="bucket-one")
