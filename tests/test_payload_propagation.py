@@ -268,10 +268,13 @@ def test_message_attributes_serialize_as_json_dumps_does():
 
 def test_the_one_step_json_body_matches_the_general_way(moto):
     """json_body_with_traceparent, the common case in one step, writes what the general way
-    writes, to the byte, and leaves every other case to it (None)."""
-    sqs = moto.client("sqs")
-    model = sqs.meta.service_model.operation_model("SendMessage")
-    request = sqs._serializer.serialize_to_request({"QueueUrl": "https://q", "MessageBody": 'a"\\é'}, model)
+    writes, to the byte, and leaves every other case to it (None). The body is botocore's
+    JSON serializer's (DynamoDB's: SQS speaks query on the oldest botocore we support)."""
+    dynamodb = moto.client("dynamodb")
+    model = dynamodb.meta.service_model.operation_model("GetItem")
+    request = dynamodb._serializer.serialize_to_request(
+        {"TableName": "table", "Key": {"k": {"S": 'a"\\é'}}}, model
+    )
     layout = body_layout(model)
     sampled = SpanContext(0xAB << 64, 0xCD, False, TraceFlags(1))
     fields = {"traceparent": f"00-{0xAB << 64:032x}-{0xCD:016x}-01"}
