@@ -38,6 +38,7 @@ _HELPER_SOURCE = """
 #include <valgrind/callgrind.h>
 void benchmark_zero(void) { CALLGRIND_ZERO_STATS; }
 void benchmark_dump(void) { CALLGRIND_DUMP_STATS; }
+void benchmark_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
 """
 _SUMMARY = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
 
