@@ -556,6 +556,66 @@ def test_pytest_plugin_reports_a_span_left_open_and_ends_an_abandoned_call(tmp_p
     assert figures["open_span_names"] == ["DynamoDB.ListTables", "DynamoDB.ListTables attempt 1"]
 
 
+_STILL_RUNNING_PROBE = """
+import threading
+import time
+
+import botocore.session
+from botocore.awsrequest import AWSResponse
+
+
+class _Raw:
+    def stream(self, **_):
+        yield b'{"TableNames": []}'
+
+
+def test_leaves_a_call_running():
+    client = botocore.session.Session().create_client(
+        "dynamodb", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
+        aws_access_key_id="a", aws_secret_access_key="b",
+    )
+
+    sending = threading.Event()
+
+    def slow_answer(request, **_):  # a call still running when the session ends
+        sending.set()
+        time.sleep(6)
+        return AWSResponse(request.url, 200, {"x-amzn-requestid": "r"}, _Raw())
+
+    client.meta.events.register("before-send", slow_answer)
+    threading.Thread(target=client.list_tables).start()
+    assert sending.wait(30)
+"""
+
+
+def test_pytest_plugin_waits_for_a_call_still_running_on_a_thread(tmp_path: Path) -> None:
+    """A call that a test left running on a thread (s3transfer's executors, retrying with
+    backoff) ends after the tests do: its spans are waited for, not reported as left open.
+    The call takes longer than the harness's wait used to be (5 s)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_running.py").write_text(_STILL_RUNNING_PROBE)
+    report = tmp_path / "report.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTOCORE_OTEL_", "OTEL_", "PYTEST_"))}
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "botocore_otel.pytest_plugin",
+    ]
+    command += ["--botocore-otel", f"--botocore-otel-report={report}", "test_running.py"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(report.read_text())
+    assert figures["spans_started"] == figures["spans_ended"] == 2  # the call's span and its attempt's
+    assert figures["spans_open"] == 0 and figures["calls_measured"] == 1
+
+
 def test_no_pytest11_entry_point_is_installed() -> None:
     from importlib.metadata import entry_points
 

@@ -25,6 +25,7 @@ import gc
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -38,9 +39,23 @@ if TYPE_CHECKING:
 ENV_SWITCH = "BOTOCORE_OTEL_PYTEST"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _MAX_SAMPLES = 20
-_SETTLE_SECONDS = 5.0
+# The longest wait at the end for calls still running on threads that tests left behind:
+# botocore's default (legacy) retries alone may sleep up to 15 s in all.
+_SETTLE_SECONDS = 60.0
 _HARNESS = pytest.StashKey["_Harness"]()
 _TOTALS = pytest.StashKey[dict[str, Any]]()
+
+
+def _calls_running_elsewhere() -> bool:
+    """Whether a thread other than this one is inside a botocore client call."""
+    this_thread = threading.get_ident()
+    for thread, frame in sys._current_frames().items():
+        while frame is not None and thread != this_thread:
+            code = frame.f_code
+            if code.co_name == "_make_api_call" and "botocore" in code.co_filename:
+                return True
+            frame = frame.f_back  # type: ignore[assignment]
+    return False
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -152,15 +167,15 @@ class _Harness:
 
         # A call dropped without a closing event is queued by its finalizer when collected, and
         # ended at the next safe point (the next call, uninstrument, exit): this is one. A call
-        # still running on a thread a test left behind gets a few seconds to end: only a span
-        # open after that is reported as left open.
+        # still running on a thread a test left behind (s3transfer's, retrying with backoff) is
+        # waited for: only a span open once no call runs elsewhere is reported as left open.
         deadline = time.monotonic() + _SETTLE_SECONDS
         while True:
             gc.collect()
             end_abandoned()
             with self._lock:
                 settled = not self._open
-            if settled or time.monotonic() > deadline:
+            if settled or time.monotonic() > deadline or not _calls_running_elsewhere():
                 break
             time.sleep(0.05)
         figures = self.figures()
