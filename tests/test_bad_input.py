@@ -529,13 +529,12 @@ def test_a_call_abandoned_and_one_kept_alive():
 """
 
 
-def test_pytest_plugin_reports_a_span_left_open_and_ends_an_abandoned_call(tmp_path: Path) -> None:
-    """The harness ends abandoned calls at its end (a safe point) and reports only what is
-    still open after that: here the call whose state a test kept alive."""
+def _harness_report(tmp_path: Path, probe: str) -> dict[str, Any]:
+    """The plugin's JSON report of a pytest run of ``probe`` (a test module) with it on."""
     import subprocess
     import sys
 
-    (tmp_path / "test_leak.py").write_text(_LEAK_PROBE)
+    (tmp_path / "test_probe.py").write_text(probe)
     report = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTOCORE_OTEL_", "OTEL_", "PYTEST_"))}
     command = [
@@ -548,10 +547,17 @@ def test_pytest_plugin_reports_a_span_left_open_and_ends_an_abandoned_call(tmp_p
         "-p",
         "botocore_otel.pytest_plugin",
     ]
-    command += ["--botocore-otel", f"--botocore-otel-report={report}", "test_leak.py"]
+    command += ["--botocore-otel", f"--botocore-otel-report={report}", "test_probe.py"]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    figures = json.loads(report.read_text())
+    figures: dict[str, Any] = json.loads(report.read_text())
+    return figures
+
+
+def test_pytest_plugin_reports_a_span_left_open_and_ends_an_abandoned_call(tmp_path: Path) -> None:
+    """The harness ends abandoned calls at its end (a safe point) and reports only what is
+    still open after that: here the call whose state a test kept alive."""
+    figures = _harness_report(tmp_path, _LEAK_PROBE)
     assert figures["spans_started"] == 4  # a call span and an attempt span each
     assert figures["open_span_names"] == ["DynamoDB.ListTables", "DynamoDB.ListTables attempt 1"]
 
@@ -592,26 +598,7 @@ def test_pytest_plugin_waits_for_a_call_still_running_on_a_thread(tmp_path: Path
     """A call that a test left running on a thread (s3transfer's executors, retrying with
     backoff) ends after the tests do: its spans are waited for, not reported as left open.
     The call takes longer than the harness's wait used to be (5 s)."""
-    import subprocess
-    import sys
-
-    (tmp_path / "test_running.py").write_text(_STILL_RUNNING_PROBE)
-    report = tmp_path / "report.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTOCORE_OTEL_", "OTEL_", "PYTEST_"))}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "botocore_otel.pytest_plugin",
-    ]
-    command += ["--botocore-otel", f"--botocore-otel-report={report}", "test_running.py"]
-    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    figures = json.loads(report.read_text())
+    figures = _harness_report(tmp_path, _STILL_RUNNING_PROBE)
     assert figures["spans_started"] == figures["spans_ended"] == 2  # the call's span and its attempt's
     assert figures["spans_open"] == 0 and figures["calls_measured"] == 1
 
