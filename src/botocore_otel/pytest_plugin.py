@@ -50,7 +50,9 @@ def _calls_running_elsewhere() -> bool:
     """Whether a thread other than this one is inside a botocore client call."""
     this_thread = threading.get_ident()
     for thread, frame in sys._current_frames().items():
-        while frame is not None and thread != this_thread:
+        if thread == this_thread:
+            continue
+        while frame is not None:
             code = frame.f_code
             if code.co_name == "_make_api_call" and "botocore" in code.co_filename:
                 return True
