@@ -169,7 +169,7 @@ def test_nothing_is_imported_before_a_feature_needs_it():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    core = [f"botocore_otel.{name}" for name in ("_failsafe", "attributes", "config", "lifecycle", "metrics",
+    core = [f"botocore_otel.{name}" for name in ("attributes", "config", "lifecycle", "metrics",
             "propagation", "spans", "state", "wiring")]  # fmt: skip
     assert done.stdout.split("\n")[:4] == [str(core), "[]", "True", "True"], done.stdout
 

@@ -42,7 +42,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import NoOpTracer, Tracer
 
 import botocore_otel.lifecycle as lifecycle
-from botocore_otel import _failsafe
+from botocore_otel import errors as botocore_otel_errors
 from botocore_otel.instrumentor import Instrumentor
 from telemetry import call_spans
 from tests.support.moto_server import MotoServer
@@ -343,7 +343,7 @@ class RaisingTracerProvider(TracerProvider):
 @pytest.fixture
 def ours(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
     """The warnings and errors botocore-otel logged in this test (failsafe memory reset)."""
-    monkeypatch.setattr(_failsafe, "_last_reported", {})
+    monkeypatch.setattr(botocore_otel_errors, "_last_reported", {})
     caplog.set_level(logging.WARNING, logger="botocore_otel")
 
     def records() -> list[str]:

@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from botocore_otel import _failsafe
+from botocore_otel import errors as botocore_otel_errors
 from botocore_otel.instrumentor import Instrumentor
 from telemetry import call_spans
 
@@ -404,7 +404,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_wild_response(case: Case, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_failsafe, "_last_reported", {})
+    monkeypatch.setattr(botocore_otel_errors, "_last_reported", {})
     caplog.set_level(logging.WARNING, logger="botocore_otel")
     plain, instrumented, spans, requests = run_both(case)
     assert instrumented == plain

@@ -22,7 +22,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 
-from botocore_otel._failsafe import report
+from botocore_otel.errors import report
 from botocore_otel.state import CallState, in_flight
 
 _patched = False

@@ -29,8 +29,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
-from botocore_otel._failsafe import report
-from botocore_otel.errors import ConfigError
+from botocore_otel.errors import ConfigError, report
 from botocore_otel.redact import is_denied_member
 
 MAX_ITEMS = 32

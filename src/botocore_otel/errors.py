@@ -1,6 +1,15 @@
-"""Errors raised by botocore-otel's explicit API (never from a handler)."""
+"""botocore-otel's errors: ``ConfigError``, which only the explicit API raises, and
+``report()``, for every error met while handling a call: logged, never raised into it."""
 
 from __future__ import annotations
+
+import logging
+import time
+
+logger = logging.getLogger("botocore_otel")
+
+_REPEAT_AFTER_S = 300.0
+_last_reported: dict[tuple[str, type[BaseException]], float] = {}
 
 
 class ConfigError(ValueError):
@@ -14,3 +23,26 @@ class ConfigError(ValueError):
         self.value = value
         self.allowed = allowed
         super().__init__(f"{setting}={value!r} is invalid: expected {allowed}")
+
+
+def report(where: str, error: BaseException) -> None:
+    """Log ``error`` raised at ``where``, at most once per five minutes per kind.
+
+    Called from inside handlers' ``except`` blocks, so it must not raise either.
+    """
+    try:
+        key = (where, type(error))
+        now = time.monotonic()
+        last = _last_reported.get(key)
+        if last is not None and now - last < _REPEAT_AFTER_S:
+            return
+        _last_reported[key] = now
+        logger.warning(
+            "botocore-otel: %s failed; the AWS call goes on without it "
+            "(repeats of this error are not logged for %d s)",
+            where,
+            int(_REPEAT_AFTER_S),
+            exc_info=error,
+        )
+    except Exception:
+        pass

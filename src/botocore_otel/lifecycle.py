@@ -22,7 +22,6 @@ from opentelemetry.context import (
 from opentelemetry.trace import INVALID_SPAN, Span, Tracer, set_span_in_context
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from botocore_otel._failsafe import report
 from botocore_otel.attributes import (
     OperationInfo,
     error_code_of,
@@ -32,6 +31,7 @@ from botocore_otel.attributes import (
     request_ids,
 )
 from botocore_otel.config import Settings
+from botocore_otel.errors import report
 from botocore_otel.metrics import CallMetrics
 from botocore_otel.propagation import HeaderInjector
 from botocore_otel.spans import SpanSink

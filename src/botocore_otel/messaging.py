@@ -44,8 +44,8 @@ from opentelemetry.propagate import get_global_textmap
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.util.types import AttributeValue
 
-from botocore_otel._failsafe import report
 from botocore_otel.arn import last_name, parse_arn
+from botocore_otel.errors import report
 
 __all__ = ["Received", "parse_xray_header", "process", "producer_context", "read_message"]
 _VERSION = "0.1.0"

@@ -46,7 +46,6 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from botocore_otel._failsafe import report
 from botocore_otel.carriers import (
     MAX_MESSAGE_BYTES,
     BodyLayout,
@@ -61,6 +60,7 @@ from botocore_otel.carriers import (
 )
 from botocore_otel.config import Settings
 from botocore_otel.converters import lambda_target
+from botocore_otel.errors import report
 from botocore_otel.propagation import (
     FIRST_FIELDS,
     global_textmap,

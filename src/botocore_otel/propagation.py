@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanContext
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
-from botocore_otel._failsafe import report
+from botocore_otel.errors import report
 
 try:  # botocore's HeadersDict keeps its headers as {_HeaderKey(name): value} in ``_dict``
     from botocore.awsrequest import _HeaderKey

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.propagate import get_global_textmap
 from opentelemetry.trace import Span
 
-from botocore_otel._failsafe import report
 from botocore_otel.config import Settings
+from botocore_otel.errors import report
 from botocore_otel.messaging import producer_context, read_message
 from botocore_otel.propagation import FIRST_FIELDS
 from botocore_otel.state import STATE_KEY

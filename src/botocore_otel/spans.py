@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
-from botocore_otel._failsafe import report
 from botocore_otel.attributes import (
     SYNTHETIC_ATTRIBUTE,
     Attributes,
@@ -13,6 +12,7 @@ from botocore_otel.attributes import (
     server_attributes,
 )
 from botocore_otel.config import Settings
+from botocore_otel.errors import report
 from botocore_otel.state import CallState, Outcome
 
 SYNTHETIC_RULE_ATTRIBUTE = "botocore_otel.synthetic.rule"

@@ -12,8 +12,8 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
-from botocore_otel._failsafe import report
 from botocore_otel.attributes import OperationInfo
+from botocore_otel.errors import report
 
 STATE_KEY = "botocore_otel.call"
 

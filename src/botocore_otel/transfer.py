@@ -37,8 +37,8 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
-from botocore_otel._failsafe import report
 from botocore_otel.attributes import exception_type
+from botocore_otel.errors import report
 
 TracerLookup = Callable[[Any], "Tracer | None"]
 """``lookup(s3_client)``: the tracer of the instrumentation covering that client, or None."""

@@ -22,8 +22,8 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Tracer
 
-from botocore_otel._failsafe import report
 from botocore_otel.config import Settings, load_settings
+from botocore_otel.errors import report
 from botocore_otel.lifecycle import Lifecycle
 from botocore_otel.metrics import CallMetrics
 from botocore_otel.state import end_abandoned

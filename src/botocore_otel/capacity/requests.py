@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore_otel._failsafe import report
 from botocore_otel.capacity.recorder import Handler, Recorder, handler
 from botocore_otel.converters import lambda_target
+from botocore_otel.errors import report
 from botocore_otel.state import STATE_KEY
 
 PER_REQUEST_SERVICES = ("kms", "secrets-manager", "sts")

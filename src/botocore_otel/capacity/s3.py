@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore_otel._failsafe import report
 from botocore_otel.capacity.recorder import Handler, Recorder, handler
+from botocore_otel.errors import report
 from botocore_otel.state import STATE_KEY
 
 PUT_COPY_POST_LIST = "put_copy_post_list"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore_otel._failsafe import report
 from botocore_otel.capacity.recorder import Handler, Recorder, handler
 from botocore_otel.converters import queue_name
+from botocore_otel.errors import report
 from botocore_otel.state import STATE_KEY
 
 CHUNK = 65_536

@@ -11,7 +11,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
-from botocore_otel._failsafe import report
+from botocore_otel.errors import report
 from botocore_otel.genai.call import GenAICall
 from botocore_otel.genai.runtime import PROVIDER, runtime_of
 

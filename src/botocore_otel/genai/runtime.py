@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore_otel._failsafe import report
 from botocore_otel.attributes import Attributes
-from botocore_otel.errors import ConfigError
+from botocore_otel.errors import ConfigError, report
 
 logger = logging.getLogger("botocore_otel")
 

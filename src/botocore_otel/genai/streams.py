@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
-from botocore_otel._failsafe import report
 from botocore_otel.attributes import exception_type
+from botocore_otel.errors import report
 from botocore_otel.genai.call import GenAICall
 from botocore_otel.state import _abandoned
 

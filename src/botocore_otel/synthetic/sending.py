@@ -27,7 +27,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from opentelemetry import trace
 
-from botocore_otel._failsafe import report
+from botocore_otel.errors import report
 from botocore_otel.lifecycle import SYNTHETIC_HEADER, _is_async, _sending_state
 from botocore_otel.state import STATE_KEY
 from botocore_otel.synthetic.responses import new_request_id
