@@ -195,6 +195,32 @@ def per_probe(
         return merged
 
 
+COUNTED_PART = (
+    f"import ctypes as _ctypes, os as _os\n_counter = _ctypes.CDLL(_os.environ[{HELPER_ENV!r}])\n"
+    "_counter.benchmark_zero()\n{part}_counter.benchmark_dump()\n"
+)
+"""Wraps the part of a ``python -c`` script to count (``COUNTED_PART.format(part=...)``)."""
+
+
+def per_script(scripts: Mapping[str, str], log: IO[str]) -> dict[str, float]:
+    """name -> instructions of the counted part of each ``python -c`` script (see
+    ``COUNTED_PART``): one valgrind process each, two at a time. A fixed hash seed: dict and
+    set layouts, and so the instruction counts, repeat from one run to the next."""
+    env = {**clean_env(), "PYTHONHASHSEED": "0"}
+    with tempfile.TemporaryDirectory(prefix="benchmark-helper-") as folder:
+        helper = _helper(Path(folder))
+
+        def one(name: str) -> float:
+            totals = windows(["-c", scripts[name]], env, helper)
+            if len(totals) != 1:
+                raise RuntimeError(f"{name}: {len(totals)} counted parts, expected 1")
+            print(f"  instructions of {name} counted", file=log, flush=True)
+            return float(totals[0])
+
+        with ThreadPoolExecutor(2) as pool:
+            return dict(zip(scripts, pool.map(one, list(scripts)), strict=True))
+
+
 def report_lines(counts: dict[str, dict[str, float]], labels: dict[str, str], calls: int) -> list[str]:
     from workload import official_counterpart
 

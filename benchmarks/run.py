@@ -191,6 +191,16 @@ def import_times(packages: Sequence[str], repeat: int) -> dict[str, dict[str, li
     return times
 
 
+def import_instructions(packages: Sequence[str], log: IO[str]) -> dict[str, float]:
+    """Instructions of import plus ``instrument()``, preloaded (callgrind; CPU time's noise
+    does not move them). Run after ``import_times``, which has written the bytecode caches."""
+    scripts = {
+        package: _PRELOADED + instructions.COUNTED_PART.format(part=_INSTRUMENT[package])
+        for package in packages
+    }
+    return instructions.per_script(scripts, log)
+
+
 def heaviest_imports(package: str, top: int = 8) -> list[tuple[str, float]]:
     """The costliest imports of the measured part, from ``-X importtime`` (cumulative ms).
 
@@ -294,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"import + instrument(): {repeat} fresh interpreters each", file=log)
         results.imports = import_times(packages, repeat)
         results.heavy_imports = {package: heaviest_imports(package) for package in packages}
+        if not args.quick and not problem:
+            print("import + instrument(): instructions, callgrind", file=log)
+            results.import_instructions = import_instructions(packages, log)
     if "rss" in parts and rss_calls > 0:
         print(f"RSS: {rss_calls} calls", file=log)
         results.rss = run_rss(["otel", "bare"], rss_calls, log)

@@ -171,4 +171,10 @@ def _import_row(results: Results, row: Callable[[str, str, str], None]) -> None:
     verdict = _verdict(ratio, IMPORT_VS_OFFICIAL)
     if runs < IMPORT_RUNS:
         verdict += f" (only {runs} runs: indicative)"
-    row(title, f"{mine * 1e3:.1f} ms vs {official * 1e3:.1f} ms: {ratio:.2f}x", verdict)
+    measured = f"{mine * 1e3:.1f} ms vs {official * 1e3:.1f} ms: {ratio:.2f}x"
+    counted, counted_official = (results.import_instructions.get(p) for p in (HEADLINE_IMPORT, "official"))
+    if counted and counted_official:
+        ratio_counted = counted / counted_official
+        millions = f"{counted / 1e6:.1f}M vs {counted_official / 1e6:.1f}M"
+        measured += f" (instructions: {millions}, {ratio_counted:.2f}x)"
+    row(title, measured, verdict)
