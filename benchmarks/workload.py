@@ -51,6 +51,9 @@ VARIANTS = (
     "official-unsampled",
 )
 OPERATIONS = ("GetItem", "GetObject", "SendMessage", "ListObjectsV2")
+# Counted only when named (``instructions.py --ops SendMessageBatch``): ten entries a call.
+EXTRA_OPERATIONS = ("SendMessageBatch",)
+BATCH_ENTRIES = 10
 
 
 def official_counterpart(variant: str) -> str:
@@ -115,6 +118,15 @@ def _send_message_body() -> bytes:
     return json.dumps({"MD5OfMessageBody": digest, "MessageId": REQUEST_ID}).encode()
 
 
+def _send_message_batch_body() -> bytes:
+    digest = hashlib.md5(MESSAGE.encode()).hexdigest()
+    entries = [
+        {"Id": str(i), "MD5OfMessageBody": digest, "MessageId": f"{REQUEST_ID[:-2]}{i:02d}"}
+        for i in range(BATCH_ENTRIES)
+    ]
+    return json.dumps({"Successful": entries, "Failed": []}).encode()
+
+
 # operation -> (service, status, headers, body)
 _RESPONSES: dict[str, tuple[str, dict[str, str], bytes]] = {
     "GetItem": (
@@ -138,6 +150,11 @@ _RESPONSES: dict[str, tuple[str, dict[str, str], bytes]] = {
         "sqs",
         {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": REQUEST_ID},
         _send_message_body(),
+    ),
+    "SendMessageBatch": (
+        "sqs",
+        {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": REQUEST_ID},
+        _send_message_batch_body(),
     ),
     "ListObjectsV2": (
         "s3",
@@ -206,6 +223,10 @@ def clients(
     def send_message() -> Any:
         return clients["sqs"].send_message(QueueUrl=QUEUE_URL, MessageBody=MESSAGE, **send_extra)
 
+    def send_message_batch() -> Any:
+        entries = [{"Id": str(i), "MessageBody": MESSAGE} for i in range(BATCH_ENTRIES)]
+        return clients["sqs"].send_message_batch(QueueUrl=QUEUE_URL, Entries=entries)
+
     def list_objects() -> Any:
         return clients["s3"].list_objects_v2(Bucket=BUCKET, Prefix="data/")
 
@@ -213,6 +234,7 @@ def clients(
         "GetItem": get_item,
         "GetObject": get_object,
         "SendMessage": send_message,
+        "SendMessageBatch": send_message_batch,
         "ListObjectsV2": list_objects,
     }
     return {operation: made[operation] for operation in operations}

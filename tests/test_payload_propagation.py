@@ -19,9 +19,12 @@ from botocore_otel.carriers import (
     MAX_MESSAGE_BYTES,
     body_layout,
     client_context_with,
+    json_batch,
     json_body_with_traceparent,
     json_message_attributes,
     json_with_member,
+    request_budget,
+    with_fields,
     with_message_attributes,
 )
 from botocore_otel.config import load_settings
@@ -300,6 +303,93 @@ def test_the_one_step_json_body_matches_the_general_way(moto):
     assert json_body_with_traceparent(request["body"].decode(), layout, sampled) is None
     sns_layout = body_layout(moto.client("sns").meta.service_model.operation_model("Publish"))
     assert json_body_with_traceparent(request["body"], sns_layout, sampled) is None
+
+
+def _with_fields_in_the_parameters(params, fields):
+    """What the parameters of a batch get on the general way (placeholders, then botocore
+    validates and serializes them): ``with_fields`` entry after entry, on one budget."""
+    entries = params["Entries"]
+    budget = request_budget(entries, "MessageBody")
+    changed = []
+    for entry in entries:
+        updated, _ = with_fields(entry.get("MessageAttributes") or {}, fields, budget)
+        changed.append(entry if updated is None else {**entry, "MessageAttributes": updated})
+    return {**params, "Entries": changed}
+
+
+def test_a_json_batch_body_gets_what_its_parameters_would_have_got(moto):
+    """JsonBatch writes the fields into botocore's serialized JSON batch, to the byte what
+    botocore makes of the parameters with the fields in them: the same room (ten attributes),
+    the same budget across entries, the same order. Where SQS speaks query (the oldest
+    botocore we support), batches keep the general way: json_batch gives None."""
+    sqs = moto.client("sqs")
+    model = sqs.meta.service_model.operation_model("SendMessageBatch")
+    fields = {"traceparent": f"00-{0xAB << 64:032x}-{0xCD:016x}-01", "tracestate": 'k="v\\x",é'}
+    full = {f"a{i}": {"DataType": "String", "StringValue": str(i)} for i in range(10)}
+    mine = {"traceparent": {"DataType": "String", "StringValue": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}}
+    params = {
+        "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+        "Entries": [
+            {"Id": "1", "MessageBody": "plain"},
+            {"Id": "2", "MessageBody": 'é"\\', "MessageAttributes": {"k": full["a0"]}, "DelaySeconds": 3},
+            {"Id": "3", "MessageBody": "full", "MessageAttributes": full},
+            {"Id": "4", "MessageBody": "nine", "MessageAttributes": dict(list(full.items())[:9])},
+            {"Id": "5", "MessageBody": "empty", "MessageAttributes": {}},
+            {"Id": "6", "MessageBody": "already", "MessageAttributes": mine},
+        ],
+    }
+    later = json_batch(model, "Entries", params["Entries"], "MessageBody")
+    if model.metadata["protocol"] != "json":
+        assert later is None
+        return
+    serialize = sqs._serializer.serialize_to_request
+    body, skipped = later.with_fields(serialize(params, model)["body"], fields)
+    assert body == serialize(_with_fields_in_the_parameters(params, fields), model)["body"]
+    assert skipped == 1  # "full": no room. "nine": traceparent only, not skipped
+    sent = json.loads(body)["Entries"]
+    assert list(sent[3]["MessageAttributes"])[-1] == "traceparent" and sent[5]["MessageAttributes"] == mine
+
+    # The budget is the whole request's: the first entries take the room, the last go without.
+    big = {"QueueUrl": params["QueueUrl"], "Entries": [
+        {"Id": str(i), "MessageBody": "x" * (MAX_MESSAGE_BYTES // 3 - 60)} for i in range(3)
+    ]}  # fmt: skip
+    later = json_batch(model, "Entries", big["Entries"], "MessageBody")
+    body, skipped = later.with_fields(serialize(big, model)["body"], {"traceparent": fields["traceparent"]})
+    expected = serialize(_with_fields_in_the_parameters(big, {"traceparent": fields["traceparent"]}), model)
+    assert body == expected["body"] and skipped == 1
+    assert ["MessageAttributes" in entry for entry in json.loads(body)["Entries"]] == [True, True, False]
+
+    # Any JSON layout is read (whitespace, member order); what is not such a batch is left as it was.
+    two = big["Entries"][:2]
+    spaced = json.dumps({"Entries": two, "QueueUrl": "q"}, indent=2).encode()
+    body, skipped = json_batch(model, "Entries", two, "MessageBody").with_fields(spaced, fields)
+    ours = {name: {"DataType": "String", "StringValue": value} for name, value in fields.items()}
+    assert skipped == 0
+    assert json.loads(body) == {"Entries": [{**e, "MessageAttributes": ours} for e in two], "QueueUrl": "q"}
+    not_batches = [b"[]", b"{no", b'{"QueueUrl": "q"}', b'{"Entries": {}}', b"\xff{", b'{"Entries": [1 2]}']
+    for not_a_batch in not_batches:
+        assert later.with_fields(not_a_batch, fields) == (None, 3), not_a_batch
+    assert later.with_fields(b'{"Entries": []}', fields) == (None, 0)
+    single = sqs.meta.service_model.operation_model("SendMessage")
+    assert json_batch(single, "Entries", None, "MessageBody") is None
+    sns_batch = moto.client("sns").meta.service_model.operation_model("PublishBatch")  # query
+    assert json_batch(sns_batch, "PublishBatchRequestEntries", [], "Message") is None
+
+
+def test_a_batch_near_the_size_limit_sends_every_message(moto, instrument, telemetry):
+    sqs = moto.client("sqs", session=instrument())
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    entries = [{"Id": str(i), "MessageBody": "x" * (MAX_MESSAGE_BYTES // 3 - 60)} for i in range(3)]
+    sqs.send_message_batch(QueueUrl=url, Entries=entries)
+
+    (span,) = telemetry.spans("SQS.SendMessageBatch")
+    sent = recorded(moto, "SendMessageBatch")[0].json()["Entries"]
+    assert [entry.get("MessageAttributes") for entry in sent] == [
+        {"traceparent": {"DataType": "String", "StringValue": traceparent_of(span)}}
+    ] * 2 + [None]
+    assert span.attributes[SKIPPED_ATTRIBUTE] == 1
+    received = moto.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(received) == 3
 
 
 def test_a_present_traceparent_is_left_alone(moto, instrument, telemetry):

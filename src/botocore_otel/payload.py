@@ -10,10 +10,11 @@ the span opens and its real fields replace the placeholders in the serialized bo
 signing. Copy-on-write: the top-level ``params`` dict is botocore's own, every nested dict
 or list is the caller's and is copied before it is changed.
 
-The common case takes a shorter way: one SQS message or SNS publication without attributes
-of the caller's gets nothing at before-parameter-build, and its attributes go straight into
-the serialized body at before-call (JSON bytes, or the query protocol's parameters). botocore
-validating and serializing them would cost more than the rest of the propagation together.
+The common cases take a shorter way: one SQS message or SNS publication without attributes
+of the caller's, and any batch in JSON (SQS, where it speaks JSON), get nothing at
+before-parameter-build, and their attributes go straight into the serialized body at
+before-call (JSON bytes, or the query protocol's parameters). botocore validating and
+serializing them would cost more than the rest of the propagation together.
 
 * SQS SendMessage(Batch), SNS Publish(Batch): ``MessageAttributes`` (``String``), at most
   10 per message and 256 KiB per request; traceparent first, then tracestate, then the
@@ -47,13 +48,14 @@ from opentelemetry.trace import (
 )
 
 from botocore_otel.carriers import (
-    MAX_MESSAGE_BYTES,
     BodyLayout,
+    JsonBatch,
     body_layout,
     client_context_with,
+    json_batch,
     json_body_with_traceparent,
-    message_size,
     replaced,
+    request_budget,
     with_fields,
     with_message_attributes,
     with_trace_header,
@@ -79,8 +81,9 @@ _CLIENT_CONTEXT = "X-Amz-Client-Context"
 # botocore's per-call context: the call's _Pending, until before-call
 _PENDING = "botocore_otel.payload.pending"
 _XRAY = ""  # in _Pending.written: the X-Ray header, not a propagator field
-# In place of a _Pending, a BodyLayout: nothing was written at before-parameter-build, the
-# message attributes go into the serialized body at before-call (see _into_body_later).
+# In place of a _Pending, a BodyLayout or a JsonBatch: nothing was written at
+# before-parameter-build, the message attributes go into the serialized body at before-call
+# (see _into_body_later).
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
@@ -180,6 +183,12 @@ class PayloadPropagator:
             span = valid_call_span(self._calls, context, url if isinstance(url, str) else None)
             if span is None:
                 return
+            if isinstance(pending, JsonBatch):
+                body, skipped = pending.with_fields(params.get("body"), self._fields(span))
+                if body is not None:
+                    params["body"] = body
+                self._skipped(span, skipped)
+                return
             if not isinstance(pending, _Pending):
                 self._into_body(span, params, pending)
                 return
@@ -234,12 +243,7 @@ class PayloadPropagator:
             if not isinstance(entries, (list, tuple)):
                 return
             messages = list(entries)
-        budget = [MAX_MESSAGE_BYTES]
-        for message in messages:
-            if isinstance(message, Mapping):
-                attributes = message.get("MessageAttributes") or {}
-                if isinstance(attributes, Mapping):
-                    budget[0] -= message_size(message.get(body_key), attributes)
+        budget = request_budget(messages, body_key)
         skipped = 0
         for index, message in enumerate(messages):
             if not isinstance(message, Mapping):
@@ -266,16 +270,23 @@ class PayloadPropagator:
             params[entries_key] = messages
         pending.skipped += skipped
 
-    def _into_body_later(self, params: Mapping[str, Any], context: dict[str, Any], model: Any) -> bool:
-        """The common case, one message without attributes of the caller's: nothing is written
-        now, and ours go straight into the serialized body at before-call. botocore validating
-        and serializing them would cost more than the rest of the propagation together."""
-        if "MessageAttributes" in params or not self._calls.enabled or STATE_KEY not in context:
+    def _into_body_later(
+        self, params: Mapping[str, Any], context: dict[str, Any], model: Any, entries_key: str, body_key: str
+    ) -> bool:
+        """The common cases: one message without attributes of the caller's, or a batch in
+        JSON. Nothing is written now, and ours go straight into the serialized body at
+        before-call: botocore validating and serializing them would cost more than the rest of
+        the propagation together."""
+        if not self._calls.enabled or STATE_KEY not in context:
             return False
-        layout = body_layout(model)
-        if layout is None:
+        later: BodyLayout | JsonBatch | None
+        if entries_key in params:
+            later = json_batch(model, entries_key, params[entries_key], body_key)
+        else:
+            later = None if "MessageAttributes" in params else body_layout(model)
+        if later is None:
             return False
-        context[_PENDING] = layout
+        context[_PENDING] = later
         return True
 
     def _into_body(self, span: Span, params: dict[str, Any], layout: BodyLayout) -> None:
@@ -295,8 +306,9 @@ class PayloadPropagator:
         self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
     ) -> None:
         try:
-            single = "Entries" not in params and not self._aws_trace_header
-            if single and self._into_body_later(params, context, model):
+            if not self._aws_trace_header and self._into_body_later(
+                params, context, model, "Entries", "MessageBody"
+            ):
                 return
             pending = self._placeholder(context)
             if pending is not None:
@@ -311,8 +323,7 @@ class PayloadPropagator:
         try:
             if not params.get("TopicArn") or params.get("TargetArn") or params.get("PhoneNumber"):
                 return  # SMS and mobile push: left exactly as the caller wrote them
-            single = "PublishBatchRequestEntries" not in params
-            if single and self._into_body_later(params, context, model):
+            if self._into_body_later(params, context, model, "PublishBatchRequestEntries", "Message"):
                 return
             pending = self._placeholder(context)
             if pending is not None:
