@@ -51,8 +51,9 @@ VARIANTS = (
     "official-unsampled",
 )
 OPERATIONS = ("GetItem", "GetObject", "SendMessage", "ListObjectsV2")
-# Counted only when named (``instructions.py --ops SendMessageBatch``): ten entries a call.
-EXTRA_OPERATIONS = ("SendMessageBatch",)
+# Counted only when named (``instructions.py --ops SendMessageBatch,PublishBatch``): ten
+# entries a call.
+EXTRA_OPERATIONS = ("SendMessageBatch", "PublishBatch")
 BATCH_ENTRIES = 10
 
 
@@ -80,6 +81,7 @@ def worker_env() -> dict[str, str]:
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret/EXAMPLE/key"}
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/bench-queue"
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:bench-topic"
 BUCKET = "bench-bucket"
 MESSAGE = "hello from the benchmark " * 8
 REQUEST_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -116,6 +118,18 @@ def _list_body() -> bytes:
 def _send_message_body() -> bytes:
     digest = hashlib.md5(MESSAGE.encode()).hexdigest()
     return json.dumps({"MD5OfMessageBody": digest, "MessageId": REQUEST_ID}).encode()
+
+
+def _publish_batch_body() -> bytes:
+    members = "".join(
+        f"<member><Id>{i}</Id><MessageId>{REQUEST_ID[:-2]}{i:02d}</MessageId></member>"
+        for i in range(BATCH_ENTRIES)
+    )
+    return (
+        '<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishBatchResult>'
+        f"<Successful>{members}</Successful><Failed/></PublishBatchResult>"
+        f"<ResponseMetadata><RequestId>{REQUEST_ID}</RequestId></ResponseMetadata></PublishBatchResponse>"
+    ).encode()
 
 
 def _send_message_batch_body() -> bytes:
@@ -155,6 +169,11 @@ _RESPONSES: dict[str, tuple[str, dict[str, str], bytes]] = {
         "sqs",
         {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": REQUEST_ID},
         _send_message_batch_body(),
+    ),
+    "PublishBatch": (
+        "sns",
+        {"content-type": "text/xml", "x-amzn-requestid": REQUEST_ID},
+        _publish_batch_body(),
     ),
     "ListObjectsV2": (
         "s3",
@@ -227,6 +246,10 @@ def clients(
         entries = [{"Id": str(i), "MessageBody": MESSAGE} for i in range(BATCH_ENTRIES)]
         return clients["sqs"].send_message_batch(QueueUrl=QUEUE_URL, Entries=entries)
 
+    def publish_batch() -> Any:
+        entries = [{"Id": str(i), "Message": MESSAGE} for i in range(BATCH_ENTRIES)]
+        return clients["sns"].publish_batch(TopicArn=TOPIC_ARN, PublishBatchRequestEntries=entries)
+
     def list_objects() -> Any:
         return clients["s3"].list_objects_v2(Bucket=BUCKET, Prefix="data/")
 
@@ -235,6 +258,7 @@ def clients(
         "GetObject": get_object,
         "SendMessage": send_message,
         "SendMessageBatch": send_message_batch,
+        "PublishBatch": publish_batch,
         "ListObjectsV2": list_objects,
     }
     return {operation: made[operation] for operation in operations}

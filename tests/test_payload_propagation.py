@@ -14,12 +14,12 @@ from opentelemetry import baggage, context
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState, format_span_id, format_trace_id
 
 from botocore_otel import ConfigError, Instrumentor
+from botocore_otel.batches import JsonBatch, batch_of
 from botocore_otel.carriers import (
     MAX_CLIENT_CONTEXT,
     MAX_MESSAGE_BYTES,
     body_layout,
     client_context_with,
-    json_batch,
     json_body_with_traceparent,
     json_message_attributes,
     json_with_member,
@@ -305,75 +305,106 @@ def test_the_one_step_json_body_matches_the_general_way(moto):
     assert json_body_with_traceparent(request["body"], sns_layout, sampled) is None
 
 
-def _with_fields_in_the_parameters(params, fields):
+_FIELDS = {"traceparent": f"00-{0xAB << 64:032x}-{0xCD:016x}-01", "tracestate": 'k="v\\x",é'}
+_FULL = {f"a{i}": {"DataType": "String", "StringValue": str(i)} for i in range(10)}
+_MINE = {"traceparent": {"DataType": "String", "StringValue": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}}
+# service -> (operation, the request's other parameter, entries key, body key)
+_BATCHES = {
+    "sqs": ("SendMessageBatch", "QueueUrl", "Entries", "MessageBody"),
+    "sns": ("PublishBatch", "TopicArn", "PublishBatchRequestEntries", "Message"),
+}
+
+
+def _batch(service, bodies_and_attributes):
+    _, target, entries_key, body_key = _BATCHES[service]
+    entries = []
+    for index, (body, attributes) in enumerate(bodies_and_attributes, 1):
+        entry = {"Id": str(index), body_key: body}
+        if attributes is not None:
+            entry["MessageAttributes"] = attributes
+        entries.append(entry)
+    return {target: "arn:aws:sns:us-east-1:123456789012:t", entries_key: entries}
+
+
+def _with_fields_in_the_parameters(service, params, fields):
     """What the parameters of a batch get on the general way (placeholders, then botocore
     validates and serializes them): ``with_fields`` entry after entry, on one budget."""
-    entries = params["Entries"]
-    budget = request_budget(entries, "MessageBody")
+    _, _, entries_key, body_key = _BATCHES[service]
+    budget = request_budget(params[entries_key], body_key)
     changed = []
-    for entry in entries:
+    for entry in params[entries_key]:
         updated, _ = with_fields(entry.get("MessageAttributes") or {}, fields, budget)
         changed.append(entry if updated is None else {**entry, "MessageAttributes": updated})
-    return {**params, "Entries": changed}
+    return {**params, entries_key: changed}
 
 
-def test_a_json_batch_body_gets_what_its_parameters_would_have_got(moto):
-    """JsonBatch writes the fields into botocore's serialized JSON batch, to the byte what
-    botocore makes of the parameters with the fields in them: the same room (ten attributes),
-    the same budget across entries, the same order. Where SQS speaks query (the oldest
-    botocore we support), batches keep the general way: json_batch gives None."""
-    sqs = moto.client("sqs")
-    model = sqs.meta.service_model.operation_model("SendMessageBatch")
-    fields = {"traceparent": f"00-{0xAB << 64:032x}-{0xCD:016x}-01", "tracestate": 'k="v\\x",é'}
-    full = {f"a{i}": {"DataType": "String", "StringValue": str(i)} for i in range(10)}
-    mine = {"traceparent": {"DataType": "String", "StringValue": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}}
-    params = {
-        "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
-        "Entries": [
-            {"Id": "1", "MessageBody": "plain"},
-            {"Id": "2", "MessageBody": 'é"\\', "MessageAttributes": {"k": full["a0"]}, "DelaySeconds": 3},
-            {"Id": "3", "MessageBody": "full", "MessageAttributes": full},
-            {"Id": "4", "MessageBody": "nine", "MessageAttributes": dict(list(full.items())[:9])},
-            {"Id": "5", "MessageBody": "empty", "MessageAttributes": {}},
-            {"Id": "6", "MessageBody": "already", "MessageAttributes": mine},
-        ],
-    }
-    later = json_batch(model, "Entries", params["Entries"], "MessageBody")
-    if model.metadata["protocol"] != "json":
-        assert later is None
-        return
-    serialize = sqs._serializer.serialize_to_request
-    body, skipped = later.with_fields(serialize(params, model)["body"], fields)
-    assert body == serialize(_with_fields_in_the_parameters(params, fields), model)["body"]
-    assert skipped == 1  # "full": no room. "nine": traceparent only, not skipped
-    sent = json.loads(body)["Entries"]
-    assert list(sent[3]["MessageAttributes"])[-1] == "traceparent" and sent[5]["MessageAttributes"] == mine
+@pytest.mark.parametrize("service", ["sqs", "sns"])
+def test_a_batch_body_gets_what_its_parameters_would_have_got(moto, service):
+    """A batch's fields go into botocore's serialized body at before-call: exactly what botocore
+    makes of the parameters with the fields in them (JSON: to the byte; query: the same
+    parameters), with the same room (ten attributes) and the same budget across entries. SQS
+    speaks JSON on recent botocore and query on the oldest we support; SNS speaks query."""
+    client = moto.client(service)
+    operation, _, entries_key, body_key = _BATCHES[service]
+    model = client.meta.service_model.operation_model(operation)
+    params = _batch(service, [
+        ("plain", None), ('é"\\', {"k": _FULL["a0"]}), ("full", _FULL),
+        ("nine", dict(list(_FULL.items())[:9])), ("empty", {}), ("already", _MINE),
+    ])  # fmt: skip
+    serialize = client._serializer.serialize_to_request
+
+    def both(params, fields):
+        later = batch_of(model, entries_key, params[entries_key], body_key)
+        body, skipped = later.with_fields(serialize(params, model)["body"], fields)
+        general = _with_fields_in_the_parameters(service, params, fields)
+        return body, skipped, serialize(general, model)["body"]
+
+    body, skipped, expected = both(params, _FIELDS)
+    assert body == expected and skipped == 1  # "full": no room. "nine": traceparent only, not skipped
+    assert type(body) is (bytes if model.metadata["protocol"] == "json" else dict)
 
     # The budget is the whole request's: the first entries take the room, the last go without.
-    big = {"QueueUrl": params["QueueUrl"], "Entries": [
-        {"Id": str(i), "MessageBody": "x" * (MAX_MESSAGE_BYTES // 3 - 60)} for i in range(3)
-    ]}  # fmt: skip
-    later = json_batch(model, "Entries", big["Entries"], "MessageBody")
-    body, skipped = later.with_fields(serialize(big, model)["body"], {"traceparent": fields["traceparent"]})
-    expected = serialize(_with_fields_in_the_parameters(big, {"traceparent": fields["traceparent"]}), model)
-    assert body == expected["body"] and skipped == 1
-    assert ["MessageAttributes" in entry for entry in json.loads(body)["Entries"]] == [True, True, False]
+    big = _batch(service, [("x" * (MAX_MESSAGE_BYTES // 3 - 60), None)] * 3)
+    traceparent = {"traceparent": _FIELDS["traceparent"]}
+    body, skipped, expected = both(big, traceparent)
+    assert body == expected and skipped == 1
+    assert body != serialize(_with_fields_in_the_parameters(service, big, _FIELDS), model)["body"]
 
-    # Any JSON layout is read (whitespace, member order); what is not such a batch is left as it was.
-    two = big["Entries"][:2]
-    spaced = json.dumps({"Entries": two, "QueueUrl": "q"}, indent=2).encode()
-    body, skipped = json_batch(model, "Entries", two, "MessageBody").with_fields(spaced, fields)
-    ours = {name: {"DataType": "String", "StringValue": value} for name, value in fields.items()}
+    later = batch_of(model, entries_key, params[entries_key], body_key)
+    assert later.with_fields(None, _FIELDS) == (None, 6)  # not the body it knows: sent as it was
+    single = client.meta.service_model.operation_model("SendMessage" if service == "sqs" else "Publish")
+    assert batch_of(single, entries_key, params[entries_key], body_key) is None
+    assert batch_of(model, entries_key, None, body_key) is None
+
+
+def test_a_json_batch_is_read_whatever_its_layout():
+    """Whitespace and member order as any JSON writer leaves them; what is not such a batch is
+    sent as it was, all its entries counted as skipped."""
+    entries = [{"Id": "1", "MessageBody": "a"}, {"Id": "2", "MessageBody": "b"}]
+    spaced = json.dumps({"Entries": entries, "QueueUrl": "q"}, indent=2).encode()
+    body, skipped = JsonBatch("Entries", entries, "MessageBody").with_fields(spaced, _FIELDS)
+    ours = {name: {"DataType": "String", "StringValue": value} for name, value in _FIELDS.items()}
     assert skipped == 0
-    assert json.loads(body) == {"Entries": [{**e, "MessageAttributes": ours} for e in two], "QueueUrl": "q"}
+    with_ours = [{**entry, "MessageAttributes": ours} for entry in entries]
+    assert json.loads(body) == {"Entries": with_ours, "QueueUrl": "q"}
+    later = JsonBatch("Entries", entries, "MessageBody")
     not_batches = [b"[]", b"{no", b'{"QueueUrl": "q"}', b'{"Entries": {}}', b"\xff{", b'{"Entries": [1 2]}']
     for not_a_batch in not_batches:
-        assert later.with_fields(not_a_batch, fields) == (None, 3), not_a_batch
-    assert later.with_fields(b'{"Entries": []}', fields) == (None, 0)
-    single = sqs.meta.service_model.operation_model("SendMessage")
-    assert json_batch(single, "Entries", None, "MessageBody") is None
-    sns_batch = moto.client("sns").meta.service_model.operation_model("PublishBatch")  # query
-    assert json_batch(sns_batch, "PublishBatchRequestEntries", [], "Message") is None
+        assert later.with_fields(not_a_batch, _FIELDS) == (None, 2), not_a_batch
+    assert later.with_fields(b'{"Entries": []}', _FIELDS) == (None, 0)
+
+
+def test_a_query_batch_leaves_an_entry_it_does_not_find(moto):
+    client = moto.client("sns")
+    model = client.meta.service_model.operation_model("PublishBatch")
+    params = _batch("sns", [("a", None), ("b", None)])
+    body = client._serializer.serialize_to_request(params, model)["body"]
+    del body["PublishBatchRequestEntries.member.2.Message"]  # as if a handler had taken it out
+    later = batch_of(model, "PublishBatchRequestEntries", params["PublishBatchRequestEntries"], "Message")
+    body, skipped = later.with_fields(body, _FIELDS)
+    assert skipped == 1
+    assert not any(key.startswith("PublishBatchRequestEntries.member.2.MessageAttributes") for key in body)
+    assert body["PublishBatchRequestEntries.member.1.MessageAttributes.entry.2.Name"] == "tracestate"
 
 
 def test_a_batch_near_the_size_limit_sends_every_message(moto, instrument, telemetry):

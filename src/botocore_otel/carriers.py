@@ -6,8 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from json.encoder import encode_basestring_ascii as json_string  # C: a quoted, escaped JSON string
 from typing import Any
 
@@ -46,17 +45,25 @@ def request_budget(messages: Sequence[object], body_key: str) -> list[int]:
     return [budget]
 
 
-def with_fields(
-    existing: Mapping[str, Any], fields: Mapping[str, str], budget: list[int]
+def fields_to_add(
+    existing: Collection[str], fields: Mapping[str, str], budget: list[int]
 ) -> tuple[dict[str, Any] | None, bool]:
-    """(a copy of ``existing`` with as many ``fields`` as fit or None, skipped)."""
+    """(as many ``fields`` as fit beside the ``existing`` attribute names, or None; skipped)."""
     if any(name in existing for name in fields):
         return None, False  # propagated already (by the caller, say): leave it
     added, used = _fitting(fields, budget[0], MAX_MESSAGE_ATTRIBUTES - len(existing))
     if not added:
         return None, True
     budget[0] -= used
-    return {**existing, **added}, False
+    return added, False
+
+
+def with_fields(
+    existing: Mapping[str, Any], fields: Mapping[str, str], budget: list[int]
+) -> tuple[dict[str, Any] | None, bool]:
+    """(a copy of ``existing`` with as many ``fields`` as fit or None, skipped)."""
+    added, skipped = fields_to_add(existing, fields, budget)
+    return (None if added is None else {**existing, **added}), skipped
 
 
 def _fitting(fields: Mapping[str, str], budget: int, room: int) -> tuple[dict[str, Any], int]:
@@ -127,12 +134,36 @@ class QueryAttributeNames:
         self._data_type = f"{prefix}.{{}}.{value}.{name_of('DataType')}"
         self._string_value = f"{prefix}.{{}}.{value}.{name_of('StringValue')}"
 
-    def add(self, body: dict[str, Any], attributes: Mapping[str, Mapping[str, str]]) -> None:
-        """Adds ``attributes`` to a body that has none yet."""
-        for index, (name, value) in enumerate(attributes.items(), 1):
-            body[self._name.format(index)] = name
-            body[self._data_type.format(index)] = value["DataType"]
-            body[self._string_value.format(index)] = value["StringValue"]
+    def parameters(
+        self, attributes: Mapping[str, Mapping[str, str]], first: int = 1
+    ) -> list[tuple[str, str]]:
+        """(parameter name, value) of ``attributes``, numbered from ``first``."""
+        out: list[tuple[str, str]] = []
+        for index, (name, value) in enumerate(attributes.items(), first):
+            out += [
+                (self._name.format(index), name),
+                (self._data_type.format(index), value["DataType"]),
+                (self._string_value.format(index), value["StringValue"]),
+            ]
+        return out
+
+    def add(
+        self,
+        body: dict[str, Any],
+        attributes: Mapping[str, Mapping[str, str]],
+        prefix: str = "",
+        first: int = 1,
+    ) -> None:
+        """Adds ``attributes`` after the ``first - 1`` a message has; ``prefix``: a batch entry's."""
+        for name, value in self.parameters(attributes, first):
+            body[prefix + name] = value
+
+    def names_in(self, body: Mapping[str, Any], prefix: str = "") -> list[str]:
+        """The names of the attributes a message has in ``body``, in order."""
+        names: list[str] = []
+        while (name := body.get(prefix + self._name.format(len(names) + 1))) is not None:
+            names.append(name)
+        return names
 
 
 _JSON_BODY = "json"
@@ -187,126 +218,6 @@ def json_body_with_traceparent(body: object, layout: BodyLayout, span_context: S
     ):
         return None
     return _WITH_TRACEPARENT % (body[:-1], trace_id, span_id, flags)
-
-
-# The C scanner: (the JSON value that starts at an index, the index after it)
-_scan_value: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-_space = re.compile(r"[ \t\n\r]*").match
-
-
-def _after_space(text: str, at: int = 0) -> int:
-    found = _space(text, at)
-    return found.end() if found else at
-
-
-def _array_items(text: str, key: str) -> list[tuple[Any, int, int]] | None:
-    """(item, start, end) of each item of the array under ``key`` in the JSON object ``text``;
-    None if there is none. Only that array's items are read whole."""
-    at = _after_space(text)
-    if text[at : at + 1] != "{":
-        return None
-    at += 1
-    while True:
-        at = _after_space(text, at)
-        name, at = _scan_value(text, at)
-        at = _after_space(text, at)
-        if text[at : at + 1] != ":":
-            return None
-        at = _after_space(text, at + 1)
-        if name == key:
-            break
-        _, at = _scan_value(text, at)
-        at = _after_space(text, at)
-        if text[at : at + 1] != ",":
-            return None
-        at += 1
-    if text[at : at + 1] != "[":
-        return None
-    items: list[tuple[Any, int, int]] = []
-    at = _after_space(text, at + 1)
-    if text[at : at + 1] == "]":
-        return items
-    while True:
-        item, end = _scan_value(text, at)
-        items.append((item, at, end))
-        if text.startswith(", ", end):  # botocore's separator
-            at = end + 2
-            continue
-        at = _after_space(text, end)
-        if text[at : at + 1] == "]":
-            return items
-        if text[at : at + 1] != ",":
-            return None
-        at = _after_space(text, at + 1)
-
-
-class JsonBatch:
-    """A batch whose entries get their message attributes in botocore's serialized JSON body at
-    before-call, each as ``with_fields`` would give them to its parameters: the same room, and
-    the same budget, counted on the parameters before serialization. botocore validating and
-    serializing them costs about 90k instructions an entry; here each entry is read, and the
-    attributes are written into the body's text where the entry ends."""
-
-    __slots__ = ("_budget", "_entries", "_entries_key")
-
-    def __init__(self, entries_key: str, entries: Sequence[object], body_key: str) -> None:
-        self._entries_key = entries_key
-        self._entries = len(entries)
-        self._budget = request_budget(entries, body_key)
-
-    def with_fields(self, body: object, fields: Mapping[str, str]) -> tuple[bytes | None, int]:
-        """(the body with ``fields`` added to every entry they fit, or None; entries skipped)"""
-        text, entries = None, None
-        try:
-            if isinstance(body, bytes):
-                text = body.decode()
-                entries = _array_items(text, self._entries_key)
-        except (ValueError, StopIteration):  # not JSON (StopIteration: no value at an index)
-            entries = None
-        if text is None or entries is None:
-            return None, self._entries  # not the body we know: sent as it was
-        pieces: list[str] = []
-        copied = skipped = 0
-        budget = self._budget
-        # An entry without attributes takes all the fields while the budget lasts: written once.
-        every_field, every_cost = _fitting(fields, MAX_MESSAGE_BYTES, MAX_MESSAGE_ATTRIBUTES)
-        all_fit = len(every_field) == len(fields)
-        every_member = '"MessageAttributes": ' + json_message_attributes(every_field)
-        for entry, start, end in entries:
-            if type(entry) is dict and "MessageAttributes" not in entry:
-                if all_fit and every_cost <= budget[0]:
-                    budget[0] -= every_cost
-                    member = every_member
-                else:
-                    added, skipped_this = with_fields({}, fields, budget)
-                    skipped += skipped_this
-                    if added is None:
-                        continue
-                    member = '"MessageAttributes": ' + json_message_attributes(added)
-                # before the entry's closing brace, with botocore's separator
-                pieces += [text[copied : end - 1], ", " if entry else "", member]
-                copied = end - 1
-                continue
-            attributes = (entry.get("MessageAttributes") or {}) if isinstance(entry, dict) else None
-            if not isinstance(attributes, dict):
-                skipped += 1
-                continue
-            updated, missed = with_fields(attributes, fields, budget)
-            skipped += missed
-            if updated is not None:  # the caller's and ours: the entry written anew
-                pieces += [text[copied:start], json.dumps({**entry, "MessageAttributes": updated})]
-                copied = end
-        if not pieces:
-            return None, skipped
-        pieces.append(text[copied:])
-        return "".join(pieces).encode(), skipped
-
-
-def json_batch(model: Any, entries_key: str, entries: object, body_key: str) -> JsonBatch | None:
-    """A ``JsonBatch`` for this operation's entries; None unless it speaks JSON."""
-    if not isinstance(entries, (list, tuple)) or body_layout(model) != _JSON_BODY:
-        return None
-    return JsonBatch(entries_key, entries, body_key)
 
 
 def with_message_attributes(body: object, layout: BodyLayout, fields: Mapping[str, str]) -> object | None:

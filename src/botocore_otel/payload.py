@@ -11,9 +11,9 @@ signing. Copy-on-write: the top-level ``params`` dict is botocore's own, every n
 or list is the caller's and is copied before it is changed.
 
 The common cases take a shorter way: one SQS message or SNS publication without attributes
-of the caller's, and any batch in JSON (SQS, where it speaks JSON), get nothing at
-before-parameter-build, and their attributes go straight into the serialized body at
-before-call (JSON bytes, or the query protocol's parameters). botocore validating and
+of the caller's, and batches (``batches.py``), get nothing at before-parameter-build, and
+their attributes go straight into the serialized body at before-call (JSON bytes, or the
+query protocol's parameters). botocore validating and
 serializing them would cost more than the rest of the propagation together.
 
 * SQS SendMessage(Batch), SNS Publish(Batch): ``MessageAttributes`` (``String``), at most
@@ -47,12 +47,11 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
+from botocore_otel.batches import Batch, batch_of
 from botocore_otel.carriers import (
     BodyLayout,
-    JsonBatch,
     body_layout,
     client_context_with,
-    json_batch,
     json_body_with_traceparent,
     replaced,
     request_budget,
@@ -81,7 +80,7 @@ _CLIENT_CONTEXT = "X-Amz-Client-Context"
 # botocore's per-call context: the call's _Pending, until before-call
 _PENDING = "botocore_otel.payload.pending"
 _XRAY = ""  # in _Pending.written: the X-Ray header, not a propagator field
-# In place of a _Pending, a BodyLayout or a JsonBatch: nothing was written at
+# In place of a _Pending, a BodyLayout or a Batch: nothing was written at
 # before-parameter-build, the message attributes go into the serialized body at before-call
 # (see _into_body_later).
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -183,7 +182,7 @@ class PayloadPropagator:
             span = valid_call_span(self._calls, context, url if isinstance(url, str) else None)
             if span is None:
                 return
-            if isinstance(pending, JsonBatch):
+            if isinstance(pending, Batch):
                 body, skipped = pending.with_fields(params.get("body"), self._fields(span))
                 if body is not None:
                     params["body"] = body
@@ -273,15 +272,15 @@ class PayloadPropagator:
     def _into_body_later(
         self, params: Mapping[str, Any], context: dict[str, Any], model: Any, entries_key: str, body_key: str
     ) -> bool:
-        """The common cases: one message without attributes of the caller's, or a batch in
-        JSON. Nothing is written now, and ours go straight into the serialized body at
+        """The common cases: one message without attributes of the caller's, or a batch.
+        Nothing is written now, and ours go straight into the serialized body at
         before-call: botocore validating and serializing them would cost more than the rest of
         the propagation together."""
         if not self._calls.enabled or STATE_KEY not in context:
             return False
-        later: BodyLayout | JsonBatch | None
+        later: BodyLayout | Batch | None
         if entries_key in params:
-            later = json_batch(model, entries_key, params[entries_key], body_key)
+            later = batch_of(model, entries_key, params[entries_key], body_key)
         else:
             later = None if "MessageAttributes" in params else body_layout(model)
         if later is None:
