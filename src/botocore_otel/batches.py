@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -54,11 +54,16 @@ class Batch:
             return None, 0
         return added, MAX_MESSAGE_BYTES - left[0]
 
-    def _take(self, cost: int) -> bool:
-        if cost > self._budget[0]:
-            return False
-        self._budget[0] -= cost
-        return True
+    def _added(
+        self, existing: Collection[str], fields: Mapping[str, str], every: tuple[dict[str, Any] | None, int]
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """``fields_to_add`` for one entry: ``every`` itself (``_all_of``; the caller has it
+        written already) when the entry has no attributes and the budget takes them all."""
+        all_fields, cost = every
+        if not existing and all_fields is not None and cost <= self._budget[0]:
+            self._budget[0] -= cost
+            return all_fields, False
+        return fields_to_add(existing, fields, self._budget)
 
 
 class JsonBatch(Batch):
@@ -80,18 +85,19 @@ class JsonBatch(Batch):
             return None, self._entries  # not the body we know: sent as it was
         pieces: list[str] = []
         copied = skipped = 0
-        every, cost = self._all_of(fields)
-        every_member = '"MessageAttributes": ' + json_message_attributes(every or {})
+        every = self._all_of(fields)
+        every_member = '"MessageAttributes": ' + json_message_attributes(every[0] or {})
         for entry, start, end in entries:
             if type(entry) is dict and "MessageAttributes" not in entry:
-                if every is not None and self._take(cost):
-                    member = every_member
-                else:
-                    added, missed = fields_to_add((), fields, self._budget)
-                    skipped += missed
-                    if added is None:
-                        continue
-                    member = '"MessageAttributes": ' + json_message_attributes(added)
+                added, missed = self._added((), fields, every)
+                skipped += missed
+                if added is None:
+                    continue
+                member = (
+                    every_member
+                    if added is every[0]
+                    else '"MessageAttributes": ' + json_message_attributes(added)
+                )
                 # before the entry's closing brace, with botocore's separator
                 pieces += [text[copied : end - 1], ", " if entry else "", member]
                 copied = end - 1
@@ -123,24 +129,22 @@ class QueryBatch(Batch):
             return None, self._entries
         entry_prefix, body_member, names = self._layout
         changed, skipped = False, 0
-        every, cost = self._all_of(fields)
-        every_parameters = names.parameters(every or {})
+        every = self._all_of(fields)
+        every_parameters = names.parameters(every[0] or {})
         for index in range(1, self._entries + 1):
             prefix = entry_prefix.format(index)
             if prefix + body_member not in body:  # not the entry we counted: left alone
                 skipped += 1
                 continue
             existing = names.names_in(body, prefix)  # as serialized: what any handler left
-            if not existing and every is not None and self._take(cost):
-                for name, value in every_parameters:
-                    body[prefix + name] = value
-                changed = True
-                continue
-            added, missed = fields_to_add(existing, fields, self._budget)
+            added, missed = self._added(existing, fields, every)
             skipped += missed
-            if added is not None:
-                names.add(body, added, prefix, first=len(existing) + 1)
-                changed = True
+            if added is None:
+                continue
+            parameters = every_parameters if added is every[0] else names.parameters(added, len(existing) + 1)
+            for name, value in parameters:
+                body[prefix + name] = value
+            changed = True
         return (body if changed else None), skipped
 
 

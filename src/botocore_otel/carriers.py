@@ -147,16 +147,9 @@ class QueryAttributeNames:
             ]
         return out
 
-    def add(
-        self,
-        body: dict[str, Any],
-        attributes: Mapping[str, Mapping[str, str]],
-        prefix: str = "",
-        first: int = 1,
-    ) -> None:
-        """Adds ``attributes`` after the ``first - 1`` a message has; ``prefix``: a batch entry's."""
-        for name, value in self.parameters(attributes, first):
-            body[prefix + name] = value
+    def add(self, body: dict[str, Any], attributes: Mapping[str, Mapping[str, str]]) -> None:
+        """Adds ``attributes`` to a body that has none yet."""
+        body.update(self.parameters(attributes))
 
     def names_in(self, body: Mapping[str, Any], prefix: str = "") -> list[str]:
         """The names of the attributes a message has in ``body``, in order."""

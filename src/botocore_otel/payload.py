@@ -13,8 +13,8 @@ or list is the caller's and is copied before it is changed.
 The common cases take a shorter way: one SQS message or SNS publication without attributes
 of the caller's, and batches (``batches.py``), get nothing at before-parameter-build, and
 their attributes go straight into the serialized body at before-call (JSON bytes, or the
-query protocol's parameters). botocore validating and
-serializing them would cost more than the rest of the propagation together.
+query protocol's parameters). botocore validating and serializing them would cost more than
+the rest of the propagation together.
 
 * SQS SendMessage(Batch), SNS Publish(Batch): ``MessageAttributes`` (``String``), at most
   10 per message and 256 KiB per request; traceparent first, then tracestate, then the
