@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
 HELPER_ENV = "BENCHMARK_CALLGRIND_HELPER"
@@ -41,6 +41,8 @@ void benchmark_dump(void) { CALLGRIND_DUMP_STATS; }
 void benchmark_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
 """
 _SUMMARY = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
+_Key = TypeVar("_Key")
+_Counted = TypeVar("_Counted")
 
 
 def missing() -> str | None:
@@ -149,28 +151,29 @@ def clean_env() -> dict[str, str]:
     return {**worker_env(), "OTEL_METRIC_EXPORT_INTERVAL": "3600000"}
 
 
+def _two_at_a_time(keys: Sequence[_Key], count: Callable[[_Key, Path], _Counted]) -> list[_Counted]:
+    """``count(key, helper)`` for each key, in order: the valgrind processes two at a time,
+    sharing one compiled helper."""
+    with tempfile.TemporaryDirectory(prefix="benchmark-helper-") as folder:
+        helper = _helper(Path(folder))
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(lambda key: count(key, helper), keys))
+
+
 def per_call(
     variants: Sequence[str], operations: Sequence[str], calls: int, log: IO[str]
 ) -> dict[str, dict[str, float]]:
     """variant -> operation -> instructions per call: one valgrind process per variant, two at a time."""
     env = clean_env()
     script = str(HERE / "workload.py")
-    with tempfile.TemporaryDirectory(prefix="benchmark-helper-") as folder:
-        helper = _helper(Path(folder))
 
-        def one(variant: str) -> dict[str, float]:
-            counted = per_window(
-                [script, variant, "--windows", ",".join(operations), str(calls)],
-                operations,
-                calls,
-                env,
-                helper,
-            )
-            print(f"  instructions of {variant} counted", file=log, flush=True)
-            return counted
+    def one(variant: str, helper: Path) -> dict[str, float]:
+        args = [script, variant, "--windows", ",".join(operations), str(calls)]
+        counted = per_window(args, operations, calls, env, helper)
+        print(f"  instructions of {variant} counted", file=log, flush=True)
+        return counted
 
-        with ThreadPoolExecutor(2) as pool:
-            return dict(zip(variants, pool.map(one, variants), strict=True))
+    return dict(zip(variants, _two_at_a_time(variants, one), strict=True))
 
 
 def per_probe(
@@ -179,20 +182,17 @@ def per_probe(
     """For floors.py: group -> (script arguments, probe names in window order); all probes'
     instructions per repetition, one valgrind process per group, two at a time."""
     env = clean_env()
-    with tempfile.TemporaryDirectory(prefix="benchmark-helper-") as folder:
-        helper = _helper(Path(folder))
 
-        def one(group: str) -> dict[str, float]:
-            args, names = script_args_by_group[group]
-            counted = per_window(args, names, calls, env, helper)
-            print(f"  probes of {group} counted", file=log, flush=True)
-            return counted
+    def one(group: str, helper: Path) -> dict[str, float]:
+        args, names = script_args_by_group[group]
+        counted = per_window(args, names, calls, env, helper)
+        print(f"  probes of {group} counted", file=log, flush=True)
+        return counted
 
-        merged: dict[str, float] = {}
-        with ThreadPoolExecutor(2) as pool:
-            for counted in pool.map(one, list(script_args_by_group)):
-                merged.update(counted)
-        return merged
+    merged: dict[str, float] = {}
+    for counted in _two_at_a_time(list(script_args_by_group), one):
+        merged.update(counted)
+    return merged
 
 
 COUNTED_PART = (
@@ -207,18 +207,15 @@ def per_script(scripts: Mapping[str, str], log: IO[str]) -> dict[str, float]:
     ``COUNTED_PART``): one valgrind process each, two at a time. A fixed hash seed: dict and
     set layouts, and so the instruction counts, repeat from one run to the next."""
     env = {**clean_env(), "PYTHONHASHSEED": "0"}
-    with tempfile.TemporaryDirectory(prefix="benchmark-helper-") as folder:
-        helper = _helper(Path(folder))
 
-        def one(name: str) -> float:
-            totals = windows(["-c", scripts[name]], env, helper)
-            if len(totals) != 1:
-                raise RuntimeError(f"{name}: {len(totals)} counted parts, expected 1")
-            print(f"  instructions of {name} counted", file=log, flush=True)
-            return float(totals[0])
+    def one(name: str, helper: Path) -> float:
+        totals = windows(["-c", scripts[name]], env, helper)
+        if len(totals) != 1:
+            raise RuntimeError(f"{name}: {len(totals)} counted parts, expected 1")
+        print(f"  instructions of {name} counted", file=log, flush=True)
+        return float(totals[0])
 
-        with ThreadPoolExecutor(2) as pool:
-            return dict(zip(scripts, pool.map(one, list(scripts)), strict=True))
+    return dict(zip(scripts, _two_at_a_time(list(scripts), one), strict=True))
 
 
 def report_lines(counts: dict[str, dict[str, float]], labels: dict[str, str], calls: int) -> list[str]:
