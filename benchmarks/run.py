@@ -155,13 +155,21 @@ _INSTRUMENT = {
     ),
 }
 _MARK = "BENCHMARK-MEASURED-PART"
-_PRELUDES = {"preloaded": _PRELOADED, "warm": _SETUP, "cold": ""}
+# kind -> (what runs first, what the measured part does after instrument()). "then a
+# session": botocore-otel builds its lifecycle with the first session, not at instrument().
+IMPORT_KINDS = {
+    "preloaded": (_PRELOADED, ""),
+    "then a session": (_PRELOADED, "boto3.session.Session()\n"),
+    "warm": (_SETUP, ""),
+    "cold": ("", ""),
+}
 
 
 def _import_script(package: str, kind: str) -> str:
+    prelude, after = IMPORT_KINDS[kind]
     return (
-        f"{_PRELUDES[kind]}\nimport sys, time\nsys.stderr.write('{_MARK}\\n'); sys.stderr.flush()\n"
-        f"t0 = time.process_time()\n{_INSTRUMENT[package]}"
+        f"{prelude}\nimport sys, time\nsys.stderr.write('{_MARK}\\n'); sys.stderr.flush()\n"
+        f"t0 = time.process_time()\n{_INSTRUMENT[package]}{after}"
         "print(time.process_time() - t0)\n"
     )
 
@@ -170,16 +178,17 @@ def import_times(packages: Sequence[str], repeat: int) -> dict[str, dict[str, li
     """Seconds of ``import`` plus ``instrument()`` in fresh interpreters, interleaved.
 
     ``preloaded``: after what ``opentelemetry-instrument`` imports first (boto3, the SDK with
-    its providers set, ``opentelemetry.instrumentation.instrumentor``); ``warm``: boto3 and
-    the SDK only; ``cold``: a bare interpreter."""
-    times: dict[str, dict[str, list[float]]] = {p: {kind: [] for kind in _PRELUDES} for p in packages}
+    its providers set, ``opentelemetry.instrumentation.instrumentor``); ``then a session``:
+    the same, and a boto3 session made after ``instrument()``; ``warm``: boto3 and the SDK
+    only; ``cold``: a bare interpreter."""
+    times: dict[str, dict[str, list[float]]] = {p: {kind: [] for kind in IMPORT_KINDS} for p in packages}
     for package in packages:  # discarded: writes the bytecode caches a fresh checkout lacks
         subprocess.run(
             [sys.executable, "-c", _import_script(package, "cold")], env=worker_env(), capture_output=True
         )
     for _ in range(repeat):
         for package in packages:
-            for kind in _PRELUDES:
+            for kind in IMPORT_KINDS:
                 out = subprocess.run(
                     [sys.executable, "-c", _import_script(package, kind)],
                     env=worker_env(),

@@ -176,7 +176,7 @@ def read_path(params: Mapping[str, Any], path: tuple[str, ...]) -> AttributeValu
 
 
 Handler = tuple[str, Callable[..., Any], str, str]
-"""(event, handler, position, unique id), as ``wiring._Instrumentation`` registers."""
+"""(event, handler, position, unique id), as ``instrumentation.Instrumentation`` registers."""
 
 
 class CallSpans(Protocol):

@@ -44,11 +44,11 @@ from opentelemetry.propagate import get_global_textmap
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.util.types import AttributeValue
 
+from botocore_otel import __version__
 from botocore_otel.arn import last_name, parse_arn
 from botocore_otel.errors import report
 
 __all__ = ["Received", "parse_xray_header", "process", "producer_context", "read_message"]
-_VERSION = "0.1.0"
 
 
 def parse_xray_header(value: object) -> SpanContext | None:
@@ -216,7 +216,7 @@ def process(
                 links = [Link(producer)]
     except Exception as error:
         report("reading a received message", error)
-    tracer = trace.get_tracer("botocore_otel", _VERSION, tracer_provider=tracer_provider)
+    tracer = trace.get_tracer("botocore_otel", __version__, tracer_provider=tracer_provider)
     with tracer.start_as_current_span(
         name, context=kind_context, kind=SpanKind.CONSUMER, links=links, attributes=attributes
     ) as span:

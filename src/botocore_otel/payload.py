@@ -389,7 +389,7 @@ class PayloadPropagator:
 
 
 def service_handlers(settings: Settings, calls: CallSpans) -> list[Handler]:
-    """Every handler this module adds, for ``wiring._Instrumentation`` to register."""
+    """Every handler this module adds, for ``instrumentation.Instrumentation`` to register."""
     handlers = PayloadPropagator(settings, calls).handlers()
     if settings.capture:
         from botocore_otel.capture import CaptureHandler  # only when captures are configured

@@ -15,7 +15,7 @@ SERVICE_KEYS = frozenset({"dynamodb", "s3", "sqs", "lambda", "kms", "secrets-man
 
 
 def service_handlers(settings: Any, call_metrics: Any) -> list[Handler]:
-    """The group's handlers for ``wiring._Instrumentation`` to register on clients of
+    """The group's handlers for ``instrumentation.Instrumentation`` to register on clients of
     :data:`SERVICE_KEYS`; none without metrics."""
     if call_metrics is None:
         return []

@@ -29,7 +29,7 @@ OTHER = "other"
 _MAX_CACHED_SETS = 4096
 
 Handler = tuple[str, Any, str, str]
-"""(event, handler, position, unique id), as ``wiring._register`` takes them."""
+"""(event, handler, position, unique id), as ``instrumentation.register`` takes them."""
 
 
 def handler(event: str, function: Any) -> Handler:
@@ -179,10 +179,10 @@ def recorder_of(call_metrics: Any, settings: Any) -> Recorder:
     if recorder is None:
         from opentelemetry import metrics
 
-        from botocore_otel.wiring import _VERSION
+        from botocore_otel import __version__
 
         # the SDK hands back the meter CallMetrics was made with (same name and version)
-        meter = metrics.get_meter("botocore_otel", _VERSION, meter_provider=settings.meter_provider)
+        meter = metrics.get_meter("botocore_otel", __version__, meter_provider=settings.meter_provider)
         counters = shared_by_meter(meter, CapacityCounters)
         with _lock:
             recorder = _recorders.get(call_metrics)

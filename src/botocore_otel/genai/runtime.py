@@ -120,9 +120,9 @@ def _make_runtime(settings: Any) -> GenAIRuntime:
     try:
         from opentelemetry import metrics
 
-        from botocore_otel.wiring import _VERSION
+        from botocore_otel import __version__
 
-        meter = metrics.get_meter("botocore_otel", _VERSION, meter_provider=settings.meter_provider)
+        meter = metrics.get_meter("botocore_otel", __version__, meter_provider=settings.meter_provider)
         runtime.duration = meter.create_histogram(
             "gen_ai.client.operation.duration",
             unit="s",
