@@ -20,6 +20,8 @@ import json
 import logging
 import math
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,6 +144,18 @@ def test_explicit_api_refuses_bad_keyword(case: tuple[str, Any, str]) -> None:
         Instrumentor().instrument(session, **{option: value})
     assert again.value.setting == error.setting
     assert _handler_ids(session) == []
+
+
+def test_every_option_has_a_parser_and_defaults_need_none() -> None:
+    """config.py knows the options; config_values.py parses them, loaded only for a value."""
+    probe = (
+        "import sys; from botocore_otel.config import _OPTIONS, load_settings; "
+        "load_settings({}, environ={}); print('botocore_otel.config_values' in sys.modules); "
+        "load_settings({'baggage': 'on'}, environ={}); "
+        "from botocore_otel.config_values import PARSERS; print(sorted(PARSERS) == sorted(_OPTIONS))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["False", "True"], done.stderr
 
 
 def test_unknown_keyword_is_refused() -> None:

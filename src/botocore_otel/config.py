@@ -1,15 +1,14 @@
 """Settings: keyword options, each mirrored by a ``BOTOCORE_OTEL_*`` environment variable.
 
 Keywords win over the environment. The explicit API raises :class:`ConfigError` for a bad
-value; auto-instrumentation logs it once and leaves that feature off.
+value; auto-instrumentation logs it once and leaves that feature off. The parsers of the
+values are in ``config_values.py``, loaded only when a setting is given.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +27,6 @@ ResponseHook = Callable[[Any, str, str, "Mapping[str, Any] | None"], None]
 ``parsed`` is None when the call failed without a response (connection errors)."""
 
 ENV_PREFIX = "BOTOCORE_OTEL_"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-# Patterns, not compiled ones: re compiles them when first used (about 0.2 ms at import otherwise).
-_SERVICE_ID = r"^[a-z0-9][a-z0-9-]*$"
-_HOOK_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
 PAYLOAD_SERVICES = ("sqs", "sns", "eventbridge", "lambda", "stepfunctions")
 """What ``payload_propagation`` may name (its default: all of them)."""
 METRIC_GROUPS = ("rpc", "smithy", "phases", "capacity")
@@ -99,242 +93,11 @@ class Settings:
 
 
 _SETTINGS = tuple(Settings.__annotations__)
+# The options: every setting but the two worked out here, and the deprecated phase_metrics
+# (after metrics, which it changes).
+_OPTIONS = (*(name for name in _SETTINGS if name not in ("semconv", "problems")), "phase_metrics")
 
 
-def _parse_bool(setting: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ConfigError(setting, value, "a boolean: true/false, 1/0, yes/no or on/off")
-
-
-def _parse_services(setting: str, value: object) -> frozenset[str]:
-    items: object = value
-    if isinstance(value, str):
-        items = [part.strip() for part in value.split(",")]
-    if not isinstance(items, (list, tuple, set, frozenset)) or not all(
-        isinstance(item, str) and re.match(_SERVICE_ID, item) for item in items
-    ):
-        raise ConfigError(
-            setting,
-            value,
-            "hyphenized service ids, comma-separated in the environment "
-            "(e.g. 's3,elastic-load-balancing-v2')",
-        )
-    for item in items:
-        unknown, hint = _unknown_service(item)
-        if unknown:
-            raise ConfigError(
-                setting,
-                value,
-                f"hyphenized service ids of installed botocore services ({item!r} is not one"
-                + (f"; did you mean {hint!r}?)" if hint else ")"),
-            )
-    return frozenset(items)
-
-
-def _parse_capture(setting: str, value: object) -> tuple[Capture, ...]:
-    """``capture`` items (see capture.py), each naming a known service and operation."""
-    import difflib
-
-    from botocore_otel.capture import parse_captures  # only when captures are configured
-
-    captures = parse_captures(setting, value)
-    for capture in captures:
-        unknown, hint = _unknown_service(capture.service)
-        if unknown:
-            where = f"{capture.service}.{capture.operation}"
-            suggestion = f"; did you mean {hint!r}?" if hint else ""
-            raise ConfigError(setting, value, f"known hyphenized service ids ({where!r}{suggestion})")
-        operations = _operation_names(capture.service)
-        if capture.operation != "*" and operations and capture.operation not in operations:
-            close = difflib.get_close_matches(capture.operation, sorted(operations), n=1)
-            suggestion = f"; did you mean {close[0]!r}?" if close else ""
-            allowed = f"an operation of {capture.service} or '*' ({capture.operation!r}{suggestion})"
-            raise ConfigError(setting, value, allowed)
-    return captures
-
-
-def _operation_names(service_key: str) -> frozenset[str]:
-    try:
-        from botocore_otel.synthetic.catalog import default_catalog
-
-        model = default_catalog().service_model(service_key)
-        return frozenset(model.operation_names) if model is not None else frozenset()
-    except Exception:  # no botocore, or an unreadable model: the name cannot be checked
-        return frozenset()
-
-
-def _unknown_service(service_key: str) -> tuple[bool, str | None]:
-    """Whether botocore has no service with this hyphenized id, and the likely one meant."""
-    try:
-        from botocore_otel.synthetic.catalog import default_catalog
-
-        catalog = default_catalog()
-        if catalog.client_name(service_key) is not None:
-            return False, None
-        return True, catalog.suggest_service(service_key)
-    except Exception:  # no botocore, or an unreadable data dir: the name cannot be checked
-        return False, None
-
-
-def _parse_hook(setting: str, value: object) -> Callable[..., None] | None:
-    if value is None:
-        return None
-    given = value  # errors name what was given (the import path), not what it resolved to
-    if isinstance(value, str):
-        if not re.match(_HOOK_PATH, value):
-            raise ConfigError(setting, value, "an import path 'package.module:function'")
-        module_name, _, attr_path = value.partition(":")
-        try:
-            target: Any = importlib.import_module(module_name)
-            for attr in attr_path.split("."):
-                target = getattr(target, attr)
-        except Exception as error:  # ImportError, AttributeError, or the module's own error
-            raise ConfigError(
-                setting, value, f"an import path that imports (failed: {type(error).__name__}: {error})"
-            ) from error
-        value = target
-    if not callable(value):
-        raise ConfigError(setting, given, "a callable or an import path 'module:function'")
-    import inspect  # only for a configured hook
-
-    try:
-        inspect.signature(value).bind(None, "", "", {})
-    except TypeError as error:
-        allowed = f"a callable taking (span, service_id, operation, params or parsed): {error}"
-        raise ConfigError(setting, given, allowed) from None
-    except ValueError:  # no signature to inspect (some builtins): trust it
-        pass
-    hook: Callable[..., None] = value
-    return hook
-
-
-def _parse_synthetic(setting: str, value: object) -> Any:
-    if value is None:
-        return None
-    from botocore_otel.synthetic import SyntheticResponder  # heavy: only when configured
-
-    if isinstance(value, SyntheticResponder):
-        return value
-    if (isinstance(value, str) and not value.strip()) or (isinstance(value, (list, tuple)) and not value):
-        raise ConfigError(setting, value, "a rules file path, or a non-empty list of rule dicts")
-    return SyntheticResponder.from_config(value, source=setting)
-
-
-def _choices(value: object, allowed: tuple[str, ...], every: frozenset[str]) -> frozenset[str] | None:
-    """The items of a list or comma-separated string, each from ``allowed`` ('all' alone means
-    ``every``); None when one is not, or when none is given."""
-    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple, set, frozenset)) or not all(isinstance(i, str) for i in items):
-        return None
-    chosen = {i for i in items if i}
-    if chosen == {"all"}:
-        return every
-    return frozenset(chosen) if chosen and chosen <= set(allowed) else None
-
-
-def _parse_payload(setting: str, value: object) -> frozenset[str]:
-    if isinstance(value, bool):
-        return frozenset(PAYLOAD_SERVICES) if value else frozenset()
-    chosen = _choices(value, (*PAYLOAD_SERVICES, "none"), frozenset(PAYLOAD_SERVICES))
-    if chosen == frozenset({"none"}):
-        return frozenset()
-    if chosen is not None and "none" not in chosen:
-        return chosen
-    raise ConfigError(
-        setting,
-        value,
-        f"service names from {', '.join(PAYLOAD_SERVICES)} (comma-separated in the environment), "
-        "'all' or 'none' (kinesis is not offered: its only carrier is the record data)",
-    )
-
-
-def _parse_metrics(setting: str, value: object) -> frozenset[str]:
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        value = value.strip().lower() in _TRUE
-    if isinstance(value, bool):
-        return DEFAULT_METRICS if value else frozenset()
-    chosen = _choices(value, METRIC_GROUPS, frozenset(METRIC_GROUPS))
-    if chosen is not None:
-        return chosen
-    raise ConfigError(
-        setting,
-        value,
-        f"true, false, or metric groups from {', '.join(METRIC_GROUPS)} "
-        "(comma-separated in the environment), or 'all'",
-    )
-
-
-def _with_phase_metrics(groups: frozenset[str], setting: str, phases: bool) -> frozenset[str]:
-    """The deprecated ``phase_metrics`` switch, applied to the ``metrics`` groups."""
-    logger.warning(
-        "botocore-otel: %s is deprecated; use metrics=%s instead",
-        setting,
-        "'rpc,phases'" if phases else "'rpc'",
-    )
-    if not groups:
-        return groups
-    return groups | {"phases"} if phases else groups - {"phases"}
-
-
-_ATTRIBUTION_SOURCES = "baggage:<key>, route or fixed:<value>"
-
-
-def _parse_attribution(setting: str, value: object) -> tuple[tuple[str, str], ...]:
-    items = [p.strip() for p in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-        raise ConfigError(setting, value, f"a list of sources: {_ATTRIBUTION_SOURCES}")
-    sources: list[tuple[str, str]] = []
-    for item in items:
-        kind, colon, argument = item.strip().partition(":")
-        argument = argument.strip()
-        if (kind in ("baggage", "fixed") and colon and argument) or (kind == "route" and not colon):
-            sources.append((kind, argument))
-        elif item.strip():
-            raise ConfigError(setting, value, f"sources from {_ATTRIBUTION_SOURCES} ({item!r} is not one)")
-    return tuple(sources)
-
-
-def _parse_positive_int(setting: str, value: object) -> int:
-    number = value
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    if isinstance(number, int) and not isinstance(number, bool) and number >= 1:
-        return number
-    raise ConfigError(setting, value, "an integer of 1 or more")
-
-
-def _parse_provider(setting: str, value: object) -> Any:
-    """A tracer or meter provider: anything with ``get_tracer``/``get_meter``, or None."""
-    method = "get_meter" if setting == "meter_provider" else "get_tracer"
-    if value is not None and not callable(getattr(value, method, None)):
-        raise ConfigError(setting, value, f"None or an OpenTelemetry provider (an object with {method}())")
-    return value
-
-
-_Parser = Callable[[str, object], Any]
-# keyword -> (parser, value used when a bad value switches the feature off)
-_OPTIONS: dict[str, tuple[_Parser, Any]] = {
-    "tracer_provider": (_parse_provider, None),
-    "meter_provider": (_parse_provider, None),
-    "request_hook": (_parse_hook, None),
-    "response_hook": (_parse_hook, None),
-    "skip_services": (_parse_services, frozenset()),
-    "propagate": (_parse_bool, False),
-    "baggage": (_parse_bool, False),
-    "attempt_spans": (_parse_bool, False),
-    "metrics": (_parse_metrics, frozenset()),
-    "phase_metrics": (_parse_bool, None),  # deprecated: folded into ``metrics``
-    "synthetic": (_parse_synthetic, None),
-    "payload_propagation": (_parse_payload, frozenset()),
-    "sqs_aws_trace_header": (_parse_bool, False),
-    "capture": (_parse_capture, ()),
-    "dynamodb_consumed_capacity": (_parse_bool, False),
-    "attribution": (_parse_attribution, ()),
-    "attribution_max_values": (_parse_positive_int, 100),
-}
 _NOT_FROM_ENV = frozenset({"tracer_provider", "meter_provider"})
 _ENV_NAMES = {
     name: ENV_PREFIX + ("SYNTHETIC_RULES" if name == "synthetic" else name.upper())
@@ -396,7 +159,7 @@ def load_settings(
     _check_env_typos(env, strict)
     values: dict[str, Any] = {}
     problems: list[str] = []
-    for name, (parse, off_value) in _OPTIONS.items():
+    for name in _OPTIONS:
         if name in options:
             setting, raw = name, options[name]
         elif name in _ENV_NAMES and env.get(_ENV_NAMES[name], "").strip():
@@ -404,6 +167,9 @@ def load_settings(
             setting, raw = _ENV_NAMES[name], env[_ENV_NAMES[name]]
         else:
             continue
+        from botocore_otel.config_values import PARSERS, with_phase_metrics  # a value is given
+
+        parse, off_value = PARSERS[name]
         try:
             values[name] = parse(setting, raw)
         except ConfigError as error:
@@ -414,13 +180,15 @@ def load_settings(
             values[name] = off_value
         if name == "phase_metrics" and values[name] is not None:
             groups = values.get("metrics", DEFAULT_METRICS)
-            values["metrics"] = _with_phase_metrics(groups, setting, values[name])
+            values["metrics"] = with_phase_metrics(groups, setting, values[name])
     values.pop("phase_metrics", None)
     # Options of the capacity group mean nothing without it: said, not silently ignored.
     if "capacity" not in values.get("metrics", DEFAULT_METRICS):
         for name, allowed in (("dynamodb_consumed_capacity", "false"), ("attribution", "empty")):
             if not values.get(name):
                 continue
+            from botocore_otel.config_values import PARSERS  # loaded: the value was given
+
             mismatch = ConfigError(
                 name,
                 values[name],
@@ -430,5 +198,5 @@ def load_settings(
                 raise mismatch
             logger.error("botocore-otel: %s; this feature stays off", mismatch)
             problems.append(str(mismatch))
-            values[name] = _OPTIONS[name][1]
+            values[name] = PARSERS[name][1]
     return Settings(**values, semconv=_semconv_mode(env), problems=tuple(problems))

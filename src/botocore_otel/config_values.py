@@ -1,0 +1,260 @@
+"""What each setting may be: the parsers of keyword and environment values.
+
+Loaded only when a setting is given (``config.load_settings``): each parser returns the
+value to use or raises :class:`ConfigError` naming the setting and the allowed values.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botocore_otel.config import DEFAULT_METRICS, METRIC_GROUPS, PAYLOAD_SERVICES, logger
+from botocore_otel.errors import ConfigError
+
+if TYPE_CHECKING:
+    from botocore_otel.capture import Capture
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+# Patterns, not compiled ones: re compiles them when first used.
+_SERVICE_ID = r"^[a-z0-9][a-z0-9-]*$"
+_HOOK_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
+
+
+def _parse_bool(setting: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigError(setting, value, "a boolean: true/false, 1/0, yes/no or on/off")
+
+
+def _parse_services(setting: str, value: object) -> frozenset[str]:
+    items: object = value
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",")]
+    if not isinstance(items, (list, tuple, set, frozenset)) or not all(
+        isinstance(item, str) and re.match(_SERVICE_ID, item) for item in items
+    ):
+        raise ConfigError(
+            setting,
+            value,
+            "hyphenized service ids, comma-separated in the environment "
+            "(e.g. 's3,elastic-load-balancing-v2')",
+        )
+    for item in items:
+        unknown, hint = _unknown_service(item)
+        if unknown:
+            raise ConfigError(
+                setting,
+                value,
+                f"hyphenized service ids of installed botocore services ({item!r} is not one"
+                + (f"; did you mean {hint!r}?)" if hint else ")"),
+            )
+    return frozenset(items)
+
+
+def _parse_capture(setting: str, value: object) -> tuple[Capture, ...]:
+    """``capture`` items (see capture.py), each naming a known service and operation."""
+    import difflib
+
+    from botocore_otel.capture import parse_captures  # only when captures are configured
+
+    captures = parse_captures(setting, value)
+    for capture in captures:
+        unknown, hint = _unknown_service(capture.service)
+        if unknown:
+            where = f"{capture.service}.{capture.operation}"
+            suggestion = f"; did you mean {hint!r}?" if hint else ""
+            raise ConfigError(setting, value, f"known hyphenized service ids ({where!r}{suggestion})")
+        operations = _operation_names(capture.service)
+        if capture.operation != "*" and operations and capture.operation not in operations:
+            close = difflib.get_close_matches(capture.operation, sorted(operations), n=1)
+            suggestion = f"; did you mean {close[0]!r}?" if close else ""
+            allowed = f"an operation of {capture.service} or '*' ({capture.operation!r}{suggestion})"
+            raise ConfigError(setting, value, allowed)
+    return captures
+
+
+def _operation_names(service_key: str) -> frozenset[str]:
+    try:
+        from botocore_otel.synthetic.catalog import default_catalog
+
+        model = default_catalog().service_model(service_key)
+        return frozenset(model.operation_names) if model is not None else frozenset()
+    except Exception:  # no botocore, or an unreadable model: the name cannot be checked
+        return frozenset()
+
+
+def _unknown_service(service_key: str) -> tuple[bool, str | None]:
+    """Whether botocore has no service with this hyphenized id, and the likely one meant."""
+    try:
+        from botocore_otel.synthetic.catalog import default_catalog
+
+        catalog = default_catalog()
+        if catalog.client_name(service_key) is not None:
+            return False, None
+        return True, catalog.suggest_service(service_key)
+    except Exception:  # no botocore, or an unreadable data dir: the name cannot be checked
+        return False, None
+
+
+def _parse_hook(setting: str, value: object) -> Callable[..., None] | None:
+    if value is None:
+        return None
+    given = value  # errors name what was given (the import path), not what it resolved to
+    if isinstance(value, str):
+        if not re.match(_HOOK_PATH, value):
+            raise ConfigError(setting, value, "an import path 'package.module:function'")
+        module_name, _, attr_path = value.partition(":")
+        try:
+            target: Any = importlib.import_module(module_name)
+            for attr in attr_path.split("."):
+                target = getattr(target, attr)
+        except Exception as error:  # ImportError, AttributeError, or the module's own error
+            raise ConfigError(
+                setting, value, f"an import path that imports (failed: {type(error).__name__}: {error})"
+            ) from error
+        value = target
+    if not callable(value):
+        raise ConfigError(setting, given, "a callable or an import path 'module:function'")
+    import inspect  # only for a configured hook
+
+    try:
+        inspect.signature(value).bind(None, "", "", {})
+    except TypeError as error:
+        allowed = f"a callable taking (span, service_id, operation, params or parsed): {error}"
+        raise ConfigError(setting, given, allowed) from None
+    except ValueError:  # no signature to inspect (some builtins): trust it
+        pass
+    hook: Callable[..., None] = value
+    return hook
+
+
+def _parse_synthetic(setting: str, value: object) -> Any:
+    if value is None:
+        return None
+    from botocore_otel.synthetic import SyntheticResponder  # heavy: only when configured
+
+    if isinstance(value, SyntheticResponder):
+        return value
+    if (isinstance(value, str) and not value.strip()) or (isinstance(value, (list, tuple)) and not value):
+        raise ConfigError(setting, value, "a rules file path, or a non-empty list of rule dicts")
+    return SyntheticResponder.from_config(value, source=setting)
+
+
+def _choices(value: object, allowed: tuple[str, ...], every: frozenset[str]) -> frozenset[str] | None:
+    """The items of a list or comma-separated string, each from ``allowed`` ('all' alone means
+    ``every``); None when one is not, or when none is given."""
+    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)) or not all(isinstance(i, str) for i in items):
+        return None
+    chosen = {i for i in items if i}
+    if chosen == {"all"}:
+        return every
+    return frozenset(chosen) if chosen and chosen <= set(allowed) else None
+
+
+def _parse_payload(setting: str, value: object) -> frozenset[str]:
+    if isinstance(value, bool):
+        return frozenset(PAYLOAD_SERVICES) if value else frozenset()
+    chosen = _choices(value, (*PAYLOAD_SERVICES, "none"), frozenset(PAYLOAD_SERVICES))
+    if chosen == frozenset({"none"}):
+        return frozenset()
+    if chosen is not None and "none" not in chosen:
+        return chosen
+    raise ConfigError(
+        setting,
+        value,
+        f"service names from {', '.join(PAYLOAD_SERVICES)} (comma-separated in the environment), "
+        "'all' or 'none' (kinesis is not offered: its only carrier is the record data)",
+    )
+
+
+def _parse_metrics(setting: str, value: object) -> frozenset[str]:
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        value = value.strip().lower() in _TRUE
+    if isinstance(value, bool):
+        return DEFAULT_METRICS if value else frozenset()
+    chosen = _choices(value, METRIC_GROUPS, frozenset(METRIC_GROUPS))
+    if chosen is not None:
+        return chosen
+    raise ConfigError(
+        setting,
+        value,
+        f"true, false, or metric groups from {', '.join(METRIC_GROUPS)} "
+        "(comma-separated in the environment), or 'all'",
+    )
+
+
+def with_phase_metrics(groups: frozenset[str], setting: str, phases: bool) -> frozenset[str]:
+    """The deprecated ``phase_metrics`` switch, applied to the ``metrics`` groups."""
+    logger.warning(
+        "botocore-otel: %s is deprecated; use metrics=%s instead",
+        setting,
+        "'rpc,phases'" if phases else "'rpc'",
+    )
+    if not groups:
+        return groups
+    return groups | {"phases"} if phases else groups - {"phases"}
+
+
+_ATTRIBUTION_SOURCES = "baggage:<key>, route or fixed:<value>"
+
+
+def _parse_attribution(setting: str, value: object) -> tuple[tuple[str, str], ...]:
+    items = [p.strip() for p in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(setting, value, f"a list of sources: {_ATTRIBUTION_SOURCES}")
+    sources: list[tuple[str, str]] = []
+    for item in items:
+        kind, colon, argument = item.strip().partition(":")
+        argument = argument.strip()
+        if (kind in ("baggage", "fixed") and colon and argument) or (kind == "route" and not colon):
+            sources.append((kind, argument))
+        elif item.strip():
+            raise ConfigError(setting, value, f"sources from {_ATTRIBUTION_SOURCES} ({item!r} is not one)")
+    return tuple(sources)
+
+
+def _parse_positive_int(setting: str, value: object) -> int:
+    number = value
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if isinstance(number, int) and not isinstance(number, bool) and number >= 1:
+        return number
+    raise ConfigError(setting, value, "an integer of 1 or more")
+
+
+def _parse_provider(setting: str, value: object) -> Any:
+    """A tracer or meter provider: anything with ``get_tracer``/``get_meter``, or None."""
+    method = "get_meter" if setting == "meter_provider" else "get_tracer"
+    if value is not None and not callable(getattr(value, method, None)):
+        raise ConfigError(setting, value, f"None or an OpenTelemetry provider (an object with {method}())")
+    return value
+
+
+_Parser = Callable[[str, object], Any]
+# keyword -> (parser, value used when a bad value switches the feature off)
+PARSERS: dict[str, tuple[_Parser, Any]] = {
+    "tracer_provider": (_parse_provider, None),
+    "meter_provider": (_parse_provider, None),
+    "request_hook": (_parse_hook, None),
+    "response_hook": (_parse_hook, None),
+    "skip_services": (_parse_services, frozenset()),
+    "propagate": (_parse_bool, False),
+    "baggage": (_parse_bool, False),
+    "attempt_spans": (_parse_bool, False),
+    "metrics": (_parse_metrics, frozenset()),
+    "phase_metrics": (_parse_bool, None),  # deprecated: folded into ``metrics``
+    "synthetic": (_parse_synthetic, None),
+    "payload_propagation": (_parse_payload, frozenset()),
+    "sqs_aws_trace_header": (_parse_bool, False),
+    "capture": (_parse_capture, ()),
+    "dynamodb_consumed_capacity": (_parse_bool, False),
+    "attribution": (_parse_attribution, ()),
+    "attribution_max_values": (_parse_positive_int, 100),
+}
