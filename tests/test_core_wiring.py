@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import boto3
 import botocore.session
 import pytest
 
 import botocore_otel
-from botocore_otel import ConfigError, Instrumentor
+from botocore_otel import ConfigError, Instrumentor, wiring
 from telemetry import Telemetry
 
 
@@ -116,6 +117,20 @@ def test_uninstrumenting_one_session_under_global_instrumentation_silences_its_c
     others.get_caller_identity()  # the other session stays instrumented
     _call(moto, boto3.session.Session())  # and so do new sessions
     assert len(telemetry.aws_spans()) == 3
+
+
+def test_a_session_made_while_uninstrument_runs_stays_untraced(moto, telemetry):
+    Instrumentor().instrument(**telemetry.providers)
+    made: list[boto3.session.Session] = []
+    with wiring._lock:  # as uninstrument holds it: a session made meanwhile waits for it
+        maker = threading.Thread(target=lambda: made.append(boto3.session.Session()))
+        maker.start()
+        maker.join(0.5)  # by now it has read the global instrumentation and waits
+        Instrumentor().uninstrument()
+    maker.join()
+    _call(moto, made[0])
+    assert telemetry.aws_spans() == []
+    assert _trace_headers(moto) == set()
 
 
 def test_the_instrument_function_shares_its_state_with_the_instrumentor(moto, telemetry):

@@ -260,7 +260,8 @@ def _on_new_session(session: Any) -> None:
     try:
         emitter = session.get_component("event_emitter")
         with _lock:
-            if emitter not in _owners:
+            # uninstrument may have run while this thread waited for the lock
+            if instrumentation is _global and emitter not in _owners:
                 share = instrumentation.share()
                 share.register(emitter)
                 _owners[emitter] = share
