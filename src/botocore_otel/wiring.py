@@ -61,7 +61,7 @@ def _end_abandoned() -> None:
 
 def _announce(settings: Settings) -> None:
     if settings.synthetic is not None:
-        logger.info("botocore-otel: synthetic responses on: %s", settings.synthetic.describe())
+        logger.info("botocore-otel: %s", settings.synthetic.describe())
 
 
 def _emitter_of(target: Any) -> Any:
