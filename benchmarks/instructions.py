@@ -145,10 +145,13 @@ def per_window(
 
 
 def clean_env() -> dict[str, str]:
-    """The workers' environment, without metric collection during a run."""
+    """The workers' environment, without metric collection during a run, and with a fixed hash
+    seed: dict and set layouts, and so the counts, repeat from one run to the next. The seed is
+    0 unless ``PYTHONHASHSEED`` is set (other seeds move a call's count by a few thousand)."""
     from workload import worker_env
 
-    return {**worker_env(), "OTEL_METRIC_EXPORT_INTERVAL": "3600000"}
+    seed = os.environ.get("PYTHONHASHSEED", "0")
+    return {**worker_env(), "OTEL_METRIC_EXPORT_INTERVAL": "3600000", "PYTHONHASHSEED": seed}
 
 
 def _two_at_a_time(keys: Sequence[_Key], count: Callable[[_Key, Path], _Counted]) -> list[_Counted]:
@@ -204,9 +207,8 @@ COUNTED_PART = (
 
 def per_script(scripts: Mapping[str, str], log: IO[str]) -> dict[str, float]:
     """name -> instructions of the counted part of each ``python -c`` script (see
-    ``COUNTED_PART``): one valgrind process each, two at a time. A fixed hash seed: dict and
-    set layouts, and so the instruction counts, repeat from one run to the next."""
-    env = {**clean_env(), "PYTHONHASHSEED": "0"}
+    ``COUNTED_PART``): one valgrind process each, two at a time."""
+    env = clean_env()
 
     def one(name: str, helper: Path) -> float:
         totals = windows(["-c", scripts[name]], env, helper)
