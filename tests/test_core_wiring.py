@@ -125,7 +125,7 @@ def test_a_session_made_while_uninstrument_runs_stays_untraced(moto, telemetry):
     with wiring._lock:  # as uninstrument holds it: a session made meanwhile waits for it
         maker = threading.Thread(target=lambda: made.append(boto3.session.Session()))
         maker.start()
-        maker.join(0.5)  # by now it has read the global instrumentation and waits
+        maker.join(0.5)  # by now it waits for the lock
         Instrumentor().uninstrument()
     maker.join()
     _call(moto, made[0])

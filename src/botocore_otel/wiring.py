@@ -254,15 +254,11 @@ def _transfer_tracer(client: Any) -> Any:
 
 
 def _on_new_session(session: Any) -> None:
-    instrumentation = _global
-    if instrumentation is None:
-        return
     try:
         emitter = session.get_component("event_emitter")
-        with _lock:
-            # uninstrument may have run while this thread waited for the lock
-            if instrumentation is _global and emitter not in _owners:
-                share = instrumentation.share()
+        with _lock:  # _global read under it: uninstrument may run while this thread waits
+            if _global is not None and emitter not in _owners:
+                share = _global.share()
                 share.register(emitter)
                 _owners[emitter] = share
     except Exception:
