@@ -145,13 +145,11 @@ def per_window(
 
 
 def clean_env() -> dict[str, str]:
-    """The workers' environment, without metric collection during a run, and with a fixed hash
-    seed: dict and set layouts, and so the counts, repeat from one run to the next. The seed is
-    0 unless ``PYTHONHASHSEED`` is set (other seeds move a call's count by a few thousand)."""
+    """The workers' environment (``workload.worker_env``: hash seed 0), without metric
+    collection during a run."""
     from workload import worker_env
 
-    seed = os.environ.get("PYTHONHASHSEED", "0")
-    return {**worker_env(), "OTEL_METRIC_EXPORT_INTERVAL": "3600000", "PYTHONHASHSEED": seed}
+    return {**worker_env(), "OTEL_METRIC_EXPORT_INTERVAL": "3600000"}
 
 
 def _two_at_a_time(keys: Sequence[_Key], count: Callable[[_Key, Path], _Counted]) -> list[_Counted]:

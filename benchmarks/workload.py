@@ -63,7 +63,10 @@ def official_counterpart(variant: str) -> str:
 
 
 def worker_env() -> dict[str, str]:
-    """The environment of every child process: no AWS or OTel configuration from outside."""
+    """The environment of every child process: no AWS or OTel configuration from outside, and a
+    fixed hash seed: dict and set layouts, and so the counts, repeat from one run to the next.
+    The seed is 0 unless ``PYTHONHASHSEED`` is set (other seeds move a call's count by a few
+    thousand instructions)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -74,6 +77,7 @@ def worker_env() -> dict[str, str]:
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_EC2_METADATA_DISABLED="true",
+        PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0"),
     )
     return env
 
