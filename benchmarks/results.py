@@ -27,6 +27,7 @@ LABELS = {
     "otel-unsampled-all": "botocore-otel metrics=all, not sampled",
     "otel-unsampled-nometrics": "botocore-otel metrics=False, not sampled",
     "otel-capacity": "botocore-otel metrics=rpc,capacity + dynamodb_consumed_capacity, recording",
+    "otel-xray": "botocore-otel sqs_aws_trace_header=True, recording",
     "official": "official, recording",
     "official-unsampled": "official, not sampled",
 }

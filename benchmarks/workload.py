@@ -50,6 +50,9 @@ VARIANTS = (
     "official",
     "official-unsampled",
 )
+# Counted only when named (``instructions.py --variants otel-xray``): the X-Ray header in
+# every SQS message (``sqs_aws_trace_header=True``), on top of the defaults.
+EXTRA_VARIANTS = ("otel-xray",)
 OPERATIONS = ("GetItem", "GetObject", "SendMessage", "ListObjectsV2")
 # Counted only when named (``instructions.py --ops SendMessageBatch,PublishBatch``): ten
 # entries a call.
@@ -336,8 +339,8 @@ def call_span_shapes(operations: Sequence[str] = OPERATIONS) -> dict[str, tuple[
 
 
 def setup(variant: str, operations: Sequence[str] = OPERATIONS) -> dict[str, Callable[[], Any]]:
-    if variant not in VARIANTS:
-        raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
+    if variant not in VARIANTS + EXTRA_VARIANTS:
+        raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(VARIANTS + EXTRA_VARIANTS)}")
     sdk(sampled="-unsampled" not in variant)
     if variant.startswith("otel"):
         from botocore_otel import Instrumentor
@@ -349,6 +352,8 @@ def setup(variant: str, operations: Sequence[str] = OPERATIONS) -> dict[str, Cal
             options["metrics"] = False
         elif variant.endswith("-capacity"):
             options.update(metrics="rpc,capacity", dynamodb_consumed_capacity=True)
+        elif variant.endswith("-xray"):
+            options["sqs_aws_trace_header"] = True
         Instrumentor().instrument(**options)
     elif variant.startswith("official"):
         from opentelemetry.instrumentation.botocore import BotocoreInstrumentor

@@ -14,7 +14,7 @@ from opentelemetry import baggage, context
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState, format_span_id, format_trace_id
 
 from botocore_otel import ConfigError, Instrumentor
-from botocore_otel.batches import JsonBatch, batch_of
+from botocore_otel.batches import JsonBatch, JsonMessage, batch_of
 from botocore_otel.carriers import (
     MAX_CLIENT_CONTEXT,
     MAX_MESSAGE_BYTES,
@@ -26,6 +26,7 @@ from botocore_otel.carriers import (
     request_budget,
     with_fields,
     with_message_attributes,
+    with_trace_header,
 )
 from botocore_otel.config import load_settings
 from botocore_otel.payload import SKIPPED_ATTRIBUTE
@@ -326,15 +327,22 @@ def _batch(service, bodies_and_attributes):
     return {target: "arn:aws:sns:us-east-1:123456789012:t", entries_key: entries}
 
 
-def _with_fields_in_the_parameters(service, params, fields):
+def _with_fields_in_the_parameters(service, params, fields, trace_header=None):
     """What the parameters of a batch get on the general way (placeholders, then botocore
-    validates and serializes them): ``with_fields`` entry after entry, on one budget."""
+    validates and serializes them): ``with_fields`` entry after entry, on one budget, and
+    SQS's X-Ray header where an entry has none."""
     _, _, entries_key, body_key = _BATCHES[service]
     budget = request_budget(params[entries_key], body_key)
     changed = []
     for entry in params[entries_key]:
+        changes = {}
         updated, _ = with_fields(entry.get("MessageAttributes") or {}, fields, budget)
-        changed.append(entry if updated is None else {**entry, "MessageAttributes": updated})
+        if updated is not None:
+            changes["MessageAttributes"] = updated
+        system = with_trace_header(entry, trace_header) if trace_header else None
+        if system is not None:
+            changes["MessageSystemAttributes"] = system
+        changed.append({**entry, **changes} if changes else entry)
     return {**params, entries_key: changed}
 
 
@@ -375,6 +383,141 @@ def test_a_batch_body_gets_what_its_parameters_would_have_got(moto, service):
     single = client.meta.service_model.operation_model("SendMessage" if service == "sqs" else "Publish")
     assert batch_of(single, entries_key, params[entries_key], body_key) is None
     assert batch_of(model, entries_key, None, body_key) is None
+
+
+_XRAY = "Root=1-000000ab-0000000000000000000000cd;Parent=00000000000000cd;Sampled=1"
+_THEIR_XRAY = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5-6;Parent=7;Sampled=0"}}
+
+
+def test_an_sqs_batch_body_gets_the_xray_header_its_parameters_would_have_got(moto):
+    """``sqs_aws_trace_header``: each entry without one gets the X-Ray header in the serialized
+    body, beside our attributes or alone where they don't fit, to the byte what botocore makes
+    of the parameters. On the query protocol (the oldest botocore) the batch takes the general way."""
+    client = moto.client("sqs")
+    model = client.meta.service_model.operation_model("SendMessageBatch")
+    params = _batch("sqs", [
+        ("plain", None), ("full", _FULL), ("attributes", {"k": _FULL["a0"]}),
+        ("empty system", None), ("their header", None), ("system and attributes", {"k": _FULL["a1"]}),
+    ])  # fmt: skip
+    entries = params["Entries"]
+    entries[3]["MessageSystemAttributes"] = {}
+    entries[4]["MessageSystemAttributes"] = _THEIR_XRAY
+    entries[5]["MessageSystemAttributes"] = {}
+    later = batch_of(model, "Entries", entries, "MessageBody", trace_header=True)
+    if model.metadata["protocol"] == "query":
+        assert later is None
+        return
+    serialize = client._serializer.serialize_to_request
+    body, skipped = later.with_fields(serialize(params, model)["body"], _FIELDS, _XRAY)
+    general = _with_fields_in_the_parameters("sqs", params, _FIELDS, _XRAY)
+    assert body == serialize(general, model)["body"] and skipped == 1  # "full": no room
+    sent = json.loads(body)["Entries"]
+    assert [e["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"] for e in sent] == [_XRAY] * 4 + [
+        _THEIR_XRAY["AWSTraceHeader"]["StringValue"],
+        _XRAY,
+    ]
+    assert set(sent[3]["MessageAttributes"]) == set(_FIELDS) and sent[1]["MessageAttributes"] == _FULL
+    assert set(sent[2]["MessageAttributes"]) == set(sent[5]["MessageAttributes"]) == {"k", *_FIELDS}
+    # No room left for attributes: the header alone, appended to the entry as botocore writes it.
+    big = _batch("sqs", [("x" * (MAX_MESSAGE_BYTES - 20), None)])
+    body, skipped = batch_of(model, "Entries", big["Entries"], "MessageBody", True).with_fields(
+        serialize(big, model)["body"], _FIELDS, _XRAY
+    )
+    assert skipped == 1
+    assert body == serialize(_with_fields_in_the_parameters("sqs", big, _FIELDS, _XRAY), model)["body"]
+    # Fields too big for any message: the header alone.
+    huge = {"traceparent": "x" * MAX_MESSAGE_BYTES}
+    small = _batch("sqs", [("a", None)])
+    body, skipped = batch_of(model, "Entries", small["Entries"], "MessageBody", True).with_fields(
+        serialize(small, model)["body"], huge, _XRAY
+    )
+    assert skipped == 1
+    assert body == serialize(_with_fields_in_the_parameters("sqs", small, huge, _XRAY), model)["body"]
+
+
+def test_a_json_message_with_attributes_gets_what_its_parameters_would_have_got(moto):
+    """One SQS message with attributes (or system attributes) of the caller's, in a JSON body:
+    written anew with ours merged in, to the byte what botocore makes of the parameters with
+    them (``_messages``: the general way), on the same budget. The query protocol (the oldest
+    botocore) never takes this way."""
+    client = moto.client("sqs")
+    model = client.meta.service_model.operation_model("SendMessage")
+    if model.metadata["protocol"] != "json":
+        pytest.skip("SQS speaks query on this botocore: such a message takes the general way")
+    serialize = client._serializer.serialize_to_request
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
+    cases = [
+        ({"MessageAttributes": {"k": _FULL["a0"]}}, 0),
+        ({"MessageAttributes": _FULL}, 1),  # no room
+        ({"MessageAttributes": dict(list(_FULL.items())[:9])}, 0),  # traceparent only
+        ({"MessageAttributes": _MINE}, 0),  # propagated already: left alone
+        ({"MessageAttributes": {"k": _FULL["a0"]}, "MessageSystemAttributes": {}}, 0),
+        ({"MessageSystemAttributes": _THEIR_XRAY}, 0),
+        ({"MessageBody": "x" * (MAX_MESSAGE_BYTES - 100), "MessageAttributes": {"k": _FULL["a0"]}}, 0),
+        ({"MessageBody": "x" * (MAX_MESSAGE_BYTES - 60), "MessageAttributes": {"k": _FULL["a0"]}}, 1),
+        (
+            {
+                "MessageAttributes": {"b": {"DataType": "Binary", "BinaryValue": b"\x00\xff"}},
+                "DelaySeconds": 3,
+            },
+            0,
+        ),
+    ]
+    for extra, expected_skipped in cases:
+        params = {"QueueUrl": url, "MessageBody": 'é"\\', **extra}
+        for header in (None, _XRAY):
+            body, skipped = JsonMessage(params, "MessageBody").with_fields(
+                serialize(params, model)["body"], _FIELDS, header
+            )
+            budget = request_budget([params], "MessageBody")
+            attributes, _ = with_fields(params.get("MessageAttributes") or {}, _FIELDS, budget)
+            general = {**params, "MessageAttributes": attributes} if attributes else dict(params)
+            system = with_trace_header(params, header) if header else None
+            if system is not None:
+                general["MessageSystemAttributes"] = system
+            expected = serialize(general, model)["body"] if general != params else None
+            assert (body, skipped) == (expected, expected_skipped), (extra, header)
+    assert JsonMessage({}, "MessageBody").with_fields(b"{no", _FIELDS) == (None, 1)
+    assert JsonMessage({}, "MessageBody").with_fields(b"[]", _FIELDS) == (None, 1)
+
+
+def test_one_sqs_message_takes_the_short_way_with_the_xray_header_and_attributes(moto, instrument, telemetry):
+    """With ``sqs_aws_trace_header``, and with attributes or system attributes of the caller's,
+    a SendMessage takes the short way too: at before-call, before ours, the serialized body
+    has none of our fields (botocore never validated them), and what arrives is what the
+    general way sends. On the query protocol (the oldest botocore) the general way writes
+    them, as placeholders, at parameter-build."""
+    sqs = moto.client("sqs", session=instrument(sqs_aws_trace_header=True))
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    before_ours = []
+    sqs.meta.events.register_first(
+        "before-call.sqs.SendMessage", lambda params, **_: before_ours.append(params["body"])
+    )
+    kind = {"kind": {"DataType": "String", "StringValue": "order"}}
+    sqs.send_message(QueueUrl=url, MessageBody="short")
+    sqs.send_message(QueueUrl=url, MessageBody="x" * (MAX_MESSAGE_BYTES - 40))
+    sqs.send_message(QueueUrl=url, MessageBody="theirs", MessageSystemAttributes=_THEIR_XRAY)
+    sqs.send_message(QueueUrl=url, MessageBody="attributes", MessageAttributes=kind)
+
+    short, full, theirs, attributes = telemetry.spans("SQS.SendMessage")
+    sent = [r.json() for r in recorded(moto, "SendMessage")]
+    short_way = sqs.meta.service_model.protocol == "json"
+    # ours, as placeholders; the caller's X-Ray header says Sampled=0
+    assert [b"traceparent" in body or b"Sampled=1" in body for body in before_ours] == [not short_way] * 4
+    assert [m["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"] for m in sent] == [
+        xray_of(short),
+        xray_of(full),
+        _THEIR_XRAY["AWSTraceHeader"]["StringValue"],
+        xray_of(attributes),
+    ]
+    assert [m.get("MessageAttributes") for m in sent] == [
+        {"traceparent": {"DataType": "String", "StringValue": traceparent_of(short)}},
+        None,
+        {"traceparent": {"DataType": "String", "StringValue": traceparent_of(theirs)}},
+        {**kind, "traceparent": {"DataType": "String", "StringValue": traceparent_of(attributes)}},
+    ]
+    assert full.attributes[SKIPPED_ATTRIBUTE] == 1
+    assert list(sent[0]) == ["QueueUrl", "MessageBody", "MessageAttributes", "MessageSystemAttributes"]
 
 
 def test_a_json_batch_is_read_whatever_its_layout():

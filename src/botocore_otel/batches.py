@@ -7,7 +7,9 @@ parameters at before-parameter-build. botocore validating and serializing our at
 would cost about 90k instructions an entry. Two layouts: JSON bytes (SQS where it speaks JSON),
 where each entry is read from the body to find where it ends; and the query protocol's
 parameters (SNS, and SQS before it spoke JSON), where each entry's attributes are numbered
-after the ones it has.
+after the ones it has. SQS's X-Ray header (``sqs_aws_trace_header``) is written the same way
+into JSON bodies; on the query protocol, such a batch takes the general way (``payload.py``).
+One JSON message with attributes of the caller's is written anew the same way (``JsonMessage``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from botocore_otel.carriers import (
     fields_to_add,
     json_message_attributes,
     request_budget,
+    trace_header_member,
     with_fields,
+    with_trace_header,
 )
 
 # The C scanner: (the JSON value that starts at an index, the index after it)
@@ -41,8 +45,11 @@ class Batch:
         self._entries = len(entries)
         self._budget = request_budget(entries, body_key)
 
-    def with_fields(self, body: object, fields: Mapping[str, str]) -> tuple[object | None, int]:
-        """(the body with ``fields`` in every entry they fit, or None; entries skipped)"""
+    def with_fields(
+        self, body: object, fields: Mapping[str, str], trace_header: str | None = None
+    ) -> tuple[object | None, int]:
+        """(the body with ``fields`` in every entry they fit, or None; entries skipped).
+        ``trace_header``: SQS's X-Ray header for every entry that has none (JSON only)."""
         raise NotImplementedError
 
     @staticmethod
@@ -65,6 +72,49 @@ class Batch:
             return all_fields, False
         return fields_to_add(existing, fields, self._budget)
 
+    def _merged(
+        self, message: object, fields: Mapping[str, str], trace_header: str | None
+    ) -> tuple[str | None, int]:
+        """(a JSON message with attributes of its own, written anew with ours merged in as
+        botocore writes the parameters with them, or None; 1 if the fields were skipped)."""
+        if type(message) is not dict:
+            return None, 1
+        changes: dict[str, Any] = {}
+        skipped = 0
+        attributes = message.get("MessageAttributes") or {}
+        if isinstance(attributes, dict):
+            updated, missed = with_fields(attributes, fields, self._budget)
+            skipped += missed
+            if updated is not None:
+                changes["MessageAttributes"] = updated
+        else:
+            skipped += 1
+        system = with_trace_header(message, trace_header) if trace_header else None
+        if system is not None:
+            changes["MessageSystemAttributes"] = system
+        return (json.dumps({**message, **changes}) if changes else None), skipped
+
+
+class JsonMessage(Batch):
+    """One message (SQS SendMessage) with attributes or system attributes of the caller's, in a
+    JSON body: read whole and written anew with ours merged in. Those without any take a
+    shorter way (``carriers.json_body_with_traceparent``)."""
+
+    __slots__ = ()
+
+    def __init__(self, params: Mapping[str, Any], body_key: str) -> None:
+        super().__init__([params], body_key)
+
+    def with_fields(
+        self, body: object, fields: Mapping[str, str], trace_header: str | None = None
+    ) -> tuple[bytes | None, int]:
+        try:
+            message = json.loads(body) if isinstance(body, bytes) else None
+        except ValueError:  # not JSON: sent as it was
+            message = None
+        written, skipped = self._merged(message, fields, trace_header)
+        return (None if written is None else written.encode()), skipped
+
 
 class JsonBatch(Batch):
     __slots__ = ("_entries_key",)
@@ -73,7 +123,9 @@ class JsonBatch(Batch):
         super().__init__(entries, body_key)
         self._entries_key = entries_key
 
-    def with_fields(self, body: object, fields: Mapping[str, str]) -> tuple[bytes | None, int]:
+    def with_fields(
+        self, body: object, fields: Mapping[str, str], trace_header: str | None = None
+    ) -> tuple[bytes | None, int]:
         text, entries = None, None
         try:
             if isinstance(body, bytes):
@@ -86,30 +138,34 @@ class JsonBatch(Batch):
         pieces: list[str] = []
         copied = skipped = 0
         every = self._all_of(fields)
-        every_member = '"MessageAttributes": ' + json_message_attributes(every[0] or {})
+        # what an entry without attributes (or system attributes) gets, after its own members
+        header = "" if trace_header is None else trace_header_member(trace_header)
+        also_header = ", " + header if header else ""
+        every_members = '"MessageAttributes": ' + json_message_attributes(every[0] or {}) + also_header
         for entry, start, end in entries:
-            if type(entry) is dict and "MessageAttributes" not in entry:
+            if (
+                type(entry) is dict
+                and "MessageAttributes" not in entry
+                and not (header and "MessageSystemAttributes" in entry)
+            ):
                 added, missed = self._added((), fields, every)
                 skipped += missed
                 if added is None:
-                    continue
-                member = (
-                    every_member
-                    if added is every[0]
-                    else '"MessageAttributes": ' + json_message_attributes(added)
-                )
+                    if not header:
+                        continue
+                    members = header
+                elif added is every[0]:
+                    members = every_members
+                else:
+                    members = '"MessageAttributes": ' + json_message_attributes(added) + also_header
                 # before the entry's closing brace, with botocore's separator
-                pieces += [text[copied : end - 1], ", " if entry else "", member]
+                pieces += [text[copied : end - 1], ", " if entry else "", members]
                 copied = end - 1
                 continue
-            attributes = (entry.get("MessageAttributes") or {}) if isinstance(entry, dict) else None
-            if not isinstance(attributes, dict):
-                skipped += 1
-                continue
-            updated, missed = with_fields(attributes, fields, self._budget)
-            skipped += missed
-            if updated is not None:  # the caller's and ours: the entry written anew
-                pieces += [text[copied:start], json.dumps({**entry, "MessageAttributes": updated})]
+            written, not_fitting = self._merged(entry, fields, trace_header)
+            skipped += not_fitting
+            if written is not None:  # the caller's and ours: the entry written anew
+                pieces += [text[copied:start], written]
                 copied = end
         if not pieces:
             return None, skipped
@@ -124,7 +180,9 @@ class QueryBatch(Batch):
         super().__init__(entries, body_key)
         self._layout = layout
 
-    def with_fields(self, body: object, fields: Mapping[str, str]) -> tuple[dict[str, Any] | None, int]:
+    def with_fields(
+        self, body: object, fields: Mapping[str, str], trace_header: str | None = None
+    ) -> tuple[dict[str, Any] | None, int]:
         if not isinstance(body, dict):
             return None, self._entries
         entry_prefix, body_member, names = self._layout
@@ -152,8 +210,11 @@ class QueryBatch(Batch):
 _QueryLayout = tuple[str, str, QueryAttributeNames]
 
 
-def batch_of(model: Any, entries_key: str, entries: object, body_key: str) -> Batch | None:
-    """A ``Batch`` for this operation's entries; None: the general way (an unknown protocol)."""
+def batch_of(
+    model: Any, entries_key: str, entries: object, body_key: str, trace_header: bool = False
+) -> Batch | None:
+    """A ``Batch`` for this operation's entries; None: the general way (an unknown protocol,
+    or the X-Ray header wanted on the query protocol)."""
     if not isinstance(entries, (list, tuple)):
         return None
     layout = _layout(model, entries_key, body_key)
@@ -161,7 +222,7 @@ def batch_of(model: Any, entries_key: str, entries: object, body_key: str) -> Ba
         return None
     if isinstance(layout, str):
         return JsonBatch(entries_key, entries, body_key)
-    return QueryBatch(layout, entries, body_key)
+    return None if trace_header else QueryBatch(layout, entries, body_key)
 
 
 @lru_cache(maxsize=64)  # operation models hash by identity; they live as long as their client

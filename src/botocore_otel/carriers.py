@@ -86,6 +86,13 @@ def with_trace_header(message: Mapping[str, Any], header: str) -> dict[str, Any]
     return {**system, "AWSTraceHeader": {"DataType": "String", "StringValue": header}}
 
 
+def trace_header_member(header: str) -> str:
+    """An SQS message's ``MessageSystemAttributes`` with only the X-Ray header, as a JSON
+    object member: what botocore serializes of ``with_trace_header`` on a message without any."""
+    attribute = f'"AWSTraceHeader": {{"DataType": "String", "StringValue": {json_string(header)}}}'
+    return f'"MessageSystemAttributes": {{{attribute}}}'
+
+
 def json_with_member(body: bytes, member: bytes) -> bytes | None:
     """A serialized JSON object with one more ``member`` (``b'"name": value'``) appended; None
     if ``body`` is not an object. The caller knows that the object does not have it yet."""
@@ -159,7 +166,7 @@ class QueryAttributeNames:
         return names
 
 
-_JSON_BODY = "json"
+JSON_BODY = "json"
 BodyLayout = str | QueryAttributeNames
 """How message attributes go into an operation's serialized body: ``"json"`` (its bytes), or
 the query protocol's parameter names."""
@@ -178,7 +185,7 @@ def body_layout(model: Any) -> BodyLayout | None:
     try:
         protocol = model.metadata.get("protocol")
         if protocol == "json":
-            layout = _JSON_BODY
+            layout = JSON_BODY
         elif protocol == "query":
             layout = QueryAttributeNames(model.input_shape.members["MessageAttributes"])
     except (AttributeError, KeyError, TypeError):
@@ -202,7 +209,7 @@ def json_body_with_traceparent(body: object, layout: BodyLayout, span_context: S
     SendMessage, about 15k instructions less than the general way. None: any other case."""
     trace_id, span_id, _, flags, trace_state, _ = span_context
     if (
-        layout != _JSON_BODY
+        layout != JSON_BODY
         or type(body) is not bytes
         or body[:2] != b'{"'  # botocore's serializer: an object with members, no whitespace
         or body[-1:] != b"}"
@@ -217,7 +224,7 @@ def with_message_attributes(body: object, layout: BodyLayout, fields: Mapping[st
     """A serialized body of one message without attributes, with ``fields`` as its message
     attributes (as many as fit); None when none fits or the body is not of that layout."""
     # The body's size bounds the message's from above (names, escapes, other parameters).
-    if isinstance(body, bytes) and layout == _JSON_BODY:
+    if isinstance(body, bytes) and layout == JSON_BODY:
         added, _ = _fitting(fields, MAX_MESSAGE_BYTES - len(body), MAX_MESSAGE_ATTRIBUTES)
         if not added:
             return None

@@ -19,7 +19,8 @@ the rest of the propagation together.
 * SQS SendMessage(Batch), SNS Publish(Batch): ``MessageAttributes`` (``String``), at most
   10 per message and 256 KiB per request; traceparent first, then tracestate, then the
   rest of the global propagator's fields (baggage only with ``baggage=True``).
-  ``sqs_aws_trace_header=True`` adds the X-Ray ``AWSTraceHeader`` system attribute.
+  ``sqs_aws_trace_header=True`` adds the X-Ray ``AWSTraceHeader`` system attribute (on the
+  short way too where SQS speaks JSON).
   SNS only when publishing to a topic (never to a phone number or an endpoint).
 * EventBridge PutEvents: each entry's ``TraceHeader`` (X-Ray format) unless present.
 * Lambda Invoke: ``ClientContext.custom`` (kept keys; skipped past 3583 encoded bytes), at
@@ -47,14 +48,17 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from botocore_otel.batches import Batch, batch_of
+from botocore_otel.batches import Batch, JsonMessage, batch_of
 from botocore_otel.carriers import (
+    JSON_BODY,
     BodyLayout,
     body_layout,
     client_context_with,
     json_body_with_traceparent,
+    json_with_member,
     replaced,
     request_budget,
+    trace_header_member,
     with_fields,
     with_message_attributes,
     with_trace_header,
@@ -137,10 +141,16 @@ class PayloadPropagator:
             for operation in ("Invoke", "InvokeWithResponseStream"):
                 table.append((f"request-created.lambda.{operation}", self.on_lambda_request))
         # Only a call about to be sent gets here: the span opens, its fields replace the placeholders.
+        ready = {
+            self.on_sqs_send: self.on_sqs_send_ready if self._aws_trace_header else self.on_send_ready,
+            self.on_sns_publish: self.on_send_ready,
+            self.on_put_events: self.on_send_ready,
+            self.on_start_execution: self.on_send_ready,
+        }
         table += [
-            (event.replace("before-parameter-build.", "before-call.", 1), self.on_send_ready)
+            (event.replace("before-parameter-build.", "before-call.", 1), ready[handler])
             for event, handler in list(table)
-            if handler in (self.on_sqs_send, self.on_sns_publish, self.on_put_events, self.on_start_execution)
+            if handler in ready
         ]
         return [(event, handler, "normal", f"botocore_otel.payload.{event}") for event, handler in table]
 
@@ -173,6 +183,14 @@ class PayloadPropagator:
 
     def on_send_ready(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         """At before-call: the span opens, and its fields replace the placeholders."""
+        self._send_ready(params, context, trace_header=False)
+
+    def on_sqs_send_ready(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """``on_send_ready`` of SQS with ``sqs_aws_trace_header``: a message or batch that took
+        the short way gets the X-Ray header in its body too."""
+        self._send_ready(params, context, trace_header=True)
+
+    def _send_ready(self, params: dict[str, Any], context: dict[str, Any], trace_header: bool) -> None:
         pending = context.pop(_PENDING, None)
         if pending is None:
             return
@@ -182,14 +200,15 @@ class PayloadPropagator:
             span = valid_call_span(self._calls, context, url if isinstance(url, str) else None)
             if span is None:
                 return
+            header = xray_header_value(span.get_span_context()) if trace_header else None
             if isinstance(pending, Batch):
-                body, skipped = pending.with_fields(params.get("body"), self._fields(span))
+                body, skipped = pending.with_fields(params.get("body"), self._fields(span), header)
                 if body is not None:
                     params["body"] = body
                 self._skipped(span, skipped)
                 return
             if not isinstance(pending, _Pending):
-                self._into_body(span, params, pending)
+                self._into_body(span, params, pending, header)
                 return
             names = set(pending.written.values())
             real_fields = self._fields(span) if names - {_XRAY} else {}
@@ -270,43 +289,57 @@ class PayloadPropagator:
         pending.skipped += skipped
 
     def _into_body_later(
-        self, params: Mapping[str, Any], context: dict[str, Any], model: Any, entries_key: str, body_key: str
+        self,
+        params: Mapping[str, Any],
+        context: dict[str, Any],
+        model: Any,
+        entries_key: str,
+        body_key: str,
+        trace_header: bool = False,
     ) -> bool:
-        """The common cases: one message without attributes of the caller's, or a batch.
-        Nothing is written now, and ours go straight into the serialized body at
-        before-call: botocore validating and serializing them would cost more than the rest of
-        the propagation together."""
+        """The common cases: one message without attributes of the caller's, a batch, and a
+        message with attributes where the body is JSON. Nothing is written now, and ours go
+        straight into the serialized body at before-call: botocore validating and serializing
+        them would cost more than the rest of the propagation together. ``trace_header``: the
+        X-Ray header goes along (JSON only)."""
         if not self._calls.enabled or STATE_KEY not in context:
             return False
         later: BodyLayout | Batch | None
         if entries_key in params:
-            later = batch_of(model, entries_key, params[entries_key], body_key)
+            later = batch_of(model, entries_key, params[entries_key], body_key, trace_header)
+        elif "MessageAttributes" in params or (trace_header and "MessageSystemAttributes" in params):
+            later = JsonMessage(params, body_key) if body_layout(model) == JSON_BODY else None
+        elif trace_header:
+            later = JSON_BODY if body_layout(model) == JSON_BODY else None
         else:
-            later = None if "MessageAttributes" in params else body_layout(model)
+            later = body_layout(model)
         if later is None:
             return False
         context[_PENDING] = later
         return True
 
-    def _into_body(self, span: Span, params: dict[str, Any], layout: BodyLayout) -> None:
+    def _into_body(
+        self, span: Span, params: dict[str, Any], layout: BodyLayout, trace_header: str | None
+    ) -> None:
         body = params.get("body")
+        written: object | None = None
         if not self._baggage and global_textmap()[1]:
-            with_traceparent = json_body_with_traceparent(body, layout, span.get_span_context())
-            if with_traceparent is not None:
-                params["body"] = with_traceparent
-                return
-        body = with_message_attributes(body, layout, self._fields(span))
-        if body is None:
-            self._skipped(span, 1)  # no room left, or not a body we know: sent as it was
-        else:
-            params["body"] = body
+            written = json_body_with_traceparent(body, layout, span.get_span_context())
+        if written is None:
+            written = with_message_attributes(body, layout, self._fields(span))
+            if written is None:
+                self._skipped(span, 1)  # no room left, or not a body we know: sent as it was
+        if trace_header is not None and isinstance(with_header := written or body, bytes):
+            written = json_with_member(with_header, trace_header_member(trace_header).encode())
+        if written is not None:
+            params["body"] = written
 
     def on_sqs_send(
         self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
     ) -> None:
         try:
-            if not self._aws_trace_header and self._into_body_later(
-                params, context, model, "Entries", "MessageBody"
+            if self._into_body_later(
+                params, context, model, "Entries", "MessageBody", trace_header=self._aws_trace_header
             ):
                 return
             pending = self._placeholder(context)
