@@ -55,8 +55,17 @@ VARIANTS = (
 EXTRA_VARIANTS = ("otel-xray",)
 OPERATIONS = ("GetItem", "GetObject", "SendMessage", "ListObjectsV2")
 # Counted only when named (``instructions.py --ops SendMessageBatch,PublishBatch``): ten
-# entries a call.
-EXTRA_OPERATIONS = ("SendMessageBatch", "PublishBatch")
+# entries a batch; "WithAttributes": one message attribute of the caller's.
+EXTRA_OPERATIONS = (
+    "SendMessageBatch",
+    "PublishBatch",
+    "SendMessageWithAttributes",
+    "Publish",
+    "PublishWithAttributes",
+)
+# operation measured -> the API operation it calls
+_API_OPERATIONS = {"SendMessageWithAttributes": "SendMessage", "PublishWithAttributes": "Publish"}
+CALLER_ATTRIBUTES = {"kind": {"DataType": "String", "StringValue": "order"}}
 BATCH_ENTRIES = 10
 
 
@@ -127,6 +136,14 @@ def _send_message_body() -> bytes:
     return json.dumps({"MD5OfMessageBody": digest, "MessageId": REQUEST_ID}).encode()
 
 
+def _publish_body() -> bytes:
+    return (
+        '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>'
+        f"<MessageId>{REQUEST_ID}</MessageId></PublishResult>"
+        f"<ResponseMetadata><RequestId>{REQUEST_ID}</RequestId></ResponseMetadata></PublishResponse>"
+    ).encode()
+
+
 def _publish_batch_body() -> bytes:
     members = "".join(
         f"<member><Id>{i}</Id><MessageId>{REQUEST_ID[:-2]}{i:02d}</MessageId></member>"
@@ -177,6 +194,11 @@ _RESPONSES: dict[str, tuple[str, dict[str, str], bytes]] = {
         {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": REQUEST_ID},
         _send_message_batch_body(),
     ),
+    "Publish": (
+        "sns",
+        {"content-type": "text/xml", "x-amzn-requestid": REQUEST_ID},
+        _publish_body(),
+    ),
     "PublishBatch": (
         "sns",
         {"content-type": "text/xml", "x-amzn-requestid": REQUEST_ID},
@@ -223,7 +245,8 @@ def clients(
     import boto3
 
     session = session or boto3.session.Session(region_name=REGION, **CREDENTIALS)
-    services = {_RESPONSES[operation][0] for operation in operations}
+    apis = [_API_OPERATIONS.get(operation, operation) for operation in operations]
+    services = {_RESPONSES[api][0] for api in apis}
     clients = {service: session.client(service) for service in sorted(services)}
 
     def no_op(**_: Any) -> None:
@@ -232,10 +255,10 @@ def clients(
     for client in clients.values():
         for event in no_op_handlers:
             client.meta.events.register(event, no_op, unique_id=f"benchmark.no-op.{event}")
-    for operation in operations:
-        client = clients[_RESPONSES[operation][0]]
-        event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
-        client.meta.events.register(event, _responder(operation, consumed_capacity))
+    for api in dict.fromkeys(apis):
+        client = clients[_RESPONSES[api][0]]
+        event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{api}"
+        client.meta.events.register(event, _responder(api, consumed_capacity))
     send_extra = {"MessageAttributes": message_attributes} if message_attributes else {}
 
     def get_item() -> Any:
@@ -253,6 +276,19 @@ def clients(
         entries = [{"Id": str(i), "MessageBody": MESSAGE} for i in range(BATCH_ENTRIES)]
         return clients["sqs"].send_message_batch(QueueUrl=QUEUE_URL, Entries=entries)
 
+    def send_message_with_attributes() -> Any:
+        return clients["sqs"].send_message(
+            QueueUrl=QUEUE_URL, MessageBody=MESSAGE, MessageAttributes=CALLER_ATTRIBUTES
+        )
+
+    def publish() -> Any:
+        return clients["sns"].publish(TopicArn=TOPIC_ARN, Message=MESSAGE)
+
+    def publish_with_attributes() -> Any:
+        return clients["sns"].publish(
+            TopicArn=TOPIC_ARN, Message=MESSAGE, MessageAttributes=CALLER_ATTRIBUTES
+        )
+
     def publish_batch() -> Any:
         entries = [{"Id": str(i), "Message": MESSAGE} for i in range(BATCH_ENTRIES)]
         return clients["sns"].publish_batch(TopicArn=TOPIC_ARN, PublishBatchRequestEntries=entries)
@@ -265,6 +301,9 @@ def clients(
         "GetObject": get_object,
         "SendMessage": send_message,
         "SendMessageBatch": send_message_batch,
+        "SendMessageWithAttributes": send_message_with_attributes,
+        "Publish": publish,
+        "PublishWithAttributes": publish_with_attributes,
         "PublishBatch": publish_batch,
         "ListObjectsV2": list_objects,
     }

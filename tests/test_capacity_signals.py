@@ -152,17 +152,15 @@ def test_sqs_counts_each_started_64_kib_of_payload_and_batches_sum_their_entries
     }
 
 
-# With propagation, trace context merged into the caller's own message attributes in the
-# parameters is payload and counted: on the query protocol (the oldest botocore). Where SQS
-# speaks JSON it is written into the serialized body (payload.py's short way), which is not
-# counted (about 70 bytes: off only at a chunk's edge).
+# The payload is counted from the caller's parameters. Payload propagation writes its trace
+# context into the serialized body (payload.py's short way, on JSON and query alike), so it is
+# not counted (about 70 bytes: off only at a chunk's edge), and the counts are the same.
 @pytest.mark.parametrize("propagation", ["none", "sqs"])
-def test_a_chunk_ends_at_exactly_64_kib_and_trace_attributes_in_the_parameters_are_payload(moto, propagation):
+def test_a_chunk_ends_at_exactly_64_kib(moto, propagation):
     telemetry = Telemetry()
     session = instrumented(telemetry, payload_propagation=propagation)
     sqs = moto.client("sqs", session=session)
-    in_the_parameters = propagation == "sqs" and sqs.meta.service_model.protocol == "query"
-    expected = 1 + 2 + (2 if in_the_parameters else 1) + 2
+    expected = 1 + 2 + 1 + 2
     url = sqs.create_queue(QueueName="edge")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="a" * 65_536)  # 1
     sqs.send_message(QueueUrl=url, MessageBody="a" * 65_537)  # 2

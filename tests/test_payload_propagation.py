@@ -14,7 +14,7 @@ from opentelemetry import baggage, context
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState, format_span_id, format_trace_id
 
 from botocore_otel import ConfigError, Instrumentor
-from botocore_otel.batches import JsonBatch, JsonMessage, batch_of
+from botocore_otel.batches import JsonBatch, batch_of, message_of
 from botocore_otel.carriers import (
     MAX_CLIENT_CONTEXT,
     MAX_MESSAGE_BYTES,
@@ -435,41 +435,50 @@ def test_an_sqs_batch_body_gets_the_xray_header_its_parameters_would_have_got(mo
     assert body == serialize(_with_fields_in_the_parameters("sqs", small, huge, _XRAY), model)["body"]
 
 
-def test_a_json_message_with_attributes_gets_what_its_parameters_would_have_got(moto):
-    """One SQS message with attributes (or system attributes) of the caller's, in a JSON body:
-    written anew with ours merged in, to the byte what botocore makes of the parameters with
-    them (``_messages``: the general way), on the same budget. The query protocol (the oldest
-    botocore) never takes this way."""
-    client = moto.client("sqs")
-    model = client.meta.service_model.operation_model("SendMessage")
-    if model.metadata["protocol"] != "json":
-        pytest.skip("SQS speaks query on this botocore: such a message takes the general way")
+# service -> (operation, the request's other parameter, body key, another member of the message)
+_MESSAGES = {
+    "sqs": ("SendMessage", "QueueUrl", "MessageBody", {"DelaySeconds": 3}),
+    "sns": ("Publish", "TopicArn", "Message", {"Subject": "s"}),
+}
+
+
+@pytest.mark.parametrize("service", ["sqs", "sns"])
+def test_a_message_with_attributes_gets_what_its_parameters_would_have_got(moto, service):
+    """One message with attributes (or, SQS, system attributes) of the caller's: ours go into
+    the serialized body at before-call, to the byte (JSON) or the same parameters (query) as
+    botocore makes of the parameters with them (``_messages``: the general way), on the same
+    budget. SQS speaks JSON on recent botocore and query on the oldest we support, where the
+    X-Ray header takes the general way; SNS speaks query."""
+    client = moto.client(service)
+    operation, target, body_key, other = _MESSAGES[service]
+    model = client.meta.service_model.operation_model(operation)
+    layout = body_layout(model)
     serialize = client._serializer.serialize_to_request
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
     cases = [
         ({"MessageAttributes": {"k": _FULL["a0"]}}, 0),
         ({"MessageAttributes": _FULL}, 1),  # no room
         ({"MessageAttributes": dict(list(_FULL.items())[:9])}, 0),  # traceparent only
         ({"MessageAttributes": _MINE}, 0),  # propagated already: left alone
-        ({"MessageAttributes": {"k": _FULL["a0"]}, "MessageSystemAttributes": {}}, 0),
-        ({"MessageSystemAttributes": _THEIR_XRAY}, 0),
-        ({"MessageBody": "x" * (MAX_MESSAGE_BYTES - 100), "MessageAttributes": {"k": _FULL["a0"]}}, 0),
-        ({"MessageBody": "x" * (MAX_MESSAGE_BYTES - 60), "MessageAttributes": {"k": _FULL["a0"]}}, 1),
-        (
-            {
-                "MessageAttributes": {"b": {"DataType": "Binary", "BinaryValue": b"\x00\xff"}},
-                "DelaySeconds": 3,
-            },
-            0,
-        ),
+        ({"MessageAttributes": {}}, 0),
+        ({body_key: "x" * (MAX_MESSAGE_BYTES - 100), "MessageAttributes": {"k": _FULL["a0"]}}, 0),
+        ({body_key: "x" * (MAX_MESSAGE_BYTES - 60), "MessageAttributes": {"k": _FULL["a0"]}}, 1),
+        ({"MessageAttributes": {"b": {"DataType": "Binary", "BinaryValue": b"\x00\xff"}}, **other}, 0),
     ]
+    if service == "sqs":
+        cases += [
+            ({"MessageAttributes": {"k": _FULL["a0"]}, "MessageSystemAttributes": {}}, 0),
+            ({"MessageSystemAttributes": _THEIR_XRAY}, 0),
+        ]
+    checked = 0
     for extra, expected_skipped in cases:
-        params = {"QueueUrl": url, "MessageBody": 'é"\\', **extra}
-        for header in (None, _XRAY):
-            body, skipped = JsonMessage(params, "MessageBody").with_fields(
-                serialize(params, model)["body"], _FIELDS, header
-            )
-            budget = request_budget([params], "MessageBody")
+        params = {target: "arn:aws:sns:us-east-1:123456789012:t", body_key: 'é"\\', **extra}
+        for header in (None, _XRAY) if service == "sqs" else (None,):
+            later = message_of(layout, params, body_key, trace_header=header is not None)
+            if later is None:  # the X-Ray header on the query protocol
+                assert header is not None and layout != "json"
+                continue
+            body, skipped = later.with_fields(serialize(params, model)["body"], _FIELDS, header)
+            budget = request_budget([params], body_key)
             attributes, _ = with_fields(params.get("MessageAttributes") or {}, _FIELDS, budget)
             general = {**params, "MessageAttributes": attributes} if attributes else dict(params)
             system = with_trace_header(params, header) if header else None
@@ -477,8 +486,12 @@ def test_a_json_message_with_attributes_gets_what_its_parameters_would_have_got(
                 general["MessageSystemAttributes"] = system
             expected = serialize(general, model)["body"] if general != params else None
             assert (body, skipped) == (expected, expected_skipped), (extra, header)
-    assert JsonMessage({}, "MessageBody").with_fields(b"{no", _FIELDS) == (None, 1)
-    assert JsonMessage({}, "MessageBody").with_fields(b"[]", _FIELDS) == (None, 1)
+            checked += 1
+    assert checked >= len(cases)
+    assert type(body) is (bytes if layout == "json" else dict)
+    assert later.with_fields(b"{no" if layout == "json" else None, _FIELDS) == (None, 1)
+    if layout == "json":
+        assert later.with_fields(b"[]", _FIELDS) == (None, 1)
 
 
 def test_one_sqs_message_takes_the_short_way_with_the_xray_header_and_attributes(moto, instrument, telemetry):
@@ -518,6 +531,58 @@ def test_one_sqs_message_takes_the_short_way_with_the_xray_header_and_attributes
     ]
     assert full.attributes[SKIPPED_ATTRIBUTE] == 1
     assert list(sent[0]) == ["QueueUrl", "MessageBody", "MessageAttributes", "MessageSystemAttributes"]
+
+
+def test_the_general_way_for_a_protocol_it_does_not_know(moto, instrument, telemetry, monkeypatch):
+    """An operation whose serialized body botocore-otel cannot read (a protocol it does not know:
+    forced here, every message of SQS and SNS has a short way on today's botocore) gets
+    placeholders at parameter-build, which botocore validates and serializes, and the span's
+    real fields replace them at before-call: messages with attributes of the caller's or
+    without, batches, the X-Ray header; room and budget as on the short ways."""
+    import botocore_otel.payload as payload
+
+    monkeypatch.setattr(payload, "body_layout", lambda model: None)
+    monkeypatch.setattr(payload, "batch_of", lambda *args: None)
+    sqs = moto.client("sqs", session=instrument(sqs_aws_trace_header=True))
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    before_ours = []
+    sqs.meta.events.register_first(
+        "before-call.sqs.SendMessage", lambda params, **_: before_ours.append(params["body"])
+    )
+    kind = {"kind": {"DataType": "String", "StringValue": "order"}}
+    sqs.send_message(QueueUrl=url, MessageBody="plain")
+    sqs.send_message(QueueUrl=url, MessageBody="full", MessageAttributes=_FULL)
+    sqs.send_message(QueueUrl=url, MessageBody="kind", MessageAttributes=kind)
+    entries = [{"Id": "1", "MessageBody": "a"}, {"Id": "2", "MessageBody": "b", "MessageAttributes": kind}]
+    sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    sns = moto.client("sns", session=instrument())
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.publish(
+        TopicArn=topic, Message="m", MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}}
+    )
+
+    # placeholders at parameter-build, which botocore serialized (the caller's header is none)
+    assert len(before_ours) == 3 and all("Sampled=1" in str(body) for body in before_ours)
+    plain, full, with_kind = telemetry.spans("SQS.SendMessage")
+    sent = [r.json() for r in recorded(moto, "SendMessage")]
+    assert [m.get("MessageAttributes") for m in sent] == [
+        {"traceparent": {"DataType": "String", "StringValue": traceparent_of(plain)}},
+        _FULL,
+        {**kind, "traceparent": {"DataType": "String", "StringValue": traceparent_of(with_kind)}},
+    ]
+    assert [m["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"] for m in sent] == [
+        xray_of(span) for span in (plain, full, with_kind)
+    ]
+    assert full.attributes[SKIPPED_ATTRIBUTE] == 1 and SKIPPED_ATTRIBUTE not in plain.attributes
+    (batch_span,) = telemetry.spans("SQS.SendMessageBatch")
+    batch = recorded(moto, "SendMessageBatch")[0].json()["Entries"]
+    ours = {"traceparent": {"DataType": "String", "StringValue": traceparent_of(batch_span)}}
+    assert [entry["MessageAttributes"] for entry in batch] == [ours, {**kind, **ours}]
+    assert entries[1]["MessageAttributes"] == kind and "MessageAttributes" not in entries[0]
+    (publish,) = telemetry.spans("SNS.Publish")
+    body = form(recorded(moto, "Publish")[0])
+    assert body["MessageAttributes.entry.2.Name"] == "traceparent"
+    assert body["MessageAttributes.entry.2.Value.StringValue"] == traceparent_of(publish)
 
 
 def test_a_json_batch_is_read_whatever_its_layout():
@@ -641,6 +706,10 @@ def test_signed_like_any_parameter(moto_auth, telemetry):
 def test_sns_publish_and_batch(moto, instrument, telemetry):
     sns = moto.client("sns", session=instrument())
     topic = sns.create_topic(Name="t")["TopicArn"]
+    before_ours = []
+    sns.meta.events.register_first(
+        "before-call.sns.Publish", lambda params, **_: before_ours.append(dict(params["body"]))
+    )
     sns.publish(
         TopicArn=topic, Message="m", MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}}
     )
@@ -656,6 +725,11 @@ def test_sns_publish_and_batch(moto, instrument, telemetry):
         for i in (1, 2)
     }
     assert pairs == {"k": "v", "traceparent": traceparent_of(publish)}
+    # the short way: botocore never saw ours (the general way would have put placeholders there)
+    assert (
+        "traceparent" not in before_ours[0].values()
+        and before_ours[0]["MessageAttributes.entry.1.Name"] == "k"
+    )
     batch_span = telemetry.spans("SNS.PublishBatch")[0]
     batch = form(recorded(moto, "PublishBatch")[0])
     for i in (1, 2):

@@ -9,7 +9,7 @@ where each entry is read from the body to find where it ends; and the query prot
 parameters (SNS, and SQS before it spoke JSON), where each entry's attributes are numbered
 after the ones it has. SQS's X-Ray header (``sqs_aws_trace_header``) is written the same way
 into JSON bodies; on the query protocol, such a batch takes the general way (``payload.py``).
-One JSON message with attributes of the caller's is written anew the same way (``JsonMessage``).
+One message with attributes of the caller's is handled the same way (``message_of``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from functools import lru_cache
 from typing import Any
 
 from botocore_otel.carriers import (
+    JSON_BODY,
     MAX_MESSAGE_BYTES,
+    BodyLayout,
     QueryAttributeNames,
     fields_to_add,
     json_message_attributes,
@@ -114,6 +116,42 @@ class JsonMessage(Batch):
             message = None
         written, skipped = self._merged(message, fields, trace_header)
         return (None if written is None else written.encode()), skipped
+
+
+class QueryMessage(Batch):
+    """One message (SNS Publish; SQS SendMessage before it spoke JSON) with attributes of the
+    caller's, in the query protocol's parameters: ours numbered after them."""
+
+    __slots__ = ("_names",)
+
+    def __init__(self, names: QueryAttributeNames, params: Mapping[str, Any], body_key: str) -> None:
+        super().__init__([params], body_key)
+        self._names = names
+
+    def with_fields(
+        self, body: object, fields: Mapping[str, str], trace_header: str | None = None
+    ) -> tuple[dict[str, Any] | None, int]:
+        if not isinstance(body, dict):
+            return None, 1
+        existing = self._names.names_in(body)  # as serialized: what any handler left
+        added, skipped = fields_to_add(existing, fields, self._budget)
+        if added is None:
+            return None, int(skipped)
+        body.update(self._names.parameters(added, len(existing) + 1))  # botocore's own
+        return body, 0
+
+
+def message_of(
+    layout: BodyLayout | None, params: Mapping[str, Any], body_key: str, trace_header: bool = False
+) -> Batch | None:
+    """A ``Batch`` of the one message of ``params``, which has attributes (or, with
+    ``trace_header``, system attributes) of the caller's; None: the general way (an unknown
+    protocol, or the X-Ray header wanted on the query protocol)."""
+    if layout == JSON_BODY:
+        return JsonMessage(params, body_key)
+    if isinstance(layout, QueryAttributeNames) and not trace_header:
+        return QueryMessage(layout, params, body_key)
+    return None
 
 
 class JsonBatch(Batch):

@@ -1,5 +1,6 @@
 """What a message can carry: the size and attribute limits of SQS and SNS messages, Lambda's
-ClientContext, and the replacement of placeholder fields in a serialized body (payload.py)."""
+ClientContext; trace context written into a message's parameters, and the replacement of
+placeholder fields in a serialized body (payload.py)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,51 @@ def with_trace_header(message: Mapping[str, Any], header: str) -> dict[str, Any]
     if not isinstance(system, Mapping) or "AWSTraceHeader" in system:
         return None
     return {**system, "AWSTraceHeader": {"DataType": "String", "StringValue": header}}
+
+
+def write_into_parameters(
+    params: dict[str, Any],
+    entries_key: str | None,
+    body_key: str,
+    fields: Mapping[str, str],
+    header: str | None,
+) -> int:
+    """Writes ``fields`` (and SQS's X-Ray ``header``) into a message's parameters, or each
+    entry's of a batch, as far as room and the request's budget go; copy-on-write for the
+    caller's objects. Returns how many messages were skipped."""
+    if entries_key is None:
+        messages: list[Any] = [params]
+    else:
+        entries = params.get(entries_key)
+        if not isinstance(entries, (list, tuple)):
+            return 0
+        messages = list(entries)
+    budget = request_budget(messages, body_key)
+    skipped = 0
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            continue
+        changes: dict[str, Any] = {}
+        attributes = message.get("MessageAttributes") or {}
+        if isinstance(attributes, Mapping):
+            updated, missed = with_fields(attributes, fields, budget)
+            if updated is not None:
+                changes["MessageAttributes"] = updated
+            skipped += missed
+        else:
+            skipped += 1
+        system = with_trace_header(message, header) if header else None
+        if system is not None:
+            changes["MessageSystemAttributes"] = system
+        if changes and entries_key is None:
+            params.update(changes)  # botocore's own dict
+        elif changes:
+            messages[index] = {**message, **changes}
+    if entries_key is not None and any(
+        a is not b for a, b in zip(messages, params[entries_key], strict=True)
+    ):
+        params[entries_key] = messages
+    return skipped
 
 
 def trace_header_member(header: str) -> str:

@@ -10,23 +10,18 @@ the span opens and its real fields replace the placeholders in the serialized bo
 signing. Copy-on-write: the top-level ``params`` dict is botocore's own, every nested dict
 or list is the caller's and is copied before it is changed.
 
-The common cases take a shorter way: one SQS message or SNS publication without attributes
-of the caller's, and batches (``batches.py``), get nothing at before-parameter-build, and
-their attributes go straight into the serialized body at before-call (JSON bytes, or the
-query protocol's parameters). botocore validating and serializing them would cost more than
-the rest of the propagation together.
+SQS and SNS messages take a shorter way: a message (with attributes of the caller's or
+without) or a batch gets nothing at before-parameter-build, and the attributes go straight
+into the serialized body at before-call (JSON bytes, or the query protocol's parameters;
+``batches.py``). botocore validating and serializing them would cost more than the rest of
+the propagation together. The general way remains for an unknown protocol, and for SQS's
+X-Ray header on the query protocol.
 
-* SQS SendMessage(Batch), SNS Publish(Batch): ``MessageAttributes`` (``String``), at most
-  10 per message and 256 KiB per request; traceparent first, then tracestate, then the
-  rest of the global propagator's fields (baggage only with ``baggage=True``).
-  ``sqs_aws_trace_header=True`` adds the X-Ray ``AWSTraceHeader`` system attribute (on the
-  short way too where SQS speaks JSON).
-  SNS only when publishing to a topic (never to a phone number or an endpoint).
-* EventBridge PutEvents: each entry's ``TraceHeader`` (X-Ray format) unless present.
-* Lambda Invoke: ``ClientContext.custom`` (kept keys; skipped past 3583 encoded bytes), at
-  ``request-created``: a Stubber-answered call gets no span.
-* Step Functions StartExecution/StartSyncExecution: ``traceHeader`` unless present.
-* Kinesis: not offered; the only place for context is the record's ``Data``.
+What each operation's messages get, and their limits: docs/services.md. In short:
+``MessageAttributes`` of SQS and SNS (SNS to topics only; traceparent first; baggage only
+with ``baggage=True``; SQS's ``AWSTraceHeader`` with ``sqs_aws_trace_header=True``), X-Ray
+trace headers of EventBridge and Step Functions unless present, Lambda's ``ClientContext``
+(at ``request-created``: a Stubber-answered call gets no span); Kinesis: not offered.
 
 A message that cannot take the context (no room, too big, unreadable ClientContext) is
 sent unchanged and counted in the call span's ``botocore_otel.propagation.skipped``.
@@ -48,7 +43,7 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from botocore_otel.batches import Batch, JsonMessage, batch_of
+from botocore_otel.batches import Batch, batch_of, message_of
 from botocore_otel.carriers import (
     JSON_BODY,
     BodyLayout,
@@ -57,11 +52,9 @@ from botocore_otel.carriers import (
     json_body_with_traceparent,
     json_with_member,
     replaced,
-    request_budget,
     trace_header_member,
-    with_fields,
     with_message_attributes,
-    with_trace_header,
+    write_into_parameters,
 )
 from botocore_otel.config import Settings
 from botocore_otel.converters import lambda_target
@@ -254,39 +247,7 @@ class PayloadPropagator:
     ) -> None:
         fields = self._placeholder_fields(pending)
         header = self._placeholder_xray(pending) if sqs and self._aws_trace_header else None
-        if entries_key is None:
-            messages: list[Any] = [params]
-        else:
-            entries = params.get(entries_key)
-            if not isinstance(entries, (list, tuple)):
-                return
-            messages = list(entries)
-        budget = request_budget(messages, body_key)
-        skipped = 0
-        for index, message in enumerate(messages):
-            if not isinstance(message, Mapping):
-                continue
-            changes: dict[str, Any] = {}
-            attributes = message.get("MessageAttributes") or {}
-            if isinstance(attributes, Mapping):
-                updated, missed = with_fields(attributes, fields, budget)
-                if updated is not None:
-                    changes["MessageAttributes"] = updated
-                skipped += missed
-            else:
-                skipped += 1
-            system = with_trace_header(message, header) if header else None
-            if system is not None:
-                changes["MessageSystemAttributes"] = system
-            if changes and entries_key is None:
-                params.update(changes)  # botocore's own dict
-            elif changes:
-                messages[index] = {**message, **changes}
-        if entries_key is not None and any(
-            a is not b for a, b in zip(messages, params[entries_key], strict=True)
-        ):
-            params[entries_key] = messages
-        pending.skipped += skipped
+        pending.skipped += write_into_parameters(params, entries_key, body_key, fields, header)
 
     def _into_body_later(
         self,
@@ -297,18 +258,17 @@ class PayloadPropagator:
         body_key: str,
         trace_header: bool = False,
     ) -> bool:
-        """The common cases: one message without attributes of the caller's, a batch, and a
-        message with attributes where the body is JSON. Nothing is written now, and ours go
-        straight into the serialized body at before-call: botocore validating and serializing
-        them would cost more than the rest of the propagation together. ``trace_header``: the
-        X-Ray header goes along (JSON only)."""
+        """Every message of a known protocol, with attributes of the caller's or without, and
+        batches. Nothing is written now, and ours go straight into the serialized body at
+        before-call: botocore validating and serializing them would cost more than the rest of
+        the propagation together. ``trace_header``: the X-Ray header goes along (JSON only)."""
         if not self._calls.enabled or STATE_KEY not in context:
             return False
         later: BodyLayout | Batch | None
         if entries_key in params:
             later = batch_of(model, entries_key, params[entries_key], body_key, trace_header)
         elif "MessageAttributes" in params or (trace_header and "MessageSystemAttributes" in params):
-            later = JsonMessage(params, body_key) if body_layout(model) == JSON_BODY else None
+            later = message_of(body_layout(model), params, body_key, trace_header)
         elif trace_header:
             later = JSON_BODY if body_layout(model) == JSON_BODY else None
         else:
