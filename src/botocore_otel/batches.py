@@ -39,7 +39,8 @@ _space = re.compile(r"[ \t\n\r]*").match
 
 
 class Batch:
-    """One batch's entries, until before-call writes the fields into its serialized body."""
+    """One batch's entries (or one message's: ``message_of``), until before-call writes the
+    fields into its serialized body."""
 
     __slots__ = ("_budget", "_entries")
 

@@ -46,13 +46,16 @@ from opentelemetry.trace import (
 from botocore_otel.batches import Batch, batch_of, message_of
 from botocore_otel.carriers import (
     JSON_BODY,
+    MAX_MESSAGE_BYTES,
     BodyLayout,
     body_layout,
     client_context_with,
+    has_attributes,
     json_body_with_traceparent,
     json_with_member,
     replaced,
     trace_header_member,
+    utf8_size,
     with_message_attributes,
     write_into_parameters,
 )
@@ -81,6 +84,12 @@ _XRAY = ""  # in _Pending.written: the X-Ray header, not a propagator field
 # before-parameter-build, the message attributes go into the serialized body at before-call
 # (see _into_body_later).
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+
+
+# One message without attributes of the caller's: its body's layout and its UTF-8 bytes,
+# measured on the parameters as the general way measures them.
+_Single = tuple[BodyLayout, int]
+_SYSTEM_MEMBER = b'"MessageSystemAttributes"'
 
 
 class _Pending:
@@ -200,7 +209,7 @@ class PayloadPropagator:
                     params["body"] = body
                 self._skipped(span, skipped)
                 return
-            if not isinstance(pending, _Pending):
+            if isinstance(pending, tuple):
                 self._into_body(span, params, pending, header)
                 return
             names = set(pending.written.values())
@@ -264,33 +273,41 @@ class PayloadPropagator:
         the propagation together. ``trace_header``: the X-Ray header goes along (JSON only)."""
         if not self._calls.enabled or STATE_KEY not in context:
             return False
-        later: BodyLayout | Batch | None
+        later: _Single | Batch | None
         if entries_key in params:
             later = batch_of(model, entries_key, params[entries_key], body_key, trace_header)
         elif "MessageAttributes" in params or (trace_header and "MessageSystemAttributes" in params):
             later = message_of(body_layout(model), params, body_key, trace_header)
-        elif trace_header:
-            later = JSON_BODY if body_layout(model) == JSON_BODY else None
         else:
-            later = body_layout(model)
+            layout = body_layout(model)
+            if layout is None or (trace_header and layout != JSON_BODY):
+                return False
+            later = (layout, utf8_size(params.get(body_key)))
         if later is None:
             return False
         context[_PENDING] = later
         return True
 
     def _into_body(
-        self, span: Span, params: dict[str, Any], layout: BodyLayout, trace_header: str | None
+        self, span: Span, params: dict[str, Any], single: _Single, trace_header: str | None
     ) -> None:
+        layout, size = single
         body = params.get("body")
+        budget = MAX_MESSAGE_BYTES - size  # exact: the message has no attributes
         written: object | None = None
         if not self._baggage and global_textmap()[1]:
-            written = json_body_with_traceparent(body, layout, span.get_span_context())
+            written = json_body_with_traceparent(body, layout, span.get_span_context(), budget)
         if written is None:
-            written = with_message_attributes(body, layout, self._fields(span))
+            if not has_attributes(body, layout):
+                written = with_message_attributes(body, layout, self._fields(span), budget)
+            # None: no room left, not a body we know, or attributes that a later
+            # before-parameter-build handler added (theirs are left as they are)
             if written is None:
-                self._skipped(span, 1)  # no room left, or not a body we know: sent as it was
-        if trace_header is not None and isinstance(with_header := written or body, bytes):
-            written = json_with_member(with_header, trace_header_member(trace_header).encode())
+                self._skipped(span, 1)
+        if trace_header is not None:
+            with_header = written or body
+            if isinstance(with_header, bytes) and not has_attributes(with_header, layout, _SYSTEM_MEMBER):
+                written = json_with_member(with_header, trace_header_member(trace_header).encode())
         if written is not None:
             params["body"] = written
 
