@@ -264,7 +264,6 @@ def json_body_with_traceparent(
         or body[-1:] != b"}"
         or budget < _TRACEPARENT_COST
         or (trace_state is not DEFAULT_TRACE_STATE and trace_state)
-        or b'"MessageAttributes"' in body  # see has_attributes
     ):
         return None
     return _WITH_TRACEPARENT % (body[:-1], trace_id, span_id, flags)
@@ -287,16 +286,6 @@ def with_message_attributes(
             layout.add(body, added)  # botocore's own serialized parameters
             return body
     return None
-
-
-def has_attributes(body: object, layout: BodyLayout, member: bytes = b'"MessageAttributes"') -> bool:
-    """Whether a serialized body has message attributes (JSON: or the ``member`` named). A
-    string value can't hold the member's quoted name: its quotes would be escaped."""
-    if type(body) is bytes:
-        return member in body
-    if isinstance(body, dict) and isinstance(layout, QueryAttributeNames):
-        return bool(layout.names_in(body))
-    return False
 
 
 def replaced(body: object, replacements: Mapping[str, str]) -> object:

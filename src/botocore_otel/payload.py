@@ -50,7 +50,6 @@ from botocore_otel.carriers import (
     BodyLayout,
     body_layout,
     client_context_with,
-    has_attributes,
     json_body_with_traceparent,
     json_with_member,
     replaced,
@@ -80,16 +79,16 @@ _CLIENT_CONTEXT = "X-Amz-Client-Context"
 # botocore's per-call context: the call's _Pending, until before-call
 _PENDING = "botocore_otel.payload.pending"
 _XRAY = ""  # in _Pending.written: the X-Ray header, not a propagator field
-# In place of a _Pending, a BodyLayout or a Batch: nothing was written at
+# In place of a _Pending, a _Single or a Batch: nothing was written at
 # before-parameter-build, the message attributes go into the serialized body at before-call
 # (see _into_body_later).
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
-# One message without attributes of the caller's: its body's layout and its UTF-8 bytes,
-# measured on the parameters as the general way measures them.
-_Single = tuple[BodyLayout, int]
-_SYSTEM_MEMBER = b'"MessageSystemAttributes"'
+# One message without attributes of the caller's: its body's layout, its UTF-8 bytes
+# (measured on the parameters, as the general way measures them), and the parameters, which
+# botocore serializes after every before-parameter-build handler, ours first among them.
+_Single = tuple[BodyLayout, int, Mapping[str, Any]]
 
 
 class _Pending:
@@ -183,16 +182,15 @@ class PayloadPropagator:
         pending.written[header] = _XRAY
         return header
 
-    def on_send_ready(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        """At before-call: the span opens, and its fields replace the placeholders."""
-        self._send_ready(params, context, trace_header=False)
-
     def on_sqs_send_ready(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         """``on_send_ready`` of SQS with ``sqs_aws_trace_header``: a message or batch that took
         the short way gets the X-Ray header in its body too."""
-        self._send_ready(params, context, trace_header=True)
+        self.on_send_ready(params, context, trace_header=True)
 
-    def _send_ready(self, params: dict[str, Any], context: dict[str, Any], trace_header: bool) -> None:
+    def on_send_ready(
+        self, params: dict[str, Any], context: dict[str, Any], trace_header: bool = False, **_: Any
+    ) -> None:
+        """At before-call: the span opens, and its fields replace the placeholders."""
         pending = context.pop(_PENDING, None)
         if pending is None:
             return
@@ -282,7 +280,7 @@ class PayloadPropagator:
             layout = body_layout(model)
             if layout is None or (trace_header and layout != JSON_BODY):
                 return False
-            later = (layout, utf8_size(params.get(body_key)))
+            later = (layout, utf8_size(params.get(body_key)), params)
         if later is None:
             return False
         context[_PENDING] = later
@@ -291,23 +289,21 @@ class PayloadPropagator:
     def _into_body(
         self, span: Span, params: dict[str, Any], single: _Single, trace_header: str | None
     ) -> None:
-        layout, size = single
+        layout, size, message = single
+        if "MessageAttributes" in message or (trace_header and "MessageSystemAttributes" in message):
+            self._skipped(span, 1)  # added by a later before-parameter-build handler: left alone
+            return
         body = params.get("body")
         budget = MAX_MESSAGE_BYTES - size  # exact: the message has no attributes
         written: object | None = None
         if not self._baggage and global_textmap()[1]:
             written = json_body_with_traceparent(body, layout, span.get_span_context(), budget)
         if written is None:
-            if not has_attributes(body, layout):
-                written = with_message_attributes(body, layout, self._fields(span), budget)
-            # None: no room left, not a body we know, or attributes that a later
-            # before-parameter-build handler added (theirs are left as they are)
+            written = with_message_attributes(body, layout, self._fields(span), budget)
             if written is None:
-                self._skipped(span, 1)
-        if trace_header is not None:
-            with_header = written or body
-            if isinstance(with_header, bytes) and not has_attributes(with_header, layout, _SYSTEM_MEMBER):
-                written = json_with_member(with_header, trace_header_member(trace_header).encode())
+                self._skipped(span, 1)  # no room left, or not a body we know: sent as it was
+        if trace_header is not None and isinstance(with_header := written or body, bytes):
+            written = json_with_member(with_header, trace_header_member(trace_header).encode())
         if written is not None:
             params["body"] = written
 
