@@ -492,18 +492,25 @@ def test_a_message_with_attributes_gets_what_its_parameters_would_have_got(moto,
         assert later.with_fields(b"[]", _FIELDS) == (None, 1)
 
 
-def test_one_sqs_message_takes_the_short_way_with_the_xray_header_and_attributes(moto, instrument, telemetry):
-    """With ``sqs_aws_trace_header``, and with attributes or system attributes of the caller's,
-    a SendMessage takes the short way too: at before-call, before ours, the serialized body
-    has none of our fields (botocore never validated them), and what arrives is what the
-    general way sends. On the query protocol (the oldest botocore) the general way writes
-    them, as placeholders, at parameter-build."""
+def _sqs_with_xray_header(moto, instrument):
+    """(an SQS client with ``sqs_aws_trace_header``, a queue's url, the SendMessage bodies as
+    they are at before-call before our handler)"""
     sqs = moto.client("sqs", session=instrument(sqs_aws_trace_header=True))
     url = sqs.create_queue(QueueName="q")["QueueUrl"]
     before_ours = []
     sqs.meta.events.register_first(
         "before-call.sqs.SendMessage", lambda params, **_: before_ours.append(params["body"])
     )
+    return sqs, url, before_ours
+
+
+def test_one_sqs_message_takes_the_short_way_with_the_xray_header_and_attributes(moto, instrument, telemetry):
+    """With ``sqs_aws_trace_header``, and with attributes or system attributes of the caller's,
+    a SendMessage takes the short way too: at before-call, before ours, the serialized body
+    has none of our fields (botocore never validated them), and what arrives is what the
+    general way sends. On the query protocol (the oldest botocore) the general way writes
+    them, as placeholders, at parameter-build."""
+    sqs, url, before_ours = _sqs_with_xray_header(moto, instrument)
     kind = {"kind": {"DataType": "String", "StringValue": "order"}}
     sqs.send_message(QueueUrl=url, MessageBody="short")
     sqs.send_message(QueueUrl=url, MessageBody="x" * (MAX_MESSAGE_BYTES - 40))
@@ -544,12 +551,7 @@ def test_the_general_way_for_a_protocol_it_does_not_know(moto, instrument, telem
 
     monkeypatch.setattr(payload, "body_layout", lambda model: None)
     monkeypatch.setattr(payload, "batch_of", lambda *args: None)
-    sqs = moto.client("sqs", session=instrument(sqs_aws_trace_header=True))
-    url = sqs.create_queue(QueueName="q")["QueueUrl"]
-    before_ours = []
-    sqs.meta.events.register_first(
-        "before-call.sqs.SendMessage", lambda params, **_: before_ours.append(params["body"])
-    )
+    sqs, url, before_ours = _sqs_with_xray_header(moto, instrument)
     kind = {"kind": {"DataType": "String", "StringValue": "order"}}
     sqs.send_message(QueueUrl=url, MessageBody="plain")
     sqs.send_message(QueueUrl=url, MessageBody="full", MessageAttributes=_FULL)
