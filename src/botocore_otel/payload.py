@@ -213,7 +213,7 @@ class PayloadPropagator:
             names = set(pending.written.values())
             real_fields = self._fields(span) if names - {_XRAY} else {}
             if _XRAY in names:
-                real_fields[_XRAY] = xray_header_value(span.get_span_context())
+                real_fields[_XRAY] = header or xray_header_value(span.get_span_context())
             replacements = {value: real_fields.get(name, value) for value, name in pending.written.items()}
             params["body"] = replaced(params.get("body"), replacements)
             self._skipped(span, pending.skipped)
