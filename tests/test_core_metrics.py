@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import threading
 
 import boto3
+import botocore.endpoint
 import pytest
 from opentelemetry.sdk.metrics import Counter, ObservableCounter
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
@@ -88,6 +90,76 @@ def test_synthetic_calls_are_marked_only_on_synthetic_calls(telemetry):
         for p in telemetry.points("rpc.client.call.duration")
     }
     assert marks == {"ListTables": True, "DescribeLimits": None}
+
+
+DURATION_HISTOGRAMS = ("rpc.client.call.duration", "client.call.duration", *PHASE_HISTOGRAMS)
+
+
+def _exemplar_span_ids(telemetry: Telemetry) -> dict[str, set[int]]:
+    """Collected once: a collection hands the exemplars over and forgets them. botocore emits
+    before-parse since 1.35: older versions give no parse time."""
+    names = DURATION_HISTOGRAMS
+    if "before-parse" not in inspect.getsource(botocore.endpoint):
+        names = tuple(name for name in names if name != "client.call.deserialization_duration")
+    found: dict[str, set[int]] = {name: set() for name in names}
+    for resource_metrics in telemetry.reader.get_metrics_data().resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                if metric.name in found:
+                    found[metric.name] |= {
+                        e.span_id for p in metric.data.data_points for e in p.exemplars or ()
+                    }
+    return found
+
+
+@pytest.mark.parametrize("under_a_parent", [False, True])
+def test_exemplars_of_every_duration_point_at_the_call_span(telemetry, under_a_parent):
+    """Recorded after the span ended, in its context: the caller's span is current then (or
+    none is), and the SDK would take the exemplars from it (or take none)."""
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, metrics="all", **telemetry.providers)
+    with scripted_server(throttle_then_ok(1)) as server:
+        if under_a_parent:
+            with telemetry.tracer.start_as_current_span("request"):
+                _list_tables(session, server.url)
+        else:
+            _list_tables(session, server.url)
+    Instrumentor().uninstrument(session)
+    (call,) = telemetry.aws_spans()
+    exemplars = _exemplar_span_ids(telemetry)
+    assert len(exemplars) >= 5
+    assert exemplars == {name: {call.context.span_id} for name in exemplars}
+
+
+def test_an_unsampled_call_leaves_no_exemplar_even_under_a_sampled_parent():
+    """The call's span was dropped (a sampler that keeps only the caller's spans): its durations
+    are recorded in its own context, so none takes an exemplar of the caller's span (which is
+    current when they are recorded)."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler
+
+    class CallerSpansOnly(Sampler):
+        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None):
+            sampler = ALWAYS_OFF if attributes and "rpc.method" in attributes else ALWAYS_ON
+            return sampler.should_sample(parent_context, trace_id, name, kind, attributes, links)
+
+        def get_description(self) -> str:
+            return "CallerSpansOnly"
+
+    telemetry = Telemetry(sampler=CallerSpansOnly())
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, metrics="all", **telemetry.providers)
+    with (
+        scripted_server(throttle_then_ok(1)) as server,
+        telemetry.tracer.start_as_current_span("request") as request,
+    ):
+        _list_tables(session, server.url)
+    Instrumentor().uninstrument(session)
+    assert telemetry.aws_spans() == []
+    assert request.get_span_context().trace_flags.sampled
+    exemplars = _exemplar_span_ids(telemetry)
+    assert sum(p.count for p in telemetry.points("rpc.client.call.duration")) == 1
+    assert len(exemplars) >= 5
+    assert exemplars == {name: set() for name in exemplars}
 
 
 def test_counters_of_two_instrumentations_on_one_meter_add_up():

@@ -278,8 +278,9 @@ APP = textwrap.dedent(
     kwargs["config"] = Config(retries={"total_max_attempts": 1})
     boto3.client("sts", **kwargs).get_caller_identity()
     boto3.session.Session().client("sqs", **kwargs).list_queues()
-    from opentelemetry import trace
+    from opentelemetry import metrics, trace
     trace.get_tracer_provider().force_flush()
+    metrics.get_meter_provider().force_flush()
     """
 )
 
@@ -294,7 +295,7 @@ def test_opentelemetry_instrument_exports_spans_to_a_real_otlp_receiver(moto, ot
         "MOTO_CLIENT_KWARGS": json.dumps(kwargs),
         "OTEL_SERVICE_NAME": "sample-app",
         "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "otlp",
         "OTEL_LOGS_EXPORTER": "none",
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint,
@@ -314,6 +315,16 @@ def test_opentelemetry_instrument_exports_spans_to_a_real_otlp_receiver(moto, ot
     assert all(s["resource"]["service.name"] == "sample-app" for s in spans)
     sent = {r.headers.get("traceparent", "").split("-")[2] for r in moto.recorded_requests()}
     assert sent == {s["span_id"] for s in spans}
+    # calls made outside any span of the app's: each duration's exemplar points at its span
+    otlp_receiver.wait_for_metric("rpc.client.call.duration", timeout=30)
+    exemplars = [  # a collection hands them over once: the next export has none
+        e
+        for record in otlp_receiver.metrics("rpc.client.call.duration")
+        for point in record["data_points"]
+        for e in point["exemplars"]
+    ]
+    assert sorted(e["span_id"] for e in exemplars) == sorted(s["span_id"] for s in spans)
+    assert {e["trace_id"] for e in exemplars} == {s["trace_id"] for s in spans}
 
 
 def test_entry_point_is_named_apart_from_the_official_one():

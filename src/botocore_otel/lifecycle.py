@@ -220,7 +220,7 @@ class Lifecycle:
             if state.window_token is not None:
                 self._close_window(state)
             state.window_token = otel_context.attach(ctx)
-            state.window_ctx = ctx
+            state.window_ctx = state.sent_in = ctx
             if self._track_sending:
                 _sending.set(state.ref)
             if state.attempts > 1 and self._metrics is not None:

@@ -226,6 +226,7 @@ class CallMetrics:
 
     def record_attempt(self, state: CallState, end_ns: int) -> None:
         """At response-received: the attempt's histograms (``smithy``, ``phases``) and throttles."""
+        measured_in = state.sent_in
         if self.smithy:
             attributes = self.attributes(
                 state.info.metric_attributes,
@@ -234,14 +235,20 @@ class CallMetrics:
                 state.synthetic_rule is not None,
                 state.last_status,
             )
-            self.attempt_duration.record(max(0, end_ns - state.attempt_start_ns) * _NS, attributes)
+            self.attempt_duration.record(
+                max(0, end_ns - state.attempt_start_ns) * _NS, attributes, measured_in
+            )
         if self.phases:
             lean = self._lean(state, state.last_error)
             if state.parse_start_ns >= state.attempt_start_ns:
                 # max(0, ...): the wall clock may step back between two readings (NTP).
-                self.deserialization_duration.record(max(0, end_ns - state.parse_start_ns) * _NS, lean)
+                self.deserialization_duration.record(
+                    max(0, end_ns - state.parse_start_ns) * _NS, lean, measured_in
+                )
             if state.sign_start_ns and state.sign_end_ns > state.sign_start_ns:
-                self.signing_duration.record((state.sign_end_ns - state.sign_start_ns) * _NS, lean)
+                self.signing_duration.record(
+                    (state.sign_end_ns - state.sign_start_ns) * _NS, lean, measured_in
+                )
         if state.last_throttled:
             self.throttles.add(1, self._lean(state, state.last_error))
 
@@ -253,17 +260,23 @@ class CallMetrics:
         end_ns, status, error_type = outcome.end_ns, outcome.status, outcome.error_type
         lean = self._lean(state, error_type)
         seconds = max(0, end_ns - state.start_ns) * _NS
+        # The context the last attempt was sent in, its span current: the SDK's exemplars (its
+        # default filter keeps them from sampled spans) then point at the call, whether or not
+        # the caller had a span. By the time a duration is known, that span is no longer current.
+        measured_in = state.sent_in
         if self.rpc_duration is not None:
-            self.rpc_duration.record(seconds, lean)
+            self.rpc_duration.record(seconds, lean, measured_in)
         if self.smithy:
             synthetic = state.synthetic_rule is not None
             base = state.info.metric_attributes
             self.call_duration.record(
-                seconds, self.attributes(base, state.region, error_type, synthetic, status)
+                seconds, self.attributes(base, state.region, error_type, synthetic, status), measured_in
             )
         self.attempts.add(state.attempts, lean)
         if self.phases and state.serialized_ns:
-            self.serialization_duration.record(max(0, state.serialized_ns - state.start_ns) * _NS, lean)
+            self.serialization_duration.record(
+                max(0, state.serialized_ns - state.start_ns) * _NS, lean, measured_in
+            )
         if error_type is not None:
             self.errors.add(
                 1,

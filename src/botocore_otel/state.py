@@ -116,6 +116,7 @@ class CallState:
         "ref",
         "region",
         "retries_context",
+        "sent_in",
         "serialized_ns",
         "sign_end_ns",
         "sign_start_ns",
@@ -171,6 +172,9 @@ class CallState:
         self.nest_token: Token[weakref.ref[CallState] | None] | None = None
         self.window_token: object = None
         self.window_ctx: Context | None = None
+        # the context of the last attempt's send window, kept after it closes: the metrics
+        # record in it (their exemplars then point at the call's span, or the attempt's)
+        self.sent_in: Context | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CallState:
         # botocore deep-copies the request dict, ``context`` included, to presign a

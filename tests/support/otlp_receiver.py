@@ -179,6 +179,10 @@ def decode_metrics(req: metrics_service_pb2.ExportMetricsServiceRequest) -> list
                                 "explicit_bounds": list(hp.explicit_bounds),
                                 "min": hp.min if hp.HasField("min") else None,
                                 "max": hp.max if hp.HasField("max") else None,
+                                "exemplars": [
+                                    {"span_id": e.span_id.hex(), "trace_id": e.trace_id.hex()}
+                                    for e in hp.exemplars
+                                ],
                             }
                         )
                 elif kind == "exponential_histogram":
