@@ -21,9 +21,12 @@ with the SDK set-up of ``workload.py``. Per operation (DynamoDB GetItem, SQS Sen
 * ``span-without-attributes`` (recording only, for the report): the same span with no
   attributes; the difference is what the span's attributes cost;
 * ``lean-record``: one ``rpc.client.call.duration`` record with the default attribute set
-  (rpc.system, rpc.service, rpc.method, cloud.region), from main's ``CallMetrics``;
+  (rpc.system, rpc.service, rpc.method, cloud.region), from main's ``CallMetrics``, in the
+  context of a span of the mode's sampling: recording, the SDK's default exemplar filter keeps
+  an exemplar of it (as it does of each call's durations, which point at the call's span);
+  not sampled, it keeps none. Until 2026-12-06 the floor had no exemplar in either mode;
 * ``all-records``: the six records ``metrics="all"`` makes for a one-attempt call (rpc, the
-  two smithy histograms with the status code, the three phases);
+  two smithy histograms with the status code, the three phases), in the same context;
 * SendMessage only: ``context-into-body`` (the traceparent formatted as a message attribute,
   by string formatting rather than ``json.dumps``, and appended to the serialized JSON body:
   the least a tracer that writes the context into the message pays), and, for the record
@@ -59,12 +62,13 @@ CONFIGS = ("defaults", "all")
 SAMPLING = ("recording", "unsampled")
 EVENTS = ("provide-client-params", "before-send", "response-received", "after-call")
 _PER_OP = ("bare", "handlers", "span", "span-without-attributes", "lean-record", "all-records")
+_BY_SAMPLING = ("span", "lean-record", "all-records")
 
 
 def probe_names(sampling: str) -> list[str]:
     """The probes one process measures, in window order (names ``OP:part`` or ``headers``)."""
-    if sampling == "unsampled":  # only the span and the sampled flag differ
-        return ["headers", *(f"{op}:span" for op in OPERATIONS)]
+    if sampling == "unsampled":  # only the span, the records' exemplars and the sampled flag differ
+        return ["headers", *(f"{op}:{part}" for op in OPERATIONS for part in _BY_SAMPLING)]
     names = ["headers", *(f"{op}:{part}" for op in OPERATIONS for part in _PER_OP)]
     return [*names, "SendMessage:context-into-body", "SendMessage:with-traceparent"]
 
@@ -131,10 +135,11 @@ def _context_into_body(span: Any) -> Callable[[], None]:
     return one
 
 
-def _records(operation: str) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(one lean record, the six records of ``metrics="all"``), on main's instruments."""
+def _records(operation: str, span: Any) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(one lean record, the six records of ``metrics="all"``), on main's instruments, in the
+    context of ``span`` (as botocore-otel records a call's durations in its span's context)."""
     import boto3
-    from opentelemetry import metrics
+    from opentelemetry import metrics, trace
 
     from botocore_otel.attributes import operation_info
     from botocore_otel.config import load_settings
@@ -150,17 +155,18 @@ def _records(operation: str) -> tuple[Callable[[], None], Callable[[], None]]:
     with_status = every.attributes(info.metric_attributes, workload.REGION, None, False, 200)
     rpc = lean_metrics.rpc_duration
     assert rpc is not None and every.rpc_duration is not None
+    measured_in = trace.set_span_in_context(span)
 
     def all_records() -> None:
         assert every.rpc_duration is not None
-        every.rpc_duration.record(0.0012, lean)
-        every.call_duration.record(0.0012, with_status)
-        every.attempt_duration.record(0.0011, with_status)
-        every.serialization_duration.record(0.0001, lean)
-        every.deserialization_duration.record(0.00008, lean)
-        every.signing_duration.record(0.00005, lean)
+        every.rpc_duration.record(0.0012, lean, measured_in)
+        every.call_duration.record(0.0012, with_status, measured_in)
+        every.attempt_duration.record(0.0011, with_status, measured_in)
+        every.serialization_duration.record(0.0001, lean, measured_in)
+        every.deserialization_duration.record(0.00008, lean, measured_in)
+        every.signing_duration.record(0.00005, lean, measured_in)
 
-    return (lambda: rpc.record(0.0012, lean)), all_records
+    return (lambda: rpc.record(0.0012, lean, measured_in)), all_records
 
 
 def probes(sampling: str) -> dict[str, Callable[[], Any]]:
@@ -173,13 +179,13 @@ def probes(sampling: str) -> dict[str, Callable[[], Any]]:
     made: dict[str, Callable[[], Any]] = {"headers": _headers(live)}
     for operation in OPERATIONS:
         made[f"{operation}:span"] = _span(operation, shapes)
+        made[f"{operation}:lean-record"], made[f"{operation}:all-records"] = _records(operation, live)
     if sampling == "recording":
         bare = workload.clients(OPERATIONS)
         handled = workload.clients(OPERATIONS, no_op_handlers=EVENTS)
         for operation in OPERATIONS:
             made[f"{operation}:bare"], made[f"{operation}:handlers"] = bare[operation], handled[operation]
             made[f"{operation}:span-without-attributes"] = _span(operation, shapes, with_attributes=False)
-            made[f"{operation}:lean-record"], made[f"{operation}:all-records"] = _records(operation)
         made["SendMessage:context-into-body"] = _context_into_body(live)
         attribute = {
             "traceparent": {"DataType": "String", "StringValue": _traceparent(live.get_span_context())}
@@ -214,9 +220,9 @@ def parts(per: dict[str, dict[str, float]], operation: str, config: str, samplin
         "trace headers": per[sampling]["headers"],
     }
     if config == "defaults":
-        found["one lean record"] = recording[f"{operation}:lean-record"]
+        found["one lean record"] = per[sampling][f"{operation}:lean-record"]
     else:
-        found["six records (all)"] = recording[f"{operation}:all-records"]
+        found["six records (all)"] = per[sampling][f"{operation}:all-records"]
     if operation == "SendMessage":
         found["traceparent appended to the serialized body"] = recording["SendMessage:context-into-body"]
     return found
@@ -249,8 +255,13 @@ def report_lines(per: dict[str, dict[str, float]], calls: int) -> list[str]:
             "(in the recording span) its attributes",
             lambda op: recording[f"{op}:span"] - recording[f"{op}:span-without-attributes"],
         ),
-        ("one lean histogram record (4 attributes)", lambda op: recording[f"{op}:lean-record"]),
-        ("six records of metrics=all", lambda op: recording[f"{op}:all-records"]),
+        (
+            "one lean histogram record (4 attributes), recording: its exemplar",
+            lambda op: recording[f"{op}:lean-record"],
+        ),
+        ("one lean histogram record, not sampled", lambda op: per["unsampled"][f"{op}:lean-record"]),
+        ("six records of metrics=all, recording", lambda op: recording[f"{op}:all-records"]),
+        ("six records of metrics=all, not sampled", lambda op: per["unsampled"][f"{op}:all-records"]),
     ]
     for title, value in rows:
         lines.append(f"| {title} | {k(value('GetItem'))} | {k(value('SendMessage'))} |")

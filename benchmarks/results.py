@@ -30,6 +30,10 @@ LABELS = {
     "otel-xray": "botocore-otel sqs_aws_trace_header=True, recording",
     "official": "official, recording",
     "official-unsampled": "official, not sampled",
+    "otel-in-request": "botocore-otel defaults, recording, in a request's span",
+    "otel-unsampled-in-request": "botocore-otel defaults, not sampled, in a request's span",
+    "official-in-request": "official, recording, in a request's span",
+    "official-unsampled-in-request": "official, not sampled, in a request's span",
 }
 
 

@@ -35,7 +35,7 @@ import floors  # benchmarks/, on sys.path as the script's folder
 import instructions
 from results import Results, report
 from targets import HEADLINE_IMPORT
-from workload import OPERATIONS, VARIANTS, worker_env
+from workload import EXTRA_VARIANTS, IN_REQUEST, OPERATIONS, VARIANTS, worker_env
 
 HERE = Path(__file__).resolve().parent
 WORKLOAD = HERE / "workload.py"
@@ -303,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "instructions" in parts and not problem:
         # The metrics=False references only when asked for: each variant is ~2 minutes of CPU here.
         counted = variants if args.variants else [v for v in variants if not v.endswith("-nometrics")]
+        if not args.variants and _official_installed():
+            counted += [v for v in EXTRA_VARIANTS if v.endswith(IN_REQUEST)]
         print(f"instructions: callgrind, {window_calls} calls a window, {', '.join(counted)}", file=log)
         results.instructions = instructions.per_call(counted, ("GetItem", "SendMessage"), window_calls, log)
     if "floors" in parts and not problem:

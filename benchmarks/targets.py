@@ -103,6 +103,29 @@ def headline_lines(results: Results) -> list[str]:
     if "bare" in results.instructions:
         bare = ", ".join(f"{op} {results.instructions['bare'][op] / 1e6:.2f}M" for op in HEADLINE_OPS)
         lines += ["", f"Bare botocore, instructions per call: {bare}."]
+    return lines + _in_request_lines(results)
+
+
+def _in_request_lines(results: Results) -> list[str]:
+    """The defaults when a request's span is current, as in a served application: each span
+    then has a parent, and each recording call's duration an exemplar (which the SDK takes
+    from the call's span with or without a parent)."""
+    if "otel-in-request" not in results.instructions:
+        return []
+    lines = [
+        "",
+        "In a request's span (a server span current, as in a served application), defaults, "
+        "instructions added over bare botocore:",
+        "",
+        "| op | sampling | ours | official | ratio | ours at top level |",
+        "|---|---|---|---|---|---|",
+    ]
+    for op in HEADLINE_OPS:
+        for sampling, variant in (("recording", "otel"), ("unsampled", "otel-unsampled")):
+            ours = results.added_instructions(variant + "-in-request", op)
+            theirs = results.added_instructions(OFFICIAL[sampling] + "-in-request", op)
+            cells = [op, SAMPLING_TITLES[sampling], _k(ours), _k(theirs), _x(_ratio(ours, theirs))]
+            lines.append("| " + " | ".join([*cells, _k(results.added_instructions(variant, op))]) + " |")
     return lines
 
 

@@ -51,8 +51,17 @@ VARIANTS = (
     "official-unsampled",
 )
 # Counted only when named (``instructions.py --variants otel-xray``): the X-Ray header in
-# every SQS message (``sqs_aws_trace_header=True``), on top of the defaults.
-EXTRA_VARIANTS = ("otel-xray",)
+# every SQS message (``sqs_aws_trace_header=True``), on top of the defaults. "-in-request": each
+# call made while a request's span is current, as in a served application (``run.py`` counts
+# these four in a full run).
+IN_REQUEST = "-in-request"
+EXTRA_VARIANTS = (
+    "otel-xray",
+    "otel-in-request",
+    "otel-unsampled-in-request",
+    "official-in-request",
+    "official-unsampled-in-request",
+)
 OPERATIONS = ("GetItem", "GetObject", "SendMessage", "ListObjectsV2")
 # Counted only when named (``instructions.py --ops SendMessageBatch,PublishBatch``): ten
 # entries a batch; "WithAttributes": one message attribute of the caller's.
@@ -70,8 +79,9 @@ BATCH_ENTRIES = 10
 
 
 def official_counterpart(variant: str) -> str:
-    """The official package's variant in the same sampling mode, for ratios."""
-    return "official-unsampled" if "-unsampled" in variant else "official"
+    """The official package's variant in the same sampling mode (and request), for ratios."""
+    official = "official-unsampled" if "-unsampled" in variant else "official"
+    return official + IN_REQUEST if variant.endswith(IN_REQUEST) else official
 
 
 def worker_env() -> dict[str, str]:
@@ -381,6 +391,13 @@ def setup(variant: str, operations: Sequence[str] = OPERATIONS) -> dict[str, Cal
     if variant not in VARIANTS + EXTRA_VARIANTS:
         raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(VARIANTS + EXTRA_VARIANTS)}")
     sdk(sampled="-unsampled" not in variant)
+    if variant.endswith(IN_REQUEST):
+        from opentelemetry import context, trace
+
+        # sampled or not as a request's span is by the same sampler; current for the whole run
+        request = trace.get_tracer("benchmark").start_span("GET /orders", kind=trace.SpanKind.SERVER)
+        context.attach(trace.set_span_in_context(request))
+        variant = variant.removesuffix(IN_REQUEST)
     if variant.startswith("otel"):
         from botocore_otel import Instrumentor
 
