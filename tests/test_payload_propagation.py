@@ -461,6 +461,15 @@ def test_a_message_with_attributes_gets_what_its_parameters_would_have_got(moto,
         ({body_key: "x" * (MAX_MESSAGE_BYTES - 60), "MessageAttributes": {"k": _FULL["a0"]}}, 1),
         ({"MessageAttributes": {"b": {"DataType": "Binary", "BinaryValue": b"\x00\xff"}}, **other}, 0),
     ]
+    for size in (2, 3, 4):  # base64 ending in "=", in nothing, in "==": the budget at its edge
+        binary = {"b": {"DataType": "Binary", "BinaryValue": bytes(size)}}
+        for room, skipped in ((72, 0), (71, 1)):  # a traceparent takes 72
+            cases.append(
+                (
+                    {body_key: "x" * (MAX_MESSAGE_BYTES - 7 - size - room), "MessageAttributes": binary},
+                    skipped,
+                )
+            )
     if service == "sqs":
         cases += [
             ({"MessageAttributes": {"k": _FULL["a0"]}, "MessageSystemAttributes": {}}, 0),
@@ -483,7 +492,7 @@ def test_a_message_with_attributes_gets_what_its_parameters_would_have_got(moto,
                 general["MessageSystemAttributes"] = system
             expected = serialize(general, model)["body"] if general != params else None
             assert (body, skipped) == (expected, expected_skipped), (extra, header)
-            checked, last = checked + 1, (later, body)
+            checked, last = checked + 1, (later, body) if body is not None else last
     assert checked >= len(cases)
     later, body = last
     assert type(body) is (bytes if layout == "json" else dict)
@@ -661,6 +670,62 @@ def test_messages_near_the_size_limit_get_what_the_general_way_gives(
     short_way = service == "sns" or client.meta.service_model.protocol == "json"
     late = telemetry.spans(f"{service.upper()}.{operation}")[-1]
     assert late.attributes.get(SKIPPED_ATTRIBUTE) == (1 if short_way else None)
+
+
+@pytest.mark.parametrize("service", ["sqs", "sns"])
+def test_attributes_a_later_handler_adds_count_in_the_budget(moto, instrument, telemetry, service):
+    """A before-parameter-build handler registered after ours adds an attribute to a message
+    with attributes of the caller's, and to a batch's entries: the room left is measured on
+    what is sent, so ours go in only where they fit (72 bytes: a traceparent), and the request
+    never passes 256 KiB for them."""
+    client = moto.client(service, session=instrument())
+    kind = {"kind": {"DataType": "String", "StringValue": "theirs"}}  # 16 bytes
+    room: list[int] = []
+
+    def add_late(params, **_):
+        # the message "b" and "kind" (17 bytes), and "late" (10 bytes and its value)
+        late = {"late": {"DataType": "String", "StringValue": "x" * (MAX_MESSAGE_BYTES - 27 - room[0])}}
+        for message in params.get("Entries") or params.get("PublishBatchRequestEntries") or [params]:
+            if "MessageAttributes" in message:
+                message["MessageAttributes"] = {**message["MessageAttributes"], **late}
+
+    if service == "sqs":
+        target = {"QueueUrl": client.create_queue(QueueName="q")["QueueUrl"]}
+        send, send_batch, body_key = client.send_message, client.send_message_batch, "MessageBody"
+        batch_key, operations = "Entries", ("SendMessage", "SendMessageBatch")
+    else:
+        target = {"TopicArn": client.create_topic(Name="t")["TopicArn"]}
+        send, send_batch, body_key = client.publish, client.publish_batch, "Message"
+        batch_key, operations = "PublishBatchRequestEntries", ("Publish", "PublishBatch")
+    for operation in operations:
+        client.meta.events.register(f"before-parameter-build.{service}.{operation}", add_late)
+    for room[:] in ([72], [71]):
+        send(**target, **{body_key: "b", "MessageAttributes": kind})
+    room[:] = [71]
+    entries = [{"Id": "1", body_key: "b", "MessageAttributes": kind}, {"Id": "2", body_key: "c"}]
+    send_batch(**target, **{batch_key: entries})
+
+    one, batch = operations
+    assert _arrived_attributes(moto, service, one) == [["kind", "late", "traceparent"], ["kind", "late"]]
+    fits, full = telemetry.spans(f"{service.upper()}.{one}")
+    assert (fits.attributes.get(SKIPPED_ATTRIBUTE), full.attributes.get(SKIPPED_ATTRIBUTE)) == (None, 1)
+    sent = recorded(moto, batch)[0]
+    if service == "sqs":
+        arrived = [list(entry.get("MessageAttributes") or {}) for entry in sent.json()["Entries"]]
+    else:
+        arrived = [
+            sorted(
+                {
+                    v
+                    for k, v in form(sent).items()
+                    if k.startswith(f"{batch_key}.member.{n}.") and k.endswith(".Name")
+                }
+            )
+            for n in (1, 2)
+        ]
+    assert arrived == [["kind", "late"], []]
+    (batch_span,) = telemetry.spans(f"{service.upper()}.{batch}")
+    assert batch_span.attributes.get(SKIPPED_ATTRIBUTE) == 2
 
 
 def test_a_json_batch_is_read_whatever_its_layout():

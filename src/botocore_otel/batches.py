@@ -2,8 +2,9 @@
 serialized body at before-call, entry by entry.
 
 Each entry gets what ``carriers.with_fields`` would have given its parameters: the same
-fields, the same room (ten attributes) and the same request-wide budget, counted on the
-parameters at before-parameter-build. botocore validating and serializing our attributes
+fields, the same room (ten attributes) and the same request-wide budget, counted on what is
+serialized, so that attributes added by a before-parameter-build handler registered after ours
+count too. botocore validating and serializing our attributes
 would cost about 90k instructions an entry. Two layouts: JSON bytes (SQS where it speaks JSON),
 where each entry is read from the body to find where it ends; and the query protocol's
 parameters (SNS, and SQS before it spoke JSON), where each entry's attributes are numbered
@@ -27,8 +28,9 @@ from botocore_otel.carriers import (
     QueryAttributeNames,
     fields_to_add,
     json_message_attributes,
-    request_budget,
+    serialized_message_size,
     trace_header_member,
+    utf8_size,
     with_fields,
     with_trace_header,
 )
@@ -42,11 +44,19 @@ class Batch:
     """One batch's entries (or one message's: ``message_of``), until before-call writes the
     fields into its serialized body."""
 
-    __slots__ = ("_budget", "_entries")
+    __slots__ = ("_body_key", "_budget", "_entries")
 
     def __init__(self, entries: Sequence[object], body_key: str) -> None:
         self._entries = len(entries)
-        self._budget = request_budget(entries, body_key)
+        self._body_key = body_key
+        # the request's bytes left for our attributes: set by with_fields from what it reads
+        self._budget = [0]
+
+    def _measured(self, messages: Sequence[object]) -> None:
+        """The budget of decoded JSON ``messages``: the size limit less their bodies and attributes."""
+        self._budget[0] = MAX_MESSAGE_BYTES - sum(
+            serialized_message_size(message, self._body_key) for message in messages if type(message) is dict
+        )
 
     def with_fields(
         self, body: object, fields: Mapping[str, str], trace_header: str | None = None
@@ -115,6 +125,7 @@ class JsonMessage(Batch):
             message = json.loads(body) if isinstance(body, bytes) else None
         except ValueError:  # not JSON: sent as it was
             message = None
+        self._measured([message])
         written, skipped = self._merged(message, fields, trace_header)
         return (None if written is None else written.encode()), skipped
 
@@ -123,18 +134,21 @@ class QueryMessage(Batch):
     """One message (SNS Publish; SQS SendMessage before it spoke JSON) with attributes of the
     caller's, in the query protocol's parameters: ours numbered after them."""
 
-    __slots__ = ("_names",)
+    __slots__ = ("_message_bytes", "_names")
 
     def __init__(self, names: QueryAttributeNames, params: Mapping[str, Any], body_key: str) -> None:
         super().__init__([params], body_key)
         self._names = names
+        # the message's own bytes (its attributes are read from the serialized body)
+        self._message_bytes = utf8_size(params.get(body_key))
 
     def with_fields(
         self, body: object, fields: Mapping[str, str], trace_header: str | None = None
     ) -> tuple[dict[str, Any] | None, int]:
         if not isinstance(body, dict):
             return None, 1
-        existing = self._names.names_in(body)  # as serialized: what any handler left
+        existing, attribute_bytes = self._names.read(body)  # as serialized: what any handler left
+        self._budget[0] = MAX_MESSAGE_BYTES - self._message_bytes - attribute_bytes
         added, skipped = fields_to_add(existing, fields, self._budget)
         if added is None:
             return None, int(skipped)
@@ -174,6 +188,7 @@ class JsonBatch(Batch):
             entries = None
         if text is None or entries is None:
             return None, self._entries  # not the body we know: sent as it was
+        self._measured([entry for entry, _, _ in entries])
         pieces: list[str] = []
         copied = skipped = 0
         every = self._all_of(fields)
@@ -228,12 +243,16 @@ class QueryBatch(Batch):
         changed, skipped = False, 0
         every = self._all_of(fields)
         every_parameters = names.parameters(every[0] or {})
-        for index in range(1, self._entries + 1):
-            prefix = entry_prefix.format(index)
+        prefixes = [entry_prefix.format(index) for index in range(1, self._entries + 1)]
+        read = [names.read(body, prefix) for prefix in prefixes]  # as serialized: what any handler left
+        self._budget[0] = MAX_MESSAGE_BYTES - sum(
+            utf8_size(body.get(prefix + body_member)) + attribute_bytes
+            for prefix, (_, attribute_bytes) in zip(prefixes, read, strict=True)
+        )
+        for prefix, (existing, _) in zip(prefixes, read, strict=True):
             if prefix + body_member not in body:  # not the entry we counted: left alone
                 skipped += 1
                 continue
-            existing = names.names_in(body, prefix)  # as serialized: what any handler left
             added, missed = self._added(existing, fields, every)
             skipped += missed
             if added is None:

@@ -35,6 +35,25 @@ def message_size(body: object, attributes: Mapping[str, Any]) -> int:
     return size
 
 
+def _base64_size(text: str) -> int:
+    """The bytes a base64 text stands for (a serialized Binary attribute's)."""
+    return len(text) // 4 * 3 - (2 if text.endswith("==") else 1 if text.endswith("=") else 0)
+
+
+def serialized_message_size(message: Mapping[str, Any], body_key: str) -> int:
+    """``message_size`` of a message as a JSON body has it: Binary values in base64."""
+    size = utf8_size(message.get(body_key))
+    attributes = message.get("MessageAttributes")
+    if isinstance(attributes, Mapping):
+        for name, item in attributes.items():
+            size += utf8_size(name)
+            if isinstance(item, Mapping):
+                for key, value in item.items():
+                    if isinstance(value, str):
+                        size += _base64_size(value) if key == "BinaryValue" else utf8_size(value)
+    return size
+
+
 def request_budget(messages: Sequence[object], body_key: str) -> list[int]:
     """The request's bytes left for our attributes: the size limit less every message's body
     and attributes. A list: ``with_fields`` takes from it, message after message."""
@@ -171,7 +190,7 @@ class QueryAttributeNames:
     operation's model (SNS: ``MessageAttributes.entry.1.Name``; SQS before it spoke JSON:
     ``MessageAttribute.1.Name``): botocore's query serializer's naming rules."""
 
-    __slots__ = ("_data_type", "_name", "_string_value")
+    __slots__ = ("_binary_value", "_data_type", "_name", "_string_value")
 
     def __init__(self, member: Any) -> None:
         prefix = member.serialization.get("name", "MessageAttributes")
@@ -187,6 +206,7 @@ class QueryAttributeNames:
         self._name = f"{prefix}.{{}}.{member.key.serialization.get('name', 'key')}"
         self._data_type = f"{prefix}.{{}}.{value}.{name_of('DataType')}"
         self._string_value = f"{prefix}.{{}}.{value}.{name_of('StringValue')}"
+        self._binary_value = f"{prefix}.{{}}.{value}.{name_of('BinaryValue')}"
 
     def parameters(
         self, attributes: Mapping[str, Mapping[str, str]], first: int = 1
@@ -211,6 +231,19 @@ class QueryAttributeNames:
         while (name := body.get(prefix + self._name.format(len(names) + 1))) is not None:
             names.append(name)
         return names
+
+    def read(self, body: Mapping[str, Any], prefix: str = "") -> tuple[list[str], int]:
+        """(``names_in``, the bytes those attributes take as SQS and SNS count them: names, data
+        types and values, Binary ones in base64 here)."""
+        names = self.names_in(body, prefix)
+        size = 0
+        for index, name in enumerate(names, 1):
+            size += utf8_size(name) + utf8_size(body.get(prefix + self._data_type.format(index)))
+            size += utf8_size(body.get(prefix + self._string_value.format(index)))
+            binary = body.get(prefix + self._binary_value.format(index))
+            if isinstance(binary, str):
+                size += _base64_size(binary)
+        return names, size
 
 
 JSON_BODY = "json"
