@@ -256,7 +256,7 @@ def report_lines(per: dict[str, dict[str, float]], calls: int) -> list[str]:
             lambda op: recording[f"{op}:span"] - recording[f"{op}:span-without-attributes"],
         ),
         (
-            "one lean histogram record (4 attributes), recording: its exemplar",
+            "one lean histogram record (4 attributes), recording (with its exemplar)",
             lambda op: recording[f"{op}:lean-record"],
         ),
         ("one lean histogram record, not sampled", lambda op: per["unsampled"][f"{op}:lean-record"]),

@@ -28,6 +28,7 @@ LABELS = {
     "otel-unsampled-nometrics": "botocore-otel metrics=False, not sampled",
     "otel-capacity": "botocore-otel metrics=rpc,capacity + dynamodb_consumed_capacity, recording",
     "otel-xray": "botocore-otel sqs_aws_trace_header=True, recording",
+    "otel-no-exemplars": "botocore-otel defaults, recording, OTEL_METRICS_EXEMPLAR_FILTER=always_off",
     "official": "official, recording",
     "official-unsampled": "official, not sampled",
     "otel-in-request": "botocore-otel defaults, recording, in a request's span",

@@ -53,10 +53,12 @@ VARIANTS = (
 # Counted only when named (``instructions.py --variants otel-xray``): the X-Ray header in
 # every SQS message (``sqs_aws_trace_header=True``), on top of the defaults. "-in-request": each
 # call made while a request's span is current, as in a served application (``run.py`` counts
-# these four in a full run).
+# these four in a full run). "otel-no-exemplars": the defaults under a MeterProvider that keeps
+# no exemplar (``OTEL_METRICS_EXEMPLAR_FILTER=always_off``, which the workers' environment drops).
 IN_REQUEST = "-in-request"
 EXTRA_VARIANTS = (
     "otel-xray",
+    "otel-no-exemplars",
     "otel-in-request",
     "otel-unsampled-in-request",
     "official-in-request",
@@ -320,7 +322,7 @@ def clients(
     return {operation: made[operation] for operation in operations}
 
 
-def sdk(sampled: bool) -> None:
+def sdk(sampled: bool, exemplars: bool = True) -> None:
     """The same SDK setup in every variant, set as the global providers."""
     from opentelemetry import metrics, trace
     from opentelemetry.sdk.metrics import MeterProvider
@@ -355,7 +357,14 @@ def sdk(sampled: bool) -> None:
     tracer_provider.add_span_processor(BatchSpanProcessor(NoopSpanExporter()))
     trace.set_tracer_provider(tracer_provider)
     reader = PeriodicExportingMetricReader(NoopMetricExporter())
-    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    if exemplars:
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    else:
+        from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter
+
+        metrics.set_meter_provider(
+            MeterProvider(metric_readers=[reader], exemplar_filter=AlwaysOffExemplarFilter())
+        )
 
 
 def call_span_shapes(operations: Sequence[str] = OPERATIONS) -> dict[str, tuple[str, Any, dict[str, Any]]]:
@@ -390,7 +399,7 @@ def call_span_shapes(operations: Sequence[str] = OPERATIONS) -> dict[str, tuple[
 def setup(variant: str, operations: Sequence[str] = OPERATIONS) -> dict[str, Callable[[], Any]]:
     if variant not in VARIANTS + EXTRA_VARIANTS:
         raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(VARIANTS + EXTRA_VARIANTS)}")
-    sdk(sampled="-unsampled" not in variant)
+    sdk(sampled="-unsampled" not in variant, exemplars=variant != "otel-no-exemplars")
     if variant.endswith(IN_REQUEST):
         from opentelemetry import context, trace
 
