@@ -131,6 +131,29 @@ def test_exemplars_of_every_duration_point_at_the_call_span(telemetry, under_a_p
     assert exemplars == {name: {call.context.span_id} for name in exemplars}
 
 
+def test_with_attempt_spans_exemplars_point_at_the_last_attempt(telemetry):
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, metrics="all", attempt_spans=True, **telemetry.providers)
+    with scripted_server(throttle_then_ok(1)) as server:
+        _list_tables(session, server.url)
+    Instrumentor().uninstrument(session)
+    (call,) = telemetry.aws_spans()
+    first, last = sorted(
+        (s for s in telemetry.spans() if s.parent and s.parent.span_id == call.context.span_id),
+        key=lambda s: s.start_time,
+    )
+    attempts = {first.context.span_id, last.context.span_id}
+    exemplars = _exemplar_span_ids(telemetry)
+    # one point per status code (400, then 200): each attempt's own
+    assert exemplars.pop("client.call.attempt_duration") == attempts
+    per_call = ("rpc.client.call.duration", "client.call.duration", "client.call.serialization_duration")
+    assert {name: exemplars.pop(name) for name in per_call} == {
+        name: {last.context.span_id} for name in per_call
+    }
+    # per attempt, in one point: a bucket keeps the last exemplar offered to it
+    assert all(ids and ids <= attempts for ids in exemplars.values()), exemplars
+
+
 def test_an_unsampled_call_leaves_no_exemplar_even_under_a_sampled_parent():
     """The call's span was dropped (a sampler that keeps only the caller's spans): its durations
     are recorded in its own context, so none takes an exemplar of the caller's span (which is

@@ -28,7 +28,7 @@ from botocore_otel.carriers import (
     QueryAttributeNames,
     fields_to_add,
     json_message_attributes,
-    serialized_message_size,
+    message_size,
     trace_header_member,
     utf8_size,
     with_fields,
@@ -54,9 +54,13 @@ class Batch:
 
     def _measured(self, messages: Sequence[object]) -> None:
         """The budget of decoded JSON ``messages``: the size limit less their bodies and attributes."""
-        self._budget[0] = MAX_MESSAGE_BYTES - sum(
-            serialized_message_size(message, self._body_key) for message in messages if type(message) is dict
-        )
+        used = 0
+        for message in messages:
+            if type(message) is dict:
+                attributes = message.get("MessageAttributes")
+                attributes = attributes if isinstance(attributes, dict) else {}
+                used += message_size(message.get(self._body_key), attributes, serialized=True)
+        self._budget[0] = MAX_MESSAGE_BYTES - used
 
     def with_fields(
         self, body: object, fields: Mapping[str, str], trace_header: str | None = None

@@ -26,32 +26,24 @@ def utf8_size(value: object) -> int:
     return len(value) if isinstance(value, (bytes, bytearray)) else 0
 
 
-def message_size(body: object, attributes: Mapping[str, Any]) -> int:
+def message_size(body: object, attributes: Mapping[str, Any], serialized: bool = False) -> int:
+    """What SQS and SNS count of a message: its body, and its attributes' names, data types and
+    values. ``serialized``: as a JSON body has them, Binary values in base64."""
     size = utf8_size(body)
     for name, item in attributes.items():
         size += utf8_size(name)
         if isinstance(item, Mapping):
-            size += sum(utf8_size(v) for v in item.values() if isinstance(v, (str, bytes, bytearray)))
+            for key, value in item.items():
+                if serialized and key == "BinaryValue" and isinstance(value, str):
+                    size += _base64_size(value)
+                elif isinstance(value, (str, bytes, bytearray)):
+                    size += utf8_size(value)
     return size
 
 
 def _base64_size(text: str) -> int:
     """The bytes a base64 text stands for (a serialized Binary attribute's)."""
     return len(text) // 4 * 3 - (2 if text.endswith("==") else 1 if text.endswith("=") else 0)
-
-
-def serialized_message_size(message: Mapping[str, Any], body_key: str) -> int:
-    """``message_size`` of a message as a JSON body has it: Binary values in base64."""
-    size = utf8_size(message.get(body_key))
-    attributes = message.get("MessageAttributes")
-    if isinstance(attributes, Mapping):
-        for name, item in attributes.items():
-            size += utf8_size(name)
-            if isinstance(item, Mapping):
-                for key, value in item.items():
-                    if isinstance(value, str):
-                        size += _base64_size(value) if key == "BinaryValue" else utf8_size(value)
-    return size
 
 
 def request_budget(messages: Sequence[object], body_key: str) -> list[int]:
