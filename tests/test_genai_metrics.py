@@ -72,6 +72,28 @@ def test_duration_and_token_usage_for_sampled_and_unsampled_calls(sampler: Any) 
     assert dict(first_chunk.attributes) == BASE
 
 
+def test_exemplars_point_at_each_model_call_span() -> None:
+    """Streams end in the application's context (here, none): the exemplars still point at the
+    call's span, as those of the call histograms do."""
+    telemetry = Telemetry()
+    _run(telemetry)
+    calls = {s.context.span_id for s in telemetry.aws_spans()}
+    assert len(calls) == 4
+    found: dict[str, set[int]] = {}
+    for resource_metrics in telemetry.reader.get_metrics_data().resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                if metric.name.startswith("gen_ai."):
+                    found[metric.name] = {
+                        e.span_id for p in metric.data.data_points for e in p.exemplars or ()
+                    }
+    (stream,) = [s for s in telemetry.aws_spans() if s.attributes["rpc.method"] == "ConverseStream"]
+    first_chunk = found.pop("gen_ai.client.operation.time_to_first_chunk")
+    assert first_chunk == {stream.context.span_id}
+    assert set(found) == {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"}
+    assert all(ids and ids <= calls for ids in found.values()), found
+
+
 def test_no_genai_metrics_when_metrics_are_off() -> None:
     telemetry = Telemetry()
     _run(telemetry, metrics=False)

@@ -155,16 +155,18 @@ class GenAICall:
             runtime.capacity_tokens(self.state, self.model, self.usage)
         synthetic = self.state.synthetic_rule is not None
         attributes = runtime.metric_attributes(self.operation, self.model, error_type, synthetic)
-        runtime.duration.record(max(0, end_ns - self.state.start_ns) * _NS, attributes)
+        measured_in = self.state.sent_in  # exemplars point at the call's span (metrics.py)
+        runtime.duration.record(max(0, end_ns - self.state.start_ns) * _NS, attributes, measured_in)
         for key, token_type in (("input", "input"), ("output", "output")):
             if key in self.usage:
                 runtime.tokens.record(
                     self.usage[key],
                     runtime.metric_attributes(self.operation, self.model, error_type, synthetic, token_type),
+                    measured_in,
                 )
         if self.first_chunk_ns:
             runtime.time_to_first_chunk.record(
-                max(0, self.first_chunk_ns - self.state.start_ns) * _NS, attributes
+                max(0, self.first_chunk_ns - self.state.start_ns) * _NS, attributes, measured_in
             )
 
     def span_attributes(self) -> Attributes:
