@@ -116,7 +116,9 @@ BAD_KEYWORDS: list[tuple[str, Any, str]] = [
 
 
 def _ids(case: tuple[str, Any, str]) -> str:
-    return f"{case[0]}={str(case[1])[:30]}"
+    # a function's repr holds its address, which differs between xdist workers: its name does not
+    value = getattr(case[1], "__qualname__", None) if callable(case[1]) else None
+    return f"{case[0]}={(value or str(case[1]))[:30]}"
 
 
 def _handler_ids(session: Any) -> list[str]:
