@@ -28,7 +28,7 @@ from botocore_otel.carriers import (
     QueryAttributeNames,
     fields_to_add,
     json_message_attributes,
-    message_size,
+    request_budget,
     trace_header_member,
     utf8_size,
     with_fields,
@@ -53,14 +53,8 @@ class Batch:
         self._budget = [0]
 
     def _measured(self, messages: Sequence[object]) -> None:
-        """The budget of decoded JSON ``messages``: the size limit less their bodies and attributes."""
-        used = 0
-        for message in messages:
-            if type(message) is dict:
-                attributes = message.get("MessageAttributes")
-                attributes = attributes if isinstance(attributes, dict) else {}
-                used += message_size(message.get(self._body_key), attributes, serialized=True)
-        self._budget[0] = MAX_MESSAGE_BYTES - used
+        """The budget of the messages decoded from a JSON body."""
+        self._budget = request_budget(messages, self._body_key, serialized=True)
 
     def with_fields(
         self, body: object, fields: Mapping[str, str], trace_header: str | None = None
