@@ -88,14 +88,24 @@ class _Sent:
     def json(self):
         if not self._request.body_text().startswith("Action="):
             return self._request.json()
-        tree: dict = {}
-        for key, value in parse_qsl(self._request.body_text()):
-            node = tree
-            *parents, last = key.split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[last] = value
-        return _json_shape(tree)
+        return _query_as_json(parse_qsl(self._request.body_text()))
+
+
+def _query_as_json(parameters):
+    """SQS's query-protocol parameters, ``(name, value)`` pairs, in JSON's shape."""
+    tree: dict = {}
+    for key, value in parameters:
+        node = tree
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return _json_shape(tree)
+
+
+def _sqs_entries(body):
+    """The entries of a serialized SendMessageBatch body, JSON bytes or query parameters."""
+    return _query_as_json(body.items())["Entries"] if isinstance(body, dict) else json.loads(body)["Entries"]
 
 
 def _json_shape(node):
@@ -279,7 +289,7 @@ def test_the_one_step_json_body_matches_the_general_way(moto):
     request = dynamodb._serializer.serialize_to_request(
         {"TableName": "table", "Key": {"k": {"S": 'a"\\é'}}}, model
     )
-    layout = body_layout(model)
+    layout = body_layout(model, "MessageBody")
     sampled = SpanContext(0xAB << 64, 0xCD, False, TraceFlags(1))
     fields = {"traceparent": f"00-{0xAB << 64:032x}-{0xCD:016x}-01"}
 
@@ -299,7 +309,7 @@ def test_the_one_step_json_body_matches_the_general_way(moto):
     assert json_body_with_traceparent(request["body"], layout, with_state, MAX_MESSAGE_BYTES) is None
     assert json_body_with_traceparent(b"{}", layout, sampled, MAX_MESSAGE_BYTES) is None
     assert json_body_with_traceparent(request["body"].decode(), layout, sampled, MAX_MESSAGE_BYTES) is None
-    sns_layout = body_layout(moto.client("sns").meta.service_model.operation_model("Publish"))
+    sns_layout = body_layout(moto.client("sns").meta.service_model.operation_model("Publish"), "Message")
     assert json_body_with_traceparent(request["body"], sns_layout, sampled, MAX_MESSAGE_BYTES) is None
 
 
@@ -388,8 +398,8 @@ _THEIR_XRAY = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5
 
 def test_an_sqs_batch_body_gets_the_xray_header_its_parameters_would_have_got(moto):
     """``sqs_aws_trace_header``: each entry without one gets the X-Ray header in the serialized
-    body, beside our attributes or alone where they don't fit, to the byte what botocore makes
-    of the parameters. On the query protocol (the oldest botocore) the batch takes the general way."""
+    body, beside our attributes or alone where they don't fit: to the byte (JSON) or the same
+    parameters (query: SQS on the oldest botocore) what botocore makes of the parameters."""
     client = moto.client("sqs")
     model = client.meta.service_model.operation_model("SendMessageBatch")
     params = _batch("sqs", [
@@ -400,15 +410,12 @@ def test_an_sqs_batch_body_gets_the_xray_header_its_parameters_would_have_got(mo
     entries[3]["MessageSystemAttributes"] = {}
     entries[4]["MessageSystemAttributes"] = _THEIR_XRAY
     entries[5]["MessageSystemAttributes"] = {}
-    later = batch_of(model, "Entries", entries, "MessageBody", trace_header=True)
-    if model.metadata["protocol"] == "query":
-        assert later is None
-        return
+    later = batch_of(model, "Entries", entries, "MessageBody")
     serialize = client._serializer.serialize_to_request
     body, skipped = later.with_fields(serialize(params, model)["body"], _FIELDS, _XRAY)
     general = _with_fields_in_the_parameters("sqs", params, _FIELDS, _XRAY)
     assert body == serialize(general, model)["body"] and skipped == 1  # "full": no room
-    sent = json.loads(body)["Entries"]
+    sent = _sqs_entries(body)
     assert [e["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"] for e in sent] == [_XRAY] * 4 + [
         _THEIR_XRAY["AWSTraceHeader"]["StringValue"],
         _XRAY,
@@ -417,7 +424,7 @@ def test_an_sqs_batch_body_gets_the_xray_header_its_parameters_would_have_got(mo
     assert set(sent[2]["MessageAttributes"]) == set(sent[5]["MessageAttributes"]) == {"k", *_FIELDS}
     # No room left for attributes: the header alone, appended to the entry as botocore writes it.
     big = _batch("sqs", [("x" * (MAX_MESSAGE_BYTES - 20), None)])
-    body, skipped = batch_of(model, "Entries", big["Entries"], "MessageBody", True).with_fields(
+    body, skipped = batch_of(model, "Entries", big["Entries"], "MessageBody").with_fields(
         serialize(big, model)["body"], _FIELDS, _XRAY
     )
     assert skipped == 1
@@ -425,7 +432,7 @@ def test_an_sqs_batch_body_gets_the_xray_header_its_parameters_would_have_got(mo
     # Fields too big for any message: the header alone.
     huge = {"traceparent": "x" * MAX_MESSAGE_BYTES}
     small = _batch("sqs", [("a", None)])
-    body, skipped = batch_of(model, "Entries", small["Entries"], "MessageBody", True).with_fields(
+    body, skipped = batch_of(model, "Entries", small["Entries"], "MessageBody").with_fields(
         serialize(small, model)["body"], huge, _XRAY
     )
     assert skipped == 1
@@ -444,12 +451,12 @@ def test_a_message_with_attributes_gets_what_its_parameters_would_have_got(moto,
     """One message with attributes (or, SQS, system attributes) of the caller's: ours go into
     the serialized body at before-call, to the byte (JSON) or the same parameters (query) as
     botocore makes of the parameters with them (``_messages``: the general way), on the same
-    budget. SQS speaks JSON on recent botocore and query on the oldest we support, where the
-    X-Ray header takes the general way; SNS speaks query."""
+    budget. SQS speaks JSON on recent botocore and query on the oldest we support; SNS speaks
+    query."""
     client = moto.client(service)
     operation, target, body_key, other = _MESSAGES[service]
     model = client.meta.service_model.operation_model(operation)
-    layout = body_layout(model)
+    layout = body_layout(model, body_key)
     serialize = client._serializer.serialize_to_request
     cases = [
         ({"MessageAttributes": {"k": _FULL["a0"]}}, 0),
@@ -479,10 +486,7 @@ def test_a_message_with_attributes_gets_what_its_parameters_would_have_got(moto,
     for extra, expected_skipped in cases:
         params = {target: "arn:aws:sns:us-east-1:123456789012:t", body_key: 'é"\\', **extra}
         for header in (None, _XRAY) if service == "sqs" else (None,):
-            later = message_of(layout, params, body_key, trace_header=header is not None)
-            if later is None:  # the X-Ray header on the query protocol
-                assert header is not None and layout != "json"
-                continue
+            later = message_of(layout, params, body_key)
             body, skipped = later.with_fields(serialize(params, model)["body"], _FIELDS, header)
             budget = request_budget([params], body_key)
             attributes, _ = with_fields(params.get("MessageAttributes") or {}, _FIELDS, budget)
@@ -508,7 +512,7 @@ def _sqs_with_xray_header(moto, instrument):
     url = sqs.create_queue(QueueName="q")["QueueUrl"]
     before_ours = []
     sqs.meta.events.register_first(
-        "before-call.sqs.SendMessage", lambda params, **_: before_ours.append(params["body"])
+        "before-call.sqs.SendMessage", lambda params, **_: before_ours.append(copy.copy(params["body"]))
     )
     return sqs, url, before_ours
 
@@ -517,8 +521,7 @@ def test_one_sqs_message_takes_the_short_way_with_the_xray_header_and_attributes
     """With ``sqs_aws_trace_header``, and with attributes or system attributes of the caller's,
     a SendMessage takes the short way too: at before-call, before ours, the serialized body
     has none of our fields (botocore never validated them), and what arrives is what the
-    general way sends. On the query protocol (the oldest botocore) the general way writes
-    them, as placeholders, at parameter-build."""
+    general way sends. On JSON (recent botocore) and on the query protocol (the oldest)."""
     sqs, url, before_ours = _sqs_with_xray_header(moto, instrument)
     kind = {"kind": {"DataType": "String", "StringValue": "order"}}
     sqs.send_message(QueueUrl=url, MessageBody="short")
@@ -528,11 +531,8 @@ def test_one_sqs_message_takes_the_short_way_with_the_xray_header_and_attributes
 
     short, full, theirs, attributes = telemetry.spans("SQS.SendMessage")
     sent = [r.json() for r in recorded(moto, "SendMessage")]
-    short_way = sqs.meta.service_model.protocol == "json"
-    # ours, as placeholders; the caller's X-Ray header says Sampled=0
-    assert ["traceparent" in str(body) or "Sampled=1" in str(body) for body in before_ours] == [
-        not short_way
-    ] * 4
+    # none of ours, not even as placeholders (the caller's X-Ray header says Sampled=0)
+    assert ["traceparent" in str(body) or "Sampled=1" in str(body) for body in before_ours] == [False] * 4
     assert [m["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"] for m in sent] == [
         xray_of(short),
         xray_of(full),
@@ -546,7 +546,7 @@ def test_one_sqs_message_takes_the_short_way_with_the_xray_header_and_attributes
         {**kind, "traceparent": {"DataType": "String", "StringValue": traceparent_of(attributes)}},
     ]
     assert full.attributes[SKIPPED_ATTRIBUTE] == 1
-    if short_way:  # botocore's order, which the query protocol's recorder does not keep
+    if sqs.meta.service_model.protocol == "json":  # botocore's order, ours after the caller's
         assert list(sent[0]) == ["QueueUrl", "MessageBody", "MessageAttributes", "MessageSystemAttributes"]
 
 
@@ -558,7 +558,7 @@ def test_the_general_way_for_a_protocol_it_does_not_know(moto, instrument, telem
     without, batches, the X-Ray header; room and budget as on the short ways."""
     import botocore_otel.payload as payload
 
-    monkeypatch.setattr(payload, "body_layout", lambda model: None)
+    monkeypatch.setattr(payload, "body_layout", lambda *args: None)
     monkeypatch.setattr(payload, "batch_of", lambda *args: None)
     sqs, url, before_ours = _sqs_with_xray_header(moto, instrument)
     kind = {"kind": {"DataType": "String", "StringValue": "order"}}
@@ -648,7 +648,7 @@ def test_messages_near_the_size_limit_get_what_the_general_way_gives(
     short_skipped = [
         span.attributes.get(SKIPPED_ATTRIBUTE) for span in telemetry.spans(f"{service.upper()}.{operation}")
     ]
-    monkeypatch.setattr(payload, "body_layout", lambda model: None)
+    monkeypatch.setattr(payload, "body_layout", lambda *args: None)
     send_all()
     both = _arrived_attributes(moto, service, operation)
     spans = telemetry.spans(f"{service.upper()}.{operation}")
@@ -666,10 +666,8 @@ def test_messages_near_the_size_limit_get_what_the_general_way_gives(
     client.meta.events.register(event, lambda params, **_: params.update(MessageAttributes=kind))
     getattr(client, "send_message" if service == "sqs" else "publish")(**target, **{body_key: "late"})
     assert _arrived_attributes(moto, service, operation)[-1] == ["kind"]
-    # (SQS's X-Ray header on the query protocol takes the general way: theirs replace ours)
-    short_way = service == "sns" or client.meta.service_model.protocol == "json"
     late = telemetry.spans(f"{service.upper()}.{operation}")[-1]
-    assert late.attributes.get(SKIPPED_ATTRIBUTE) == (1 if short_way else None)
+    assert late.attributes.get(SKIPPED_ATTRIBUTE) == 1
 
 
 @pytest.mark.parametrize("service", ["sqs", "sns"])
@@ -726,6 +724,40 @@ def test_attributes_a_later_handler_adds_count_in_the_budget(moto, instrument, t
     assert arrived == [["kind", "late"], []]
     (batch_span,) = telemetry.spans(f"{service.upper()}.{batch}")
     assert batch_span.attributes.get(SKIPPED_ATTRIBUTE) == 2
+
+
+@pytest.mark.parametrize("service", ["sqs", "sns"])
+def test_a_body_a_later_handler_rewrites_counts_in_the_budget(moto, instrument, telemetry, service):
+    """A before-parameter-build handler registered after ours makes the message's body longer,
+    with attributes of the caller's or without: the room left is measured on the body sent."""
+    client = moto.client(service, session=instrument())
+    if service == "sqs":
+        target = {"QueueUrl": client.create_queue(QueueName="q")["QueueUrl"]}
+        send, body_key, operation = client.send_message, "MessageBody", "SendMessage"
+    else:
+        target = {"TopicArn": client.create_topic(Name="t")["TopicArn"]}
+        send, body_key, operation = client.publish, "Message", "Publish"
+    kind = {"kind": {"DataType": "String", "StringValue": "theirs"}}  # 16 bytes
+    length: list[int] = []
+    client.meta.events.register(
+        f"before-parameter-build.{service}.{operation}",
+        lambda params, **_: params.update({body_key: "x" * length[0]}),
+    )
+    cases = [
+        (kind, 72, ["kind", "traceparent"]),
+        (kind, 71, ["kind"]),
+        ({}, 72, ["traceparent"]),
+        ({}, 71, []),
+    ]
+    for attributes, room, _ in cases:
+        length[:] = [MAX_MESSAGE_BYTES - 16 * len(attributes) - room]
+        send(**target, **{body_key: "short", **({"MessageAttributes": attributes} if attributes else {})})
+
+    assert _arrived_attributes(moto, service, operation) == [arrived for _, _, arrived in cases]
+    skipped = [
+        span.attributes.get(SKIPPED_ATTRIBUTE) for span in telemetry.spans(f"{service.upper()}.{operation}")
+    ]
+    assert skipped == [None if room == 72 else 1 for _, room, _ in cases]
 
 
 def test_a_json_batch_is_read_whatever_its_layout():

@@ -8,9 +8,9 @@ count too. botocore validating and serializing our attributes
 would cost about 90k instructions an entry. Two layouts: JSON bytes (SQS where it speaks JSON),
 where each entry is read from the body to find where it ends; and the query protocol's
 parameters (SNS, and SQS before it spoke JSON), where each entry's attributes are numbered
-after the ones it has. SQS's X-Ray header (``sqs_aws_trace_header``) is written the same way
-into JSON bodies; on the query protocol, such a batch takes the general way (``payload.py``).
-One message with attributes of the caller's is handled the same way (``message_of``).
+after the ones it has. SQS's X-Ray header (``sqs_aws_trace_header``) is written the same way,
+as a system attribute. One message with attributes of the caller's is handled the same way
+(``message_of``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from botocore_otel.carriers import (
     JSON_BODY,
     MAX_MESSAGE_BYTES,
     BodyLayout,
-    QueryAttributeNames,
+    QueryLayout,
     fields_to_add,
     json_message_attributes,
     request_budget,
@@ -129,40 +129,36 @@ class JsonMessage(Batch):
 
 
 class QueryMessage(Batch):
-    """One message (SNS Publish; SQS SendMessage before it spoke JSON) with attributes of the
-    caller's, in the query protocol's parameters: ours numbered after them."""
+    """One message (SNS Publish; SQS SendMessage before it spoke JSON) with attributes or system
+    attributes of the caller's, in the query protocol's parameters: ours numbered after them."""
 
-    __slots__ = ("_message_bytes", "_names")
+    __slots__ = ("_layout",)
 
-    def __init__(self, names: QueryAttributeNames, params: Mapping[str, Any], body_key: str) -> None:
+    def __init__(self, layout: QueryLayout, params: Mapping[str, Any], body_key: str) -> None:
         super().__init__([params], body_key)
-        self._names = names
-        # the message's own bytes (its attributes are read from the serialized body)
-        self._message_bytes = utf8_size(params.get(body_key))
+        self._layout = layout
 
     def with_fields(
         self, body: object, fields: Mapping[str, str], trace_header: str | None = None
     ) -> tuple[dict[str, Any] | None, int]:
         if not isinstance(body, dict):
             return None, 1
-        existing, attribute_bytes = self._names.read(body)  # as serialized: what any handler left
-        self._budget[0] = MAX_MESSAGE_BYTES - self._message_bytes - attribute_bytes
+        layout = self._layout
+        existing, attribute_bytes = layout.attributes.read(body)  # as serialized: what any handler left
+        self._budget[0] = MAX_MESSAGE_BYTES - utf8_size(body.get(layout.body)) - attribute_bytes
         added, skipped = fields_to_add(existing, fields, self._budget)
-        if added is None:
-            return None, int(skipped)
-        body.update(self._names.parameters(added, len(existing) + 1))  # botocore's own
-        return body, 0
+        if added is not None:
+            body.update(layout.attributes.parameters(added, len(existing) + 1))  # botocore's own
+        with_header = trace_header is not None and layout.add_trace_header(body, trace_header)
+        return (body if added is not None or with_header else None), int(skipped)
 
 
-def message_of(
-    layout: BodyLayout | None, params: Mapping[str, Any], body_key: str, trace_header: bool = False
-) -> Batch | None:
-    """A ``Batch`` of the one message of ``params``, which has attributes (or, with
-    ``trace_header``, system attributes) of the caller's; None: the general way (an unknown
-    protocol, or the X-Ray header wanted on the query protocol)."""
+def message_of(layout: BodyLayout | None, params: Mapping[str, Any], body_key: str) -> Batch | None:
+    """A ``Batch`` of the one message of ``params``, which has attributes or system attributes
+    of the caller's; None: the general way (an unknown protocol)."""
     if layout == JSON_BODY:
         return JsonMessage(params, body_key)
-    if isinstance(layout, QueryAttributeNames) and not trace_header:
+    if isinstance(layout, QueryLayout):
         return QueryMessage(layout, params, body_key)
     return None
 
@@ -237,40 +233,41 @@ class QueryBatch(Batch):
     ) -> tuple[dict[str, Any] | None, int]:
         if not isinstance(body, dict):
             return None, self._entries
-        entry_prefix, body_member, names = self._layout
+        entry_prefix, layout = self._layout
+        names = layout.attributes
         changed, skipped = False, 0
         every = self._all_of(fields)
         every_parameters = names.parameters(every[0] or {})
         prefixes = [entry_prefix.format(index) for index in range(1, self._entries + 1)]
         read = [names.read(body, prefix) for prefix in prefixes]  # as serialized: what any handler left
         self._budget[0] = MAX_MESSAGE_BYTES - sum(
-            utf8_size(body.get(prefix + body_member)) + attribute_bytes
+            utf8_size(body.get(prefix + layout.body)) + attribute_bytes
             for prefix, (_, attribute_bytes) in zip(prefixes, read, strict=True)
         )
         for prefix, (existing, _) in zip(prefixes, read, strict=True):
-            if prefix + body_member not in body:  # not the entry we counted: left alone
+            if prefix + layout.body not in body:  # not the entry we counted: left alone
                 skipped += 1
                 continue
             added, missed = self._added(existing, fields, every)
             skipped += missed
-            if added is None:
-                continue
-            parameters = every_parameters if added is every[0] else names.parameters(added, len(existing) + 1)
-            for name, value in parameters:
-                body[prefix + name] = value
-            changed = True
+            if added is not None:
+                parameters = (
+                    every_parameters if added is every[0] else names.parameters(added, len(existing) + 1)
+                )
+                for name, value in parameters:
+                    body[prefix + name] = value
+                changed = True
+            if trace_header is not None and layout.add_trace_header(body, trace_header, prefix):
+                changed = True
         return (body if changed else None), skipped
 
 
-# (an entry's parameter prefix, with {} for its number; its body's name; attribute names)
-_QueryLayout = tuple[str, str, QueryAttributeNames]
+# (an entry's parameter prefix, with {} for its number; how the entry's members are named)
+_QueryLayout = tuple[str, QueryLayout]
 
 
-def batch_of(
-    model: Any, entries_key: str, entries: object, body_key: str, trace_header: bool = False
-) -> Batch | None:
-    """A ``Batch`` for this operation's entries; None: the general way (an unknown protocol,
-    or the X-Ray header wanted on the query protocol)."""
+def batch_of(model: Any, entries_key: str, entries: object, body_key: str) -> Batch | None:
+    """A ``Batch`` for this operation's entries; None: the general way (an unknown protocol)."""
     if not isinstance(entries, (list, tuple)):
         return None
     layout = _layout(model, entries_key, body_key)
@@ -278,7 +275,7 @@ def batch_of(
         return None
     if isinstance(layout, str):
         return JsonBatch(entries_key, entries, body_key)
-    return None if trace_header else QueryBatch(layout, entries, body_key)
+    return QueryBatch(layout, entries, body_key)
 
 
 @lru_cache(maxsize=64)  # operation models hash by identity; they live as long as their client
@@ -287,8 +284,7 @@ def _layout(model: Any, entries_key: str, body_key: str) -> str | _QueryLayout |
         protocol = model.metadata.get("protocol")
         entries = model.input_shape.members[entries_key]
         element = entries.member
-        attributes, body = element.members["MessageAttributes"], element.members[body_key]
-        if protocol == "json":
+        if protocol == "json" and "MessageAttributes" in element.members and body_key in element.members:
             return "json"
         if protocol != "query":
             return None
@@ -298,8 +294,7 @@ def _layout(model: Any, entries_key: str, body_key: str) -> str | _QueryLayout |
             prefix = element.serialization.get("name") or name
         else:
             prefix = f"{name}.{element.serialization.get('name', 'member')}"
-        body_member = body.serialization.get("name", body_key)
-        return f"{prefix}.{{}}.", body_member, QueryAttributeNames(attributes)
+        return f"{prefix}.{{}}.", QueryLayout(element, body_key)
     except (AttributeError, KeyError, TypeError):
         return None
 

@@ -180,14 +180,15 @@ def json_message_attributes(attributes: Mapping[str, Mapping[str, str]]) -> str:
 
 
 class QueryAttributeNames:
-    """How the query protocol names one message attribute's parameters, read from the
-    operation's model (SNS: ``MessageAttributes.entry.1.Name``; SQS before it spoke JSON:
-    ``MessageAttribute.1.Name``): botocore's query serializer's naming rules."""
+    """How the query protocol names the parameters of one message's attributes (or SQS's
+    system attributes), read from the operation's model (SNS: ``MessageAttributes.entry.1.Name``;
+    SQS before it spoke JSON: ``MessageAttribute.1.Name``): botocore's query serializer's
+    naming rules."""
 
     __slots__ = ("_binary_value", "_data_type", "_name", "_string_value")
 
-    def __init__(self, member: Any) -> None:
-        prefix = member.serialization.get("name", "MessageAttributes")
+    def __init__(self, member: Any, member_name: str) -> None:
+        prefix = member.serialization.get("name", member_name)
         if not member.serialization.get("flattened"):
             prefix += ".entry"
         value_shape = member.value
@@ -240,18 +241,46 @@ class QueryAttributeNames:
         return names, size
 
 
+class QueryLayout:
+    """How one message's members are named among the query protocol's parameters: its body,
+    its attributes, and SQS's system attributes (None: the model has none)."""
+
+    __slots__ = ("attributes", "body", "system")
+
+    def __init__(self, message: Any, body_key: str) -> None:
+        members = message.members
+        self.body: str = members[body_key].serialization.get("name", body_key)
+        self.attributes = QueryAttributeNames(members["MessageAttributes"], "MessageAttributes")
+        system = members.get("MessageSystemAttributes")
+        self.system = None if system is None else QueryAttributeNames(system, "MessageSystemAttributes")
+
+    def add_trace_header(self, body: dict[str, Any], header: str, prefix: str = "") -> bool:
+        """Adds SQS's X-Ray ``header`` to the system attributes of the message at ``prefix`` in
+        ``body`` (botocore's own parameters); False when it has one already, as
+        ``with_trace_header`` leaves it (or the model names no system attributes)."""
+        if self.system is None:
+            return False
+        existing = self.system.names_in(body, prefix)
+        if "AWSTraceHeader" in existing:
+            return False
+        attribute = {"AWSTraceHeader": {"DataType": "String", "StringValue": header}}
+        for name, value in self.system.parameters(attribute, len(existing) + 1):
+            body[prefix + name] = value
+        return True
+
+
 JSON_BODY = "json"
-BodyLayout = str | QueryAttributeNames
-"""How message attributes go into an operation's serialized body: ``"json"`` (its bytes), or
-the query protocol's parameter names."""
+BodyLayout = str | QueryLayout
+"""How a message goes into an operation's serialized body: ``"json"`` (its bytes), or the
+query protocol's parameter names."""
 _MAX_LAYOUTS = 256
 # id(operation model) -> (the model, kept so that its id is not reused; its layout)
 _layouts: dict[int, tuple[Any, BodyLayout | None]] = {}
 
 
-def body_layout(model: Any) -> BodyLayout | None:
-    """How message attributes go into this operation's serialized body; None: they can't (an
-    unknown protocol or model)."""
+def body_layout(model: Any, body_key: str) -> BodyLayout | None:
+    """How this operation's message (``body_key``: its body's member) goes into its serialized
+    body; None: an unknown protocol or model."""
     known = _layouts.get(id(model))
     if known is not None and known[0] is model:
         return known[1]
@@ -261,7 +290,7 @@ def body_layout(model: Any) -> BodyLayout | None:
         if protocol == "json":
             layout = JSON_BODY
         elif protocol == "query":
-            layout = QueryAttributeNames(model.input_shape.members["MessageAttributes"])
+            layout = QueryLayout(model.input_shape, body_key)
     except (AttributeError, KeyError, TypeError):
         layout = None
     if len(_layouts) >= _MAX_LAYOUTS:
@@ -307,10 +336,10 @@ def with_message_attributes(
         if not added:
             return None
         return json_with_member(body, b'"MessageAttributes": ' + json_message_attributes(added).encode())
-    if isinstance(body, dict) and isinstance(layout, QueryAttributeNames):
+    if isinstance(body, dict) and isinstance(layout, QueryLayout):
         added, _ = _fitting(fields, budget, MAX_MESSAGE_ATTRIBUTES)
         if added:
-            layout.add(body, added)  # botocore's own serialized parameters
+            layout.attributes.add(body, added)  # botocore's own serialized parameters
             return body
     return None
 

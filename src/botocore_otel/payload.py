@@ -14,8 +14,7 @@ SQS and SNS messages take a shorter way: a message (with attributes of the calle
 without) or a batch gets nothing at before-parameter-build, and the attributes go straight
 into the serialized body at before-call (JSON bytes, or the query protocol's parameters;
 ``batches.py``). botocore validating and serializing them would cost more than the rest of
-the propagation together. The general way remains for an unknown protocol, and for SQS's
-X-Ray header on the query protocol.
+the propagation together. The general way remains for an unknown protocol.
 
 What each operation's messages get, and their limits: docs/services.md. In short:
 ``MessageAttributes`` of SQS and SNS (SNS to topics only; traceparent first; baggage only
@@ -45,9 +44,9 @@ from opentelemetry.trace import (
 
 from botocore_otel.batches import Batch, batch_of, message_of
 from botocore_otel.carriers import (
-    JSON_BODY,
     MAX_MESSAGE_BYTES,
     BodyLayout,
+    QueryLayout,
     body_layout,
     client_context_with,
     json_body_with_traceparent,
@@ -85,10 +84,10 @@ _XRAY = ""  # in _Pending.written: the X-Ray header, not a propagator field
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
-# One message without attributes of the caller's: its body's layout, its UTF-8 bytes
-# (measured on the parameters, as the general way measures them), and the parameters, which
-# botocore serializes after every before-parameter-build handler, ours first among them.
-_Single = tuple[BodyLayout, int, Mapping[str, Any]]
+# One message without attributes of the caller's: its body's layout, its body's key, and the
+# parameters, which botocore serializes after every before-parameter-build handler, ours first
+# among them: at before-call they hold what a later handler wrote too.
+_Single = tuple[BodyLayout, str, Mapping[str, Any]]
 
 
 class _Pending:
@@ -268,19 +267,19 @@ class PayloadPropagator:
         """Every message of a known protocol, with attributes of the caller's or without, and
         batches. Nothing is written now, and ours go straight into the serialized body at
         before-call: botocore validating and serializing them would cost more than the rest of
-        the propagation together. ``trace_header``: the X-Ray header goes along (JSON only)."""
+        the propagation together. ``trace_header``: the X-Ray header goes along."""
         if not self._calls.enabled or STATE_KEY not in context:
             return False
         later: _Single | Batch | None
         if entries_key in params:
-            later = batch_of(model, entries_key, params[entries_key], body_key, trace_header)
+            later = batch_of(model, entries_key, params[entries_key], body_key)
         elif "MessageAttributes" in params or (trace_header and "MessageSystemAttributes" in params):
-            later = message_of(body_layout(model), params, body_key, trace_header)
+            later = message_of(body_layout(model, body_key), params, body_key)
         else:
-            layout = body_layout(model)
-            if layout is None or (trace_header and layout != JSON_BODY):
+            layout = body_layout(model, body_key)
+            if layout is None:
                 return False
-            later = (layout, utf8_size(params.get(body_key)), params)
+            later = (layout, body_key, params)
         if later is None:
             return False
         context[_PENDING] = later
@@ -289,12 +288,13 @@ class PayloadPropagator:
     def _into_body(
         self, span: Span, params: dict[str, Any], single: _Single, trace_header: str | None
     ) -> None:
-        layout, size, message = single
+        layout, body_key, message = single
         if "MessageAttributes" in message or (trace_header and "MessageSystemAttributes" in message):
             self._skipped(span, 1)  # added by a later before-parameter-build handler: left alone
             return
         body = params.get("body")
-        budget = MAX_MESSAGE_BYTES - size  # exact: the message has no attributes
+        # exact: the message has no attributes; its UTF-8 bytes, as the general way counts them
+        budget = MAX_MESSAGE_BYTES - utf8_size(message.get(body_key))
         written: object | None = None
         if not self._baggage and global_textmap()[1]:
             written = json_body_with_traceparent(body, layout, span.get_span_context(), budget)
@@ -302,8 +302,12 @@ class PayloadPropagator:
             written = with_message_attributes(body, layout, self._fields(span), budget)
             if written is None:
                 self._skipped(span, 1)  # no room left, or not a body we know: sent as it was
-        if trace_header is not None and isinstance(with_header := written or body, bytes):
-            written = json_with_member(with_header, trace_header_member(trace_header).encode())
+        if trace_header is not None:
+            with_header = written or body
+            if isinstance(with_header, bytes):
+                written = json_with_member(with_header, trace_header_member(trace_header).encode())
+            elif isinstance(layout, QueryLayout) and isinstance(with_header, dict):
+                written = with_header if layout.add_trace_header(with_header, trace_header) else written
         if written is not None:
             params["body"] = written
 
