@@ -555,7 +555,8 @@ def test_the_general_way_for_a_protocol_it_does_not_know(moto, instrument, telem
     forced here, every message of SQS and SNS has a short way on today's botocore) gets
     placeholders at parameter-build, which botocore validates and serializes, and the span's
     real fields replace them at before-call: messages with attributes of the caller's or
-    without, batches, the X-Ray header; room and budget as on the short ways."""
+    without, batches, the X-Ray header; room and budget as on the short ways, but measured at
+    parameter-build (a body that a later handler makes longer is not seen there)."""
     import botocore_otel.payload as payload
 
     monkeypatch.setattr(payload, "body_layout", lambda *args: None)

@@ -60,7 +60,7 @@ class Batch:
         self, body: object, fields: Mapping[str, str], trace_header: str | None = None
     ) -> tuple[object | None, int]:
         """(the body with ``fields`` in every entry they fit, or None; entries skipped).
-        ``trace_header``: SQS's X-Ray header for every entry that has none (JSON only)."""
+        ``trace_header``: SQS's X-Ray header for every entry that has none."""
         raise NotImplementedError
 
     @staticmethod
