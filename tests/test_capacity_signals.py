@@ -152,31 +152,54 @@ def test_sqs_counts_each_started_64_kib_of_payload_and_batches_sum_their_entries
     }
 
 
-# The payload is counted from the caller's parameters. Payload propagation writes its trace
-# context into the serialized body (payload.py's short way, on JSON and query alike), so it is
-# not counted (about 70 bytes: off only at a chunk's edge), and the counts are the same.
-@pytest.mark.parametrize("propagation", ["none", "sqs"])
-def test_a_chunk_ends_at_exactly_64_kib(moto, propagation):
+_KIND = {"kind": {"DataType": "String", "StringValue": "abc"}}  # 13 bytes
+_THEIR_XRAY = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5-6;Parent=7;Sampled=0"}}
+# (a message's parameters or a batch's entries; billed without payload propagation, with it)
+_CHUNK_EDGES = [
+    ({"MessageBody": "a" * 65_536}, 1, 2),  # ours (a traceparent: 72 bytes) start a second chunk
+    ({"MessageBody": "a" * 65_464}, 1, 1),  # 65,536 with ours
+    ({"MessageBody": "a" * 65_465}, 1, 2),
+    ({"MessageBody": "a" * 65_537}, 2, 2),
+    ({"MessageBody": "é" * 32_761 + "b", "MessageAttributes": _KIND}, 1, 2),  # 65,523 + 13
+    (
+        {
+            "MessageBody": "é" * 32_761 + "b",
+            "MessageAttributes": {"kind": {**_KIND["kind"], "StringValue": "abcd"}},
+        },
+        2,
+        2,
+    ),
+    ({"MessageBody": "a" * 65_536, "MessageSystemAttributes": _THEIR_XRAY}, 1, 2),  # not counted
+    ({"MessageBody": "a" * (262_144 - 71)}, 4, 4),  # no room for ours: sent without
+    ([{"Id": "1", "MessageBody": "a" * 32_732}, {"Id": "2", "MessageBody": "a" * 32_732}], 1, 2),
+    ([{"Id": "1", "MessageBody": "a" * 32_696}, {"Id": "2", "MessageBody": "a" * 32_696}], 1, 1),
+]
+
+
+# The payload is what arrives: the caller's bodies and attributes, and the trace context that
+# payload propagation writes into the serialized body (payload.py's short way, on JSON and query
+# alike: the oldest set runs this on query). System attributes, SQS's X-Ray header among them,
+# do not count in a message's size.
+@pytest.mark.parametrize("propagation", ["none", "sqs", "sqs with the X-Ray header"])
+def test_a_chunk_ends_at_exactly_64_kib_with_what_propagation_adds(moto, propagation):
     telemetry = Telemetry()
-    session = instrumented(telemetry, payload_propagation=propagation)
+    options = {"payload_propagation": propagation.split()[0], "sqs_aws_trace_header": "X-Ray" in propagation}
+    session = instrumented(telemetry, **options)
     sqs = moto.client("sqs", session=session)
-    expected = 1 + 2 + 1 + 2
-    url = sqs.create_queue(QueueName="edge")["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody="a" * 65_536)  # 1
-    sqs.send_message(QueueUrl=url, MessageBody="a" * 65_537)  # 2
-    sqs.send_message(  # 65,523 + len("kind") + len("String") + len("abc") = 65,536: 1 (2)
-        QueueUrl=url,
-        MessageBody="é" * 32_761 + "b",
-        MessageAttributes={"kind": {"DataType": "String", "StringValue": "abc"}},
-    )
-    sqs.send_message(  # one byte more, in the attribute's value: 2
-        QueueUrl=url,
-        MessageBody="é" * 32_761 + "b",
-        MessageAttributes={"kind": {"DataType": "String", "StringValue": "abcd"}},
-    )
+    expected = {}
+    for index, (message, without, with_ours) in enumerate(_CHUNK_EDGES):
+        url = sqs.create_queue(QueueName=f"edge{index}")["QueueUrl"]
+        if isinstance(message, list):
+            sqs.send_message_batch(QueueUrl=url, Entries=message)
+            method = "SendMessageBatch"
+        else:
+            sqs.send_message(QueueUrl=url, **message)
+            method = "SendMessage"
+        sent = key(("messaging.destination.name", f"edge{index}"), ("rpc.method", method))
+        expected[sent] = without if propagation == "none" else with_ours
     Instrumentor().uninstrument(session)
-    sent = key(("messaging.destination.name", "edge"), ("rpc.method", "SendMessage"))
-    assert totals(telemetry, SQS)[sent] == expected
+    counted = totals(telemetry, SQS)
+    assert {sent: counted.get(sent) for sent in expected} == expected
 
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"

@@ -18,6 +18,7 @@ from botocore_otel.batches import JsonBatch, batch_of, message_of
 from botocore_otel.carriers import (
     MAX_CLIENT_CONTEXT,
     MAX_MESSAGE_BYTES,
+    TRACEPARENT_COST,
     body_layout,
     client_context_with,
     json_body_with_traceparent,
@@ -294,9 +295,9 @@ def test_the_one_step_json_body_matches_the_general_way(moto):
     fields = {"traceparent": f"00-{0xAB << 64:032x}-{0xCD:016x}-01"}
 
     def both(body, budget=MAX_MESSAGE_BYTES, span_context=sampled):
-        return json_body_with_traceparent(body, layout, span_context, budget), with_message_attributes(
-            body, layout, fields, budget
-        )
+        general, added_bytes = with_message_attributes(body, layout, fields, budget)
+        assert added_bytes == (TRACEPARENT_COST if general is not None else 0) == (72 if general else 0)
+        return json_body_with_traceparent(body, layout, span_context, budget), general
 
     one_step, general = both(request["body"])
     assert (

@@ -44,17 +44,27 @@ class Batch:
     """One batch's entries (or one message's: ``message_of``), until before-call writes the
     fields into its serialized body."""
 
-    __slots__ = ("_body_key", "_budget", "_entries")
+    __slots__ = ("_body_key", "_budget", "_entries", "_measured_budget")
 
     def __init__(self, entries: Sequence[object], body_key: str) -> None:
         self._entries = len(entries)
         self._body_key = body_key
         # the request's bytes left for our attributes: set by with_fields from what it reads
         self._budget = [0]
+        self._measured_budget = 0
+
+    def _measure(self, budget: int) -> None:
+        self._budget[0] = self._measured_budget = budget
 
     def _measured(self, messages: Sequence[object]) -> None:
         """The budget of the messages decoded from a JSON body."""
-        self._budget = request_budget(messages, self._body_key, serialized=True)
+        self._measure(request_budget(messages, self._body_key, serialized=True)[0])
+
+    @property
+    def added_bytes(self) -> int:
+        """What the attributes ``with_fields`` wrote count in the request's size, as SQS and SNS
+        count it (SQS's X-Ray header, a system attribute, counts nothing)."""
+        return self._measured_budget - self._budget[0]
 
     def with_fields(
         self, body: object, fields: Mapping[str, str], trace_header: str | None = None
@@ -145,7 +155,7 @@ class QueryMessage(Batch):
             return None, 1
         layout = self._layout
         existing, attribute_bytes = layout.attributes.read(body)  # as serialized: what any handler left
-        self._budget[0] = MAX_MESSAGE_BYTES - utf8_size(body.get(layout.body)) - attribute_bytes
+        self._measure(MAX_MESSAGE_BYTES - utf8_size(body.get(layout.body)) - attribute_bytes)
         added, skipped = fields_to_add(existing, fields, self._budget)
         if added is not None:
             body.update(layout.attributes.parameters(added, len(existing) + 1))  # botocore's own
@@ -240,9 +250,12 @@ class QueryBatch(Batch):
         every_parameters = names.parameters(every[0] or {})
         prefixes = [entry_prefix.format(index) for index in range(1, self._entries + 1)]
         read = [names.read(body, prefix) for prefix in prefixes]  # as serialized: what any handler left
-        self._budget[0] = MAX_MESSAGE_BYTES - sum(
-            utf8_size(body.get(prefix + layout.body)) + attribute_bytes
-            for prefix, (_, attribute_bytes) in zip(prefixes, read, strict=True)
+        self._measure(
+            MAX_MESSAGE_BYTES
+            - sum(
+                utf8_size(body.get(prefix + layout.body)) + attribute_bytes
+                for prefix, (_, attribute_bytes) in zip(prefixes, read, strict=True)
+            )
         )
         for prefix, (existing, _) in zip(prefixes, read, strict=True):
             if prefix + layout.body not in body:  # not the entry we counted: left alone

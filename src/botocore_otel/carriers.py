@@ -32,7 +32,7 @@ def message_size(body: object, attributes: Mapping[str, Any], serialized: bool =
     size = utf8_size(body)
     for name, item in attributes.items():
         size += utf8_size(name)
-        if isinstance(item, Mapping):
+        if type(item) is dict or isinstance(item, Mapping):  # type() first: an ABC check costs more
             for key, value in item.items():
                 if serialized and key == "BinaryValue" and isinstance(value, str):
                     size += _base64_size(value)
@@ -299,11 +299,14 @@ def body_layout(model: Any, body_key: str) -> BodyLayout | None:
     return layout
 
 
-# traceparent as one String message attribute: its name, data type and 55-character value
-_TRACEPARENT_COST = len("traceparent") + len("String") + 55
 _WITH_TRACEPARENT = (
     b'%s, "MessageAttributes": {"traceparent": {"DataType": "String", "StringValue": "00-%032x-%016x-%02x"}}}'
 )
+
+
+TRACEPARENT_COST = len("traceparent") + len("String") + 55
+"""traceparent as one String message attribute, as SQS and SNS count it: its name, data type
+and 55-character value."""
 
 
 def json_body_with_traceparent(
@@ -318,7 +321,7 @@ def json_body_with_traceparent(
         or type(body) is not bytes
         or body[:2] != b'{"'  # botocore's serializer: an object with members, no whitespace
         or body[-1:] != b"}"
-        or budget < _TRACEPARENT_COST
+        or budget < TRACEPARENT_COST
         or (trace_state is not DEFAULT_TRACE_STATE and trace_state)
     ):
         return None
@@ -327,21 +330,22 @@ def json_body_with_traceparent(
 
 def with_message_attributes(
     body: object, layout: BodyLayout, fields: Mapping[str, str], budget: int
-) -> object | None:
-    """A serialized body of one message without attributes, with as many ``fields`` as
-    ``budget`` (the request's bytes left: ``request_budget``) takes as its message attributes;
-    None when none fits or the body is not of that layout."""
+) -> tuple[object | None, int]:
+    """(a serialized body of one message without attributes, with as many ``fields`` as
+    ``budget`` (the request's bytes left: ``request_budget``) takes as its message attributes,
+    or None when none fits or the body is not of that layout; the bytes they take)."""
     if isinstance(body, bytes) and layout == JSON_BODY:
-        added, _ = _fitting(fields, budget, MAX_MESSAGE_ATTRIBUTES)
-        if not added:
-            return None
-        return json_with_member(body, b'"MessageAttributes": ' + json_message_attributes(added).encode())
-    if isinstance(body, dict) and isinstance(layout, QueryLayout):
-        added, _ = _fitting(fields, budget, MAX_MESSAGE_ATTRIBUTES)
+        added, used = _fitting(fields, budget, MAX_MESSAGE_ATTRIBUTES)
+        if added:
+            members = b'"MessageAttributes": ' + json_message_attributes(added).encode()
+            written = json_with_member(body, members)
+            return written, (used if written is not None else 0)
+    elif isinstance(body, dict) and isinstance(layout, QueryLayout):
+        added, used = _fitting(fields, budget, MAX_MESSAGE_ATTRIBUTES)
         if added:
             layout.attributes.add(body, added)  # botocore's own serialized parameters
-            return body
-    return None
+            return body, used
+    return None, 0
 
 
 def replaced(body: object, replacements: Mapping[str, str]) -> object:

@@ -45,6 +45,7 @@ from opentelemetry.trace import (
 from botocore_otel.batches import Batch, batch_of, message_of
 from botocore_otel.carriers import (
     MAX_MESSAGE_BYTES,
+    TRACEPARENT_COST,
     BodyLayout,
     QueryLayout,
     body_layout,
@@ -68,7 +69,7 @@ from botocore_otel.propagation import (
     xray_header_value,
 )
 from botocore_otel.receiving import SqsReceiving, valid_call_span
-from botocore_otel.state import STATE_KEY
+from botocore_otel.state import PAYLOAD_BYTES_KEY, STATE_KEY
 
 if TYPE_CHECKING:
     from botocore_otel.capture import CallSpans, Handler
@@ -204,10 +205,13 @@ class PayloadPropagator:
                 body, skipped = pending.with_fields(params.get("body"), self._fields(span), header)
                 if body is not None:
                     params["body"] = body
+                    context[PAYLOAD_BYTES_KEY] = pending.added_bytes
                 self._skipped(span, skipped)
                 return
             if isinstance(pending, tuple):
-                self._into_body(span, params, pending, header)
+                added_bytes = self._into_body(span, params, pending, header)
+                if added_bytes:
+                    context[PAYLOAD_BYTES_KEY] = added_bytes
                 return
             names = set(pending.written.values())
             real_fields = self._fields(span) if names - {_XRAY} else {}
@@ -287,19 +291,22 @@ class PayloadPropagator:
 
     def _into_body(
         self, span: Span, params: dict[str, Any], single: _Single, trace_header: str | None
-    ) -> None:
+    ) -> int:
+        """Writes one message's attributes into the serialized body; returns the bytes they take."""
         layout, body_key, message = single
         if "MessageAttributes" in message or (trace_header and "MessageSystemAttributes" in message):
             self._skipped(span, 1)  # added by a later before-parameter-build handler: left alone
-            return
+            return 0
         body = params.get("body")
         # exact: the message has no attributes; its UTF-8 bytes, as the general way counts them
         budget = MAX_MESSAGE_BYTES - utf8_size(message.get(body_key))
         written: object | None = None
+        added_bytes = 0
         if not self._baggage and global_textmap()[1]:
             written = json_body_with_traceparent(body, layout, span.get_span_context(), budget)
+            added_bytes = TRACEPARENT_COST
         if written is None:
-            written = with_message_attributes(body, layout, self._fields(span), budget)
+            written, added_bytes = with_message_attributes(body, layout, self._fields(span), budget)
             if written is None:
                 self._skipped(span, 1)  # no room left, or not a body we know: sent as it was
         if trace_header is not None:
@@ -310,6 +317,7 @@ class PayloadPropagator:
                 written = with_header if layout.add_trace_header(with_header, trace_header) else written
         if written is not None:
             params["body"] = written
+        return added_bytes
 
     def on_sqs_send(
         self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any

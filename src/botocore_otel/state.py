@@ -16,6 +16,9 @@ from botocore_otel.attributes import OperationInfo
 from botocore_otel.errors import report
 
 STATE_KEY = "botocore_otel.call"
+PAYLOAD_BYTES_KEY = "botocore_otel.payload.added_bytes"
+"""In botocore's per-call context: what the message attributes that payload propagation wrote
+into the serialized body (not the parameters) count in an SQS or SNS request's size."""
 
 # The call whose handlers are running on this thread or task. A call made from inside
 # another call's handlers (credential refresh while signing, S3's redirect HeadBucket)

@@ -1,5 +1,7 @@
 """SQS: billable requests. Each started 64 KiB of a request's payload (message bodies and
-attributes; a batch sums its entries) is one request, at least one per request."""
+attributes, the trace context that payload propagation wrote among them; a batch sums its
+entries) is one request, at least one per request. System attributes (the X-Ray header) do not
+count in a message's size."""
 
 from __future__ import annotations
 
@@ -7,55 +9,33 @@ from collections.abc import Mapping
 from typing import Any
 
 from botocore_otel.capacity.recorder import Handler, Recorder, handler
+from botocore_otel.carriers import message_size
 from botocore_otel.converters import queue_name
 from botocore_otel.errors import report
-from botocore_otel.state import STATE_KEY
+from botocore_otel.state import PAYLOAD_BYTES_KEY, STATE_KEY
 
 CHUNK = 65_536
 # operation -> the list of entries whose payloads sum (None: the request itself is the entry)
 _PAYLOADS: Mapping[str, str | None] = {"SendMessage": None, "SendMessageBatch": "Entries"}
 
 
-# dict, not Mapping, in the per-call checks: an ABC isinstance costs more than the rest.
+def _payload(entry: Mapping[str, Any]) -> int:
+    attributes = entry.get("MessageAttributes")
+    return message_size(entry.get("MessageBody"), attributes if type(attributes) is dict else {})
 
 
-def _size(text: Any) -> int:
-    if isinstance(text, str):
-        return len(text) if text.isascii() else len(text.encode())
-    return len(text) if isinstance(text, (bytes, bytearray)) else 0
-
-
-def _attributes_size(attributes: Any) -> int:
-    if not isinstance(attributes, dict):
-        return 0
-    size = 0
-    for name, value in attributes.items():
-        size += _size(name)
-        if isinstance(value, dict):
-            size += _size(value.get("DataType")) + _size(value.get("StringValue"))
-            size += _size(value.get("BinaryValue"))
-    return size
-
-
-def message_size(entry: Mapping[str, Any]) -> int:
-    return (
-        _size(entry.get("MessageBody"))
-        + _attributes_size(entry.get("MessageAttributes"))
-        + _attributes_size(entry.get("MessageSystemAttributes"))
-    )
-
-
-def billable_requests(operation: str, params: Mapping[str, Any] | None) -> int:
+def billable_requests(operation: str, params: Mapping[str, Any] | None, added_bytes: int = 0) -> int:
+    """``added_bytes``: what payload propagation wrote into the serialized body."""
     if operation not in _PAYLOADS or not params:
         return 1
     member = _PAYLOADS[operation]
     if member is None:
-        size = message_size(params)
+        size = _payload(params)
     else:
         entries = params.get(member)
         entries = entries if isinstance(entries, list) else ()
-        size = sum(message_size(e) for e in entries if isinstance(e, dict))
-    return max(1, -(-size // CHUNK))
+        size = sum(_payload(e) for e in entries if type(e) is dict)
+    return max(1, -(-(size + added_bytes) // CHUNK))
 
 
 class SQSCapacity:
@@ -80,7 +60,7 @@ class SQSCapacity:
             )
             if isinstance(queue, str) and queue:
                 values = (("messaging.destination.name", self._queues(queue)), *values)
-            amount = billable_requests(state.info.operation, params)
+            amount = billable_requests(state.info.operation, params, context.get(PAYLOAD_BYTES_KEY, 0))
             self._recorder.add("sqs", amount, state, values, self._recorder.synthetic(state, response_dict))
         except Exception as error:
             report("counting SQS requests", error)
