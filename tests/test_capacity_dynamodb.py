@@ -93,10 +93,18 @@ def _units(consumed: Any) -> float:
     return sum(e["CapacityUnits"] for e in entries)
 
 
+def _span_capacity(telemetry: Telemetry, operation: str) -> Any:
+    (span,) = telemetry.spans(f"DynamoDB.{operation}")
+    return span.attributes.get("aws.dynamodb.consumed_capacity")
+
+
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_the_caller_sees_the_same_result_with_and_without_the_option(moto, operation):
+    """The caller's result is what it is without the option; the span shows the figure as it
+    does when the caller asks for it."""
     plain = _call(moto, instrumented(Telemetry()), operation, {})
-    asked = _call(moto, instrumented(Telemetry()), operation, {"ReturnConsumedCapacity": "TOTAL"})
+    asking = Telemetry()
+    asked = _call(moto, instrumented(asking), operation, {"ReturnConsumedCapacity": "TOTAL"})
     telemetry = Telemetry()
     session = instrumented(telemetry, dynamodb_consumed_capacity=True)
     with_option = _call(moto, session, operation, {})
@@ -107,6 +115,9 @@ def test_the_caller_sees_the_same_result_with_and_without_the_option(moto, opera
     if operation in MOTO_ANSWERS_UNASKED:
         assert plain.pop("ConsumedCapacity") is not None
     assert with_option == plain
+    assert _span_capacity(telemetry, operation) == _span_capacity(asking, operation)
+    if asked.get("ConsumedCapacity"):
+        assert _span_capacity(telemetry, operation) is not None
     counted = sum(v for k, v in totals(telemetry, DYNAMODB).items() if ("rpc.method", operation) in k)
     if operation in NO_UNITS_ON_MOTO:
         assert not _units(asked.get("ConsumedCapacity")), "moto answers no units here"

@@ -51,8 +51,14 @@ def texts(value: Any) -> AttributeValue | None:
     return items or None
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _scrub(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind in _PLAIN:  # type() first: an isinstance of the Mapping ABC costs more than the rest
+        return value
+    if kind is dict or isinstance(value, Mapping):
         return {str(k): _scrub(v) for k, v in value.items() if not is_denied_member(str(k))}
     if isinstance(value, (list, tuple)):
         return [_scrub(item) for item in value]
@@ -61,8 +67,12 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+# One encoder for every call: json.dumps with options builds one each time.
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
+
+
 def as_json(value: Any) -> str:
-    return json.dumps(_scrub(value), sort_keys=True, separators=(",", ":"), default=str)
+    return _encode(_scrub(value))
 
 
 def json_text(value: Any) -> AttributeValue | None:
@@ -71,7 +81,7 @@ def json_text(value: Any) -> AttributeValue | None:
 
 def json_items(value: Any) -> AttributeValue | None:
     """The JSON of each item (a single mapping counts as a list of one)."""
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value:
         return None

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from botocore_otel.capacity.recorder import Handler, Recorder, handler
+from botocore_otel.converters import json_items
 from botocore_otel.errors import report
 from botocore_otel.state import STATE_KEY
 
@@ -14,6 +15,8 @@ from botocore_otel.state import STATE_KEY
 ADDED_KEY = "botocore_otel.capacity.added"
 _PARAMETER = "ReturnConsumedCapacity"
 _RESPONSE_KEY = "ConsumedCapacity"
+# What the span shows of it when the caller asked (services.py's DynamoDB response field)
+_SPAN_ATTRIBUTE = "aws.dynamodb.consumed_capacity"
 
 # What ``CapacityUnits`` alone counts as; an entry's Read/WriteCapacityUnits win when present.
 _READ_OPERATIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
@@ -80,15 +83,29 @@ class DynamoDBCapacity:
 
     def on_after_call(self, parsed: Any, context: dict[str, Any], **_: Any) -> None:
         consumed = parsed.get(_RESPONSE_KEY) if isinstance(parsed, dict) else None
+        state = context.get(STATE_KEY)
         if consumed is not None and context.get(ADDED_KEY):
             del parsed[_RESPONSE_KEY]  # the caller did not ask for it
-        state = context.get(STATE_KEY)
+            self._show_on_span(state, consumed)
         if consumed is None or state is None or state.attempts == 0:
             return
         try:
             self._record(consumed, state)
         except Exception as error:
             report("counting DynamoDB consumed capacity", error)
+
+    @staticmethod
+    def _show_on_span(state: Any, consumed: Any) -> None:
+        """The span reads the response after this handler: it gets the figure from here."""
+        span = getattr(state, "span", None)
+        if span is None or not span.is_recording():
+            return
+        try:
+            value = json_items(consumed)
+            if value is not None:
+                span.set_attribute(_SPAN_ATTRIBUTE, value)
+        except Exception as error:
+            report("DynamoDB consumed capacity on the span", error)
 
     def _record(self, consumed: Any, state: Any) -> None:
         method = state.info.metric_attributes["rpc.method"]
