@@ -299,14 +299,12 @@ def body_layout(model: Any, body_key: str) -> BodyLayout | None:
     return layout
 
 
-_WITH_TRACEPARENT = (
-    b'%s, "MessageAttributes": {"traceparent": {"DataType": "String", "StringValue": "00-%032x-%016x-%02x"}}}'
-)
-
-
 TRACEPARENT_COST = len("traceparent") + len("String") + 55
 """traceparent as one String message attribute, as SQS and SNS count it: its name, data type
 and 55-character value."""
+_WITH_TRACEPARENT = (
+    b'%s, "MessageAttributes": {"traceparent": {"DataType": "String", "StringValue": "00-%032x-%016x-%02x"}}}'
+)
 
 
 def json_body_with_traceparent(
