@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -252,6 +253,13 @@ def stream_frames(operation: str, model_id: str, reply: Reply) -> list[bytes]:
 
 
 # -- server ----------------------------------------------------------------------------------
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that leaves a stream resets its kept-alive connection: not the server's error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class BedrockServer:
     """``script(received) -> Reply`` decides each answer (default: a normal answer)."""
@@ -282,7 +290,7 @@ class BedrockServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
