@@ -30,7 +30,6 @@ from botocore_otel.carriers import (
     json_message_attributes,
     request_budget,
     trace_header_member,
-    utf8_size,
     with_fields,
     with_trace_header,
 )
@@ -154,8 +153,8 @@ class QueryMessage(Batch):
         if not isinstance(body, dict):
             return None, 1
         layout = self._layout
-        existing, attribute_bytes = layout.attributes.read(body)  # as serialized: what any handler left
-        self._measure(MAX_MESSAGE_BYTES - utf8_size(body.get(layout.body)) - attribute_bytes)
+        existing, size = layout.read(body)  # as serialized: what any handler left
+        self._measure(MAX_MESSAGE_BYTES - size)
         added, skipped = fields_to_add(existing, fields, self._budget)
         if added is not None:
             body.update(layout.attributes.parameters(added, len(existing) + 1))  # botocore's own
@@ -249,14 +248,8 @@ class QueryBatch(Batch):
         every = self._all_of(fields)
         every_parameters = names.parameters(every[0] or {})
         prefixes = [entry_prefix.format(index) for index in range(1, self._entries + 1)]
-        read = [names.read(body, prefix) for prefix in prefixes]  # as serialized: what any handler left
-        self._measure(
-            MAX_MESSAGE_BYTES
-            - sum(
-                utf8_size(body.get(prefix + layout.body)) + attribute_bytes
-                for prefix, (_, attribute_bytes) in zip(prefixes, read, strict=True)
-            )
-        )
+        read = [layout.read(body, prefix) for prefix in prefixes]  # as serialized: what any handler left
+        self._measure(MAX_MESSAGE_BYTES - sum(size for _, size in read))
         for prefix, (existing, _) in zip(prefixes, read, strict=True):
             if prefix + layout.body not in body:  # not the entry we counted: left alone
                 skipped += 1

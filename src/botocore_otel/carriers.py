@@ -254,6 +254,12 @@ class QueryLayout:
         system = members.get("MessageSystemAttributes")
         self.system = None if system is None else QueryAttributeNames(system, "MessageSystemAttributes")
 
+    def read(self, body: Mapping[str, Any], prefix: str = "") -> tuple[list[str], int]:
+        """(the names of the attributes of the message at ``prefix`` in ``body``; what SQS and SNS
+        count of that message: its body and its attributes, as serialized)."""
+        names, attribute_bytes = self.attributes.read(body, prefix)
+        return names, utf8_size(body.get(prefix + self.body)) + attribute_bytes
+
     def add_trace_header(self, body: dict[str, Any], header: str, prefix: str = "") -> bool:
         """Adds SQS's X-Ray ``header`` to the system attributes of the message at ``prefix`` in
         ``body`` (botocore's own parameters); False when it has one already, as
