@@ -115,7 +115,7 @@ def _headers(span: Any) -> Callable[[], None]:
 
     def one() -> None:
         trace_int, span_int, _, flags, _, _ = span.get_span_context()
-        trace_id, span_id = f"{trace_int:032x}", f"{span_int:016x}"
+        trace_id, span_id = trace_int.to_bytes(16, "big").hex(), span_int.to_bytes(8, "big").hex()
         keys: dict[Any, str] = {}  # a fresh request's HeadersDict storage
         keys[xray_key] = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={flags & 1}"
         keys[traceparent_key] = f"00-{trace_id}-{span_id}-{flags_hex[flags]}"

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 from opentelemetry.trace import SpanKind, StatusCode
 
 from botocore_otel import Instrumentor
+from botocore_otel.state import in_flight
 from tests.scripted_http import Received, Reply, client_for, scripted_server
 
 
@@ -230,6 +231,8 @@ def test_no_span_when_the_call_never_reaches_the_wire(moto, session, telemetry):
     ddb.list_tables()
     (span,) = telemetry.aws_spans()
     assert span.parent is None  # not parented under the abandoned validation-error call
+    # and the next call clears what the dropped one left in flight (a dead weak reference)
+    assert in_flight.get() is None
 
 
 def test_suppress_instrumentation_gives_no_span_and_no_headers(moto, session, telemetry):

@@ -7,6 +7,7 @@ import contextlib
 import gc
 
 import boto3
+from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor
 
 from botocore_otel import Instrumentor
@@ -166,3 +167,48 @@ def test_captured_and_lambda_attributes_reach_the_span_when_it_opens(moto):
     (span,) = telemetry.spans("Lambda.Invoke")
     assert span.attributes["faas.invoked_name"] == "fn"
     assert span.attributes["app.qualifier"] == "$LATEST"
+
+
+def test_another_runtime_context_is_used_through_the_api(monkeypatch):
+    """botocore-otel reaches the default runtime context's ContextVar directly (cheaper); any
+    other runtime context (OTEL_PYTHON_CONTEXT) is used through the API, and works the same."""
+    from opentelemetry import context as otel_context
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    from botocore_otel import lifecycle
+
+    class CountingRuntime(ContextVarsRuntimeContext):  # not the default type: the API's way
+        def __init__(self) -> None:
+            super().__init__()
+            self.attached: list[object] = []
+
+        def attach(self, context):
+            self.attached.append(context)
+            return super().attach(context)
+
+    runtime = CountingRuntime()
+    monkeypatch.setattr(otel_context, "_RUNTIME_CONTEXT", runtime)
+    names = ("_get_current", "_attach", "_detach")
+    for name, function in zip(names, lifecycle._current_context_access(), strict=True):
+        monkeypatch.setattr(lifecycle, name, function)
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    seen = []
+    try:
+        with scripted_server(lambda i, r: OK) as server:
+            client = client_for(session, "dynamodb", server.url)
+            client.meta.events.register_last(  # after ours, just before the HTTP send
+                "before-send", lambda **_: seen.append(trace.get_current_span().get_span_context().span_id)
+            )
+            with telemetry.tracer.start_as_current_span("caller") as caller:
+                before = otel_context.get_current()
+                client.list_tables()
+                assert otel_context.get_current() is before  # the send window was detached
+    finally:
+        Instrumentor().uninstrument(session)
+    (span,) = telemetry.aws_spans()
+    assert span.parent.span_id == caller.get_span_context().span_id
+    assert seen == [span.context.span_id]  # current while sending, through CountingRuntime
+    attached_spans = [trace.get_current_span(c).get_span_context().span_id for c in runtime.attached]
+    assert attached_spans.count(span.context.span_id) == 1  # the call's send window, through it

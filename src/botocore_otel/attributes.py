@@ -43,10 +43,6 @@ THROTTLE_CODES = frozenset(
 )
 
 
-def is_throttle(status: int | None, error_code: str | None) -> bool:
-    return status == 429 or (error_code is not None and error_code in THROTTLE_CODES)
-
-
 class OperationInfo:
     """Everything about one ``service.Operation`` that does not change from call to call.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -19,14 +19,15 @@ from opentelemetry.context import (
     _SUPPRESS_INSTRUMENTATION_KEY,
     Context,
 )
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.trace import INVALID_SPAN, Span, Tracer, set_span_in_context
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from botocore_otel.attributes import (
+    THROTTLE_CODES,
     OperationInfo,
     error_code_of,
     exception_type,
-    is_throttle,
     operation_info,
     request_ids,
 )
@@ -51,11 +52,25 @@ _sending: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_
 _SKIPPED: Any = object()
 
 
-def _state_of(request: Any) -> CallState | None:
-    context = getattr(request, "context", None)
-    if context:
-        state: CallState | None = context.get(STATE_KEY)
-        return state
+_ContextAccess = tuple[Callable[[], Context], Callable[[Context], Any], Callable[[Any], None]]
+
+
+def _current_context_access() -> _ContextAccess:
+    """get, attach and detach of the current OTel context. With the default runtime context,
+    its ContextVar's own methods: one C call each, where the API adds two Python frames (about
+    3k instructions a call over the four uses). Another runtime context: the API's functions."""
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    var = getattr(runtime, "_current_context", None)
+    if type(runtime) is ContextVarsRuntimeContext and isinstance(var, ContextVar):
+        return var.get, var.set, var.reset
+    return otel_context.get_current, otel_context.attach, otel_context.detach
+
+
+_get_current, _attach, _detach = _current_context_access()
+
+
+def _handed_state() -> CallState | None:
+    """The call that the last request-created handler handed on (no context on the request)."""
     ref = _handoff.get()
     if ref is None:
         return None
@@ -93,16 +108,14 @@ class Lifecycle:
         self.infos: dict[str, OperationInfo] = {} if infos is None else infos
 
     # -- call start ---------------------------------------------------------------
-    def _info(self, event_name: str, model: Any) -> OperationInfo | None:
-        info = self.infos.get(event_name)
-        if info is None:
-            service_key = event_name.split(".")[1]
-            if service_key in self._settings.skip_services:
-                info = _SKIPPED
-            else:
-                info = operation_info(service_key, model, self._settings.semconv)
-            self.infos[event_name] = info
-        return None if info is _SKIPPED else info
+    def _new_info(self, event_name: str, model: Any) -> OperationInfo:
+        service_key = event_name.split(".")[1]
+        if service_key in self._settings.skip_services:
+            info: OperationInfo = _SKIPPED
+        else:
+            info = operation_info(service_key, model, self._settings.semconv)
+        self.infos[event_name] = info
+        return info
 
     def on_provide_client_params(
         self, params: Mapping[str, Any], model: Any, context: dict[str, Any], event_name: str, **_: Any
@@ -112,23 +125,28 @@ class Lifecycle:
         if _abandoned:  # a safe point: end calls that finalizers queued
             end_abandoned()
         try:
-            info = self._info(event_name, model)
-            if info is None:
+            info = self.infos.get(event_name) or self._new_info(event_name, model)
+            if info is _SKIPPED:
                 return
-            parent = otel_context.get_current()
+            parent = _get_current()
             if parent.get(_SUPPRESS_INSTRUMENTATION_KEY):
                 return
             outer_ref = in_flight.get()
-            outer = outer_ref() if outer_ref is not None else None
-            if outer is not None and "attempt" in outer.retries_context and not outer.ended:
-                # opened by the outer call's own instrumentation (its tracer and hooks)
-                parent = set_span_in_context(outer.span or outer.owner.open_early(outer), outer.parent)
+            if outer_ref is not None:
+                outer = outer_ref()
+                if outer is None:  # a call that raised before the wire (no closing event) left it
+                    in_flight.set(None)
+                elif "attempt" in outer.retries_context and not outer.ended:
+                    # opened by the outer call's own instrumentation (its tracer and hooks)
+                    parent = set_span_in_context(outer.span or outer.owner.open_early(outer), outer.parent)
             retries = context.setdefault("retries", {})
             state = CallState(
                 self, info, model, _time_ns(), parent, params, context.get("client_region"), retries
             )
             state.nest_token = in_flight.set(state.ref)
-            state.is_async = _is_async(context.get("client_config"))
+            config = context.get("client_config")
+            is_async = _async_types.get(type(config))  # _is_async, its usual path inline
+            state.is_async = _is_async(config) if is_async is None else is_async
             context[STATE_KEY] = state
         except Exception as error:
             report("provide-client-params handler", error)
@@ -189,7 +207,8 @@ class Lifecycle:
         if not self.enabled:
             return
         try:
-            state = _state_of(request)
+            context = getattr(request, "context", None)
+            state: CallState | None = context.get(STATE_KEY) if context else _handed_state()
             if state is None or state.ended:
                 return
             now = max(_time_ns(), state.start_ns)
@@ -219,7 +238,7 @@ class Lifecycle:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
             if state.window_token is not None:
                 self._close_window(state)
-            state.window_token = otel_context.attach(ctx)
+            state.window_token = _attach(ctx)
             state.window_ctx = state.sent_in = ctx
             if self._track_sending:
                 _sending.set(state.ref)
@@ -244,8 +263,11 @@ class Lifecycle:
 
     def _close_window(self, state: CallState) -> None:
         token, state.window_token = state.window_token, None
-        if token is not None and otel_context.get_current() is state.window_ctx:
-            otel_context.detach(token)  # type: ignore[arg-type]
+        if token is not None and _get_current() is state.window_ctx:
+            try:  # noqa: SIM105 - hot path: cheaper than contextlib.suppress
+                _detach(token)
+            except ValueError:  # made in another context (a copied one): nothing to undo here
+                pass
         state.window_ctx = None
 
     def on_response_received(
@@ -273,14 +295,18 @@ class Lifecycle:
                     rule = headers.get(SYNTHETIC_HEADER) if headers is not None else None
                     if rule is not None:
                         state.synthetic_rule = str(rule)
-                if _is_error_status(status):
+                # botocore raises ClientError for any status >= 300. All are errors (S3's
+                # unresolved 301 PermanentRedirect or 307 among them) except 304 Not Modified,
+                # a conditional request's expected answer.
+                if status is not None and status >= 300 and status != 304:
                     code = error_code_of(parsed_response, context) or str(status)
             if exception is not None:
                 code = exception_type(exception)
             state.last_status, state.last_error, state.last_end_ns = status, code, now
-            state.last_throttled = is_throttle(status, code)
-            self._end_attempt_span(state, now)
-            if self._metrics is not None and (self._metrics.per_attempt or state.last_throttled):
+            throttled = state.last_throttled = status == 429 or (code is not None and code in THROTTLE_CODES)
+            if state.attempt_span is not None:
+                self._end_attempt_span(state, now)
+            if self._metrics is not None and (self._metrics.per_attempt or throttled):
                 self._metrics.record_attempt(state, now)
         except Exception as error:
             report("response-received handler", error)
@@ -294,7 +320,9 @@ class Lifecycle:
             return
         try:
             status = getattr(http_response, "status_code", None)
-            code = (error_code_of(parsed, context) or str(status)) if _is_error_status(status) else None
+            code = None
+            if status is not None and status >= 300 and status != 304:  # see on_response_received
+                code = error_code_of(parsed, context) or str(status)
             outcome = Outcome(status, code, parsed)
             if state.span is not None and state.span.is_recording():  # only the span shows them
                 outcome.request_id, outcome.extended_request_id = request_ids(parsed)
@@ -342,7 +370,8 @@ class Lifecycle:
             return  # never reached the wire (answered at before-call, e.g. by Stubber)
         if state.window_token is not None:
             self._close_window(state)
-        self._end_attempt_span(state, end_ns)
+        if state.attempt_span is not None:
+            self._end_attempt_span(state, end_ns)
         # GenAI (Bedrock Runtime) records its telemetry here; a response stream keeps the call
         # open until the application is done with it, then calls end_call() (genai/streams.py).
         end_hook = state.info.end_hook
@@ -360,13 +389,6 @@ class Lifecycle:
         # call's parent, may belong to a call that a Stubber then answered).
         if self._metrics is not None and state.attempts > 0:
             self._metrics.record_call(state, outcome)
-
-
-def _is_error_status(status: int | None) -> bool:
-    """botocore raises ClientError for any status >= 300. All are errors (S3's unresolved
-    301 PermanentRedirect or 307 among them) except 304 Not Modified, a conditional
-    request's expected answer."""
-    return status is not None and status >= 300 and status != 304
 
 
 _async_types: dict[type, bool] = {}

@@ -45,7 +45,9 @@ class Totals:
         _all_totals.add(self)
 
     def add(self, amount: float, attributes: Attributes) -> None:
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: on every call, and about 1k instructions cheaper
+        try:
             entry = self._totals.get(id(attributes))
             if entry is not None:
                 entry[1] += amount
@@ -55,6 +57,8 @@ class Totals:
                 # No reader collects (an API-only app): merge here so churn cannot grow it.
                 self._compact()
                 self._compact_at = max(_COMPACT_AT, 2 * len(self._totals))
+        finally:
+            lock.release()
 
     def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
@@ -258,7 +262,8 @@ class CallMetrics:
     def record_call(self, state: CallState, outcome: Outcome) -> None:
         """At the call's end: the call histograms, attempts and errors."""
         end_ns, status, error_type = outcome.end_ns, outcome.status, outcome.error_type
-        lean = self._lean(state, error_type)
+        synthetic = state.synthetic_rule is not None
+        lean = self.attributes(state.info.metric_attributes, state.region, error_type, synthetic)
         seconds = max(0, end_ns - state.start_ns) * _NS
         # The context the last attempt was sent in, its span current: the SDK's exemplars (its
         # default filter keeps them from sampled spans) then point at the call, whether or not
@@ -267,7 +272,6 @@ class CallMetrics:
         if self.rpc_duration is not None:
             self.rpc_duration.record(seconds, lean, measured_in)
         if self.smithy:
-            synthetic = state.synthetic_rule is not None
             base = state.info.metric_attributes
             self.call_duration.record(
                 seconds, self.attributes(base, state.region, error_type, synthetic, status), measured_in
@@ -281,10 +285,6 @@ class CallMetrics:
             self.errors.add(
                 1,
                 self.attributes(
-                    state.info.metric_attributes,
-                    state.region,
-                    error_type,
-                    state.synthetic_rule is not None,
-                    exception_type=True,
+                    state.info.metric_attributes, state.region, error_type, synthetic, exception_type=True
                 ),
             )

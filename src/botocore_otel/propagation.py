@@ -33,14 +33,15 @@ FIRST_FIELDS = ("traceparent", "tracestate")
 """Written first into a message (its attribute count is capped), and asked for first."""
 # Formatting runs on every call: SpanContext is a 6-tuple (trace_id, span_id, is_remote,
 # trace_flags, trace_state, is_valid) and unpacking it costs one step, where each of its
-# properties is a Python call; a flags byte is looked up, not formatted.
+# properties is a Python call; a flags byte is looked up, not formatted. An id's hex digits come
+# from its bytes: ``int.to_bytes(...).hex()`` costs about half of an f-string's ``:032x``.
 _FLAGS_HEX = tuple(map("%02x".__mod__, range(256)))
 
 
 def xray_header_value(span_context: SpanContext) -> str:
     trace_id, span_id, _, flags, _, _ = span_context
-    trace_hex = f"{trace_id:032x}"
-    return f"Root=1-{trace_hex[:8]}-{trace_hex[8:]};Parent={span_id:016x};Sampled={flags & 1}"
+    trace_hex, span_hex = trace_id.to_bytes(16, "big").hex(), span_id.to_bytes(8, "big").hex()
+    return f"Root=1-{trace_hex[:8]}-{trace_hex[8:]};Parent={span_hex};Sampled={flags & 1}"
 
 
 def signed_header_names(headers: Any) -> str:
@@ -86,7 +87,8 @@ def global_textmap() -> tuple[TextMapPropagator, bool]:
 def w3c_fields(span_context: SpanContext) -> dict[str, str]:
     """What the default propagator writes for this span context, baggage aside."""
     trace_id, span_id, _, flags, trace_state, _ = span_context
-    fields = {"traceparent": f"00-{trace_id:032x}-{span_id:016x}-{_FLAGS_HEX[flags]}"}
+    trace_hex, span_hex = trace_id.to_bytes(16, "big").hex(), span_id.to_bytes(8, "big").hex()
+    fields = {"traceparent": f"00-{trace_hex}-{span_hex}-{_FLAGS_HEX[flags]}"}
     if trace_state is not DEFAULT_TRACE_STATE and trace_state:
         fields["tracestate"] = trace_state.to_header()
     return fields
@@ -135,8 +137,8 @@ class HeaderInjector:
         if not is_valid:
             return
         # Names and values formatted here are known to be sendable: only a propagator's are checked.
-        trace_id = f"{trace_int:032x}"
-        span_id = f"{span_int:016x}"
+        trace_id = trace_int.to_bytes(16, "big").hex()
+        span_id = span_int.to_bytes(8, "big").hex()
         xray = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={flags & 1}"
         traceparent = f"00-{trace_id}-{span_id}-{_FLAGS_HEX[flags]}"
         textmap, is_default = global_textmap()
