@@ -201,10 +201,11 @@ def _rss_lines(results: Results) -> list[str]:
         "",
         "## Memory over many calls (the four operations in turn)",
         "",
-        "Measured after a `gc.collect()` at each point. Blocks: `sys.getallocatedblocks()`, "
-        "the memory blocks of every live Python object; a leak of objects shows there whatever "
-        "the allocator does with RSS. botocore-otel's count also rises and falls with the "
-        "BatchSpanProcessor's queue: up to 512 finished spans wait for the next export.",
+        "Measured at each point after the finished spans are exported (`force_flush`: until "
+        "2026-12-06 the BatchSpanProcessor's queue, up to 2,048 spans, was measured at whatever "
+        "fill it had) and a `gc.collect()`. Blocks: `sys.getallocatedblocks()`, the memory "
+        "blocks of every live Python object; a leak of objects shows there whatever the "
+        "allocator does with RSS.",
         "",
         "| variant | calls | RSS at start (MiB) | RSS at end (MiB) | RSS growth, last half (KiB) "
         "| blocks at start | blocks, growth over the last half |",
