@@ -253,8 +253,7 @@ class Lifecycle:
             state.parse_start_ns = _time_ns()
 
     def _end_attempt_span(self, state: CallState, end_ns: int) -> None:
-        if state.attempt_span is None:
-            return
+        """Ends ``state.attempt_span``; its callers check that there is one (attempt spans on)."""
         try:
             self._spans.end_attempt(state, end_ns)
         except Exception as error:  # a span processor's on_end: the call and metrics go on
