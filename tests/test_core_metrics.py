@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 import threading
@@ -15,7 +16,7 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMet
 from botocore_otel import ConfigError, Instrumentor
 from botocore_otel.config import load_settings
 from botocore_otel.metrics import Totals
-from scripted_http import client_for, scripted_server, throttle_then_ok
+from scripted_http import Received, Reply, client_for, scripted_server, throttle_then_ok
 from telemetry import Telemetry
 
 PHASE_HISTOGRAMS = (
@@ -272,3 +273,39 @@ def test_totals_stay_bounded_when_nothing_collects():
     assert len(totals._totals) <= 2 * 8192
     observed = {dict(o.attributes or {})["rpc.method"]: o.value for o in totals.observe(None)}  # type: ignore[arg-type]
     assert len(observed) == 4096 and set(observed.values()) == {5}
+
+
+def test_each_call_is_counted_under_its_own_region_and_outcome(session, telemetry):
+    """A call that succeeded takes its attribute set from a cache per operation and region:
+    calls alternating between two regions and between success and failure still land in
+    their own series."""
+
+    def script(_: int, received: Received) -> Reply:
+        if b'"missing"' in received.body:
+            return Reply(400, b'{"__type": "ResourceNotFoundException", "message": "no"}')
+        return Reply(200, b'{"Item": {}}')
+
+    with scripted_server(script) as server:
+        clients = {}
+        for region in ("us-east-1", "eu-west-1"):
+            clients[region] = session.client(
+                "dynamodb",
+                endpoint_url=server.url,
+                region_name=region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        for table in ("t", "missing", "t", "t"):
+            for client in clients.values():
+                with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+                    client.get_item(TableName=table, Key={"k": {"S": "x"}})
+    counts = {
+        (p.attributes["cloud.region"], p.attributes.get("error.type")): p.count
+        for p in telemetry.points("rpc.client.call.duration")
+    }
+    assert counts == {
+        ("us-east-1", None): 3,
+        ("eu-west-1", None): 3,
+        ("us-east-1", "ResourceNotFoundException"): 1,
+        ("eu-west-1", "ResourceNotFoundException"): 1,
+    }

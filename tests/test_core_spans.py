@@ -110,6 +110,38 @@ def test_s3_request_id_and_extended_request_id_from_a_real_s3_wire_answer(sessio
     assert get.attributes["error.type"] == "NoSuchKey"
 
 
+def test_server_and_region_follow_each_call(session, telemetry):
+    """The attributes a span starts with are kept per operation, region and url (a url
+    without a path) or endpoint: calls alternating between two servers, two regions and a
+    url with a path each get their own server.port and cloud.region."""
+
+    def script(_: int, received: Received) -> Reply:
+        return Reply(200, b'{"Item": {}}')
+
+    with scripted_server(script) as first, scripted_server(script) as second:
+        targets = [
+            (client_for(session, "dynamodb", first.url), first, "us-east-1"),
+            (client_for(session, "dynamodb", second.url), second, "us-east-1"),
+            (client_for(session, "dynamodb", f"{first.url}/prefix"), first, "us-east-1"),
+        ]
+        other_region = session.client(
+            "dynamodb",
+            endpoint_url=second.url,
+            region_name="eu-west-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        targets.append((other_region, second, "eu-west-1"))
+        for _ in range(2):
+            for client, _server, _region in targets:
+                client.get_item(TableName="t", Key={"k": {"S": "x"}})
+    assert [r.path for r in first.received] == ["/", "/prefix", "/", "/prefix"]
+    spans = telemetry.spans("DynamoDB.GetItem")
+    expected = [(int(server.url.rsplit(":", 1)[1]), region) for _, server, region in targets] * 2
+    assert [(s.attributes["server.port"], s.attributes["cloud.region"]) for s in spans] == expected
+    assert {s.attributes["server.address"] for s in spans} == {"127.0.0.1"}
+
+
 def test_request_id_from_a_header_botocore_does_not_read(session, telemetry):
     """botocore's parsers fill ``RequestId`` from ``x-amzn-requestid`` (JSON) or
     ``x-amz-request-id`` (S3) only; ``x-amzn-request-id``, which some services send, comes

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, Attributes
+from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, Attributes, OperationInfo
 
 if TYPE_CHECKING:
     from botocore_otel.state import CallState, Outcome
@@ -190,6 +190,8 @@ class CallMetrics:
         self.attempts, self.errors = counters.attempts, counters.errors
         self.throttles, self.retries = counters.throttles, counters.retries
         self._attribute_sets: dict[tuple[Any, ...], Attributes] = {}
+        # (operation, region) -> the lean set of a call that succeeded (the same dict as above)
+        self._succeeded_sets: dict[tuple[OperationInfo, str | None], Attributes] = {}
 
     def attributes(
         self,
@@ -263,8 +265,17 @@ class CallMetrics:
         """At the call's end: the call histograms, attempts and errors."""
         end_ns, status, error_type = outcome.end_ns, outcome.status, outcome.error_type
         synthetic = state.synthetic_rule is not None
-        lean = self.attributes(state.info.metric_attributes, state.region, error_type, synthetic)
-        seconds = max(0, end_ns - state.start_ns) * _NS
+        lean = None
+        if error_type is None and not synthetic:  # the usual call: one lookup
+            lean = self._succeeded_sets.get((state.info, state.region))
+        if lean is None:
+            lean = self.attributes(state.info.metric_attributes, state.region, error_type, synthetic)
+            if error_type is None and not synthetic:
+                if len(self._succeeded_sets) >= _MAX_CACHED_ATTRIBUTE_SETS:
+                    self._succeeded_sets.clear()
+                self._succeeded_sets[(state.info, state.region)] = lean
+        elapsed_ns = end_ns - state.start_ns
+        seconds = elapsed_ns * _NS if elapsed_ns > 0 else 0.0  # a conditional: max() is a call
         # The context the last attempt was sent in, its span current: the SDK's exemplars (its
         # default filter keeps them from sampled spans) then point at the call, whether or not
         # the caller had a span. By the time a duration is known, that span is no longer current.

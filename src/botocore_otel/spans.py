@@ -20,7 +20,7 @@ _MAX_START_SETS = 4096
 
 
 class SpanSink:
-    __slots__ = ("_attempt_spans", "_request_hook", "_response_hook", "_start_sets", "_tracer")
+    __slots__ = ("_attempt_spans", "_by_url", "_request_hook", "_response_hook", "_start_sets", "_tracer")
 
     def __init__(self, tracer: Tracer, settings: Settings) -> None:
         self._tracer = tracer
@@ -29,15 +29,20 @@ class SpanSink:
         self._attempt_spans = settings.attempt_spans
         # (service, operation, region, endpoint) -> attributes the call span starts with
         self._start_sets: dict[tuple[str, str, str | None, str | None], Attributes] = {}
+        # (operation, region, url) -> the same dicts, for urls without a path
+        self._by_url: dict[tuple[OperationInfo, str | None, str | None], Attributes] = {}
 
     def open_call(self, state: CallState, url: str | None = None) -> Span:
         """The call's span; ``url``: the request's, when opened at the first before-send."""
         info = state.info
+        attributes = self._by_url.get((info, state.region, url))
+        if attributes is None:
+            attributes = self._start_attributes(info, state.region, url)
         span = self._tracer.start_span(
             info.span_name,
             context=state.parent,
             kind=info.span_kind,
-            attributes=self._start_attributes(info, state.region, endpoint_of(url) if url else None),
+            attributes=attributes,
             start_time=state.start_ns,
         )
         if state.extra_attributes and span.is_recording():
@@ -60,8 +65,12 @@ class SpanSink:
             report(f"request attributes of {info.span_name}", error)
             return {}
 
-    def _start_attributes(self, info: OperationInfo, region: str | None, endpoint: str | None) -> Attributes:
-        """Static attributes, ``cloud.region`` and the server's: one dict per combination, reused."""
+    def _start_attributes(self, info: OperationInfo, region: str | None, url: str | None) -> Attributes:
+        """Static attributes, ``cloud.region`` and the server's: one dict per combination, reused.
+
+        Also kept by the whole url when it has no path (the JSON and query protocols: the same
+        url on every call), where one lookup then replaces finding the endpoint in the url."""
+        endpoint = endpoint_of(url) if url else None
         key = (info.service_key, info.operation, region, endpoint)
         attributes = self._start_sets.get(key)
         if attributes is None:
@@ -73,6 +82,10 @@ class SpanSink:
             if len(self._start_sets) >= _MAX_START_SETS:
                 self._start_sets.clear()
             self._start_sets[key] = attributes
+        if url is None or len(url) <= len(endpoint or "") + 1:  # no path, or "/"
+            if len(self._by_url) >= _MAX_START_SETS:
+                self._by_url.clear()
+            self._by_url[(info, region, url)] = attributes
         return attributes
 
     def on_first_send(self, span: Span, url: str) -> None:
@@ -130,7 +143,8 @@ class SpanSink:
         if span.is_recording():
             info = state.info
             status, error_type, parsed = outcome.status, outcome.error_type, outcome.parsed
-            attributes: Attributes = {"aws.retry_attempts": max(state.attempts - 1, 0)}
+            retries = state.attempts - 1
+            attributes: Attributes = {"aws.retry_attempts": retries if retries > 0 else 0}
             if status is not None:
                 attributes["http.response.status_code"] = status
             if outcome.request_id:
