@@ -141,7 +141,10 @@ class HeaderInjector:
         span_id = span_int.to_bytes(8, "big").hex()
         xray = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={flags & 1}"
         traceparent = f"00-{trace_id}-{span_id}-{_FLAGS_HEX[flags]}"
-        textmap, is_default = global_textmap()
+        textmap = get_global_textmap()
+        known, is_default = _last_textmap  # global_textmap(), inline: once per call
+        if textmap is not known:
+            is_default = global_textmap()[1]
         keys = getattr(headers, "_dict", None)
         if is_default and not self._baggage and type(keys) is dict and _KEYS is not None:
             # The common case, straight into HeadersDict's dict: setdefault never overwrites,
