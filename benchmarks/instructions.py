@@ -18,6 +18,7 @@ Needs valgrind (its Debian package ships ``valgrind/callgrind.h``) and a C compi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import os
@@ -26,7 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -58,6 +59,17 @@ def missing() -> str | None:
 
 def available() -> bool:
     return missing() is None
+
+
+@contextlib.contextmanager
+def helper_or_exit() -> Iterator[Path]:
+    """The callgrind helper, built in a temporary folder for the block; exits with the reason
+    (status 1) when instructions cannot be counted here."""
+    problem = missing()
+    if problem:
+        raise SystemExit(problem)
+    with tempfile.TemporaryDirectory(prefix="benchmark-helper-") as folder:
+        yield _helper(Path(folder))
 
 
 def _helper(folder: Path) -> Path:

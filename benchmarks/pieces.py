@@ -115,12 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("functions", nargs="+", metavar="FUNCTION")
     options = parser.parse_args(args)
-    problem = instructions.missing()
-    if problem:
-        print(problem, file=sys.stderr)
-        return 1
-    with tempfile.TemporaryDirectory(prefix="benchmark-helper-") as folder:
-        helper = instructions._helper(Path(folder))
+    with instructions.helper_or_exit() as helper:
         print(f"{options.variant}, {options.op}: instructions inside, per call ({options.calls} calls)")
         for target in options.functions:
             per_call = measure(options.variant, options.op, options.calls, target, helper)

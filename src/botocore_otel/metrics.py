@@ -265,12 +265,11 @@ class CallMetrics:
         """At the call's end: the call histograms, attempts and errors."""
         end_ns, status, error_type = outcome.end_ns, outcome.status, outcome.error_type
         synthetic = state.synthetic_rule is not None
-        lean = None
-        if error_type is None and not synthetic:  # the usual call: one lookup
-            lean = self._succeeded_sets.get((state.info, state.region))
+        succeeded = error_type is None and not synthetic
+        lean = self._succeeded_sets.get((state.info, state.region)) if succeeded else None  # one lookup
         if lean is None:
             lean = self.attributes(state.info.metric_attributes, state.region, error_type, synthetic)
-            if error_type is None and not synthetic:
+            if succeeded:
                 if len(self._succeeded_sets) >= _MAX_CACHED_ATTRIBUTE_SETS:
                     self._succeeded_sets.clear()
                 self._succeeded_sets[(state.info, state.region)] = lean

@@ -1,0 +1,121 @@
+"""botocore-otel's four handlers alone on one DynamoDB GetItem, called as botocore calls them.
+
+    python benchmarks/handlers.py [--calls 200]   # callgrind; about 30 seconds
+
+For quick A/B of a change to the hot path. No botocore call is made: the handlers of the
+defaults (provide-client-params, before-send, response-received, after-call) get the keyword
+arguments botocore gives them, with a real prepared request, parsed response and
+``AWSResponse``, under ``workload.py``'s SDK set-up, recording and not sampled. A first window
+builds the same objects without calling the handlers; its count is taken off.
+
+Without botocore around them, and with the span processor's timed export pushed out of
+reach (``OTEL_BSP_SCHEDULE_DELAY``: the 250 spans of the warm-up and the window stay queued),
+the counts repeat to within about 0.3k instructions, where a whole call's (``instructions.py``)
+move by about 3k. They leave out botocore's dispatch (the floor's "four no-op handlers"), the
+exporter's work and every other operation's own handlers (SQS's payload propagation, for
+one): a change's full effect is still ``instructions.py``'s to tell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import instructions  # benchmarks/, on sys.path as the script's folder
+
+HERE = Path(__file__).resolve().parent
+_URL = "https://dynamodb.us-east-1.amazonaws.com/"
+_EVENT = "dynamodb.GetItem"
+
+
+def _calls(sampled: bool) -> dict[str, Callable[[], None]]:
+    """The set-up window, then the handlers' window (each builds the same objects)."""
+    import workload
+
+    workload.sdk(sampled=sampled)
+    import boto3
+    from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HeadersDict
+
+    from botocore_otel.config import load_settings
+    from botocore_otel.instrumentation import Instrumentation
+
+    session = boto3.session.Session(region_name=workload.REGION, **workload.CREDENTIALS)
+    client = session.client("dynamodb")
+    lifecycle = Instrumentation(load_settings({}, strict=True), lambda **_: None).lifecycle
+    model = client.meta.service_model.operation_model("GetItem")
+    config = client.meta.config
+
+    def objects() -> tuple[Any, ...]:
+        params = {"TableName": "bench", "Key": {"id": {"S": "item-1"}}}
+        context = {"client_region": workload.REGION, "client_config": config, "has_streaming_input": False}
+        request_headers = HeadersDict({"Content-Type": "application/x-amz-json-1.0"})
+        request = AWSPreparedRequest("POST", _URL, request_headers, b"{}", False, context)
+        headers = HeadersDict({"x-amzn-requestid": "REQ", "content-type": "application/x-amz-json-1.0"})
+        metadata = {"RequestId": "REQ", "HTTPStatusCode": 200, "HTTPHeaders": {"x-amzn-requestid": "REQ"}}
+        parsed = {"Item": {}, "ResponseMetadata": {**metadata, "RetryAttempts": 0}}
+        response_dict = {"status_code": 200, "headers": headers, "body": b"{}"}
+        return params, context, request, parsed, response_dict, AWSResponse(_URL, 200, headers, None)
+
+    def set_up() -> None:
+        objects()[1].setdefault("retries", {})["attempt"] = 1
+
+    def handlers() -> None:
+        params, context, request, parsed, response_dict, http = objects()
+        lifecycle.on_provide_client_params(
+            params=params, model=model, context=context, event_name=f"provide-client-params.{_EVENT}"
+        )
+        context["retries"]["attempt"] = 1  # botocore's endpoint, before signing
+        lifecycle.on_before_send(request=request, event_name=f"before-send.{_EVENT}")
+        lifecycle.on_response_received(
+            response_dict=response_dict,
+            parsed_response=parsed,
+            context=context,
+            exception=None,
+            model=model,
+            event_name=f"response-received.{_EVENT}",
+        )
+        lifecycle.on_after_call(
+            http_response=http, parsed=parsed, model=model, context=context, event_name=f"after-call.{_EVENT}"
+        )
+
+    return {"set-up": set_up, "handlers": handlers}
+
+
+def measure(calls: int, helper: Path) -> dict[str, float]:
+    """sampling mode -> the handlers' instructions per call, set-up taken off."""
+    counted = {}
+    for mode in ("recording", "not sampled"):
+        env = {
+            **instructions.clean_env(),
+            "BENCHMARK_SAMPLED": "1" if mode == "recording" else "0",
+            # No timed export: one lands in a window or not as the clock falls (about 2k a call)
+            "OTEL_BSP_SCHEDULE_DELAY": "3600000",
+        }
+        script = [str(HERE / "handlers.py"), "--child", str(calls)]
+        per = instructions.per_window(script, ["set-up", "handlers"], calls, env, helper)
+        counted[mode] = per["handlers"] - per["set-up"]
+    return counted
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--child"]:
+        instructions.count_windows(_calls(os.environ["BENCHMARK_SAMPLED"] == "1"), int(args[1]))
+        return 0
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200)
+    options = parser.parse_args(args)
+    with instructions.helper_or_exit() as helper:
+        counted = measure(options.calls, helper)
+    print(f"botocore-otel's handlers on one GetItem, defaults ({options.calls} calls a window):")
+    for mode, per_call in counted.items():
+        print(f"  {mode:12} {per_call / 1e3:8.2f}k instructions")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
