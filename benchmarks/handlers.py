@@ -1,6 +1,7 @@
 """botocore-otel's four handlers alone on one DynamoDB GetItem, called as botocore calls them.
 
     python benchmarks/handlers.py [--calls 200]   # callgrind; about 30 seconds
+    python benchmarks/handlers.py --quick         # CI: the replay runs (CPU time, no valgrind)
 
 For quick A/B of a change to the hot path. No botocore call is made: the handlers of the
 defaults (provide-client-params, before-send, response-received, after-call) get the keyword
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,8 +35,10 @@ _URL = "https://dynamodb.us-east-1.amazonaws.com/"
 _EVENT = "dynamodb.GetItem"
 
 
-def _calls(sampled: bool) -> dict[str, Callable[[], None]]:
-    """The set-up window, then the handlers' window (each builds the same objects)."""
+def _calls(sampled: bool) -> dict[str, Callable[[], Any]]:
+    """The set-up window, then the handlers' window (each builds the same objects). Exits
+    when the replay no longer makes one call on the wire with its span (a handler that now
+    wants other arguments reports and returns: nothing would be measured)."""
     import workload
 
     workload.sdk(sampled=sampled)
@@ -42,6 +47,7 @@ def _calls(sampled: bool) -> dict[str, Callable[[], None]]:
 
     from botocore_otel.config import load_settings
     from botocore_otel.instrumentation import Instrumentation
+    from botocore_otel.state import STATE_KEY
 
     session = boto3.session.Session(region_name=workload.REGION, **workload.CREDENTIALS)
     client = session.client("dynamodb")
@@ -63,7 +69,7 @@ def _calls(sampled: bool) -> dict[str, Callable[[], None]]:
     def set_up() -> None:
         objects()[1].setdefault("retries", {})["attempt"] = 1
 
-    def handlers() -> None:
+    def handlers(check: bool = False) -> Any:
         params, context, request, parsed, response_dict, http = objects()
         lifecycle.on_provide_client_params(
             params=params, model=model, context=context, event_name=f"provide-client-params.{_EVENT}"
@@ -81,7 +87,11 @@ def _calls(sampled: bool) -> dict[str, Callable[[], None]]:
         lifecycle.on_after_call(
             http_response=http, parsed=parsed, model=model, context=context, event_name=f"after-call.{_EVENT}"
         )
+        return context.get(STATE_KEY) if check else None
 
+    call = handlers(check=True)
+    if call is None or not call.ended or call.span is None or call.attempts != 1:
+        raise SystemExit("handlers.py: the replay made no call on the wire (see the log above)")
     return {"set-up": set_up, "handlers": handlers}
 
 
@@ -101,14 +111,48 @@ def measure(calls: int, helper: Path) -> dict[str, float]:
     return counted
 
 
+def _cpu_microseconds(calls: int) -> None:
+    """The quick child: CPU time per replay, set-up taken off, as one line of text."""
+    timed = {}
+    for name, call in _calls(os.environ["BENCHMARK_SAMPLED"] == "1").items():
+        start = time.process_time()
+        for _ in range(calls):
+            call()
+        timed[name] = (time.process_time() - start) / calls
+    print(f"{(timed['handlers'] - timed['set-up']) * 1e6:.1f}")
+
+
+def _quick(calls: int) -> None:
+    for mode, sampled in (("recording", "1"), ("not sampled", "0")):
+        env = {**instructions.clean_env(), "BENCHMARK_SAMPLED": sampled}
+        done = subprocess.run(
+            [sys.executable, str(HERE / "handlers.py"), "--child-quick", str(calls)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"handlers.py --quick, {mode}:\n{done.stderr[-2000:]}")
+        print(f"  {mode:12} {done.stdout.strip():>8} µs of CPU (noise here: ±30 %)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--child"]:
         instructions.count_windows(_calls(os.environ["BENCHMARK_SAMPLED"] == "1"), int(args[1]))
         return 0
+    if args[:1] == ["--child-quick"]:
+        _cpu_microseconds(int(args[1]))
+        return 0
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="CPU time, no valgrind: for CI")
     options = parser.parse_args(args)
+    if options.quick:
+        print(f"botocore-otel's handlers on one GetItem, defaults ({options.calls} calls):")
+        _quick(options.calls)
+        return 0
     with instructions.helper_or_exit() as helper:
         counted = measure(options.calls, helper)
     print(f"botocore-otel's handlers on one GetItem, defaults ({options.calls} calls a window):")
