@@ -295,7 +295,7 @@ def test_each_call_is_counted_under_its_own_region_and_outcome(session, telemetr
                 aws_access_key_id="testing",
                 aws_secret_access_key="testing",
             )
-        for table in ("t", "missing", "t", "t"):
+        for table in ("tbl", "missing", "tbl", "tbl"):
             for client in clients.values():
                 with contextlib.suppress(client.exceptions.ResourceNotFoundException):
                     client.get_item(TableName=table, Key={"k": {"S": "x"}})

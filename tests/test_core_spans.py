@@ -134,7 +134,7 @@ def test_server_and_region_follow_each_call(session, telemetry):
         targets.append((other_region, second, "eu-west-1"))
         for _ in range(2):
             for client, _server, _region in targets:
-                client.get_item(TableName="t", Key={"k": {"S": "x"}})
+                client.get_item(TableName="tbl", Key={"k": {"S": "x"}})
     assert [r.path for r in first.received] == ["/", "/prefix", "/", "/prefix"]
     spans = telemetry.spans("DynamoDB.GetItem")
     expected = [(int(server.url.rsplit(":", 1)[1]), region) for _, server, region in targets] * 2
