@@ -78,7 +78,7 @@ def _calls(sampled: bool) -> dict[str, Callable[[], Any]]:
         lifecycle.on_provide_client_params(
             params=params, model=model, context=context, event_name=_EVENTS["provide-client-params"]
         )
-        context["retries"]["attempt"] = 1  # botocore's endpoint, before signing
+        context.setdefault("retries", {})["attempt"] = 1  # botocore's endpoint, before signing
         lifecycle.on_before_send(request=request, event_name=_EVENTS["before-send"])
         lifecycle.on_response_received(
             response_dict=response_dict,

@@ -11,7 +11,8 @@ over ``--calls`` calls of the operation after a warm-up. The figure is inclusive
 the function calls) per call of the operation, however many times the function runs in it.
 
 The wrapper itself costs about 2.5k instructions a call, counted in every figure: measure a
-function that does nearly nothing, such as ``botocore_otel.lifecycle:_is_async``, to see it.
+function that does nearly nothing, such as ``botocore_otel.lifecycle:Lifecycle._close_window``
+(about 1k of its own), to see it.
 """
 
 from __future__ import annotations

@@ -139,14 +139,19 @@ class Lifecycle:
                 elif "attempt" in outer.retries_context and not outer.ended:
                     # opened by the outer call's own instrumentation (its tracer and hooks)
                     parent = set_span_in_context(outer.span or outer.owner.open_early(outer), outer.parent)
-            retries = context.setdefault("retries", {})
+            get = context.get
             state = CallState(
-                self, info, model, _time_ns(), parent, params, context.get("client_region"), retries
+                self,
+                info,
+                model,
+                _time_ns(),
+                parent,
+                params,
+                get("client_region"),
+                context.setdefault("retries", {}),
+                get("client_config"),
             )
             state.nest_token = in_flight.set(state.ref)
-            config = context.get("client_config")
-            is_async = _async_types.get(type(config))  # _is_async, its usual path inline
-            state.is_async = _is_async(config) if is_async is None else is_async
             context[STATE_KEY] = state
         except Exception as error:
             report("provide-client-params handler", error)
@@ -395,19 +400,3 @@ class Lifecycle:
         # call's parent, may belong to a call that a Stubber then answered).
         if self._metrics is not None and state.attempts > 0:
             self._metrics.record_call(state, outcome)
-
-
-_async_types: dict[type, bool] = {}
-
-
-def _is_async(client_config: Any) -> bool:
-    """True for a call made by an aiobotocore client (its config is always an ``AioConfig``).
-
-    Such a client's emitter awaits what a handler returns; botocore's would take a coroutine
-    for the response. aiobotocore sends botocore's own request class, so the request can't tell.
-    """
-    cls = type(client_config)
-    known = _async_types.get(cls)
-    if known is None:
-        known = _async_types[cls] = cls.__module__.startswith("aiobotocore")
-    return known

@@ -44,6 +44,22 @@ if TYPE_CHECKING:  # a Protocol class costs about 20 µs at import, and only myp
         def abandon(self, state: CallState) -> None: ...
 
 
+_async_types: dict[type, bool] = {}
+
+
+def is_async_config(client_config: Any) -> bool:
+    """True for a call made by an aiobotocore client (its config is always an ``AioConfig``).
+
+    Such a client's emitter awaits what a handler returns; botocore's would take a coroutine
+    for the response. aiobotocore sends botocore's own request class, so the request can't tell.
+    """
+    cls = type(client_config)
+    known = _async_types.get(cls)
+    if known is None:
+        known = _async_types[cls] = cls.__module__.startswith("aiobotocore")
+    return known
+
+
 def end_abandoned() -> None:
     """Ends the queued abandoned calls (``error.type="cancelled"``), on the calling thread."""
     while _abandoned:
@@ -102,10 +118,10 @@ class CallState:
         "attempt_span",
         "attempt_start_ns",
         "attempts",
+        "client_config",
         "ended",
         "extra_attributes",
         "info",
-        "is_async",
         "last_end_ns",
         "last_error",
         "last_status",
@@ -141,7 +157,11 @@ class CallState:
         params: Mapping[str, Any] | None,
         region: str | None,
         retries_context: dict[str, Any],
+        client_config: Any,
     ) -> None:
+        # First: the finalizer reads them, even of a state whose __init__ went no further.
+        self.span: Span | None = None
+        self.ended = False
         self.owner = owner
         self.ref = weakref.ref(self)
         self.info = info
@@ -153,8 +173,8 @@ class CallState:
         # botocore's context["retries"], made now: its endpoint sets "attempt" in it when it
         # starts sending (after every before-call handler, before signing). A Stubber's answer
         # at before-call never gets there. Cheaper than a before-call handler of our own.
-        self.retries_context: dict[str, Any] = retries_context
-        self.span: Span | None = None
+        self.retries_context = retries_context
+        self.client_config = client_config  # not the whole context: that holds the state
         self.span_has_server = False  # opened early with the request's url: server.* are set
         # attributes known before the span opens (captures, Lambda's target): set when it does
         self.extra_attributes: dict[str, Any] | None = None
@@ -170,14 +190,17 @@ class CallState:
         self.last_error: str | None = None
         self.last_throttled = False
         self.synthetic_rule: str | None = None
-        self.is_async = False  # made by an aiobotocore client: its emitter awaits results
-        self.ended = False
         self.nest_token: Token[weakref.ref[CallState] | None] | None = None
         self.window_token: object = None
         self.window_ctx: Context | None = None
         # the context of the last attempt's send window, kept after it closes: the metrics
         # record in it (their exemplars then point at the call's span, or the attempt's)
         self.sent_in: Context | None = None
+
+    @property
+    def is_async(self) -> bool:
+        """Made by an aiobotocore client: its emitter awaits what a handler returns."""
+        return is_async_config(self.client_config)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CallState:
         # botocore deep-copies the request dict, ``context`` included, to presign a
@@ -194,7 +217,7 @@ class CallState:
         # garbage collector, on any thread: it only queues the call (ended at a safe point,
         # where span processors and locks may run) and, when the call's send window is still
         # current on this thread, puts back what was current before (a ContextVar set).
-        if getattr(self, "span", None) is None or self.ended:
+        if self.span is None or self.ended:
             return
         try:
             window = self.window_ctx

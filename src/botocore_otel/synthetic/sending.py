@@ -28,8 +28,8 @@ from botocore.exceptions import ClientError
 from opentelemetry import trace
 
 from botocore_otel.errors import report
-from botocore_otel.lifecycle import SYNTHETIC_HEADER, _is_async, _sending_state
-from botocore_otel.state import STATE_KEY
+from botocore_otel.lifecycle import SYNTHETIC_HEADER, _sending_state
+from botocore_otel.state import STATE_KEY, is_async_config
 from botocore_otel.synthetic.responses import new_request_id
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class SyntheticSender:
     def on_call(self, model: Any, params: Any, context: dict[str, Any], **_: Any) -> None:
         if STATE_KEY not in context and self._lifecycle.enabled:
             try:
-                context[_UNTRACKED_KEY] = (model, params, _is_async(context.get("client_config")))
+                context[_UNTRACKED_KEY] = (model, params, is_async_config(context.get("client_config")))
             except Exception as error:
                 report("noting an untraced call for synthetic answers", error)
 
