@@ -246,13 +246,11 @@ def clients(
     operations: Sequence[str] = OPERATIONS,
     *,
     session: Any = None,
-    no_op_handlers: Sequence[str] = (),
     message_attributes: dict[str, Any] | None = None,
     consumed_capacity: bool = False,
 ) -> dict[str, Callable[[], Any]]:
     """operation -> a function making one call, its response answered in-process, on clients of
-    ``session`` or of a session of their own. ``no_op_handlers``: events that get a handler
-    doing nothing on those clients; ``message_attributes``: what SendMessage passes as
+    ``session`` or of a session of their own. ``message_attributes``: what SendMessage passes as
     ``MessageAttributes`` (floors.py); ``consumed_capacity``: GetItem answers with its units."""
     import boto3
 
@@ -260,13 +258,6 @@ def clients(
     apis = [_API_OPERATIONS.get(operation, operation) for operation in operations]
     services = {_RESPONSES[api][0] for api in apis}
     clients = {service: session.client(service) for service in sorted(services)}
-
-    def no_op(**_: Any) -> None:
-        return None
-
-    for client in clients.values():
-        for event in no_op_handlers:
-            client.meta.events.register(event, no_op, unique_id=f"benchmark.no-op.{event}")
     for api in dict.fromkeys(apis):
         client = clients[_RESPONSES[api][0]]
         event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{api}"
