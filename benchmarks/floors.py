@@ -152,6 +152,18 @@ def _emits(operation: str, handled: bool) -> Callable[[], None]:
         )
         emit(names["after-call"], http_response=http, parsed=parsed, model=model, context=context)
 
+    reached: list[str] = []  # the names must reach handlers registered as ``EVENTS`` are
+
+    def reach(event_name: str, **_: Any) -> None:
+        reached.append(event_name)
+
+    for event in EVENTS:
+        client.meta.events.register(event, reach, unique_id=f"benchmark.check.{event}")
+    one()
+    for event in EVENTS:
+        client.meta.events.unregister(event, unique_id=f"benchmark.check.{event}")
+    if reached != list(names.values()):
+        raise SystemExit(f"floors.py: the emits reached {reached}, not {list(names.values())}")
     return one
 
 

@@ -9,12 +9,11 @@ arguments botocore gives them, with a real prepared request, parsed response and
 ``AWSResponse``, under ``workload.py``'s SDK set-up, recording and not sampled. A first window
 builds the same objects without calling the handlers; its count is taken off.
 
-Without botocore around them, and with the span processor's timed export pushed out of
-reach (``OTEL_BSP_SCHEDULE_DELAY``: the 250 spans of the warm-up and the window stay queued),
-the counts repeat to within about 0.3k instructions, where a whole call's (``instructions.py``)
-move by about 3k. They leave out botocore's dispatch (the floor's "four no-op handlers"), the
-exporter's work and every other operation's own handlers (SQS's payload propagation, for
-one): a change's full effect is still ``instructions.py``'s to tell.
+Without botocore around them, and with no span exported inside a window
+(``instructions.QUIET_EXPORTS``), the counts repeat to within about 0.3k instructions. They
+leave out botocore's dispatch (the floor's "four no-op handlers") and every other
+operation's own handlers (SQS's payload propagation, for one): a change's full effect is
+still ``instructions.py``'s to tell.
 """
 
 from __future__ import annotations
@@ -103,12 +102,7 @@ def measure(calls: int, helper: Path) -> dict[str, float]:
     """sampling mode -> the handlers' instructions per call, set-up taken off."""
     counted = {}
     for mode in ("recording", "not sampled"):
-        env = {
-            **instructions.clean_env(),
-            "BENCHMARK_SAMPLED": "1" if mode == "recording" else "0",
-            # No timed export: one lands in a window or not as the clock falls (about 2k a call)
-            "OTEL_BSP_SCHEDULE_DELAY": "3600000",
-        }
+        env = {**instructions.clean_env(), "BENCHMARK_SAMPLED": "1" if mode == "recording" else "0"}
         script = [str(HERE / "handlers.py"), "--child", str(calls)]
         per = instructions.per_window(script, ["set-up", "handlers"], calls, env, helper)
         counted[mode] = per["handlers"] - per["set-up"]
