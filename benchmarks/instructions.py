@@ -7,8 +7,10 @@ instructions executed does not. Each variant runs once in ``workload.py`` under 
 After the set-up and a warm-up, each operation gets a counted window: the process asks
 callgrind to zero its counters, makes N calls, and asks for a dump (callgrind's client
 requests, through a three-line C helper compiled on first use). A dump's total divided by N
-is one call: every thread counts (the SDK's export threads), garbage collection too (with
-the set-up's objects frozen, see ``count_windows``), and start-up and imports do not.
+is one call: every thread counts, garbage collection too (with the set-up's objects frozen,
+see ``count_windows``), and start-up and imports do not. The finished spans are exported
+before each window and none inside it (``QUIET_EXPORTS``): every variant's count leaves
+out the exporter's work, which the scheduler put inside a window or not.
 Instructions are not time (cache misses and branch mispredictions are not counted), so this
 complements the CPU time of ``run.py``.
 
