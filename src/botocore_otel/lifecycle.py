@@ -139,7 +139,6 @@ class Lifecycle:
                 elif "attempt" in outer.retries_context and not outer.ended:
                     # opened by the outer call's own instrumentation (its tracer and hooks)
                     parent = set_span_in_context(outer.span or outer.owner.open_early(outer), outer.parent)
-            get = context.get
             state = CallState(
                 self,
                 info,
@@ -147,9 +146,9 @@ class Lifecycle:
                 _time_ns(),
                 parent,
                 params,
-                get("client_region"),
+                context.get("client_region"),
                 context.setdefault("retries", {}),
-                get("client_config"),
+                context.get("client_config"),
             )
             state.nest_token = in_flight.set(state.ref)
             context[STATE_KEY] = state
