@@ -109,8 +109,8 @@ def _span(operation: str, shapes: dict[str, Any], with_attributes: bool = True) 
 
 
 _PARAMS: dict[str, dict[str, Any]] = {
-    "GetItem": {"TableName": "bench", "Key": {"id": {"S": "item-1"}}},
-    "SendMessage": {"QueueUrl": workload.QUEUE_URL, "MessageBody": workload.MESSAGE},
+    "GetItem": workload.GET_ITEM_PARAMS,
+    "SendMessage": workload.SEND_MESSAGE_PARAMS,
 }
 
 
@@ -188,7 +188,7 @@ def _headers(span: Any) -> Callable[[], None]:
 
 
 def _context_into_body(span: Any) -> Callable[[], None]:
-    body = json.dumps({"QueueUrl": workload.QUEUE_URL, "MessageBody": workload.MESSAGE}).encode()
+    body = json.dumps(workload.SEND_MESSAGE_PARAMS).encode()
 
     def one() -> None:
         trace_int, span_int, _, flags, _, _ = span.get_span_context()

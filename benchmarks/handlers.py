@@ -59,7 +59,7 @@ def _calls(sampled: bool) -> dict[str, Callable[[], Any]]:
     config = client.meta.config
 
     def objects() -> tuple[Any, ...]:
-        params = {"TableName": "bench", "Key": {"id": {"S": "item-1"}}}
+        params = {**workload.GET_ITEM_PARAMS}
         context = {"client_region": workload.REGION, "client_config": config, "has_streaming_input": False}
         request_headers = HeadersDict({"Content-Type": "application/x-amz-json-1.0"})
         request = AWSPreparedRequest("POST", _URL, request_headers, b"{}", False, context)
