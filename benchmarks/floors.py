@@ -44,7 +44,10 @@ written into a fresh ``HeadersDict``'s storage with shared keys (nothing to chec
 least any call pays; botocore-otel writes them the same way).
 
 A configuration's floor: dispatch + span (its sampling mode) + headers + one lean record
-(defaults) or the six records (``all``); SendMessage adds the context in the message.
+(defaults) or the six records (``all``); SendMessage adds the context in the message. Each
+probe is counted under the hash seeds of ``instructions.SEEDS`` (``--seeds``), one process per
+sampling mode and seed; the floor is their mean, and each seed's floor is set against the
+calls counted under the same seed (``run.py``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 import instructions  # benchmarks/, on sys.path as the script's folder
@@ -261,8 +265,13 @@ def probes(sampling: str) -> dict[str, Callable[[], Any]]:
     return {name: made[name] for name in probe_names(sampling)}
 
 
-def measure(calls: int, log: Any) -> dict[str, dict[str, float]]:
-    """sampling -> probe -> instructions per repetition (one callgrind process per sampling mode)."""
+Probes = dict[str, dict[str, float]]
+"""sampling -> probe -> instructions per repetition (one seed's, or their mean)"""
+
+
+def measure(calls: int, log: Any, seeds: Sequence[int] = instructions.SEEDS) -> instructions.PerSeed:
+    """sampling -> probe -> instructions per repetition under each seed (one callgrind process
+    per sampling mode and seed)."""
     groups = {
         sampling: (
             [str(HERE / "floors.py"), "--probes", sampling, "--calls", str(calls)],
@@ -271,9 +280,18 @@ def measure(calls: int, log: Any) -> dict[str, dict[str, float]]:
         for sampling in SAMPLING
     }
     merged = instructions.per_probe(
-        {s: (args, [f"{s}/{n}" for n in names]) for s, (args, names) in groups.items()}, calls, log
+        {s: (args, [f"{s}/{n}" for n in names]) for s, (args, names) in groups.items()}, calls, log, seeds
     )
     return {s: {n: merged[f"{s}/{n}"] for n in probe_names(s)} for s in SAMPLING}
+
+
+def at_seed(per_seed: instructions.PerSeed, index: int) -> Probes:
+    """The probes of the ``index``-th seed."""
+    return {s: {n: values[index] for n, values in probes.items()} for s, probes in per_seed.items()}
+
+
+def mean_over_seeds(per_seed: instructions.PerSeed) -> Probes:
+    return {s: {n: fmean(values) for n, values in probes.items()} for s, probes in per_seed.items()}
 
 
 def dispatch(recording: dict[str, float], operation: str) -> float:
@@ -281,7 +299,7 @@ def dispatch(recording: dict[str, float], operation: str) -> float:
     return recording[f"{operation}:emits-handled"] - recording[f"{operation}:emits"]
 
 
-def parts(per: dict[str, dict[str, float]], operation: str, config: str, sampling: str) -> dict[str, float]:
+def parts(per: Probes, operation: str, config: str, sampling: str) -> dict[str, float]:
     """The parts of one configuration's floor, in instructions, by name."""
     recording = per["recording"]
     found = {
@@ -298,15 +316,17 @@ def parts(per: dict[str, dict[str, float]], operation: str, config: str, samplin
     return found
 
 
-def floor(per: dict[str, dict[str, float]], operation: str, config: str, sampling: str) -> float:
+def floor(per: Probes, operation: str, config: str, sampling: str) -> float:
     return sum(parts(per, operation, config, sampling).values())
 
 
-def report_lines(per: dict[str, dict[str, float]], calls: int) -> list[str]:
+def report_lines(per: Probes, calls: int, seeds: int) -> list[str]:
+    """``per``: the mean over ``seeds`` hash seeds."""
     lines = [
         f"## Floors (callgrind, {calls} repetitions a probe; thousands of instructions)",
         "",
-        "What each part costs alone (`python benchmarks/floors.py`, method in its docstring).",
+        "What each part costs alone (`python benchmarks/floors.py`, method in its docstring), the "
+        f"mean over {seeds} hash seeds.",
         "",
         "| part | GetItem | SendMessage |",
         "|---|---|---|",
@@ -383,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="CPU time of each probe, no valgrind (CI)")
+    parser.add_argument("--seeds", default=",".join(map(str, instructions.SEEDS)), help="hash seeds")
     parser.add_argument("--probes", choices=SAMPLING, help=argparse.SUPPRESS)  # the child side
     parser.add_argument("--time", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -401,9 +422,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 1
-    per = measure(args.calls, sys.stderr)
-    print("\n".join(report_lines(per, args.calls)))
-    print("\nraw: " + json.dumps({s: {n: round(v) for n, v in p.items()} for s, p in per.items()}))
+    per_seed = measure(args.calls, sys.stderr, [int(seed) for seed in args.seeds.split(",")])
+    seeds = len(per_seed["recording"]["headers"])
+    print("\n".join(report_lines(mean_over_seeds(per_seed), args.calls, seeds)))
+    raw = {s: {n: [round(v) for v in values] for n, values in p.items()} for s, p in per_seed.items()}
+    print("\nraw, per seed: " + json.dumps(raw))
     return 0
 
 

@@ -14,6 +14,15 @@ out the exporter's work, which the scheduler put inside a window or not.
 Instructions are not time (cache misses and branch mispredictions are not counted), so this
 complements the CPU time of ``run.py``.
 
+Each variant is counted under several hash seeds (``SEEDS``, ``--seeds``), one process each,
+and a figure is their mean. One process's count is exact for its own memory layout only: the
+seed (string hashes, so every dict's probe sequence) and anything that shifts the heap (the
+environment's size, a module compiled in-process rather than read from its ``.pyc``) move
+CPython's own costs (allocator pools, dict probes, the type attribute cache, which is indexed
+by the addresses of interned names) by a few thousand instructions per call, in every variant
+and in bare botocore alike (2026-12-06: GetItem not sampled 2,824k to 2,828k in 14 processes
+of one seed; callgrind's per-function diff of two of them shows nothing else).
+
 Needs valgrind (its Debian package ships ``valgrind/callgrind.h``) and a C compiler.
 """
 
@@ -32,6 +41,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from statistics import fmean
 from typing import IO, Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
@@ -43,9 +53,13 @@ void benchmark_zero(void) { CALLGRIND_ZERO_STATS; }
 void benchmark_dump(void) { CALLGRIND_DUMP_STATS; }
 void benchmark_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
 """
+SEEDS = (0, 1, 2)
+"""The hash seeds a variant is counted under, one process each (see the module's doc)."""
 _SUMMARY = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
 _Key = TypeVar("_Key")
 _Counted = TypeVar("_Counted")
+PerSeed = dict[str, dict[str, list[float]]]
+"""variant (or sampling mode) -> operation (or probe) -> one count per seed, in ``SEEDS`` order"""
 
 
 def missing() -> str | None:
@@ -170,12 +184,15 @@ QUIET_EXPORTS = {
 }
 
 
-def clean_env() -> dict[str, str]:
-    """The workers' environment (``workload.worker_env``: hash seed 0), without metric
-    collection or span export during a window."""
+def clean_env(seed: int | None = None) -> dict[str, str]:
+    """The workers' environment (``workload.worker_env``: hash seed 0 unless ``seed``), without
+    metric collection or span export during a window."""
     from workload import worker_env
 
-    return {**worker_env(), **QUIET_EXPORTS}
+    env = {**worker_env(), **QUIET_EXPORTS}
+    if seed is not None:
+        env["PYTHONHASHSEED"] = str(seed)
+    return env
 
 
 def _export_queued_spans() -> None:
@@ -197,38 +214,56 @@ def _two_at_a_time(keys: Sequence[_Key], count: Callable[[_Key, Path], _Counted]
 
 
 def per_call(
-    variants: Sequence[str], operations: Sequence[str], calls: int, log: IO[str]
-) -> dict[str, dict[str, float]]:
-    """variant -> operation -> instructions per call: one valgrind process per variant, two at a time."""
-    env = clean_env()
+    variants: Sequence[str], operations: Sequence[str], calls: int, log: IO[str], seeds: Sequence[int] = SEEDS
+) -> PerSeed:
+    """variant -> operation -> instructions per call under each seed: one valgrind process per
+    variant and seed, two at a time."""
     script = str(HERE / "workload.py")
 
-    def one(variant: str, helper: Path) -> dict[str, float]:
+    def one(key: tuple[str, int], helper: Path) -> dict[str, float]:
+        variant, seed = key
         args = [script, variant, "--windows", ",".join(operations), str(calls)]
-        counted = per_window(args, operations, calls, env, helper)
-        print(f"  instructions of {variant} counted", file=log, flush=True)
+        counted = per_window(args, operations, calls, clean_env(seed), helper)
+        print(f"  instructions of {variant} counted (hash seed {seed})", file=log, flush=True)
         return counted
 
-    return dict(zip(variants, _two_at_a_time(variants, one), strict=True))
+    keys = [(variant, seed) for variant in variants for seed in seeds]
+    found = dict(zip(keys, _two_at_a_time(keys, one), strict=True))
+    return {v: {op: [found[v, seed][op] for seed in seeds] for op in operations} for v in variants}
 
 
 def per_probe(
-    script_args_by_group: Mapping[str, tuple[Sequence[str], Sequence[str]]], calls: int, log: IO[str]
-) -> dict[str, float]:
-    """For floors.py: group -> (script arguments, probe names in window order); all probes'
-    instructions per repetition, one valgrind process per group, two at a time."""
-    env = clean_env()
+    script_args_by_group: Mapping[str, tuple[Sequence[str], Sequence[str]]],
+    calls: int,
+    log: IO[str],
+    seeds: Sequence[int] = SEEDS,
+) -> dict[str, list[float]]:
+    """For floors.py: group -> (script arguments, probe names in window order); every probe's
+    instructions per repetition under each seed, one valgrind process per group and seed."""
 
-    def one(group: str, helper: Path) -> dict[str, float]:
+    def one(key: tuple[str, int], helper: Path) -> dict[str, float]:
+        group, seed = key
         args, names = script_args_by_group[group]
-        counted = per_window(args, names, calls, env, helper)
-        print(f"  probes of {group} counted", file=log, flush=True)
+        counted = per_window(args, names, calls, clean_env(seed), helper)
+        print(f"  probes of {group} counted (hash seed {seed})", file=log, flush=True)
         return counted
 
-    merged: dict[str, float] = {}
-    for counted in _two_at_a_time(list(script_args_by_group), one):
-        merged.update(counted)
+    keys = [(group, seed) for group in script_args_by_group for seed in seeds]
+    merged: dict[str, list[float]] = {}
+    for counted in _two_at_a_time(keys, one):  # in keys order: a group's seeds in SEEDS order
+        for name, value in counted.items():
+            merged.setdefault(name, []).append(value)
     return merged
+
+
+def added(counts: PerSeed, variant: str, operation: str) -> list[float]:
+    """Instructions ``variant`` adds over bare botocore, under each seed (bare's of the same seed)."""
+    return [v - b for v, b in zip(counts[variant][operation], counts["bare"][operation], strict=True)]
+
+
+def spread(values: Sequence[float]) -> str:
+    """`` (LOW to HIGH)``: the lowest and highest seed's, in thousands, or nothing for one seed."""
+    return f" ({min(values) / 1e3:.0f} to {max(values) / 1e3:.0f})" if len(values) > 1 else ""
 
 
 COUNTED_PART = (
@@ -253,33 +288,35 @@ def per_script(scripts: Mapping[str, str], log: IO[str]) -> dict[str, float]:
     return dict(zip(scripts, _two_at_a_time(list(scripts), one), strict=True))
 
 
-def report_lines(counts: dict[str, dict[str, float]], labels: dict[str, str], calls: int) -> list[str]:
+def report_lines(counts: PerSeed, labels: dict[str, str], calls: int) -> list[str]:
     from workload import official_counterpart
 
     operations = list(next(iter(counts.values())))
+    seeds = len(counts["bare"][operations[0]])
     lines = [
         "",
         f"## Instructions per call, every variant (callgrind, {calls} calls a window)",
         "",
-        "Thousands of instructions added over bare botocore; in parentheses the ratio to the "
-        "official package in the same sampling mode.",
+        f"Thousands of instructions added over bare botocore, the mean over {seeds} hash seeds "
+        "(in brackets, the lowest and highest seed's); then the ratio to the official package in "
+        "the same sampling mode.",
         "",
         "| variant | " + " | ".join(operations) + " |",
         "|" + "---|" * (len(operations) + 1),
         "| bare botocore (absolute) | "
-        + " | ".join(f"{counts['bare'][op] / 1e3:.0f}k" for op in operations)
+        + " | ".join(f"{fmean(counts['bare'][op]) / 1e3:.0f}k" for op in operations)
         + " |",
     ]
-    for variant, by_op in counts.items():
+    for variant in counts:
         if variant == "bare":
             continue
         cells = []
         for op in operations:
-            added = by_op[op] - counts["bare"][op]
-            cell = f"+{added / 1e3:.0f}k"
+            per_seed = added(counts, variant, op)
+            cell = f"+{fmean(per_seed) / 1e3:.0f}k{spread(per_seed)}"
             official = official_counterpart(variant)
             if official in counts and not variant.startswith("official"):
-                cell += f" ({added / (counts[official][op] - counts['bare'][op]):.2f}x)"
+                cell += f" {fmean(per_seed) / fmean(added(counts, official, op)):.2f}x"
             cells.append(cell)
         lines.append(f"| {labels.get(variant, variant)} | " + " | ".join(cells) + " |")
     return lines
@@ -294,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--ops", default=",".join(OPERATIONS))
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="hash seeds, one process each")
     args = parser.parse_args(argv)
     problem = missing()
     if problem:
@@ -301,7 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     variants = args.variants.split(",")
     variants = variants if "bare" in variants else ["bare", *variants]
-    counts = per_call(variants, args.ops.split(","), args.calls, sys.stderr)
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    counts = per_call(variants, args.ops.split(","), args.calls, sys.stderr, seeds)
     print("\n".join(report_lines(counts, LABELS, args.calls)))
     return 0
 

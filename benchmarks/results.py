@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import floors  # benchmarks/, on sys.path as the script's folder
 import instructions
+from instructions import PerSeed
 from targets import headline_lines, target_lines
 from workload import OPERATIONS, official_counterpart
 
@@ -51,10 +52,10 @@ class Results:
     # package -> instructions of import plus instrument(), preloaded (callgrind)
     import_instructions: dict[str, float] = field(default_factory=dict)
     rss: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
-    # variant -> operation -> instructions per call (callgrind)
-    instructions: dict[str, dict[str, float]] = field(default_factory=dict)
-    # sampling -> probe -> instructions per repetition (floors.py)
-    floors: dict[str, dict[str, float]] = field(default_factory=dict)
+    # variant -> operation -> instructions per call under each hash seed (callgrind)
+    instructions: PerSeed = field(default_factory=dict)
+    # sampling -> probe -> instructions per repetition under each hash seed (floors.py)
+    floors: PerSeed = field(default_factory=dict)
     window_calls: int = 0
     minutes: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -76,10 +77,15 @@ class Results:
     def median_us(self, variant: str, operation: str) -> float:
         return statistics.median(self.samples[variant][operation]) * 1e6
 
-    def added_instructions(self, variant: str, operation: str) -> float | None:
+    def added_per_seed(self, variant: str, operation: str) -> list[float] | None:
         if variant not in self.instructions or "bare" not in self.instructions:
             return None
-        return self.instructions[variant][operation] - self.instructions["bare"][operation]
+        return instructions.added(self.instructions, variant, operation)
+
+    def added_instructions(self, variant: str, operation: str) -> float | None:
+        """The mean over the seeds."""
+        per_seed = self.added_per_seed(variant, operation)
+        return None if per_seed is None else statistics.fmean(per_seed)
 
     def added_us(self, variant: str, operation: str) -> float | None:
         if variant not in self.samples or operation not in self.samples[variant]:
@@ -87,9 +93,21 @@ class Results:
         return self.overhead_us(variant, operation)
 
     def floor(self, operation: str, config: str, sampling: str) -> float | None:
+        """The mean over the seeds."""
         if not self.floors:
             return None
-        return floors.floor(self.floors, operation, config, sampling)
+        return floors.floor(floors.mean_over_seeds(self.floors), operation, config, sampling)
+
+    def floor_ratios(self, variant: str, operation: str, config: str, sampling: str) -> list[float] | None:
+        """Each seed's instructions added over its floor under the same seed (None unless both
+        were counted under the same number of seeds)."""
+        added = self.added_per_seed(variant, operation)
+        if added is None or not self.floors or len(self.floors["recording"]["headers"]) != len(added):
+            return None
+        return [
+            a / floors.floor(floors.at_seed(self.floors, i), operation, config, sampling)
+            for i, a in enumerate(added)
+        ]
 
     def median_import_ms(self, package: str, kind: str) -> float | None:
         runs = self.imports.get(package, {}).get(kind)
@@ -270,7 +288,9 @@ def report(results: Results, command: str) -> str:
     if results.instructions:
         lines += instructions.report_lines(results.instructions, LABELS, results.window_calls)
     if results.floors:
-        lines += ["", *floors.report_lines(results.floors, results.window_calls)]
+        seeds = len(results.floors["recording"]["headers"])
+        mean = floors.mean_over_seeds(results.floors)
+        lines += ["", *floors.report_lines(mean, results.window_calls, seeds)]
     if results.imports:
         lines += _import_lines(results)
     if results.rss:

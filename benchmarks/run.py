@@ -8,7 +8,7 @@ OpenTelemetry SDK setup; responses are answered in-process by a before-send hand
 the client still serializes, signs and parses. Variants are interleaved, one worker at a
 time, in rounds; the figure for each is the median over rounds of its CPU time per call
 (``time.process_time``, the process's export threads included) minus bare botocore's in
-the same round. Then: instructions per call under callgrind (``instructions.py``), the
+the same round. Then: instructions per call under callgrind, under three hash seeds (``instructions.py``), the
 floors of each configuration (``floors.py``), import plus ``instrument()`` time in fresh
 interpreters, and RSS over many calls. The official package
 (``opentelemetry-instrumentation-botocore``, in the ``bench`` extra) is left out, with a
@@ -250,6 +250,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--imports", type=int, help="fresh interpreters per import figure (9; quick 3)")
     parser.add_argument("--variants", help="comma-separated subset of the variants (bare is always in)")
     parser.add_argument(
+        "--seeds",
+        default=",".join(map(str, instructions.SEEDS)),
+        help="hash seeds of the instruction counts and floors, one process each (default 0,1,2)",
+    )
+    parser.add_argument(
         "--parts",
         help=f"comma-separated, of {','.join(PARTS)} (default: all; quick: no instructions, no floors)",
     )
@@ -264,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window_calls = args.window_calls or 500
     rss_calls = args.rss_calls if args.rss_calls is not None else (8000 if args.quick else 200_000)
     repeat = args.imports or (3 if args.quick else 9)
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     output = args.output or (None if args.quick else HERE / "RESULTS.md")
     log = sys.stderr
 
@@ -306,10 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.variants and _official_installed():
             counted += [v for v in EXTRA_VARIANTS if v.endswith(IN_REQUEST)]
         print(f"instructions: callgrind, {window_calls} calls a window, {', '.join(counted)}", file=log)
-        results.instructions = instructions.per_call(counted, ("GetItem", "SendMessage"), window_calls, log)
+        results.instructions = instructions.per_call(
+            counted, ("GetItem", "SendMessage"), window_calls, log, seeds
+        )
     if "floors" in parts and not problem:
         print(f"floors: callgrind, {window_calls} repetitions a probe", file=log)
-        results.floors = floors.measure(window_calls, log)
+        results.floors = floors.measure(window_calls, log, seeds)
     if "imports" in parts:
         packages = [p for p in _INSTRUMENT if p != "official" or "official" in variants]
         print(f"import + instrument(): {repeat} fresh interpreters each", file=log)

@@ -7,6 +7,8 @@ import statistics
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import instructions  # benchmarks/, on sys.path as the script's folder
+
 if TYPE_CHECKING:
     from results import Results
 
@@ -49,6 +51,20 @@ def _us(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}"
 
 
+def _ratio_range(ratio: float | None, per_seed: list[float] | None) -> str:
+    """The ratio of the means, then the lowest and highest seed's when there are several."""
+    if ratio is None:
+        return "-"
+    if not per_seed or len(per_seed) < 2:
+        return _x(ratio)
+    return f"{_x(ratio)} ({min(per_seed):.2f} to {max(per_seed):.2f})"
+
+
+def _added(results: Results, variant: str, op: str) -> str:
+    per_seed = results.added_per_seed(variant, op)
+    return "-" if per_seed is None else _k(statistics.fmean(per_seed)) + instructions.spread(per_seed)
+
+
 def _verdict(value: float | None, target: float) -> str:
     if value is None:
         return "not measured"
@@ -60,9 +76,11 @@ def _verdict(value: float | None, target: float) -> str:
 def headline_lines(results: Results) -> list[str]:
     if not (results.instructions or results.samples):
         return []
+    seeds = len(next(iter(results.instructions.values()))["GetItem"]) if results.instructions else 0
     counted = (
-        f"Instructions: callgrind, {results.window_calls} calls a window (deterministic; the targets "
-        "are set on them)."
+        f"Instructions: callgrind, {results.window_calls} calls a window, the mean over {seeds} hash "
+        "seeds (one process each; in brackets, the lowest and highest seed's: a process's memory "
+        "layout moves CPython's own costs, see `instructions.py`); the targets are set on them."
         if results.instructions
         else "Instructions and floors: not measured in this run (`--quick`, or no valgrind)."
     )
@@ -85,23 +103,26 @@ def headline_lines(results: Results) -> list[str]:
                 results.added_instructions(OFFICIAL[sampling], op),
             )
             floor = results.floor(op, config, sampling)
+            to_floor = _ratio_range(_ratio(ours, floor), results.floor_ratios(variant, op, config, sampling))
             cpu, cpu_official = results.added_us(variant, op), results.added_us(OFFICIAL[sampling], op)
             cells = [
                 op,
                 config,
                 SAMPLING_TITLES[sampling],
-                _k(ours),
-                _k(theirs),
+                _added(results, variant, op),
+                _added(results, OFFICIAL[sampling], op),
                 _x(_ratio(ours, theirs)),
                 _k(floor, sign=""),
-                _x(_ratio(ours, floor)),
+                to_floor,
                 _us(cpu),
                 _us(cpu_official),
                 _x(_ratio(cpu, cpu_official)),
             ]
             lines.append("| " + " | ".join(cells) + " |")
     if "bare" in results.instructions:
-        bare = ", ".join(f"{op} {results.instructions['bare'][op] / 1e6:.2f}M" for op in HEADLINE_OPS)
+        bare = ", ".join(
+            f"{op} {statistics.fmean(results.instructions['bare'][op]) / 1e6:.2f}M" for op in HEADLINE_OPS
+        )
         lines += ["", f"Bare botocore, instructions per call: {bare}."]
     return lines + _in_request_lines(results)
 
@@ -159,14 +180,18 @@ def target_lines(results: Results) -> list[str]:
         if official is not None and floor is not None and target * official < floor:
             allowed = _k(target * official, "")
             verdict += f" (allowed {allowed} is under the floor, {_k(floor, '')}: unreachable)"
-        row(f"{op}, {SAMPLING_TITLES[sampling]}: <= {target}x the official package", _x(ratio), verdict)
+        ours_s, theirs_s = results.added_per_seed(variant, op), results.added_per_seed(OFFICIAL[sampling], op)
+        per_seed = [a / b for a, b in zip(ours_s, theirs_s, strict=True)] if ours_s and theirs_s else None
+        title = f"{op}, {SAMPLING_TITLES[sampling]}: <= {target}x the official package"
+        row(title, _ratio_range(ratio, per_seed), verdict)
     for op in HEADLINE_OPS:
         for sampling in ("recording", "unsampled"):
             variant = CONFIG_VARIANTS[("defaults", sampling)]
             ratio = _ratio(results.added_instructions(variant, op), results.floor(op, "defaults", sampling))
+            per_seed = results.floor_ratios(variant, op, "defaults", sampling)
             row(
                 f"{op}, {SAMPLING_TITLES[sampling]}: within {VS_FLOOR}x of its floor",
-                _x(ratio),
+                _ratio_range(ratio, per_seed),
                 _verdict(ratio, VS_FLOOR),
             )
     _import_row(results, row)
