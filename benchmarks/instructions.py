@@ -17,11 +17,12 @@ complements the CPU time of ``run.py``.
 Each variant is counted under several hash seeds (``SEEDS``, ``--seeds``), one process each,
 and a figure is their mean. One process's count is exact for its own memory layout only: the
 seed (string hashes, so every dict's probe sequence) and anything that shifts the heap (the
-environment's size, a module compiled in-process rather than read from its ``.pyc``) move
-CPython's own costs (allocator pools, dict probes, the type attribute cache, which is indexed
-by the addresses of interned names) by a few thousand instructions per call, in every variant
-and in bare botocore alike (2026-12-06: GetItem not sampled 2,824k to 2,828k in 14 processes
-of one seed; callgrind's per-function diff of two of them shows nothing else).
+environment's size, a module compiled in-process rather than read from its ``.pyc``, what
+else the process set up) move CPython's own costs (allocator pools, dict probes, the type
+attribute cache, which is indexed by the addresses of interned names) by a few thousand
+instructions per call, in every variant and in bare botocore alike (2026-12-06: GetItem not
+sampled 2,824k to 2,828k in 14 processes of one seed; callgrind's per-function diff of two
+of them shows nothing else).
 
 Needs valgrind (its Debian package ships ``valgrind/callgrind.h``) and a C compiler.
 """
