@@ -403,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="CPU time of each probe, no valgrind (CI)")
-    parser.add_argument("--seeds", default=",".join(map(str, instructions.SEEDS)), help="hash seeds")
+    instructions.add_seeds_option(parser)
     parser.add_argument("--probes", choices=SAMPLING, help=argparse.SUPPRESS)  # the child side
     parser.add_argument("--time", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -422,9 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 1
-    per_seed = measure(args.calls, sys.stderr, [int(seed) for seed in args.seeds.split(",")])
-    seeds = len(per_seed["recording"]["headers"])
-    print("\n".join(report_lines(mean_over_seeds(per_seed), args.calls, seeds)))
+    per_seed = measure(args.calls, sys.stderr, args.seeds)
+    print("\n".join(report_lines(mean_over_seeds(per_seed), args.calls, len(args.seeds))))
     raw = {s: {n: [round(v) for v in values] for n, values in p.items()} for s, p in per_seed.items()}
     print("\nraw, per seed: " + json.dumps(raw))
     return 0

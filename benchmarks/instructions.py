@@ -257,6 +257,16 @@ def per_probe(
     return merged
 
 
+def add_seeds_option(parser: argparse.ArgumentParser) -> None:
+    """``--seeds 0,1,2``: parsed into a list of ints, ``SEEDS`` by default."""
+    parser.add_argument(
+        "--seeds",
+        type=lambda text: [int(seed) for seed in text.split(",")],
+        default=list(SEEDS),
+        help=f"hash seeds of the instruction counts, one process each (default {','.join(map(str, SEEDS))})",
+    )
+
+
 def added(counts: PerSeed, variant: str, operation: str) -> list[float]:
     """Instructions ``variant`` adds over bare botocore, under each seed (bare's of the same seed)."""
     return [v - b for v, b in zip(counts[variant][operation], counts["bare"][operation], strict=True)]
@@ -332,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--ops", default=",".join(OPERATIONS))
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="hash seeds, one process each")
+    add_seeds_option(parser)
     args = parser.parse_args(argv)
     problem = missing()
     if problem:
@@ -340,8 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     variants = args.variants.split(",")
     variants = variants if "bare" in variants else ["bare", *variants]
-    seeds = [int(seed) for seed in args.seeds.split(",")]
-    counts = per_call(variants, args.ops.split(","), args.calls, sys.stderr, seeds)
+    counts = per_call(variants, args.ops.split(","), args.calls, sys.stderr, args.seeds)
     print("\n".join(report_lines(counts, LABELS, args.calls)))
     return 0
 

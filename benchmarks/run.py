@@ -8,9 +8,9 @@ OpenTelemetry SDK setup; responses are answered in-process by a before-send hand
 the client still serializes, signs and parses. Variants are interleaved, one worker at a
 time, in rounds; the figure for each is the median over rounds of its CPU time per call
 (``time.process_time``, the process's export threads included) minus bare botocore's in
-the same round. Then: instructions per call under callgrind, under three hash seeds (``instructions.py``), the
-floors of each configuration (``floors.py``), import plus ``instrument()`` time in fresh
-interpreters, and RSS over many calls. The official package
+the same round. Then: instructions per call under callgrind, under three hash seeds
+(``instructions.py``), the floors of each configuration (``floors.py``), import plus
+``instrument()`` time in fresh interpreters, and RSS over many calls. The official package
 (``opentelemetry-instrumentation-botocore``, in the ``bench`` extra) is left out, with a
 note, when it is not installed.
 
@@ -249,11 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rss-calls", type=int, help="calls of the RSS run (200000; quick 8000)")
     parser.add_argument("--imports", type=int, help="fresh interpreters per import figure (9; quick 3)")
     parser.add_argument("--variants", help="comma-separated subset of the variants (bare is always in)")
-    parser.add_argument(
-        "--seeds",
-        default=",".join(map(str, instructions.SEEDS)),
-        help="hash seeds of the instruction counts and floors, one process each (default 0,1,2)",
-    )
+    instructions.add_seeds_option(parser)
     parser.add_argument(
         "--parts",
         help=f"comma-separated, of {','.join(PARTS)} (default: all; quick: no instructions, no floors)",
@@ -269,7 +265,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     window_calls = args.window_calls or 500
     rss_calls = args.rss_calls if args.rss_calls is not None else (8000 if args.quick else 200_000)
     repeat = args.imports or (3 if args.quick else 9)
-    seeds = [int(seed) for seed in args.seeds.split(",")]
     output = args.output or (None if args.quick else HERE / "RESULTS.md")
     log = sys.stderr
 
@@ -313,11 +308,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             counted += [v for v in EXTRA_VARIANTS if v.endswith(IN_REQUEST)]
         print(f"instructions: callgrind, {window_calls} calls a window, {', '.join(counted)}", file=log)
         results.instructions = instructions.per_call(
-            counted, ("GetItem", "SendMessage"), window_calls, log, seeds
+            counted, ("GetItem", "SendMessage"), window_calls, log, args.seeds
         )
     if "floors" in parts and not problem:
         print(f"floors: callgrind, {window_calls} repetitions a probe", file=log)
-        results.floors = floors.measure(window_calls, log, seeds)
+        results.floors = floors.measure(window_calls, log, args.seeds)
     if "imports" in parts:
         packages = [p for p in _INSTRUMENT if p != "official" or "official" in variants]
         print(f"import + instrument(): {repeat} fresh interpreters each", file=log)
