@@ -76,7 +76,7 @@ def _verdict(value: float | None, target: float) -> str:
 def headline_lines(results: Results) -> list[str]:
     if not (results.instructions or results.samples):
         return []
-    seeds = len(next(iter(results.instructions.values()))["GetItem"]) if results.instructions else 0
+    seeds = len(results.instructions["bare"]["GetItem"]) if results.instructions else 0
     counted = (
         f"Instructions: callgrind, {results.window_calls} calls a window, the mean over {seeds} hash "
         "seeds (one process each; in brackets, the lowest and highest seed's: a process's memory "
