@@ -220,17 +220,15 @@ def per_call(
     """variant -> operation -> instructions per call under each seed: one valgrind process per
     variant and seed, two at a time."""
     script = str(HERE / "workload.py")
-
-    def one(key: tuple[str, int], helper: Path) -> dict[str, float]:
-        variant, seed = key
-        args = [script, variant, "--windows", ",".join(operations), str(calls)]
-        counted = per_window(args, operations, calls, clean_env(seed), helper)
-        print(f"  instructions of {variant} counted (hash seed {seed})", file=log, flush=True)
-        return counted
-
-    keys = [(variant, seed) for variant in variants for seed in seeds]
-    found = dict(zip(keys, _two_at_a_time(keys, one), strict=True))
-    return {v: {op: [found[v, seed][op] for seed in seeds] for op in operations} for v in variants}
+    groups = {
+        variant: (
+            [script, variant, "--windows", ",".join(operations), str(calls)],
+            [f"{variant}/{op}" for op in operations],
+        )
+        for variant in variants
+    }
+    merged = per_probe(groups, calls, log, seeds)
+    return {v: {op: merged[f"{v}/{op}"] for op in operations} for v in variants}
 
 
 def per_probe(
@@ -239,14 +237,15 @@ def per_probe(
     log: IO[str],
     seeds: Sequence[int] = SEEDS,
 ) -> dict[str, list[float]]:
-    """For floors.py: group -> (script arguments, probe names in window order); every probe's
-    instructions per repetition under each seed, one valgrind process per group and seed."""
+    """group -> (script arguments, window names in order, unique across groups); each window's
+    instructions per repetition under each seed, one valgrind process per group and seed, two
+    at a time (``per_call``, and floors.py's probes)."""
 
     def one(key: tuple[str, int], helper: Path) -> dict[str, float]:
         group, seed = key
         args, names = script_args_by_group[group]
         counted = per_window(args, names, calls, clean_env(seed), helper)
-        print(f"  probes of {group} counted (hash seed {seed})", file=log, flush=True)
+        print(f"  windows of {group} counted (hash seed {seed})", file=log, flush=True)
         return counted
 
     keys = [(group, seed) for group in script_args_by_group for seed in seeds]
