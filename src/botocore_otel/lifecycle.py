@@ -47,7 +47,7 @@ _time_ns = time.time_ns
 # Both hold weak references: an abandoned call must not be kept alive by them.
 _handoff: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_handoff", default=None)
 # The call whose attempt is between before-send and response-received on this thread or
-# task: before-parse and the synthetic responder get no request context of their own.
+# task: before-parse gets no request context of its own.
 _sending: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_sending", default=None)
 _SKIPPED: Any = object()
 
@@ -102,9 +102,9 @@ class Lifecycle:
         self._injector = HeaderInjector(baggage=settings.baggage) if settings.propagate else None
         self._synthetic = settings.synthetic
         self._attempt_spans = settings.attempt_spans
-        # before-parse (phases) and the synthetic responder find the sending call through
-        # _sending; without them, setting it would be work for nobody.
-        self._track_sending = settings.synthetic is not None or "phases" in settings.metrics
+        # before-parse (phases) finds the sending call through _sending; without the phases,
+        # setting it would be work for nobody.
+        self._track_sending = "phases" in settings.metrics
         self.infos: dict[str, OperationInfo] = {} if infos is None else infos
 
     # -- call start ---------------------------------------------------------------

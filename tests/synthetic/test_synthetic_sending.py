@@ -207,3 +207,39 @@ def test_a_call_without_a_span_is_still_answered(
     assert server.received == []
     assert result["Item"] == {"k": {"S": "synthetic"}}
     assert telemetry.aws_spans() == []
+
+
+# -- 4. the retries of a synthetic answer ---------------------------------------------------------
+@pytest.mark.parametrize("how", ["traced", "skipped-service"])
+def test_the_retries_of_a_synthetic_throttle_are_answered_by_the_same_rule(
+    how: str, server: ScriptedServer, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.retries.standard import ExponentialBackoff
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)  # no backoff
+    # rate 0: only the reservoir selects, one call a second. A retry drawn anew would find it
+    # spent and go to the endpoint, which answers 200.
+    throttle = {"error": {"code": "ThrottlingException", "status": 400}}
+    rules = [
+        {
+            "name": "throttled",
+            "match": "dynamodb.GetItem",
+            "rate": 0.0,
+            "fixed_target": 1,
+            "response": throttle,
+        }
+    ]
+    session = boto3.session.Session()
+    skip = {"skip_services": "dynamodb"} if how == "skipped-service" else {}
+    Instrumentor().instrument(session, synthetic=rules, **skip, **telemetry.providers)
+    try:
+        ddb = client_for(session, "dynamodb", server.url, attempts=3)
+        with pytest.raises(ClientError) as raised:
+            ddb.get_item(TableName="tbl", Key={"k": {"S": "v"}})
+    finally:
+        Instrumentor().uninstrument(session)
+    assert server.received == []
+    response = raised.value.response
+    assert response["Error"]["Code"] == "ThrottlingException"
+    assert response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert response["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "throttled"

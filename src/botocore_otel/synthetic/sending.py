@@ -11,7 +11,9 @@ latency is waited. A call answered earlier costs a rule lookup and one rate draw
 
 A call a rule selected never reaches AWS: if its answer cannot be built, botocore gets a
 ``ClientError`` (code ``BotocoreOtelSyntheticError``, HTTP 500, a message naming the rule
-and the cause) raised while it reads the response, after the attempt: not retried.
+and the cause) raised while it reads the response, after the attempt: not retried. A call
+whose synthetic answer was a throttle or a 5xx, which botocore retries, is answered by the
+same rule on every retry, without a new draw (``_ANSWERED_KEY``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from botocore.exceptions import ClientError
 from opentelemetry import trace
 
 from botocore_otel.errors import report
-from botocore_otel.lifecycle import SYNTHETIC_HEADER, _sending_state
+from botocore_otel.lifecycle import SYNTHETIC_HEADER
 from botocore_otel.state import STATE_KEY, is_async_config
 from botocore_otel.synthetic.responses import new_request_id
 
@@ -46,9 +48,12 @@ _async_delay: ContextVar[float] = ContextVar("botocore_otel_synthetic_delay", de
 # A call the lifecycle does not track (its service skipped, instrumentation suppressed) is
 # still answered: provide-client-params notes what the responder needs in the call's context.
 _UNTRACKED_KEY = "botocore_otel.synthetic"
+# In the call's context once a synthetic answer was used for one of its attempts: the rule's
+# name. Its retries are answered again, never drawn anew (a draw could send one to AWS).
+_ANSWERED_KEY = "botocore_otel.synthetic.answered"
 # botocore before ~1.43.70: the prepared request has no context; the last request-created
-# handler hands the note to before-send (nothing runs between them), as the lifecycle does.
-_untracked_handoff: ContextVar[tuple[Any, Any, bool] | None] = ContextVar(
+# handler hands the call's context to before-send (nothing runs between them).
+_context_handoff: ContextVar[dict[str, Any] | None] = ContextVar(
     "botocore_otel_synthetic_handoff", default=None
 )
 
@@ -95,15 +100,14 @@ class SyntheticSender:
             ("before-send", self.on_before_send, "last", "botocore_otel.on_synthetic_send"),
             ("before-parse", self.on_before_parse, "first", "botocore_otel.on_synthetic_parse"),
         ]
-        if not requests_carry_context:  # older botocore: see _untracked_handoff
+        if not requests_carry_context:  # older botocore: see _context_handoff
             handlers.append(
                 ("request-created", self.on_request_created, "last", "botocore_otel.on_synthetic_request")
             )
         return handlers
 
     def on_request_created(self, request: Any, **_: Any) -> None:
-        context = getattr(request, "context", None)
-        _untracked_handoff.set(context.get(_UNTRACKED_KEY) if context else None)
+        _context_handoff.set(getattr(request, "context", None))
 
     def on_call(self, model: Any, params: Any, context: dict[str, Any], **_: Any) -> None:
         if STATE_KEY not in context and self._lifecycle.enabled:
@@ -116,12 +120,13 @@ class SyntheticSender:
         if not self._lifecycle.enabled:
             return None
         try:
-            context = getattr(request, "context", None)
-            if context:  # botocore >= ~1.43.70: the call's own context dict
-                state, untracked = context.get(STATE_KEY), context.get(_UNTRACKED_KEY)
-            else:
-                state, untracked = _sending_state(), _untracked_handoff.get()
-                _untracked_handoff.set(None)
+            context = getattr(request, "context", None)  # botocore >= ~1.43.70
+            if not context:
+                context = _context_handoff.get()
+                _context_handoff.set(None)
+                if not context:
+                    return None
+            state, untracked = context.get(STATE_KEY), context.get(_UNTRACKED_KEY)
             if state is None or state.ended:
                 state = None
                 if untracked is None:
@@ -134,17 +139,21 @@ class SyntheticSender:
                 service_key = state.info.service_key
                 span = state.span
                 trace_id = span.get_span_context().trace_id if span is not None else 0
-            pending = self._responder.select(service_key, model, params, trace_id, is_async=is_async)
+            answered = _ANSWERED_KEY in context
+            pending = self._responder.select(service_key, model, params, trace_id, is_async, answered)
         except Exception as error:
             report("choosing a synthetic answer", error)
             return None
         if pending is None:
             return None
         ref = state.ref if state is not None else None
-        return DeferredResponse(lambda: self._answer(pending, ref() if ref is not None else None))
+        return DeferredResponse(lambda: self._answer(pending, ref() if ref is not None else None, context))
 
-    def _answer(self, pending: PendingAnswer, state: CallState | None) -> AWSResponse:
+    def _answer(
+        self, pending: PendingAnswer, state: CallState | None, context: dict[str, Any]
+    ) -> AWSResponse:
         """Runs when botocore reads the response: this call is answered by us."""
+        context[_ANSWERED_KEY] = pending.rule.name
         try:
             answer = pending.build()
             answer.response.headers[SYNTHETIC_HEADER] = answer.rule_name
