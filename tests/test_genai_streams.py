@@ -162,3 +162,63 @@ def test_aiobotocore_streams_and_body_end_when_read() -> None:
         assert span.attributes["gen_ai.usage.output_tokens"] == 17
         assert span.attributes["gen_ai.usage.input_tokens"] == 12
     assert "gen_ai.response.time_to_first_chunk" in spans[1].attributes
+
+
+async def _read_every_way(body: Any, how: str) -> bytes:
+    """An aiobotocore InvokeModel body read the way an application may read it."""
+    if how == "read":
+        data: bytes = await body.read()
+        return data
+    if how == "async for":
+        return b"".join([chunk async for chunk in body])
+    if how == "iter_chunks":
+        return b"".join([chunk async for chunk in body.iter_chunks(7)])
+    if how == "iter_lines":
+        return b"\n".join([line async for line in body.iter_lines(keepends=False)])
+    if how == "readlines":
+        return b"".join(await body.readlines())
+    if how == "readinto":
+        out, buffer = bytearray(), bytearray(5)
+        while count := await body.readinto(buffer):
+            out += buffer[:count]
+        return bytes(out)
+    assert how == "async with"
+    async with body as entered:
+        return b"".join([chunk async for chunk in entered])
+
+
+async def _aio_invoke(url: str, telemetry: Telemetry | None, how: str) -> tuple[bytes, int]:
+    """The body's bytes, and the spans ended before the application read it."""
+    session = get_session()
+    if telemetry is not None:
+        Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        async with session.create_client(
+            "bedrock-runtime",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ) as client:
+            answer = await client.invoke_model(modelId=CLAUDE, body=BODY)
+            ended_before = len(telemetry.spans()) if telemetry is not None else 0
+            return await _read_every_way(answer["body"], how), ended_before
+    finally:
+        if telemetry is not None:
+            Instrumentor().uninstrument(session)
+
+
+@pytest.mark.parametrize(
+    "how", ["read", "async for", "iter_chunks", "iter_lines", "readlines", "readinto", "async with"]
+)
+def test_an_aiobotocore_body_reads_as_without_us_every_way_and_its_span_ends_when_read(how: str) -> None:
+    telemetry = Telemetry()
+    with BedrockServer(lambda _: Reply(output_tokens=17)) as server:
+        plain, _ = asyncio.run(_aio_invoke(server.url, None, how))
+        observed, ended_before = asyncio.run(_aio_invoke(server.url, telemetry, how))
+    assert observed == plain
+    assert json.loads(plain)["usage"]["output_tokens"] == 17
+    assert ended_before == 0
+    (span,) = telemetry.spans()
+    assert span.attributes["gen_ai.usage.output_tokens"] == 17
+    assert span.status.status_code == StatusCode.UNSET

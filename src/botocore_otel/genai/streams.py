@@ -156,12 +156,21 @@ class AsyncEventStreamProxy(EventStreamProxy):
 
 
 class AsyncBodyProxy(_Proxy):
-    """aiobotocore's InvokeModel ``StreamingBody``: the call ends once the body is read."""
+    """aiobotocore's InvokeModel ``StreamingBody``: the call ends once the body is read.
+
+    Every way of reading it comes down to ``read`` or ``readinto``. aiobotocore's own helpers
+    (``async for``, ``iter_chunks``, ``iter_lines``, ``readlines``, ``async with``) run bound
+    to this proxy (``_own``), so the reads they make are the proxy's: the proxy defines them,
+    because Python looks special methods up on the type, and ``async for`` would fail."""
 
     def __init__(self, body: Any, end: CallEnd) -> None:
         super().__init__(body)
         self._self_end = end
         self._self_data: list[bytes] = []
+
+    def _own(self, name: str) -> Any:
+        """The body's method ``name``, bound to this proxy."""
+        return getattr(type(self.__wrapped__), name).__get__(self)
 
     async def read(self, amt: int | None = None) -> bytes:
         try:
@@ -173,6 +182,49 @@ class AsyncBodyProxy(_Proxy):
         if amt is None or not data:
             self._self_end.read_body(b"".join(self._self_data))
         return data
+
+    async def readinto(self, buffer: Any) -> int:
+        try:
+            count: int = await self.__wrapped__.readinto(buffer)
+        except Exception as error:
+            self._self_end.failed(error)
+            raise
+        if count:
+            self._self_data.append(bytes(memoryview(buffer)[:count]))
+        elif len(buffer):
+            self._self_end.read_body(b"".join(self._self_data))
+        return count
+
+    def __aiter__(self) -> Any:
+        return self._own("__aiter__")()
+
+    async def __anext__(self) -> bytes:
+        chunk: bytes = await self._own("__anext__")()
+        return chunk
+
+    anext = __anext__
+
+    def iter_chunks(self, *args: Any, **kwargs: Any) -> Any:
+        return self._own("iter_chunks")(*args, **kwargs)
+
+    def iter_lines(self, *args: Any, **kwargs: Any) -> Any:
+        return self._own("iter_lines")(*args, **kwargs)
+
+    async def readlines(self) -> list[bytes]:
+        lines: list[bytes] = await self._own("readlines")()
+        return lines
+
+    async def __aenter__(self) -> AsyncBodyProxy:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        try:
+            await self.__wrapped__.aclose()
+        finally:
+            self._self_end.done()
 
     def close(self) -> None:
         try:
