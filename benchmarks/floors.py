@@ -336,7 +336,7 @@ def report_lines(per: Probes, calls: int, seeds: int) -> list[str]:
         return f"{value / 1e3:.0f}k"
 
     recording = per["recording"]
-    rows = [
+    rows: list[tuple[str, Callable[[str], float]]] = [
         ("bare call (absolute)", lambda op: recording[f"{op}:bare"]),
         ("four no-op handlers: their dispatch", lambda op: dispatch(recording, op)),
         ("recording span, made current, ended", lambda op: recording[f"{op}:span"]),

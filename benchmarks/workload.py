@@ -417,7 +417,7 @@ def setup(variant: str, operations: Sequence[str] = OPERATIONS) -> dict[str, Cal
     elif variant.startswith("official"):
         from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 
-        BotocoreInstrumentor().instrument()
+        BotocoreInstrumentor().instrument()  # type: ignore[no-untyped-call]
     return clients(operations, consumed_capacity=variant.endswith("-capacity"))
 
 
@@ -434,13 +434,18 @@ def _measure(call: Callable[[], Any], n: int) -> float:
     return (time.process_time() - start) / n
 
 
+_FLUSH_EVERY = 1_000  # calls: well under the span queue's 2,048
+
+
 def _rss_run(calls: dict[str, Callable[[], Any]], n: int, every: int) -> list[tuple[int, int, int]]:
     """(calls, RSS, allocated memory blocks) every ``every`` calls, cycling through the operations.
 
     ``sys.getallocatedblocks()`` counts every live object's memory blocks, strings included: a
     leak of Python objects shows there whatever the allocator does with RSS (fragmentation).
     Finished spans waiting in the BatchSpanProcessor's queue (up to 2,048) are exported before
-    each point: how full the queue happens to be is not a leak.
+    each point: how full the queue happens to be is not a leak. They are also exported every
+    ``_FLUSH_EVERY`` calls: at thousands of calls a second the export thread falls behind,
+    and a full queue drops spans, which would then be missing from what is measured.
     """
     from opentelemetry import trace
 
@@ -451,9 +456,11 @@ def _rss_run(calls: dict[str, Callable[[], Any]], n: int, every: int) -> list[tu
     points = [(0, _rss_bytes(), sys.getallocatedblocks())]
     done = 0
     while done < n:
-        for _ in range(every // len(cycle)):
+        for round_ in range(1, every // len(cycle) + 1):
             for call in cycle:
                 call()
+            if round_ * len(cycle) % _FLUSH_EVERY < len(cycle):
+                flush()
         done += (every // len(cycle)) * len(cycle)
         flush()
         gc.collect()
