@@ -16,6 +16,7 @@ from tests.support.bedrock_server import BedrockServer, Reply, bedrock_client
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
 MESSAGES = [{"role": "user", "content": [{"text": "What is the capital of France?"}]}]
+CLAUDE_BODY = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 10}
 
 
 @pytest.fixture
@@ -233,6 +234,29 @@ def test_invoke_model_reads_each_family_and_leaves_the_body_readable(
     assert span.name == f"{expected['gen_ai.operation.name']} {model_id}"
     base = {"gen_ai.provider.name": "aws.bedrock", "gen_ai.system": "aws.bedrock"}
     assert _gen_ai(span) == {**base, "gen_ai.request.model": model_id, **expected}
+
+
+def _invoke_and_read(session: Any, url: str) -> BaseException | None:
+    answer = bedrock_client(session, url).invoke_model(modelId=CLAUDE, body=json.dumps(CLAUDE_BODY))
+    try:
+        answer["body"].read()
+    except Exception as error:
+        return error
+    return None
+
+
+def test_an_invoke_model_body_that_breaks_fails_the_read_as_without_us_and_the_span(
+    session: Any, telemetry: Any, bedrock: BedrockServer
+) -> None:
+    bedrock.script = lambda _: Reply(cut_after=40)  # Content-Length promises the whole body
+    plain = _invoke_and_read(boto3.session.Session(), bedrock.url)
+    observed = _invoke_and_read(session, bedrock.url)
+    assert plain is not None
+    assert type(observed) is type(plain), (observed, plain)  # the application's own handling still works
+    (span,) = telemetry.spans()
+    assert span.attributes["error.type"] == f"{type(plain).__module__}.{type(plain).__qualname__}"
+    assert span.status.status_code.name == "ERROR"
+    assert "gen_ai.usage.output_tokens" not in span.attributes
 
 
 def test_latest_experimental_drops_gen_ai_system(

@@ -57,6 +57,9 @@ class Reply:
     split_frames: bool = False
     deltas: int = 3
     """How many pieces the text is streamed in."""
+    cut_after: int | None = None
+    """For Converse and InvokeModel: the connection closes after this many bytes of the body,
+    its Content-Length promising the whole (a body that breaks while it is read)."""
 
 
 @dataclass
@@ -313,7 +316,7 @@ class BedrockServer:
             else:
                 document = invoke_body(model_id, reply)
                 headers["Content-Type"] = "application/json"
-            self._send(handler, 200, headers, json.dumps(document).encode())
+            self._send(handler, 200, headers, json.dumps(document).encode(), reply.cut_after)
             return
         headers["Content-Type"] = "application/vnd.amazon.eventstream"
         if op == "invoke-with-response-stream":
@@ -333,13 +336,24 @@ class BedrockServer:
         handler.wfile.flush()
 
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
+    def _send(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+        cut_after: int | None = None,
+    ) -> None:
         handler.send_response(status)
         for name, value in headers.items():
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
-        handler.wfile.write(body)
+        if cut_after is None:
+            handler.wfile.write(body)
+            return
+        handler.wfile.write(body[:cut_after])
+        handler.wfile.flush()
+        handler.close_connection = True
 
     def __enter__(self) -> BedrockServer:
         self._thread.start()

@@ -11,6 +11,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
+from botocore_otel.attributes import exception_type
 from botocore_otel.errors import report
 from botocore_otel.genai.call import GenAICall
 from botocore_otel.genai.runtime import PROVIDER, runtime_of
@@ -50,7 +51,9 @@ class GenAIOperation:
                 elif call.family.has_answer or call.capture:
                     if state.is_async:  # reading needs an await: ends when the app has read it
                         return _follow(call, lifecycle, outcome, "body", True, body=True)
-                    _read_body(call, parsed)
+                    broken = _read_body(call, parsed)
+                    if broken is not None:  # the call failed after all, as the app will see
+                        outcome.error_type, outcome.exception = exception_type(broken), broken
             call.finish(outcome.end_ns, outcome.error_type)
         except Exception as error:
             report("GenAI telemetry", error)
@@ -63,24 +66,49 @@ def _follow(call: GenAICall, lifecycle: Any, outcome: Any, member: str, is_async
     return streams.follow(call, lifecycle, outcome, member, is_async=is_async, body=body)
 
 
-def _read_body(call: GenAICall, parsed: dict[str, Any]) -> None:
-    """Reads botocore's InvokeModel body and puts back one the application reads the same."""
+class _Broken(io.RawIOBase):
+    """The raw stream of a body whose reading failed: each read raises that error again."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self._error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        raise self._error
+
+    def readinto(self, buffer: Any) -> int:
+        raise self._error
+
+
+def _read_body(call: GenAICall, parsed: dict[str, Any]) -> Exception | None:
+    """Reads botocore's InvokeModel body and puts back one the application reads the same:
+    the same bytes, or, when reading failed (the connection broke, a short body), the same
+    error, which is returned."""
     import json
 
     from botocore.response import StreamingBody
 
     body = parsed.get("body")
     if body is None or not hasattr(body, "read"):
-        return
-    data = body.read()
+        return None
+    try:
+        data = body.read()
+    except Exception as error:
+        parsed["body"] = StreamingBody(_Broken(error), None)
+        body.close()
+        return error
     parsed["body"] = StreamingBody(io.BytesIO(data), len(data))
     body.close()
     try:
         document = json.loads(data)
     except ValueError:
-        return
+        return None
     if isinstance(document, dict):
         call.read_answer(document)
+    return None
 
 
 _OPERATIONS = {
