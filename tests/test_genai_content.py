@@ -110,3 +110,35 @@ def test_a_bad_capture_value_is_logged_and_leaves_content_off(
     _calls(telemetry)
     assert "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT='sometimes' is invalid" in caplog.text
     assert all("gen_ai.input.messages" not in span.attributes for span in telemetry.spans())
+
+
+def test_a_tool_result_keeps_its_text_and_json_and_names_its_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    pixels = b"\x89PNG\r\n\x1a\nPIXELS-MARKER-5e1d"
+    result = {
+        "toolUseId": "tool-1",
+        "content": [
+            {"text": f"found {PROMPT}"},
+            {"json": {"rows": 2}},
+            {"image": {"format": "png", "source": {"bytes": pixels}}},
+        ],
+    }
+    messages = [*MESSAGES, {"role": "user", "content": [{"toolResult": result}]}]
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        with BedrockServer() as server:
+            bedrock_client(session, server.url).converse(modelId=CLAUDE, messages=messages)
+    finally:
+        Instrumentor().uninstrument(session)
+    (span,) = telemetry.spans()
+    recorded = span.attributes["gen_ai.input.messages"]
+    assert "PIXELS-MARKER" not in recorded
+    assert json.loads(recorded)[1]["parts"] == [
+        {
+            "type": "tool_call_response",
+            "id": "tool-1",
+            "response": [f"found {PROMPT}", {"rows": 2}, {"type": "image"}],
+        }
+    ]

@@ -33,9 +33,25 @@ def _part(block: Any) -> Part:
     result = block.get("toolResult") or (block if block.get("type") == "tool_result" else None)
     if isinstance(result, Mapping):
         return {"type": "tool_call_response", "id": result.get("toolUseId", result.get("tool_use_id")),
-                "response": result.get("content")}  # fmt: skip
+                "response": _tool_response(result.get("content"))}  # fmt: skip
     kind = block.get("type") or next(iter(block), "unknown")
     return {"type": str(kind)}  # images, documents, ...: named, never their bytes
+
+
+def _tool_response(content: Any) -> Any:
+    """A tool result's content: its text and JSON as they are, other blocks (images,
+    documents) named like the message's own, never their bytes."""
+    if isinstance(content, str) or content is None:
+        return content
+    blocks = content if isinstance(content, Sequence) else [content]
+    response: list[Any] = []
+    for block in blocks:
+        if isinstance(block, Mapping) and "json" in block:
+            response.append(block["json"])
+            continue
+        part = _part(block)
+        response.append(part["content"] if part["type"] == "text" else part)
+    return response
 
 
 def _parts(content: Any) -> list[Part]:
