@@ -212,3 +212,30 @@ def test_another_runtime_context_is_used_through_the_api(monkeypatch):
     assert seen == [span.context.span_id]  # current while sending, through CountingRuntime
     attached_spans = [trace.get_current_span(c).get_span_context().span_id for c in runtime.attached]
     assert attached_spans.count(span.context.span_id) == 1  # the call's send window, through it
+
+
+def test_a_request_hook_that_makes_an_aws_call_opens_the_call_span_once():
+    telemetry = Telemetry()
+    hooked: list[str] = []
+    session = boto3.session.Session()
+
+    def look_up_once(span, service, operation, params):  # a lookup, cached once it returns
+        hooked.append(operation)
+        if operation == "ListTables" and hooked.count("ListTables") == 1:
+            helper.describe_limits()
+
+    Instrumentor().instrument(session, request_hook=look_up_once, **telemetry.providers)
+    try:
+        with scripted_server(lambda i, r: OK) as server:
+            client = client_for(session, "dynamodb", server.url)
+            helper = client_for(session, "dynamodb", server.url)
+            client.list_tables()
+            sent = len(server.received)
+    finally:
+        Instrumentor().uninstrument(session)
+    assert hooked == ["ListTables", "DescribeLimits"]
+    assert sent == 2
+    outer, inner = sorted(telemetry.aws_spans(), key=lambda span: span.name != "DynamoDB.ListTables")
+    assert (outer.name, inner.name) == ("DynamoDB.ListTables", "DynamoDB.DescribeLimits")
+    assert inner.parent.span_id == outer.context.span_id
+    assert len(telemetry.spans()) == 2

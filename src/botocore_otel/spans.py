@@ -33,18 +33,21 @@ class SpanSink:
         self._by_url: dict[tuple[OperationInfo, str | None, str | None], Attributes] = {}
 
     def open_call(self, state: CallState, url: str | None = None) -> Span:
-        """The call's span; ``url``: the request's, when opened at the first before-send."""
+        """Opens the call's span as ``state.span``; ``url``: the request's, when opened at the
+        first before-send."""
         info = state.info
         attributes = self._by_url.get((info, state.region, url))
         if attributes is None:
             attributes = self._start_attributes(info, state.region, url)
-        span = self._tracer.start_span(
+        span = state.span = self._tracer.start_span(
             info.span_name,
             context=state.parent,
             kind=info.span_kind,
             attributes=attributes,
             start_time=state.start_ns,
         )
+        # Set before the request hook runs: an AWS call it makes is this call's child, and
+        # must find the span open rather than open it a second time.
         if state.extra_attributes and span.is_recording():
             span.set_attributes(state.extra_attributes)
         if self._request_hook is not None and span.is_recording():
