@@ -239,3 +239,108 @@ def test_a_request_hook_that_makes_an_aws_call_opens_the_call_span_once():
     assert (outer.name, inner.name) == ("DynamoDB.ListTables", "DynamoDB.DescribeLimits")
     assert inner.parent.span_id == outer.context.span_id
     assert len(telemetry.spans()) == 2
+
+
+def test_a_call_left_by_an_exception_the_application_keeps_ends_and_parents_nothing():
+    import time
+
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    kept: list[BaseException] = []  # a Future, a list of errors, sys.last_value: the call's record lives on
+    try:
+        with scripted_server(lambda i, r: OK) as server:
+            client = client_for(session, "dynamodb", server.url)
+
+            def fail(**_):  # another after-call handler: botocore emits no closing event
+                raise ValueError("a handler's bug")
+
+            client.meta.events.register("after-call.dynamodb.ListTables", fail)
+            try:
+                client.list_tables()
+            except ValueError as error:
+                kept.append(error)
+            returned_ns = time.time_ns()
+            client.meta.events.unregister("after-call.dynamodb.ListTables", fail)
+            assert not trace.get_current_span().get_span_context().is_valid
+            time.sleep(0.05)
+            client.list_tables()
+            with telemetry.tracer.start_as_current_span("user-span"):
+                pass
+    finally:
+        Instrumentor().uninstrument(session)
+    left, next_call = telemetry.aws_spans()
+    assert left.attributes["error.type"] == "cancelled"
+    assert left.end_time <= returned_ns  # when its response came, not when the next call began
+    assert next_call.parent is None
+    assert telemetry.spans("user-span")[0].parent is None
+
+
+def test_a_send_window_left_current_by_a_call_freed_on_another_thread_is_put_back():
+    import threading
+
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        with scripted_server(lambda i, r: OK) as server:
+            client = client_for(session, "dynamodb", server.url)
+
+            def interrupt(context, **_):  # runs before ours: the send window stays current
+                context["cycle"] = context  # only the cycle collector frees it
+                raise KeyboardInterrupt
+
+            client.meta.events.register("response-received.dynamodb.ListTables", interrupt)
+            gc.disable()
+            try:
+                with contextlib.suppress(KeyboardInterrupt):
+                    client.list_tables()
+                assert trace.get_current_span().get_span_context().is_valid  # the window, left current
+                collector = threading.Thread(target=gc.collect)  # the collector runs on another thread
+                collector.start()
+                collector.join()
+            finally:
+                gc.enable()
+            client.meta.events.unregister("response-received.dynamodb.ListTables", interrupt)
+            client.list_tables()
+            assert not trace.get_current_span().get_span_context().is_valid
+    finally:
+        Instrumentor().uninstrument(session)
+    left, next_call = telemetry.aws_spans()
+    assert left.attributes["error.type"] == "cancelled"
+    assert next_call.parent is None
+
+
+def test_an_abandoned_call_ends_when_it_was_dropped_not_when_the_next_call_starts():
+    import time
+
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        with scripted_server(lambda i, r: OK) as server:
+            client = client_for(session, "dynamodb", server.url)
+
+            def interrupt(context, **_):
+                context["cycle"] = context
+                raise KeyboardInterrupt
+
+            client.meta.events.register("after-call.dynamodb.ListTables", interrupt)
+            gc.disable()
+            try:
+                with contextlib.suppress(KeyboardInterrupt):
+                    client.list_tables()
+                gc.collect()
+                dropped_ns = time.time_ns()
+            finally:
+                gc.enable()
+            client.meta.events.unregister("after-call.dynamodb.ListTables", interrupt)
+            time.sleep(0.05)
+            client.list_tables()
+    finally:
+        Instrumentor().uninstrument(session)
+    left, _ = telemetry.aws_spans()
+    assert left.attributes["error.type"] == "cancelled"
+    assert left.end_time <= dropped_ns
+    (point,) = [p for p in telemetry.points("rpc.client.call.duration") if p.attributes.get("error.type")]
+    assert point.sum <= (dropped_ns - left.start_time) / 1e9

@@ -7,6 +7,7 @@ after-call or after-call-error. State lives in botocore's per-call ``context`` d
 
 from __future__ import annotations
 
+import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -50,6 +51,9 @@ _handoff: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_
 # task: before-parse gets no request context of its own.
 _sending: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_sending", default=None)
 _SKIPPED: Any = object()
+# In a send window's context: what was current before it, put back if the window is found
+# current after its call is gone (a call abandoned, and freed on another thread).
+_BEFORE_WINDOW = "botocore_otel.before_window"
 
 
 _ContextAccess = tuple[Callable[[], Context], Callable[[Context], Any], Callable[[Any], None]]
@@ -81,6 +85,52 @@ def _handed_state() -> CallState | None:
 def _sending_state() -> CallState | None:
     ref = _sending.get()
     return None if ref is None else ref()
+
+
+def _running_here(state: CallState) -> bool:
+    """Whether ``state``'s call is still inside botocore's ``_make_api_call`` on this thread.
+
+    Not when an exception left it without a closing event (raised by another after-call
+    handler, KeyboardInterrupt) while the application keeps the exception, and so the call's
+    record. Only asked when a call starts while another's record is in flight on this thread:
+    a nested call (credential refresh, S3's redirect) or such a leftover. True when this
+    botocore's frames cannot tell (no ``request_context`` local found, not even the new call's).
+    """
+    seen_any = False
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_make_api_call":
+            request_context = frame.f_locals.get("request_context")
+            if isinstance(request_context, dict):
+                if request_context.get("retries") is state.retries_context:
+                    return True
+                seen_any = True
+        frame = frame.f_back  # type: ignore[assignment]
+    return not seen_any
+
+
+def _parent_inside(outer_ref: weakref.ref[CallState] | None, current: Context) -> Context:
+    """The parent of a call that starts while another call's record is in flight on this
+    thread, or inside a send window. A nested call (credential refresh while signing, S3's
+    redirect) is the outer call's child. A call left without a closing event (an exception
+    raised by another handler, KeyboardInterrupt) is ended now if the application keeps its
+    record alive, and what was current before its send window is put back if it still is."""
+    outer = None if outer_ref is None else outer_ref()
+    if outer is not None and not outer.ended and not outer.is_async and not _running_here(outer):
+        outer.owner.abandon(outer, outer.last_end_ns)  # ended with its last response, if any
+        outer, current = None, _get_current()
+    if outer is None or outer.ended:
+        if outer_ref is not None:
+            in_flight.set(None)
+        before = current.get(_BEFORE_WINDOW)
+        if isinstance(before, Context):  # a gone call's send window, still current
+            _attach(before)
+            return before
+        return current
+    if "attempt" in outer.retries_context:
+        # opened by the outer call's own instrumentation (its tracer and hooks)
+        return set_span_in_context(outer.span or outer.owner.open_early(outer), outer.parent)
+    return current
 
 
 class Lifecycle:
@@ -132,13 +182,8 @@ class Lifecycle:
             if parent.get(_SUPPRESS_INSTRUMENTATION_KEY):
                 return
             outer_ref = in_flight.get()
-            if outer_ref is not None:
-                outer = outer_ref()
-                if outer is None:  # a call that raised before the wire (no closing event) left it
-                    in_flight.set(None)
-                elif "attempt" in outer.retries_context and not outer.ended:
-                    # opened by the outer call's own instrumentation (its tracer and hooks)
-                    parent = set_span_in_context(outer.span or outer.owner.open_early(outer), outer.parent)
+            if outer_ref is not None or _BEFORE_WINDOW in parent:
+                parent = _parent_inside(outer_ref, parent)
             state = CallState(
                 self,
                 info,
@@ -239,7 +284,14 @@ class Lifecycle:
                     state.attempt_span = span
             # The span made current, and urllib3/requests instrumentation told not to add a
             # second span for the wire: one context built (set_value twice would copy twice).
-            ctx = Context({**state.parent, _SPAN_KEY: span, _SUPPRESS_HTTP_INSTRUMENTATION_KEY: True})
+            ctx = Context(
+                {
+                    **state.parent,
+                    _SPAN_KEY: span,
+                    _SUPPRESS_HTTP_INSTRUMENTATION_KEY: True,
+                    _BEFORE_WINDOW: state.parent,
+                }
+            )
             if self._injector is not None:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
             if state.window_token is not None:
@@ -353,8 +405,9 @@ class Lifecycle:
         except Exception as error:
             report("after-call-error handler", error)
 
-    def abandon(self, state: CallState) -> None:
-        """Ends a call that got no closing event, at a safe point (see ``CallState.__del__``)."""
+    def abandon(self, state: CallState, end_ns: int = 0) -> None:
+        """Ends a call that got no closing event, at a safe point (see ``CallState.__del__``).
+        ``end_ns``: when it was dropped, if known (0: now)."""
         if state.ended:
             return
         window = state.window_ctx
@@ -362,10 +415,12 @@ class Lifecycle:
             # Still current on this thread: put back what was current before the call.
             otel_context.attach(state.parent)
         state.window_token = state.window_ctx = None
-        self._finish(state, Outcome(state.last_status, "cancelled"))
+        outcome = Outcome(state.last_status, "cancelled")
+        outcome.end_ns = end_ns
+        self._finish(state, outcome)
 
     def _finish(self, state: CallState, outcome: Outcome) -> None:
-        end_ns = _time_ns()
+        end_ns = outcome.end_ns or _time_ns()  # an abandoned call's is set beforehand
         if end_ns < state.start_ns:  # the wall clock stepped back
             end_ns = state.start_ns
         outcome.end_ns = end_ns

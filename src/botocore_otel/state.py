@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -26,12 +27,12 @@ into the serialized body (not the parameters) count in an SQS or SNS request's s
 in_flight: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_in_flight", default=None)
 
 
-# Calls dropped without a closing event, queued by their finalizer and ended at a safe point:
-# the next call's first handler on any thread, uninstrument(), or interpreter exit.
-# deque.append and popleft are atomic: no lock is taken inside a finalizer. A callable is the
-# end of a call kept open past botocore's return, whose response stream was dropped unread
-# (genai/streams.py).
-_abandoned: deque[CallState | Callable[[], None]] = deque()
+# Calls dropped without a closing event, queued by their finalizer with the time it ran (their
+# end), and ended at a safe point: the next call's first handler on any thread, uninstrument(),
+# or interpreter exit. deque.append and popleft are atomic: no lock is taken inside a
+# finalizer. A callable is the end of a call kept open past botocore's return, whose response
+# stream was dropped unread (genai/streams.py).
+_abandoned: deque[tuple[CallState, int] | Callable[[], None]] = deque()
 
 
 if TYPE_CHECKING:  # a Protocol class costs about 20 µs at import, and only mypy reads it
@@ -41,7 +42,7 @@ if TYPE_CHECKING:  # a Protocol class costs about 20 µs at import, and only myp
 
         def open_early(self, state: CallState, url: str | None = None) -> Span: ...
 
-        def abandon(self, state: CallState) -> None: ...
+        def abandon(self, state: CallState, end_ns: int = 0) -> None: ...
 
 
 _async_types: dict[type, bool] = {}
@@ -68,8 +69,9 @@ def end_abandoned() -> None:
         except IndexError:  # another thread took the last one
             return
         try:
-            if isinstance(entry, CallState):
-                entry.owner.abandon(entry)
+            if isinstance(entry, tuple):
+                state, end_ns = entry
+                state.owner.abandon(state, end_ns)
             else:
                 entry()
         except Exception as error:
@@ -224,6 +226,6 @@ class CallState:
             if window is not None and otel_context.get_current() is window:
                 otel_context.attach(self.parent)
             self.window_token = self.window_ctx = None
-            _abandoned.append(self)  # resurrects it until then; __del__ never runs twice
+            _abandoned.append((self, time.time_ns()))  # resurrects it until then; __del__ runs once
         except Exception:  # nothing may escape a finalizer, not even a report (it logs)
             pass
