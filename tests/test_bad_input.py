@@ -171,6 +171,27 @@ def test_unknown_keyword_is_refused() -> None:
     assert _handler_ids(session) == []
 
 
+def test_a_second_instrument_still_refuses_bad_options() -> None:
+    import botocore_otel
+
+    session = botocore.session.Session()
+    Instrumentor().instrument(session)
+    try:
+        with pytest.raises(ConfigError) as raised:
+            Instrumentor().instrument(session, metrics="bogus")
+        assert raised.value.setting == "metrics"
+    finally:
+        Instrumentor().uninstrument(session)
+    botocore_otel.instrument()
+    try:
+        for instrument in (botocore_otel.instrument, Instrumentor().instrument):
+            with pytest.raises(ConfigError) as raised:
+                instrument(propagate="maybe")
+            assert raised.value.setting == "propagate"
+    finally:
+        botocore_otel.uninstrument()
+
+
 def test_rules_file_problems_name_the_file_setting(tmp_path: Path) -> None:
     cases = [
         ({"rules": [{"name": "a", "match": "dynamodb.GetItem", "rate": 2}]}, "between 0 and 1"),
@@ -527,21 +548,30 @@ def _client():
     )
 
 
+def _abandoned_call(keep):
+    client = _client()
+
+    def hold(context, **_):
+        if keep:
+            KEPT.append(context)  # botocore's per-call context: the state is never collected
+
+    def stop(**_):
+        raise Stop()
+
+    client.meta.events.register("before-call", hold)
+    client.meta.events.register("before-send", stop)  # after ours, which is first
+    with pytest.raises(Stop):
+        client.list_tables()
+
+
 def test_a_call_abandoned_and_one_kept_alive():
-    for keep in (True, False):  # the abandoned call last: no later call ends it
-        client = _client()
+    import threading
 
-        def hold(context, **_):
-            if keep:
-                KEPT.append(context)  # botocore's per-call context: the state is never collected
-
-        def stop(**_):
-            raise Stop()
-
-        client.meta.events.register("before-call", hold)
-        client.meta.events.register("before-send", stop)  # after ours, which is first
-        with pytest.raises(Stop):
-            client.list_tables()
+    _abandoned_call(keep=True)  # the next call on this thread would end it: none comes
+    # The abandoned call last, on a thread of its own: no later call ends it.
+    worker = threading.Thread(target=_abandoned_call, args=(False,))
+    worker.start()
+    worker.join()
 """
 
 

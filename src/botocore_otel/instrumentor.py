@@ -33,6 +33,10 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
             return None
         # The instrument() function may have changed the shared state behind this singleton.
         self._is_instrumented_by_opentelemetry = wiring.is_instrumented_globally()
+        if self._is_instrumented_by_opentelemetry:  # checks the options, says it is done already
+            strict = kwargs.pop("_strict", True)
+            wiring.instrument_globally(kwargs, strict=strict)
+            return None
         # The base class's dependency check reads package metadata (12-16 ms); _instrument
         # checks botocore's version from botocore.__version__ instead, with the same outcome.
         kwargs.setdefault("skip_dep_check", True)

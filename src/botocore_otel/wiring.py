@@ -116,11 +116,11 @@ def instrument_target(target: Any, options: Mapping[str, object]) -> None:
     """Instruments one session or client; explicit settings win over the global ones, and a
     client's over its session's."""
     emitter = _emitter_of(target)
+    settings = load_settings(options, strict=True)  # a bad value raises, even with nothing to do
     with _lock:
         owner = _owners.get(emitter)
         if owner is not None and not owner.is_global:
             return  # already instrumented explicitly: instrumenting twice does nothing more
-        settings = load_settings(options, strict=True)
         _announce(settings)
         from botocore_otel.instrumentation import Instrumentation
 
@@ -164,6 +164,7 @@ def instrument_globally(options: Mapping[str, object], *, strict: bool) -> None:
     global _global
     with _lock:
         if _global is not None:
+            load_settings(options, strict=strict)  # a bad value is still refused, or logged
             logger.warning("botocore-otel: already instrumented globally; uninstrument first")
             return
         try:
