@@ -1040,3 +1040,56 @@ def test_payload_settings_parse():
     assert error.value.setting == "BOTOCORE_OTEL_PAYLOAD_PROPAGATION" and "kinesis" in error.value.allowed
     lenient = load_settings({}, {"BOTOCORE_OTEL_PAYLOAD_PROPAGATION": "kinesis"}, strict=False)
     assert lenient.payload_propagation == frozenset() and lenient.problems
+
+
+def test_without_a_span_context_nothing_is_written_not_even_a_placeholder(moto, monkeypatch):
+    """With a no-op tracer (botocore-otel for its metrics only) a call has no span context to
+    send: what the general way wrote at parameter-build is taken out again, and EventBridge
+    and Step Functions get no X-Ray header (it was a made-up trace, sampled)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    import botocore_otel.payload as payload
+
+    monkeypatch.setattr(payload, "body_layout", lambda *args: None)  # the general way
+    monkeypatch.setattr(payload, "batch_of", lambda *args: None)
+    session = boto3.session.Session()
+    providers = {"tracer_provider": NoOpTracerProvider(), "meter_provider": MeterProvider()}
+    Instrumentor().instrument(session, sqs_aws_trace_header=True, **providers)
+    kind = {"kind": {"DataType": "String", "StringValue": "order"}}
+    try:
+        sqs = moto.client("sqs", session=session)
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="plain")
+        sqs.send_message(QueueUrl=url, MessageBody="kind", MessageAttributes=kind)
+        entries = [
+            {"Id": "1", "MessageBody": "a"},
+            {"Id": "2", "MessageBody": "b", "MessageAttributes": kind},
+        ]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        sns = moto.client("sns", session=session)
+        topic = sns.create_topic(Name="t")["TopicArn"]
+        sns.publish(TopicArn=topic, Message="m", MessageAttributes=kind)
+        moto.client("events", session=session).put_events(
+            Entries=[{"Source": "app", "DetailType": "t", "Detail": "{}"}]
+        )
+        role = moto.client("iam", session=session).create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+        sfn = moto.client("stepfunctions", session=session)
+        definition = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+        machine = sfn.create_state_machine(name="m", definition=definition, roleArn=role["Role"]["Arn"])
+        sfn.start_execution(stateMachineArn=machine["stateMachineArn"])
+    finally:
+        Instrumentor().uninstrument(session)
+    sent = [r.json() for r in recorded(moto, "SendMessage")]
+    assert [m.get("MessageAttributes") for m in sent] == [None, kind]
+    assert [m.get("MessageSystemAttributes") for m in sent] == [None, None]
+    batch = recorded(moto, "SendMessageBatch")[0].json()["Entries"]
+    assert [e.get("MessageAttributes") for e in batch] == [None, kind]
+    published = form(recorded(moto, "Publish")[0])
+    assert sorted(k for k in published if k.startswith("MessageAttributes")) == [
+        "MessageAttributes.entry.1.Name",
+        "MessageAttributes.entry.1.Value.DataType",
+        "MessageAttributes.entry.1.Value.StringValue",
+    ]
+    assert "TraceHeader" not in recorded(moto, "PutEvents")[0].json()["Entries"][0]
+    assert "traceHeader" not in recorded(moto, "StartExecution")[0].json()

@@ -352,21 +352,6 @@ def with_message_attributes(
     return None, 0
 
 
-def replaced(body: object, replacements: Mapping[str, str]) -> object:
-    """The serialized body with each placeholder value replaced: bytes or text (JSON
-    protocols), or the parameter dict that the query protocol encodes later."""
-    for old, new in replacements.items():
-        if not old or old == new:
-            continue
-        if isinstance(body, (bytes, bytearray)):
-            body = body.replace(old.encode(), new.encode())
-        elif isinstance(body, str):
-            body = body.replace(old, new)
-        elif isinstance(body, dict):
-            body = {k: v.replace(old, new) if isinstance(v, str) else v for k, v in body.items()}
-    return body
-
-
 def client_context_with(existing: object, fields: Mapping[str, str]) -> tuple[str | None, bool]:
     """(the base64 ClientContext with ``fields`` added to ``custom``, or None; skipped)."""
     document: object = {}

@@ -52,7 +52,6 @@ from botocore_otel.carriers import (
     client_context_with,
     json_body_with_traceparent,
     json_with_member,
-    replaced,
     trace_header_member,
     utf8_size,
     with_message_attributes,
@@ -61,6 +60,7 @@ from botocore_otel.carriers import (
 from botocore_otel.config import Settings
 from botocore_otel.converters import lambda_target
 from botocore_otel.errors import report
+from botocore_otel.placeholders import replaced, without
 from botocore_otel.propagation import (
     FIRST_FIELDS,
     global_textmap,
@@ -198,7 +198,9 @@ class PayloadPropagator:
             # The endpoint is resolved by now: the span opens with server.address and port.
             url = params.get("url")
             span = valid_call_span(self._calls, context, url if isinstance(url, str) else None)
-            if span is None:
+            if span is None:  # no context to send (a no-op tracer): not a made-up one either
+                if isinstance(pending, _Pending) and pending.written:
+                    params["body"] = without(params.get("body"), set(pending.written))
                 return
             header = xray_header_value(span.get_span_context()) if trace_header else None
             if isinstance(pending, Batch):
