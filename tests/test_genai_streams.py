@@ -122,17 +122,21 @@ def test_rpc_duration_metric_waits_for_the_stream(session: Any, telemetry: Telem
 
 
 # -- aiobotocore -----------------------------------------------------------------------------
+def _aio_bedrock(session: Any, url: str) -> Any:
+    return session.create_client(
+        "bedrock-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 async def _aio_calls(url: str, telemetry: Telemetry) -> tuple[list[Any], bytes]:
     session = get_session()
     Instrumentor().instrument(session, **telemetry.providers)
     try:
-        async with session.create_client(
-            "bedrock-runtime",
-            endpoint_url=url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        ) as client:
+        async with _aio_bedrock(session, url) as client:
             answer = await client.converse_stream(modelId=CLAUDE, messages=MESSAGES)
             assert telemetry.spans() == []
             events = [event async for event in answer["stream"]]
@@ -193,13 +197,7 @@ async def _aio_invoke(url: str, telemetry: Telemetry | None, how: str) -> tuple[
     if telemetry is not None:
         Instrumentor().instrument(session, **telemetry.providers)
     try:
-        async with session.create_client(
-            "bedrock-runtime",
-            endpoint_url=url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        ) as client:
+        async with _aio_bedrock(session, url) as client:
             answer = await client.invoke_model(modelId=CLAUDE, body=BODY)
             ended_before = len(telemetry.spans()) if telemetry is not None else 0
             return await _read_every_way(answer["body"], how), ended_before

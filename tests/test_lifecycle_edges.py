@@ -214,27 +214,51 @@ def test_another_runtime_context_is_used_through_the_api(monkeypatch):
     assert attached_spans.count(span.context.span_id) == 1  # the call's send window, through it
 
 
+@contextlib.contextmanager
+def _instrumented_client(telemetry, **options):
+    """A DynamoDB client of a session instrumented with ``options``, on a scripted server."""
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **options, **telemetry.providers)
+    try:
+        with scripted_server(lambda i, r: OK) as server:
+            yield client_for(session, "dynamodb", server.url)
+    finally:
+        Instrumentor().uninstrument(session)
+
+
+def _interrupt_in_a_cycle(context, **_):
+    context["cycle"] = context  # only the cycle collector frees the call's state
+    raise KeyboardInterrupt
+
+
+def _abandon_in_a_cycle(client, event: str, collect) -> None:
+    """One ListTables left by KeyboardInterrupt at ``event`` (no closing event), its state
+    freed by the cycle collector only, which ``collect()`` runs."""
+    client.meta.events.register(event, _interrupt_in_a_cycle)
+    gc.disable()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            client.list_tables()
+        collect()
+    finally:
+        gc.enable()
+        client.meta.events.unregister(event, _interrupt_in_a_cycle)
+
+
 def test_a_request_hook_that_makes_an_aws_call_opens_the_call_span_once():
     telemetry = Telemetry()
     hooked: list[str] = []
-    session = boto3.session.Session()
+    helper = []
 
     def look_up_once(span, service, operation, params):  # a lookup, cached once it returns
         hooked.append(operation)
         if operation == "ListTables" and hooked.count("ListTables") == 1:
-            helper.describe_limits()
+            helper[0].describe_limits()
 
-    Instrumentor().instrument(session, request_hook=look_up_once, **telemetry.providers)
-    try:
-        with scripted_server(lambda i, r: OK) as server:
-            client = client_for(session, "dynamodb", server.url)
-            helper = client_for(session, "dynamodb", server.url)
-            client.list_tables()
-            sent = len(server.received)
-    finally:
-        Instrumentor().uninstrument(session)
+    with _instrumented_client(telemetry, request_hook=look_up_once) as client:
+        helper.append(client)
+        client.list_tables()
     assert hooked == ["ListTables", "DescribeLimits"]
-    assert sent == 2
     outer, inner = sorted(telemetry.aws_spans(), key=lambda span: span.name != "DynamoDB.ListTables")
     assert (outer.name, inner.name) == ("DynamoDB.ListTables", "DynamoDB.DescribeLimits")
     assert inner.parent.span_id == outer.context.span_id
@@ -245,30 +269,24 @@ def test_a_call_left_by_an_exception_the_application_keeps_ends_and_parents_noth
     import time
 
     telemetry = Telemetry()
-    session = boto3.session.Session()
-    Instrumentor().instrument(session, **telemetry.providers)
     kept: list[BaseException] = []  # a Future, a list of errors, sys.last_value: the call's record lives on
-    try:
-        with scripted_server(lambda i, r: OK) as server:
-            client = client_for(session, "dynamodb", server.url)
 
-            def fail(**_):  # another after-call handler: botocore emits no closing event
-                raise ValueError("a handler's bug")
+    def fail(**_):  # another after-call handler: botocore emits no closing event
+        raise ValueError("a handler's bug")
 
-            client.meta.events.register("after-call.dynamodb.ListTables", fail)
-            try:
-                client.list_tables()
-            except ValueError as error:
-                kept.append(error)
-            returned_ns = time.time_ns()
-            client.meta.events.unregister("after-call.dynamodb.ListTables", fail)
-            assert not trace.get_current_span().get_span_context().is_valid
-            time.sleep(0.05)
+    with _instrumented_client(telemetry) as client:
+        client.meta.events.register("after-call.dynamodb.ListTables", fail)
+        try:
             client.list_tables()
-            with telemetry.tracer.start_as_current_span("user-span"):
-                pass
-    finally:
-        Instrumentor().uninstrument(session)
+        except ValueError as error:
+            kept.append(error)
+        returned_ns = time.time_ns()
+        client.meta.events.unregister("after-call.dynamodb.ListTables", fail)
+        assert not trace.get_current_span().get_span_context().is_valid
+        time.sleep(0.05)
+        client.list_tables()
+        with telemetry.tracer.start_as_current_span("user-span"):
+            pass
     left, next_call = telemetry.aws_spans()
     assert left.attributes["error.type"] == "cancelled"
     assert left.end_time <= returned_ns  # when its response came, not when the next call began
@@ -280,32 +298,18 @@ def test_a_send_window_left_current_by_a_call_freed_on_another_thread_is_put_bac
     import threading
 
     telemetry = Telemetry()
-    session = boto3.session.Session()
-    Instrumentor().instrument(session, **telemetry.providers)
-    try:
-        with scripted_server(lambda i, r: OK) as server:
-            client = client_for(session, "dynamodb", server.url)
 
-            def interrupt(context, **_):  # runs before ours: the send window stays current
-                context["cycle"] = context  # only the cycle collector frees it
-                raise KeyboardInterrupt
+    def on_another_thread() -> None:
+        assert trace.get_current_span().get_span_context().is_valid  # the window, left current
+        collector = threading.Thread(target=gc.collect)
+        collector.start()
+        collector.join()
 
-            client.meta.events.register("response-received.dynamodb.ListTables", interrupt)
-            gc.disable()
-            try:
-                with contextlib.suppress(KeyboardInterrupt):
-                    client.list_tables()
-                assert trace.get_current_span().get_span_context().is_valid  # the window, left current
-                collector = threading.Thread(target=gc.collect)  # the collector runs on another thread
-                collector.start()
-                collector.join()
-            finally:
-                gc.enable()
-            client.meta.events.unregister("response-received.dynamodb.ListTables", interrupt)
-            client.list_tables()
-            assert not trace.get_current_span().get_span_context().is_valid
-    finally:
-        Instrumentor().uninstrument(session)
+    with _instrumented_client(telemetry) as client:
+        # a handler there runs before ours: the send window stays current
+        _abandon_in_a_cycle(client, "response-received.dynamodb.ListTables", on_another_thread)
+        client.list_tables()
+        assert not trace.get_current_span().get_span_context().is_valid
     left, next_call = telemetry.aws_spans()
     assert left.attributes["error.type"] == "cancelled"
     assert next_call.parent is None
@@ -315,32 +319,18 @@ def test_an_abandoned_call_ends_when_it_was_dropped_not_when_the_next_call_start
     import time
 
     telemetry = Telemetry()
-    session = boto3.session.Session()
-    Instrumentor().instrument(session, **telemetry.providers)
-    try:
-        with scripted_server(lambda i, r: OK) as server:
-            client = client_for(session, "dynamodb", server.url)
+    dropped: list[int] = []
 
-            def interrupt(context, **_):
-                context["cycle"] = context
-                raise KeyboardInterrupt
+    def collect_now() -> None:
+        gc.collect()
+        dropped.append(time.time_ns())
 
-            client.meta.events.register("after-call.dynamodb.ListTables", interrupt)
-            gc.disable()
-            try:
-                with contextlib.suppress(KeyboardInterrupt):
-                    client.list_tables()
-                gc.collect()
-                dropped_ns = time.time_ns()
-            finally:
-                gc.enable()
-            client.meta.events.unregister("after-call.dynamodb.ListTables", interrupt)
-            time.sleep(0.05)
-            client.list_tables()
-    finally:
-        Instrumentor().uninstrument(session)
+    with _instrumented_client(telemetry) as client:
+        _abandon_in_a_cycle(client, "after-call.dynamodb.ListTables", collect_now)
+        time.sleep(0.05)
+        client.list_tables()
     left, _ = telemetry.aws_spans()
     assert left.attributes["error.type"] == "cancelled"
-    assert left.end_time <= dropped_ns
+    assert left.end_time <= dropped[0]
     (point,) = [p for p in telemetry.points("rpc.client.call.duration") if p.attributes.get("error.type")]
-    assert point.sum <= (dropped_ns - left.start_time) / 1e9
+    assert point.sum <= (dropped[0] - left.start_time) / 1e9
