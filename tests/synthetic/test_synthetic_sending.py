@@ -243,3 +243,32 @@ def test_the_retries_of_a_synthetic_throttle_are_answered_by_the_same_rule(
     assert response["Error"]["Code"] == "ThrottlingException"
     assert response["ResponseMetadata"]["RetryAttempts"] == 2
     assert response["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "throttled"
+
+
+@pytest.mark.parametrize("decision", ["call", "trace-without-a-tracer"])
+def test_a_call_a_rule_passed_over_at_its_first_attempt_is_not_selected_on_a_retry(
+    decision: str, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.retries.standard import ExponentialBackoff
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from tests.scripted_http import throttle_then_ok
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)  # no backoff
+    # "trace" draws per call like "call" when there is no trace id (no SDK tracer).
+    rule = Rule("half", "dynamodb.ListTables", rate=0.5, decision=decision.split("-")[0])
+    session = boto3.session.Session()
+    no_tracer = {"tracer_provider": NoOpTracerProvider(), "meter_provider": telemetry.meter_provider}
+    providers = telemetry.providers if decision == "call" else no_tracer
+    Instrumentor().instrument(session, synthetic=SyntheticResponder([rule], seed=7), **providers)
+    try:
+        with scripted_server(throttle_then_ok(1)) as server:  # every call's first attempt throttled
+            ddb = client_for(session, "dynamodb", server.url, attempts=3)
+            answers = [ddb.list_tables()["ResponseMetadata"] for _ in range(30)]
+    finally:
+        Instrumentor().uninstrument(session)
+    synthetic = [a for a in answers if "x-botocore-otel-synthetic" in a["HTTPHeaders"]]
+    from_the_wire = [a for a in answers if a not in synthetic]
+    assert synthetic and from_the_wire  # the rule selects about half the calls
+    assert [a["RetryAttempts"] for a in synthetic] == [0] * len(synthetic)  # none after a wire attempt
+    assert [a["RetryAttempts"] for a in from_the_wire] == [1] * len(from_the_wire)

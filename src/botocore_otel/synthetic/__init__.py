@@ -196,12 +196,12 @@ class SyntheticResponder:
         params: Mapping[str, Any] | None,
         trace_id: int,
         is_async: bool = False,
-        answered: bool = False,
+        again: bool = False,
     ) -> PendingAnswer | None:
         """Whether a rule selects this call, spending nothing: the reservoir, the error
         and latency draws and the response itself wait for ``PendingAnswer.build``.
-        ``answered``: an earlier attempt of this call got a synthetic answer; its rule answers
-        this one too, with no new draw and no reservoir spent."""
+        ``again``: a rule selected this call's first attempt; it answers this one too, with
+        no new draw and no reservoir spent."""
         key = (service_key, operation_model.name)
         try:
             entry = self._entries[key]
@@ -209,7 +209,7 @@ class SyntheticResponder:
             entry = self._resolve(key)
         if entry is None:
             return None
-        if answered:
+        if again:
             return PendingAnswer(self, entry, operation_model, params, is_async, False)
         try:
             selected, by_reservoir = entry.rule.tentatively_selects(trace_id, self._rng)

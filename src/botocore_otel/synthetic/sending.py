@@ -11,9 +11,10 @@ latency is waited. A call answered earlier costs a rule lookup and one rate draw
 
 A call a rule selected never reaches AWS: if its answer cannot be built, botocore gets a
 ``ClientError`` (code ``BotocoreOtelSyntheticError``, HTTP 500, a message naming the rule
-and the cause) raised while it reads the response, after the attempt: not retried. A call
-whose synthetic answer was a throttle or a 5xx, which botocore retries, is answered by the
-same rule on every retry, without a new draw (``_ANSWERED_KEY``).
+and the cause) raised while it reads the response, after the attempt: not retried. The
+choice is made once per call, at its first attempt (``_SELECTED_KEY``): the retries of a
+synthetic throttle or 5xx are answered by the same rule, and those of a call sent to AWS go
+to AWS, without a new draw.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ _async_delay: ContextVar[float] = ContextVar("botocore_otel_synthetic_delay", de
 # A call the lifecycle does not track (its service skipped, instrumentation suppressed) is
 # still answered: provide-client-params notes what the responder needs in the call's context.
 _UNTRACKED_KEY = "botocore_otel.synthetic"
-# In the call's context once a synthetic answer was used for one of its attempts: the rule's
-# name. Its retries are answered again, never drawn anew (a draw could send one to AWS).
-_ANSWERED_KEY = "botocore_otel.synthetic.answered"
+# In the call's context from its first attempt on: whether a rule selected it. Its retries
+# follow, never drawn anew (a call would then be answered partly by AWS, partly by a rule).
+_SELECTED_KEY = "botocore_otel.synthetic.selected"
 # botocore before ~1.43.70: the prepared request has no context; the last request-created
 # handler hands the call's context to before-send (nothing runs between them).
 _context_handoff: ContextVar[dict[str, Any] | None] = ContextVar(
@@ -126,6 +127,9 @@ class SyntheticSender:
                 _context_handoff.set(None)
                 if not context:
                     return None
+            selected = context.get(_SELECTED_KEY)
+            if selected is False:
+                return None
             state, untracked = context.get(STATE_KEY), context.get(_UNTRACKED_KEY)
             if state is None or state.ended:
                 state = None
@@ -139,21 +143,18 @@ class SyntheticSender:
                 service_key = state.info.service_key
                 span = state.span
                 trace_id = span.get_span_context().trace_id if span is not None else 0
-            answered = _ANSWERED_KEY in context
-            pending = self._responder.select(service_key, model, params, trace_id, is_async, answered)
+            pending = self._responder.select(service_key, model, params, trace_id, is_async, selected is True)
+            context[_SELECTED_KEY] = pending is not None
         except Exception as error:
             report("choosing a synthetic answer", error)
             return None
         if pending is None:
             return None
         ref = state.ref if state is not None else None
-        return DeferredResponse(lambda: self._answer(pending, ref() if ref is not None else None, context))
+        return DeferredResponse(lambda: self._answer(pending, ref() if ref is not None else None))
 
-    def _answer(
-        self, pending: PendingAnswer, state: CallState | None, context: dict[str, Any]
-    ) -> AWSResponse:
+    def _answer(self, pending: PendingAnswer, state: CallState | None) -> AWSResponse:
         """Runs when botocore reads the response: this call is answered by us."""
-        context[_ANSWERED_KEY] = pending.rule.name
         try:
             answer = pending.build()
             answer.response.headers[SYNTHETIC_HEADER] = answer.rule_name
