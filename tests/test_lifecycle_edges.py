@@ -334,3 +334,26 @@ def test_an_abandoned_call_ends_when_it_was_dropped_not_when_the_next_call_start
     assert left.end_time <= dropped[0]
     (point,) = [p for p in telemetry.points("rpc.client.call.duration") if p.attributes.get("error.type")]
     assert point.sum <= (dropped[0] - left.start_time) / 1e9
+
+
+def test_a_call_running_while_its_client_is_uninstrumented_is_not_counted_as_failed():
+    telemetry = Telemetry()
+    other = boto3.session.Session()
+    Instrumentor().instrument(other, **telemetry.providers)
+    try:
+        with _instrumented_client(telemetry) as client:
+
+            def uninstrument_now(**_):  # another thread's uninstrument(client), mid-call
+                Instrumentor().uninstrument(client)
+
+            client.meta.events.register("before-send.dynamodb.ListTables", uninstrument_now)
+            assert client.list_tables()["TableNames"] == []  # ends without its closing handlers
+            gc.collect()
+            client_for(other, "dynamodb", client.meta.endpoint_url).list_tables()  # a safe point
+    finally:
+        Instrumentor().uninstrument(other)
+    toggled, _ = telemetry.aws_spans()
+    assert "error.type" not in toggled.attributes
+    assert toggled.status.status_code.name == "UNSET"
+    assert [p.count for p in telemetry.points("rpc.client.call.duration")] == [1]  # the other call only
+    assert list(telemetry.points("client.call.errors")) == []

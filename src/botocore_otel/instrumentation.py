@@ -7,6 +7,7 @@ until then), with the lifecycle and its sinks.
 from __future__ import annotations
 
 import functools
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -158,6 +159,7 @@ class Instrumentation:
         emitter.unregister(OWNER_EVENT, self._answer_owner, unique_id=_OWNER_ID)
         emitter.unregister(_S3_CLIENT_EVENT, self._on_s3_client, unique_id=_S3_CLIENT_ID)
         self._emitters.discard(emitter)
+        self.lifecycle.unregistered_ns = time.time_ns()
 
     def _answer_owner(self, **_: Any) -> Instrumentation:
         return self

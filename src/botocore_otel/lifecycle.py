@@ -156,6 +156,9 @@ class Lifecycle:
         # setting it would be work for nobody.
         self._track_sending = "phases" in settings.metrics
         self.infos: dict[str, OperationInfo] = {} if infos is None else infos
+        # When handlers of this lifecycle were last taken off an emitter (a client or session
+        # uninstrumented): a call that started before may have lost its closing handlers.
+        self.unregistered_ns = 0
 
     # -- call start ---------------------------------------------------------------
     def _new_info(self, event_name: str, model: Any) -> OperationInfo:
@@ -407,7 +410,8 @@ class Lifecycle:
 
     def abandon(self, state: CallState, end_ns: int = 0) -> None:
         """Ends a call that got no closing event, at a safe point (see ``CallState.__del__``).
-        ``end_ns``: when it was dropped, if known (0: now)."""
+        ``end_ns``: when it was dropped, if known (0: now). Uninstrumented while the call ran,
+        its closing handlers may have gone: it is not counted as failed, nor measured."""
         if state.ended:
             return
         window = state.window_ctx
@@ -415,11 +419,12 @@ class Lifecycle:
             # Still current on this thread: put back what was current before the call.
             otel_context.attach(state.parent)
         state.window_token = state.window_ctx = None
-        outcome = Outcome(state.last_status, "cancelled")
+        unseen = not self.enabled or state.start_ns <= self.unregistered_ns
+        outcome = Outcome(state.last_status, None if unseen else "cancelled")
         outcome.end_ns = end_ns
-        self._finish(state, outcome)
+        self._finish(state, outcome, measured=not unseen)
 
-    def _finish(self, state: CallState, outcome: Outcome) -> None:
+    def _finish(self, state: CallState, outcome: Outcome, measured: bool = True) -> None:
         end_ns = outcome.end_ns or _time_ns()  # an abandoned call's is set beforehand
         if end_ns < state.start_ns:  # the wall clock stepped back
             end_ns = state.start_ns
@@ -442,15 +447,16 @@ class Lifecycle:
         end_hook = state.info.end_hook
         if end_hook is not None and end_hook(self, state, outcome):
             return
-        self.end_call(state, outcome)
+        self.end_call(state, outcome, measured)
 
-    def end_call(self, state: CallState, outcome: Outcome) -> None:
-        """Ends the call's span and records its metrics: at ``_finish``, or a stream's end."""
+    def end_call(self, state: CallState, outcome: Outcome, measured: bool = True) -> None:
+        """Ends the call's span and records its metrics (unless not ``measured``): at
+        ``_finish``, or a stream's end."""
         try:
             self._spans.end_call(state, outcome)
         except Exception as error:  # a span processor's on_end: the metrics still count
             report("ending the call span", error)
         # Only calls that reached the wire are measured (a span opened early, as a nested
         # call's parent, may belong to a call that a Stubber then answered).
-        if self._metrics is not None and state.attempts > 0:
+        if measured and self._metrics is not None and state.attempts > 0:
             self._metrics.record_call(state, outcome)
