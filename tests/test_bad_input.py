@@ -188,6 +188,8 @@ def test_a_second_instrument_still_refuses_bad_options() -> None:
             with pytest.raises(ConfigError) as raised:
                 instrument(propagate="maybe")
             assert raised.value.setting == "propagate"
+        # the base class's own options (opentelemetry-instrument passes skip_dep_check)
+        Instrumentor().instrument(skip_dep_check=True, raise_exception_on_conflict=False)
     finally:
         botocore_otel.uninstrument()
 

@@ -357,3 +357,56 @@ def test_a_call_running_while_its_client_is_uninstrumented_is_not_counted_as_fai
     assert toggled.status.status_code.name == "UNSET"
     assert [p.count for p in telemetry.points("rpc.client.call.duration")] == [1]  # the other call only
     assert list(telemetry.points("client.call.errors")) == []
+
+
+def test_a_call_nested_on_another_thread_in_a_copied_context_leaves_its_outer_call_running():
+    import contextvars
+    import threading
+
+    telemetry = Telemetry()
+    with _instrumented_client(telemetry) as client:
+
+        def nested_on_a_thread(**_):  # as s3transfer's workers, anyio or asyncio.to_thread do
+            worker = threading.Thread(target=contextvars.copy_context().run, args=(client.describe_limits,))
+            worker.start()
+            worker.join()
+
+        client.meta.events.register("before-sign.dynamodb.ListTables", nested_on_a_thread)
+        client.list_tables()
+    (outer,) = telemetry.spans("DynamoDB.ListTables")
+    (inner,) = telemetry.spans("DynamoDB.DescribeLimits")
+    assert "error.type" not in outer.attributes
+    assert inner.parent.span_id == outer.context.span_id
+
+
+def test_a_span_a_worker_opens_in_a_copy_of_a_send_window_stays_current_through_its_calls():
+    import threading
+
+    from opentelemetry import context as otel_context
+
+    telemetry = Telemetry()
+    seen: list[str] = []
+
+    def worker(window):  # as opentelemetry-instrumentation-threading hands the context over
+        token = otel_context.attach(window)
+        try:
+            with telemetry.tracer.start_as_current_span("worker"):
+                client.describe_limits()
+                seen.append(trace.get_current_span().name)
+        finally:
+            otel_context.detach(token)
+
+    workers: list[threading.Thread] = []
+
+    def on_send(request, **_):  # an application's handler, after ours: inside the send window
+        if not workers and b"ListTables" in request.headers["X-Amz-Target"]:
+            workers.append(threading.Thread(target=worker, args=(otel_context.get_current(),)))
+            workers[0].start()
+            workers[0].join()
+
+    with _instrumented_client(telemetry) as client:
+        client.meta.events.register("before-send", on_send)
+        client.list_tables()
+    assert seen == ["worker"]
+    (inner,) = telemetry.spans("DynamoDB.DescribeLimits")
+    assert inner.parent.span_id == telemetry.spans("worker")[0].context.span_id

@@ -35,6 +35,8 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._is_instrumented_by_opentelemetry = wiring.is_instrumented_globally()
         if self._is_instrumented_by_opentelemetry:  # checks the options, says it is done already
             strict = kwargs.pop("_strict", True)
+            for base_option in ("skip_dep_check", "raise_exception_on_conflict"):  # the base class's
+                kwargs.pop(base_option, None)
             wiring.instrument_globally(kwargs, strict=strict)
             return None
         # The base class's dependency check reads package metadata (12-16 ms); _instrument

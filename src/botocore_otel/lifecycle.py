@@ -37,7 +37,15 @@ from botocore_otel.errors import report
 from botocore_otel.metrics import CallMetrics
 from botocore_otel.propagation import HeaderInjector
 from botocore_otel.spans import SpanSink
-from botocore_otel.state import STATE_KEY, CallState, Outcome, _abandoned, end_abandoned, in_flight
+from botocore_otel.state import (
+    STATE_KEY,
+    CallState,
+    Outcome,
+    _abandoned,
+    end_abandoned,
+    in_flight,
+    stuck_windows,
+)
 
 SYNTHETIC_HEADER = "x-botocore-otel-synthetic"
 """Marks a synthetic response (``synthetic/sending.py``), so response-received knows ours was used."""
@@ -51,9 +59,6 @@ _handoff: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_
 # task: before-parse gets no request context of its own.
 _sending: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_sending", default=None)
 _SKIPPED: Any = object()
-# In a send window's context: what was current before it, put back if the window is found
-# current after its call is gone (a call abandoned, and freed on another thread).
-_BEFORE_WINDOW = "botocore_otel.before_window"
 
 
 _ContextAccess = tuple[Callable[[], Context], Callable[[Context], Any], Callable[[Any], None]]
@@ -87,45 +92,49 @@ def _sending_state() -> CallState | None:
     return None if ref is None else ref()
 
 
-def _running_here(state: CallState) -> bool:
-    """Whether ``state``'s call is still inside botocore's ``_make_api_call`` on this thread.
+def _still_running(state: CallState) -> bool:
+    """Whether ``state``'s call is still inside botocore's ``_make_api_call``, on any thread.
 
     Not when an exception left it without a closing event (raised by another after-call
     handler, KeyboardInterrupt) while the application keeps the exception, and so the call's
-    record. Only asked when a call starts while another's record is in flight on this thread:
-    a nested call (credential refresh, S3's redirect) or such a leftover. True when this
-    botocore's frames cannot tell (no ``request_context`` local found, not even the new call's).
+    record. Only asked when a call starts while another's record is in flight in its context:
+    a nested call (credential refresh, S3's redirect; on another thread, in a copied context)
+    or such a leftover. True when this botocore's frames cannot tell (no ``request_context``
+    local found, not even the new call's).
     """
     seen_any = False
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "_make_api_call":
-            request_context = frame.f_locals.get("request_context")
-            if isinstance(request_context, dict):
-                if request_context.get("retries") is state.retries_context:
-                    return True
-                seen_any = True
-        frame = frame.f_back  # type: ignore[assignment]
+    for top in sys._current_frames().values():
+        frame: Any = top
+        while frame is not None:
+            if frame.f_code.co_name == "_make_api_call":
+                request_context = frame.f_locals.get("request_context")
+                if isinstance(request_context, dict):
+                    if request_context.get("retries") is state.retries_context:
+                        return True
+                    seen_any = True
+            frame = frame.f_back
     return not seen_any
 
 
 def _parent_inside(outer_ref: weakref.ref[CallState] | None, current: Context) -> Context:
-    """The parent of a call that starts while another call's record is in flight on this
-    thread, or inside a send window. A nested call (credential refresh while signing, S3's
-    redirect) is the outer call's child. A call left without a closing event (an exception
-    raised by another handler, KeyboardInterrupt) is ended now if the application keeps its
-    record alive, and what was current before its send window is put back if it still is."""
+    """The parent of a call that starts while another call's record is in flight in its
+    context, or while a send window may be stuck. A nested call (credential refresh while
+    signing, S3's redirect) is the outer call's child. A call left without a closing event (an
+    exception raised by another handler, KeyboardInterrupt) is ended now if the application
+    keeps its record alive, and what was current before its send window is put back if the
+    window still is."""
     outer = None if outer_ref is None else outer_ref()
-    if outer is not None and not outer.ended and not outer.is_async and not _running_here(outer):
+    if outer is not None and not outer.ended and not outer.is_async and not _still_running(outer):
         outer.owner.abandon(outer, outer.last_end_ns)  # ended with its last response, if any
         outer, current = None, _get_current()
     if outer is None or outer.ended:
         if outer_ref is not None:
             in_flight.set(None)
-        before = current.get(_BEFORE_WINDOW)
-        if isinstance(before, Context):  # a gone call's send window, still current
-            _attach(before)
-            return before
+        for stuck in list(stuck_windows):
+            if stuck[0] is current:  # left current by a call freed on another thread
+                stuck_windows.remove(stuck)
+                _attach(stuck[1])
+                return stuck[1]
         return current
     if "attempt" in outer.retries_context:
         # opened by the outer call's own instrumentation (its tracer and hooks)
@@ -185,7 +194,7 @@ class Lifecycle:
             if parent.get(_SUPPRESS_INSTRUMENTATION_KEY):
                 return
             outer_ref = in_flight.get()
-            if outer_ref is not None or _BEFORE_WINDOW in parent:
+            if outer_ref is not None or stuck_windows:
                 parent = _parent_inside(outer_ref, parent)
             state = CallState(
                 self,
@@ -287,14 +296,7 @@ class Lifecycle:
                     state.attempt_span = span
             # The span made current, and urllib3/requests instrumentation told not to add a
             # second span for the wire: one context built (set_value twice would copy twice).
-            ctx = Context(
-                {
-                    **state.parent,
-                    _SPAN_KEY: span,
-                    _SUPPRESS_HTTP_INSTRUMENTATION_KEY: True,
-                    _BEFORE_WINDOW: state.parent,
-                }
-            )
+            ctx = Context({**state.parent, _SPAN_KEY: span, _SUPPRESS_HTTP_INSTRUMENTATION_KEY: True})
             if self._injector is not None:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
             if state.window_token is not None:
