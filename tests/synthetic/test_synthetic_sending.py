@@ -272,3 +272,59 @@ def test_a_call_a_rule_passed_over_at_its_first_attempt_is_not_selected_on_a_ret
     assert synthetic and from_the_wire  # the rule selects about half the calls
     assert [a["RetryAttempts"] for a in synthetic] == [0] * len(synthetic)  # none after a wire attempt
     assert [a["RetryAttempts"] for a in from_the_wire] == [1] * len(from_the_wire)
+
+
+def test_an_aws_call_made_inside_a_selected_calls_send_leaves_it_selected(
+    server: ScriptedServer, telemetry: Telemetry
+) -> None:
+    # The request hook runs as the call's span opens, at its first before-send: on botocore
+    # before ~1.43.70 the call is handed to our before-send around the nested call.
+    rules = [
+        {"name": "all-list-tables", "match": "dynamodb.ListTables", "response": {"data": {"TableNames": []}}}
+    ]
+    looked_up: list[int] = []
+    helper: list[Any] = []
+
+    def look_up_once(span: Any, service: str, operation: str, params: Any) -> None:
+        if operation == "ListTables" and not looked_up:
+            looked_up.append(1)
+            helper[0].describe_limits()  # no rule: to the endpoint
+
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, synthetic=rules, request_hook=look_up_once, **telemetry.providers)
+    try:
+        ddb = client_for(session, "dynamodb", server.url)
+        helper.append(ddb)
+        answer = ddb.list_tables()
+    finally:
+        Instrumentor().uninstrument(session)
+    assert [r.header_values("X-Amz-Target") for r in server.received] == [
+        ["DynamoDB_20120810.DescribeLimits"]
+    ]
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "all-list-tables"
+
+
+def test_a_call_dropped_between_two_before_send_handlers_is_not_kept_alive_by_the_responder(
+    server: ScriptedServer, telemetry: Telemetry
+) -> None:
+    import contextlib
+    import gc
+
+    rules = [{"name": "none of these", "match": "s3.GetObject"}]
+    session = instrumented(telemetry, rules)
+    try:
+        ddb = client_for(session, "dynamodb", server.url)
+
+        def interrupt(**_: Any) -> None:  # after ours, before the responder's (registered last)
+            raise KeyboardInterrupt
+
+        ddb.meta.events.register("before-send", interrupt)
+        with contextlib.suppress(KeyboardInterrupt):
+            ddb.list_tables()
+        ddb.meta.events.unregister("before-send", interrupt)
+        gc.collect()
+        in_thread(ddb.describe_limits)  # a safe point, on another thread: the dropped call ends there
+        (dropped,) = telemetry.spans("DynamoDB.ListTables")
+    finally:
+        Instrumentor().uninstrument(session)
+    assert dropped.attributes["error.type"] == "cancelled"

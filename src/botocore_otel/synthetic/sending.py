@@ -12,7 +12,7 @@ latency is waited. A call answered earlier costs a rule lookup and one rate draw
 A call a rule selected never reaches AWS: if its answer cannot be built, botocore gets a
 ``ClientError`` (code ``BotocoreOtelSyntheticError``, HTTP 500, a message naming the rule
 and the cause) raised while it reads the response, after the attempt: not retried. The
-choice is made once per call, at its first attempt (``_SELECTED_KEY``): the retries of a
+choice is made once per call, at its first attempt (``_Call.selected``): the retries of a
 synthetic throttle or 5xx are answered by the same rule, and those of a call sent to AWS go
 to AWS, without a new draw.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -46,17 +47,34 @@ SYNTHETIC_ERROR_CODE = "BotocoreOtelSyntheticError"
 # The latency of an aiobotocore call's synthetic answer, waited at before-parse: that
 # event's handlers are awaited, and it comes only after the answer was used.
 _async_delay: ContextVar[float] = ContextVar("botocore_otel_synthetic_delay", default=0.0)
-# A call the lifecycle does not track (its service skipped, instrumentation suppressed) is
-# still answered: provide-client-params notes what the responder needs in the call's context.
-_UNTRACKED_KEY = "botocore_otel.synthetic"
-# In the call's context from its first attempt on: whether a rule selected it. Its retries
-# follow, never drawn anew (a call would then be answered partly by AWS, partly by a rule).
-_SELECTED_KEY = "botocore_otel.synthetic.selected"
-# botocore before ~1.43.70: the prepared request has no context; the last request-created
-# handler hands the call's context to before-send (nothing runs between them).
-_context_handoff: ContextVar[dict[str, Any] | None] = ContextVar(
-    "botocore_otel_synthetic_handoff", default=None
-)
+# In the call's context: its _Call, noted at provide-client-params.
+_CALL_KEY = "botocore_otel.synthetic"
+
+
+class _Call:
+    """One call as the responder sees it, traced or not (its service skipped, instrumentation
+    suppressed): what it needs to answer it, and, from the call's first attempt on, whether a
+    rule selected it. The retries follow, never drawn anew: a call would otherwise be
+    answered partly by AWS, partly by a rule."""
+
+    __slots__ = ("__weakref__", "is_async", "model", "params", "previous", "selected", "state")
+
+    def __init__(self, model: Any, params: Any, is_async: bool) -> None:
+        self.model = model
+        self.params = params
+        self.is_async = is_async
+        self.selected: bool | None = None
+        # botocore before ~1.43.70 only (see _handoff): the call's state, and what _handoff
+        # held before this call's request-created
+        self.state: weakref.ref[CallState] | None = None
+        self.previous: weakref.ref[_Call] | None = None
+
+
+# botocore before ~1.43.70: the prepared request has no context. The last request-created
+# handler hands the call over to before-send, which puts back what was there before: a call
+# made in between (by a request hook, or a before-send handler) hands its own over and back.
+# Weak references: a call dropped in between leaves nothing alive.
+_handoff: ContextVar[weakref.ref[_Call] | None] = ContextVar("botocore_otel_synthetic_handoff", default=None)
 
 
 class DeferredResponse:
@@ -101,50 +119,58 @@ class SyntheticSender:
             ("before-send", self.on_before_send, "last", "botocore_otel.on_synthetic_send"),
             ("before-parse", self.on_before_parse, "first", "botocore_otel.on_synthetic_parse"),
         ]
-        if not requests_carry_context:  # older botocore: see _context_handoff
+        if not requests_carry_context:  # older botocore: see _handoff
             handlers.append(
                 ("request-created", self.on_request_created, "last", "botocore_otel.on_synthetic_request")
             )
         return handlers
 
     def on_request_created(self, request: Any, **_: Any) -> None:
-        _context_handoff.set(getattr(request, "context", None))
+        context = getattr(request, "context", None)
+        call: _Call | None = context.get(_CALL_KEY) if context else None
+        if call is not None:
+            state: CallState | None = context.get(STATE_KEY) if context else None
+            call.state = None if state is None else state.ref
+            call.previous = _handoff.get()
+            _handoff.set(weakref.ref(call))
 
     def on_call(self, model: Any, params: Any, context: dict[str, Any], **_: Any) -> None:
-        if STATE_KEY not in context and self._lifecycle.enabled:
+        if self._lifecycle.enabled:
             try:
-                context[_UNTRACKED_KEY] = (model, params, is_async_config(context.get("client_config")))
+                context[_CALL_KEY] = _Call(model, params, is_async_config(context.get("client_config")))
             except Exception as error:
-                report("noting an untraced call for synthetic answers", error)
+                report("noting a call for synthetic answers", error)
 
     def on_before_send(self, request: Any, **_: Any) -> DeferredResponse | None:
         if not self._lifecycle.enabled:
             return None
         try:
             context = getattr(request, "context", None)  # botocore >= ~1.43.70
-            if not context:
-                context = _context_handoff.get()
-                _context_handoff.set(None)
-                if not context:
+            state: CallState | None
+            if context:
+                call: _Call | None = context.get(_CALL_KEY)
+                state = context.get(STATE_KEY)
+            else:
+                handed = _handoff.get()
+                call = None if handed is None else handed()
+                if call is None:
                     return None
-            selected = context.get(_SELECTED_KEY)
-            if selected is False:
+                _handoff.set(call.previous)
+                state = None if call.state is None else call.state()
+            if call is None or call.selected is False:
                 return None
-            state, untracked = context.get(STATE_KEY), context.get(_UNTRACKED_KEY)
             if state is None or state.ended:
                 state = None
-                if untracked is None:
-                    return None
-                model, params, is_async = untracked
-                service_key = model.service_model.service_id.hyphenize()
+                service_key = call.model.service_model.service_id.hyphenize()
                 trace_id = trace.get_current_span().get_span_context().trace_id
             else:
-                model, params, is_async = state.model, state.params, state.is_async
                 service_key = state.info.service_key
                 span = state.span
                 trace_id = span.get_span_context().trace_id if span is not None else 0
-            pending = self._responder.select(service_key, model, params, trace_id, is_async, selected is True)
-            context[_SELECTED_KEY] = pending is not None
+            pending = self._responder.select(
+                service_key, call.model, call.params, trace_id, call.is_async, again=call.selected is True
+            )
+            call.selected = pending is not None
         except Exception as error:
             report("choosing a synthetic answer", error)
             return None
