@@ -410,3 +410,49 @@ def test_a_span_a_worker_opens_in_a_copy_of_a_send_window_stays_current_through_
     assert seen == ["worker"]
     (inner,) = telemetry.spans("DynamoDB.DescribeLimits")
     assert inner.parent.span_id == telemetry.spans("worker")[0].context.span_id
+
+
+def test_a_stuck_window_whose_thread_ended_is_forgotten():
+    import threading
+
+    from botocore_otel.state import stuck_windows
+
+    telemetry = Telemetry()
+
+    def collect_elsewhere() -> None:
+        collector = threading.Thread(target=gc.collect)
+        collector.start()
+        collector.join()
+
+    with _instrumented_client(telemetry) as client:
+        worker = threading.Thread(
+            target=_abandon_in_a_cycle,
+            args=(client, "response-received.dynamodb.ListTables", collect_elsewhere),
+        )
+        worker.start()
+        worker.join()  # it ended with the window current: nothing can put it back any more
+        assert len(stuck_windows) == 1
+        client.list_tables()
+        assert len(stuck_windows) == 0  # nothing holds the window: forgotten, not scanned forever
+
+
+def test_a_call_cancelled_while_another_client_is_uninstrumented_still_counts_as_cancelled():
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        with scripted_server(lambda i, r: OK) as server:
+            kept = client_for(session, "dynamodb", server.url)
+            dropped = client_for(session, "dynamodb", server.url)
+
+            def uninstrument_the_other(**_):
+                Instrumentor().uninstrument(kept)
+
+            dropped.meta.events.register("before-send", uninstrument_the_other)
+            _abandon_in_a_cycle(dropped, "after-call.dynamodb.ListTables", gc.collect)
+            kept.list_tables()  # uninstrumented: not a safe point of ours
+            client_for(session, "dynamodb", server.url).list_tables()  # a safe point
+    finally:
+        Instrumentor().uninstrument(session)
+    cancelled = [s for s in telemetry.aws_spans() if s.attributes.get("error.type") == "cancelled"]
+    assert len(cancelled) == 1

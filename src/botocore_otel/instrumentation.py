@@ -92,6 +92,7 @@ class Instrumentation:
         self.shares: weakref.WeakSet[Instrumentation] = weakref.WeakSet()
         self._on_s3_client = on_s3_client
         self._emitters: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._client_configs: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         wanted = {"always"}
         if "phases" in settings.metrics:
             wanted |= {"phases", "signed"}
@@ -127,9 +128,11 @@ class Instrumentation:
         except Exception as error:
             report("registering per-service handlers", error)
 
-    def register(self, emitter: Any, client_service: str | None = None) -> None:
-        """``client_service``: the hyphenized service id when ``emitter`` is a client's."""
+    def register(self, emitter: Any, client_service: str | None = None, client_config: Any = None) -> None:
+        """``client_service``, ``client_config``: when ``emitter`` is a client's."""
         register(emitter, self._handlers)
+        if client_config is not None:
+            self._client_configs[emitter] = client_config
         if client_service is not None:
             if client_service in self._service_keys:
                 register(emitter, self._service_handlers_loaded())
@@ -149,7 +152,9 @@ class Instrumentation:
 
             aio.install()
 
-    def unregister(self, emitter: Any) -> None:
+    def unregister(self, emitter: Any, client_config: Any = None) -> None:
+        """``client_config``: when ``emitter`` is a client's that this instrumentation did not
+        register on (its handlers were copied from its session's)."""
         for event, handler, _, unique_id in [*self._handlers, *(self._service_handlers or ())]:
             emitter.unregister(event, handler, unique_id=unique_id)
         for service in self._service_keys:
@@ -159,7 +164,9 @@ class Instrumentation:
         emitter.unregister(OWNER_EVENT, self._answer_owner, unique_id=_OWNER_ID)
         emitter.unregister(_S3_CLIENT_EVENT, self._on_s3_client, unique_id=_S3_CLIENT_ID)
         self._emitters.discard(emitter)
-        self.lifecycle.unregistered_ns = time.time_ns()
+        client_config = self._client_configs.pop(emitter, None) or client_config
+        if client_config is not None:  # its calls running now lost their closing handlers
+            self.lifecycle.unhooked[client_config] = time.time_ns()
 
     def _answer_owner(self, **_: Any) -> Instrumentation:
         return self

@@ -7,6 +7,7 @@ after-call or after-call-error. State lives in botocore's per-call ``context`` d
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import weakref
@@ -92,28 +93,54 @@ def _sending_state() -> CallState | None:
     return None if ref is None else ref()
 
 
-def _still_running(state: CallState) -> bool:
-    """Whether ``state``'s call is still inside botocore's ``_make_api_call``, on any thread.
+def _left_behind(state: CallState) -> bool:
+    """Whether ``state``'s call, marked in flight in this context, has left botocore's
+    ``_make_api_call`` without a closing event (an exception raised by another after-call
+    handler, KeyboardInterrupt) while the application keeps the exception, and so the record.
 
-    Not when an exception left it without a closing event (raised by another after-call
-    handler, KeyboardInterrupt) while the application keeps the exception, and so the call's
-    record. Only asked when a call starts while another's record is in flight in its context:
-    a nested call (credential refresh, S3's redirect; on another thread, in a copied context)
-    or such a leftover. True when this botocore's frames cannot tell (no ``request_context``
-    local found, not even the new call's).
+    Only asked when a call starts while another's record is in flight in its context: a nested
+    call (credential refresh, S3's redirect) or such a leftover. Not left behind when its
+    ``_make_api_call`` is on this thread's stack (only this thread's: another thread's frames
+    change under a reader), nor when its in-flight mark was set in another context: a copy, as
+    a nested call on another thread has (s3transfer, ``asyncio.to_thread``), where the call may
+    be running. Nor when this botocore's frames cannot tell (no ``request_context`` local
+    found). Left behind, its in-flight mark is taken off here.
     """
     seen_any = False
-    for top in sys._current_frames().values():
-        frame: Any = top
-        while frame is not None:
-            if frame.f_code.co_name == "_make_api_call":
-                request_context = frame.f_locals.get("request_context")
-                if isinstance(request_context, dict):
-                    if request_context.get("retries") is state.retries_context:
-                        return True
-                    seen_any = True
-            frame = frame.f_back
-    return not seen_any
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_make_api_call":
+            request_context = frame.f_locals.get("request_context")
+            if isinstance(request_context, dict):
+                if request_context.get("retries") is state.retries_context:
+                    return False
+                seen_any = True
+        frame = frame.f_back
+    token = state.nest_token
+    if not seen_any or token is None:
+        return False
+    try:
+        in_flight.reset(token)  # refused in another context than the one that set it
+    except ValueError:
+        return False
+    state.nest_token = None
+    return True
+
+
+def _out_of_stuck_window(current: Context) -> Context:
+    """What was current before ``current``, if it is a send window a call freed on another
+    thread left current (``state.stuck_windows``); else ``current``. Entries go once nothing
+    holds their window any more."""
+    found = current
+    for stuck in list(stuck_windows):
+        window = stuck[0]()
+        if window is None:
+            with contextlib.suppress(ValueError):  # another thread's call took it first
+                stuck_windows.remove(stuck)
+        elif window is current:
+            _attach(stuck[1])
+            found = stuck[1]
+    return found
 
 
 def _parent_inside(outer_ref: weakref.ref[CallState] | None, current: Context) -> Context:
@@ -124,18 +151,13 @@ def _parent_inside(outer_ref: weakref.ref[CallState] | None, current: Context) -
     keeps its record alive, and what was current before its send window is put back if the
     window still is."""
     outer = None if outer_ref is None else outer_ref()
-    if outer is not None and not outer.ended and not outer.is_async and not _still_running(outer):
+    if outer is not None and not outer.ended and not outer.is_async and _left_behind(outer):
         outer.owner.abandon(outer, outer.last_end_ns)  # ended with its last response, if any
         outer, current = None, _get_current()
     if outer is None or outer.ended:
-        if outer_ref is not None:
+        if outer_ref is not None and in_flight.get() is outer_ref:
             in_flight.set(None)
-        for stuck in list(stuck_windows):
-            if stuck[0] is current:  # left current by a call freed on another thread
-                stuck_windows.remove(stuck)
-                _attach(stuck[1])
-                return stuck[1]
-        return current
+        return _out_of_stuck_window(current)
     if "attempt" in outer.retries_context:
         # opened by the outer call's own instrumentation (its tracer and hooks)
         return set_span_in_context(outer.span or outer.owner.open_early(outer), outer.parent)
@@ -165,9 +187,9 @@ class Lifecycle:
         # setting it would be work for nobody.
         self._track_sending = "phases" in settings.metrics
         self.infos: dict[str, OperationInfo] = {} if infos is None else infos
-        # When handlers of this lifecycle were last taken off an emitter (a client or session
-        # uninstrumented): a call that started before may have lost its closing handlers.
-        self.unregistered_ns = 0
+        # client config -> when its client's handlers were taken off (the client uninstrumented,
+        # or instrumented anew): a call of that client that started before lost its closing ones
+        self.unhooked: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
     # -- call start ---------------------------------------------------------------
     def _new_info(self, event_name: str, model: Any) -> OperationInfo:
@@ -413,7 +435,7 @@ class Lifecycle:
     def abandon(self, state: CallState, end_ns: int = 0) -> None:
         """Ends a call that got no closing event, at a safe point (see ``CallState.__del__``).
         ``end_ns``: when it was dropped, if known (0: now). Uninstrumented while the call ran,
-        its closing handlers may have gone: it is not counted as failed, nor measured."""
+        its closing handlers went: it is not counted as failed, nor measured."""
         if state.ended:
             return
         window = state.window_ctx
@@ -421,7 +443,8 @@ class Lifecycle:
             # Still current on this thread: put back what was current before the call.
             otel_context.attach(state.parent)
         state.window_token = state.window_ctx = None
-        unseen = not self.enabled or state.start_ns <= self.unregistered_ns
+        config = state.client_config
+        unseen = config is not None and state.start_ns <= self.unhooked.get(config, 0)
         outcome = Outcome(state.last_status, None if unseen else "cancelled")
         outcome.end_ns = end_ns
         self._finish(state, outcome, measured=not unseen)
@@ -447,7 +470,7 @@ class Lifecycle:
         # GenAI (Bedrock Runtime) records its telemetry here; a response stream keeps the call
         # open until the application is done with it, then calls end_call() (genai/streams.py).
         end_hook = state.info.end_hook
-        if end_hook is not None and end_hook(self, state, outcome):
+        if measured and end_hook is not None and end_hook(self, state, outcome):
             return
         self.end_call(state, outcome, measured)
 

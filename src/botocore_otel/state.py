@@ -35,9 +35,10 @@ in_flight: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel
 _abandoned: deque[tuple[CallState, int] | Callable[[], None]] = deque()
 
 # Send windows left current on a thread by a call whose finalizer ran on another thread (where
-# it could not put back what was current before): (the window, what was current before it).
-# The next call on that thread finds its current context here and puts the other back.
-stuck_windows: deque[tuple[Context, Context]] = deque(maxlen=64)
+# it could not put back what was current before): (the window, weakly; what was current
+# before it). The next call on that thread finds its current context here and puts the other
+# back; an entry goes once nothing holds its window any more (that thread moved on, or ended).
+stuck_windows: deque[tuple[weakref.ref[Context], Context]] = deque(maxlen=64)
 
 
 if TYPE_CHECKING:  # a Protocol class costs about 20 µs at import, and only mypy reads it
@@ -232,7 +233,7 @@ class CallState:
                 if otel_context.get_current() is window:
                     otel_context.attach(self.parent)
                 else:  # current on another thread, maybe: put back there, by its next call
-                    stuck_windows.append((window, self.parent))
+                    stuck_windows.append((weakref.ref(window), self.parent))
             self.window_token = self.window_ctx = None
             _abandoned.append((self, time.time_ns()))  # resurrects it until then; __del__ runs once
         except Exception:  # nothing may escape a finalizer, not even a report (it logs)

@@ -127,27 +127,30 @@ def instrument_target(target: Any, options: Mapping[str, object]) -> None:
         instrumentation = Instrumentation(settings, _install_transfers)
         # Handlers copied from the session (or left by an earlier instrumentation, disabled)
         # hold our unique ids: botocore would ignore the new ones until they are gone.
+        meta = getattr(target, "meta", None)
+        client_config = meta.config if meta is not None else None
         previous = owner or _owner_of(emitter)
         if previous is not None:
-            previous.unregister(emitter)
-        meta = getattr(target, "meta", None)
+            previous.unregister(emitter, client_config)
         client_service = meta.service_model.service_id.hyphenize() if meta is not None else None
-        instrumentation.register(emitter, client_service)
+        instrumentation.register(emitter, client_service, client_config)
         _owners[emitter] = instrumentation
         _enable_transfers(now=meta is not None)
 
 
 def uninstrument_target(target: Any) -> None:
     emitter = _emitter_of(target)
+    meta = getattr(target, "meta", None)
+    client_config = meta.config if meta is not None else None
     _end_abandoned()
     with _lock:
         owner = _owners.pop(emitter, None)
         if owner is None:
             copied = _owner_of(emitter)  # a client with its session's handlers: silence it only
             if copied is not None:
-                copied.unregister(emitter)
+                copied.unregister(emitter, client_config)
             return
-        owner.unregister(emitter)
+        owner.unregister(emitter, client_config)
         if not any(o is owner for o in _owners.values()):  # a global share has one session
             owner.lifecycle.enabled = False
         if _global is None and not _owners:

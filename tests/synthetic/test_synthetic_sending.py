@@ -328,3 +328,27 @@ def test_a_call_dropped_between_two_before_send_handlers_is_not_kept_alive_by_th
     finally:
         Instrumentor().uninstrument(session)
     assert dropped.attributes["error.type"] == "cancelled"
+
+
+def test_a_deep_copy_of_a_calls_context_shares_our_records(
+    server: ScriptedServer, telemetry: Telemetry
+) -> None:
+    import copy
+
+    # botocore deep-copies the request dict, context included, to presign a cross-region URL
+    # (EC2 CopySnapshot, RDS SourceRegion): our records would take the service model along.
+    rules = [{"name": "none of these", "match": "s3.GetObject"}]
+    session = instrumented(telemetry, rules)
+    copies: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    try:
+        ddb = client_for(session, "dynamodb", server.url)
+        ddb.meta.events.register(
+            "before-call", lambda context, **_: copies.append((context, copy.deepcopy(context)))
+        )
+        ddb.list_tables()
+    finally:
+        Instrumentor().uninstrument(session)
+    ((context, copied),) = copies
+    ours = [key for key in context if key.startswith("botocore_otel")]
+    assert len(ours) == 2  # the call's record and the responder's
+    assert all(copied[key] is context[key] for key in ours)

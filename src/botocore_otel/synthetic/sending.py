@@ -69,6 +69,14 @@ class _Call:
         self.state: weakref.ref[CallState] | None = None
         self.previous: weakref.ref[_Call] | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Call:
+        # botocore deep-copies the request dict, context included, to presign a cross-region
+        # URL (RDS, DocumentDB, Neptune SourceRegion; EC2 CopySnapshot): the model with it.
+        return self
+
+    def __copy__(self) -> _Call:
+        return self
+
 
 # botocore before ~1.43.70: the prepared request has no context. The last request-created
 # handler hands the call over to before-send, which puts back what was there before: a call
