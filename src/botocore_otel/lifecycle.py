@@ -264,8 +264,7 @@ class Lifecycle:
 
     def open_early(self, state: CallState, url: str | None = None) -> Span:
         """Opens ``state``'s span before its first send (a nested call, payload propagation)."""
-        span = self._spans.open_call(state, url)
-        state.span = span
+        span = self._spans.open_call(state, url)  # sets state.span
         state.span_has_server = url is not None
         return span
 
@@ -301,7 +300,7 @@ class Lifecycle:
             call_span = state.span
             if call_span is None:
                 try:  # opened now: server.address and server.port are among its first attributes
-                    call_span = state.span = self._spans.open_call(state, request.url)
+                    call_span = self._spans.open_call(state, request.url)  # sets state.span
                 except Exception as error:  # a broken tracer: metrics go on without the span
                     report("starting the call span", error)
                     call_span = INVALID_SPAN
