@@ -171,6 +171,33 @@ def test_eventbridge_event_with_a_trace_header():
     assert span.attributes["messaging.message.id"] == "e-1"
 
 
+def test_a_body_nested_too_deeply_costs_only_its_own_message_its_link(moto, session, telemetry):
+    sqs = moto.client("sqs", session=session)
+    url = sqs.create_queue(QueueName="deep")["QueueUrl"]
+    with telemetry.tracer.start_as_current_span("producer work"):
+        sqs.send_message(
+            QueueUrl=url, MessageBody='{"TopicArn": "x", "a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+        )
+        sqs.send_message(QueueUrl=url, MessageBody="normal")
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 2
+    (receive,) = telemetry.spans("SQS.ReceiveMessage")
+    assert sorted(linked_to(receive)) == sorted(ids(s) for s in telemetry.spans("SQS.SendMessage"))
+
+
+def test_a_boto3_resource_message_is_read_like_the_clients_dict(moto, session, telemetry):
+    url = moto.client("sqs", session=session).create_queue(QueueName="resource")["QueueUrl"]
+    queue = session.resource("sqs", **moto.client_kwargs("sqs")).Queue(url)
+    queue.send_message(MessageBody="one")
+    (message,) = queue.receive_messages()
+    with messaging.process(message, tracer_provider=telemetry.tracer_provider):
+        pass
+    (process,) = telemetry.spans("process resource")
+    (send,) = telemetry.spans("SQS.SendMessage")
+    assert linked_to(process) == [ids(send)]
+    assert process.attributes["messaging.message.id"] == message.message_id
+    assert process.attributes["aws.sqs.queue.url"] == url
+
+
 def test_errors_are_recorded_and_raised_and_bad_messages_never_raise():
     telemetry = Telemetry()
     with (

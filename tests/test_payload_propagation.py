@@ -1009,6 +1009,48 @@ def test_step_functions_trace_header(moto, instrument, telemetry):
     assert headers == [xray_of(first), "Root=1-00000000-000000000000000000000001"]
 
 
+def test_a_trace_field_or_name_list_the_caller_gave_empty_or_none_is_left_as_given(moto, instrument):
+    """Only an absent field is ours to fill: botocore refuses None (and an empty PutEvents
+    TraceHeader) with and without us, and Step Functions sends an empty traceHeader as given."""
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:none"
+
+    def outcomes(session):
+        events = moto.client("events", session=session)
+        sfn = moto.client("stepfunctions", session=session)
+        sqs = moto.client("sqs", session=session)
+        url = sqs.create_queue(QueueName="given")["QueueUrl"]
+        calls = [
+            lambda: events.put_events(
+                Entries=[{"Source": "a", "DetailType": "t", "Detail": "{}", "TraceHeader": ""}]
+            ),
+            lambda: events.put_events(
+                Entries=[{"Source": "a", "DetailType": "t", "Detail": "{}", "TraceHeader": None}]
+            ),
+            lambda: sfn.start_execution(stateMachineArn=machine, traceHeader=""),
+            lambda: sfn.start_execution(stateMachineArn=machine, traceHeader=None),
+            lambda: sqs.receive_message(QueueUrl=url, MessageAttributeNames=None),
+            lambda: sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=None),
+        ]
+        results = []
+        for call in calls:
+            try:
+                call()
+                results.append("ok")
+            except Exception as error:
+                results.append(type(error).__name__)
+        return results
+
+    bare = outcomes(boto3.session.Session())
+    assert (
+        bare
+        == ["ParamValidationError", "ParamValidationError", "StateMachineDoesNotExist"]
+        + ["ParamValidationError"] * 3
+    )
+    moto.reset_recording()
+    assert outcomes(instrument(sqs_aws_trace_header=True)) == bare
+    assert [r.json().get("traceHeader") for r in recorded(moto, "StartExecution")] == [""]
+
+
 # -- settings -----------------------------------------------------------------------------
 def test_payload_propagation_can_be_switched_off_per_service(moto, instrument):
     session = instrument(payload_propagation="sns")

@@ -18,7 +18,8 @@ process it under.
 span (``parent=True`` makes the producer its parent instead: one trace). It reads:
 
 * an SQS message from boto3 (``MessageAttributes`` with ``StringValue``; the
-  ``AWSTraceHeader`` system attribute under ``Attributes``);
+  ``AWSTraceHeader`` system attribute under ``Attributes``): the client's dict, or the
+  resource's ``sqs.Message`` (``queue.receive_messages()``, whose queue url it knows);
 * an SQS record as Lambda hands it over (``messageAttributes`` with ``stringValue``,
   ``attributes.AWSTraceHeader``, ``eventSourceARN``);
 * an SNS notification: inside an SQS message body (raw delivery off: the body is SNS
@@ -110,7 +111,7 @@ def _sns_envelope(body: object) -> Mapping[str, Any] | None:
         return None
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a body nested too deeply
         return None
     return parsed if isinstance(parsed, Mapping) and "TopicArn" in parsed else None
 
@@ -176,7 +177,7 @@ def producer_context(received: Received, trace_header: str | None = None) -> Spa
 
 @contextmanager
 def process(
-    message: Mapping[str, Any],
+    message: Mapping[str, Any] | Any,
     *,
     queue_url: str | None = None,
     destination: str | None = None,
@@ -195,6 +196,9 @@ def process(
     """
     name, kind_context, links, attributes = "process", None, [], {}
     try:
+        if not isinstance(message, Mapping):  # a boto3 resource's sqs.Message: its response data
+            queue_url = queue_url or getattr(message, "queue_url", None)
+            message = getattr(getattr(message, "meta", None), "data", None) or {}
         received = read_message(message, queue_url)
         producer = producer_context(received, trace_header)
         where = destination or received.destination or "unknown"

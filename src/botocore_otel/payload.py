@@ -362,7 +362,8 @@ class PayloadPropagator:
                 return
             header = self._placeholder_xray(pending)
             updated = [
-                {**e, "TraceHeader": header} if isinstance(e, Mapping) and not e.get("TraceHeader") else e
+                # absent only: a given value, even "" or None, is the caller's (and botocore's to refuse)
+                {**e, "TraceHeader": header} if isinstance(e, Mapping) and "TraceHeader" not in e else e
                 for e in entries
             ]
             if any(a is not b for a, b in zip(updated, entries, strict=True)):
@@ -372,7 +373,7 @@ class PayloadPropagator:
 
     def on_start_execution(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         try:
-            pending = self._placeholder(context) if not params.get("traceHeader") else None
+            pending = self._placeholder(context) if "traceHeader" not in params else None
             if pending is not None:
                 params["traceHeader"] = self._placeholder_xray(pending)
         except Exception as error:

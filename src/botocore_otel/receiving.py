@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.propagate import get_global_textmap
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, SpanContext
 
 from botocore_otel.config import Settings
 from botocore_otel.errors import report
@@ -48,13 +48,15 @@ class SqsReceiving:
     def on_receive_request(
         self, params: dict[str, Any], context: Mapping[str, Any], model: Any = None, **_: Any
     ) -> None:
-        """Asks for our attributes too, keeping the caller's (their list is copied)."""
+        """Asks for our attributes too, keeping the caller's (their list is copied). A list
+        given as anything but a list or tuple (None among them) is the caller's, and botocore's
+        to refuse."""
         if not self._calls.enabled or STATE_KEY not in context:
             return
         try:
-            names = params.get("MessageAttributeNames")
-            if names is None or isinstance(names, (list, tuple)):
-                names = list(names or ())
+            names = params.get("MessageAttributeNames", ())
+            if isinstance(names, (list, tuple)):
+                names = list(names)
                 if "All" not in names and ".*" not in names:
                     wanted = [n for n in self._receive_attribute_names() if n not in names]
                     if wanted:
@@ -67,9 +69,9 @@ class SqsReceiving:
                 unknown = known is not None and key not in known
                 if key not in params and ("AttributeNames" in params or unknown):
                     key = "AttributeNames"
-                system = params.get(key)
-                if system is None or isinstance(system, (list, tuple)):
-                    system = list(system or ())
+                system = params.get(key, ())
+                if isinstance(system, (list, tuple)):
+                    system = list(system)
                     if "All" not in system and "AWSTraceHeader" not in system:
                         params[key] = [*system, "AWSTraceHeader"]
         except Exception as error:
@@ -85,9 +87,7 @@ class SqsReceiving:
             span.set_attribute("messaging.batch.message_count", len(messages))
             seen: set[tuple[int, int]] = set()
             for message in messages:
-                if not isinstance(message, Mapping):
-                    continue
-                producer = producer_context(read_message(message))
+                producer = _producer_of(message)
                 if producer is None or (producer.trace_id, producer.span_id) in seen:
                     continue
                 seen.add((producer.trace_id, producer.span_id))
@@ -95,3 +95,15 @@ class SqsReceiving:
                 span.add_link(producer, {"messaging.message.id": message_id} if message_id else None)
         except Exception as error:
             report("SQS receive links", error)
+
+
+def _producer_of(message: object) -> SpanContext | None:
+    """The context of the span that sent one received message; None when it has none, or
+    cannot be read: one odd message does not cost the others their links."""
+    if not isinstance(message, Mapping):
+        return None
+    try:
+        return producer_context(read_message(message))
+    except Exception as error:
+        report("reading a received SQS message's sender", error)
+        return None

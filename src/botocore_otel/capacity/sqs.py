@@ -33,7 +33,7 @@ def billable_requests(operation: str, params: Mapping[str, Any] | None, added_by
         size = _payload(params)
     else:
         entries = params.get(member)
-        entries = entries if isinstance(entries, list) else ()
+        entries = entries if isinstance(entries, (list, tuple)) else ()
         size = sum(_payload(e) for e in entries if type(e) is dict)
     return max(1, -(-(size + added_bytes) // CHUNK))
 
