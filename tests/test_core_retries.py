@@ -83,6 +83,35 @@ def test_connection_errors_use_the_exception_class(session, telemetry):
     assert [e.name for e in span.events] == ["aws.retry", "exception"]
 
 
+def test_no_password_or_query_string_of_a_url_reaches_the_span(session, telemetry):
+    """botocore's connection errors quote the request's whole url: Amazon Location's API key
+    travels in its query string, and an endpoint may carry a user name and password."""
+    from support.ports import closed_port
+
+    secrets = ("hunter2pw", "SECRETAPIKEY123")
+    places = client_for(session, "geo-places", f"http://admin:hunter2pw@127.0.0.1:{closed_port()}", 1)
+    with pytest.raises(Exception, match="SECRETAPIKEY123"):  # the application's own error is whole
+        places.autocomplete(QueryText="x", Key="v1.public.SECRETAPIKEY123")
+
+    def script(_: int, received: object) -> Reply:
+        return Reply(200, b'{"TableNames": []}')
+
+    with scripted_server(script) as server:
+        host_and_port = server.url.split("://")[1]
+        _ddb(session, f"http://admin:hunter2pw@{host_and_port}").list_tables()
+    failed, listed = telemetry.aws_spans()
+    assert listed.attributes["server.address"] == "127.0.0.1"
+    (event,) = [e for e in failed.events if e.name == "exception"]
+    assert event.attributes["exception.message"].endswith(
+        f'"http://127.0.0.1:{failed.attributes["server.port"]}/v2/autocomplete"'
+    )
+    assert "Traceback" in event.attributes["exception.stacktrace"]
+    exported = repr(
+        [(s.name, s.attributes, [(e.name, e.attributes) for e in s.events]) for s in (failed, listed)]
+    )
+    assert not [secret for secret in secrets if secret in exported]
+
+
 def test_attempt_spans_are_optional_children_carrying_the_headers(telemetry):
     session = boto3.session.Session()
     Instrumentor().instrument(session, attempt_spans=True, **telemetry.providers)

@@ -66,11 +66,26 @@ NEVER = {
     "output",
     "secretstring",
     "secretbinary",
-    "phonenumber",
     "targetarn",
     "clientcontext",
+    "endpoint",
+    "code",
 }
-NEVER_PARTS = ("password", "secret", "token", "credential", "signature", "authorization", "customerkey")
+NEVER_PARTS = (
+    "password",
+    "secret",
+    "token",
+    "credential",
+    "signature",
+    "authorization",
+    "customerkey",
+    "phonenumber",
+    "email",
+    "toaddresses",
+    "authenticationcode",
+    "confirmationcode",
+    "devicecode",
+)
 
 
 def never_captured(name: str) -> bool:
@@ -232,6 +247,15 @@ def test_capture_syntax_errors_name_setting_value_and_allowed(bad):
         "s3.*:Authorization",
         "sfn.SendTaskSuccess:taskToken",
         "iam.CreateAccessKey:Credentials.SecretAccessKey",
+        # a person's phone, address or one-time code, in members the model does not mark
+        "pinpoint-sms-voice-v2.SendTextMessage:DestinationPhoneNumber",
+        "connect.StartOutboundVoiceContact:DestinationPhoneNumber",
+        "sns.Subscribe:Endpoint",
+        "sesv2.SendEmail:Destination.ToAddresses",
+        "iam.EnableMFADevice:AuthenticationCode1",
+        "cognito-idp.ConfirmSignUp:ConfirmationCode",
+        "sso-oidc.CreateToken:code",
+        "sso-oidc.CreateToken:deviceCode",
     ],
 )
 def test_never_captured_members_are_refused_at_config_time(path):

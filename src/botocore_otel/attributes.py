@@ -124,8 +124,11 @@ def operation_info(service_key: str, model: Any, semconv: str) -> OperationInfo:
 @lru_cache(maxsize=256)
 def server_attributes(endpoint: str) -> Mapping[str, AttributeValue]:
     """``server.address`` and ``server.port`` of an endpoint (scheme and authority, e.g.
-    ``https://host:443``); empty when it has no authority. Read-only: the result is cached."""
+    ``https://host:443``); empty when it has no authority. A user name and password in the
+    authority (``https://user:pass@host``, which botocore accepts) are left out. Read-only:
+    the result is cached."""
     scheme, sep, authority = endpoint.partition("://")
+    authority = authority.rpartition("@")[2]
     if not sep or not authority:
         return MappingProxyType({})
     host, colon, port = authority.rpartition(":")

@@ -171,7 +171,9 @@ class SpanSink:
             span.set_attributes(attributes)
             if error_type is not None:
                 if outcome.exception is not None:
-                    span.record_exception(outcome.exception, timestamp=outcome.end_ns)
+                    from botocore_otel.redact import record_exception  # loaded by the first one
+
+                    record_exception(span, outcome.exception, outcome.end_ns)
                 else:
                     span.add_event(
                         "exception",

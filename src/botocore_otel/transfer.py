@@ -39,6 +39,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_
 
 from botocore_otel.attributes import exception_type
 from botocore_otel.errors import report
+from botocore_otel.redact import record_exception
 
 TracerLookup = Callable[[Any], "Tracer | None"]
 """``lookup(s3_client)``: the tracer of the instrumentation covering that client, or None."""
@@ -178,7 +179,7 @@ class _Transfer:
             if error is not None:
                 error_type = _error_type(error)
                 span.set_attribute("error.type", error_type)
-                span.record_exception(error)
+                record_exception(span, error)
                 span.set_status(Status(StatusCode.ERROR, error_type))
         span.end()
 
