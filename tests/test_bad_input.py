@@ -101,7 +101,40 @@ BAD_KEYWORDS: list[tuple[str, Any, str]] = [
         [{"name": "a", "match": "s3.GetObject", "response": {"error": {"code": "X", "status": 700}}}],
         "integer from 400 to 599",
     ),
-    ("synthetic", [{"name": "a", "match": "s3.GetObject", "response": {"latency": -1}}], ">= 0"),
+    ("synthetic", [{"name": "a", "match": "s3.GetObject", "response": {"latency": -1}}], "from 0 to 3600"),
+    # numbers no float holds, or no sleep takes: refused, never an OverflowError
+    ("synthetic", [{"name": "a", "match": "dynamodb.GetItem", "rate": 10**400}], "between 0 and 1"),
+    (
+        "synthetic",
+        [{"name": "a", "match": "s3.GetObject", "response": {"latency": 10**400}}],
+        "from 0 to 3600",
+    ),
+    ("synthetic", [{"name": "a", "match": "s3.GetObject", "response": {"latency": 1e10}}], "from 0 to 3600"),
+    (
+        "synthetic",
+        [
+            {
+                "name": "a",
+                "match": "s3.*",
+                "response": {"latency": {"distribution": "uniform", "min": 0, "max": 1e300}},
+            }
+        ],
+        "from 0 to 3600",
+    ),
+    (
+        "synthetic",
+        [
+            {
+                "name": "a",
+                "match": "bedrock-runtime.Converse",
+                "response": {"tokens": {"distribution": "exponential", "mean": 10**400}},
+            }
+        ],
+        "tokens from 0 to",
+    ),
+    ("attribution_max_values", "²", "integer from 1 to"),  # str.isdigit() says yes, int() says no
+    ("attribution_max_values", "9" * 5000, "integer from 1 to"),  # int() refuses over 4,300 digits
+    ("attribution_max_values", 0, "integer from 1 to"),
     # unknown keys
     ("synthetic", [{"name": "a", "match": "s3.*", "rat": 0.5}], "one of name, match"),
     ("synthetic", {"rulez": []}, "only the key 'rules'"),
@@ -139,7 +172,8 @@ def test_explicit_api_refuses_bad_keyword(case: tuple[str, Any, str]) -> None:
         assert error.value is value
     assert allowed in error.allowed, error.allowed
     message = str(error)
-    assert message.startswith(f"{error.setting}={error.value!r}") and allowed in message
+    assert message.startswith(f"{error.setting}={repr(error.value)[:200]}") and allowed in message
+    assert len(message) < 1000  # a long value is cut short
     # The same through the Instrumentor: it raises and registers nothing.
     session = botocore.session.Session()
     with pytest.raises(ConfigError) as again:
@@ -158,6 +192,21 @@ def test_every_option_has_a_parser_and_defaults_need_none() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "True"], done.stderr
+
+
+def test_a_value_no_check_foresaw_is_still_the_settings_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore_otel import config_values
+
+    def overflows(setting: str, value: object) -> object:
+        return float(10**400)  # what a parser's own conversion may raise
+
+    monkeypatch.setitem(config_values.PARSERS, "attribution_max_values", (overflows, 100))
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"attribution_max_values": 5}, environ={}, strict=True)
+    assert raised.value.setting == "attribution_max_values"
+    assert "OverflowError" in raised.value.allowed
+    variable = {ENV["attribution_max_values"]: "5"}
+    assert load_settings({}, environ=variable, strict=False).attribution_max_values == 100
 
 
 def test_unknown_keyword_is_refused() -> None:
@@ -222,6 +271,17 @@ def test_rules_file_problems_name_the_file_setting(tmp_path: Path) -> None:
     directory.mkdir()
     with pytest.raises(ConfigError):
         load_settings({"synthetic": str(directory)}, environ={})
+    # Nested deeper than Python recurses: in the file's syntax, or in a rule's data.
+    deep_toml = tmp_path / "deep.toml"
+    deep_toml.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    deep_data = tmp_path / "deep.json"  # DynamoDB's M in M: the JSON reads, its check recurses
+    item = '{"a": ' + '{"M": {"a": ' * 450 + '{"S": "x"}' + "}}" * 450 + "}"
+    rule = f'{{"name": "a", "match": "dynamodb.GetItem", "response": {{"data": {{"Item": {item}}}}}}}'
+    deep_data.write_text(f'{{"rules": [{rule}]}}')
+    for path, allowed in ((deep_toml, "valid TOML"), (deep_data, "nested less deeply")):
+        with pytest.raises(ConfigError) as raised:
+            load_settings({"synthetic": str(path)}, environ={})
+        assert allowed in raised.value.allowed, raised.value
 
 
 # --------------------------------------------------------------------------- environment
@@ -296,6 +356,7 @@ AUTO_CASES: list[tuple[str, str, Any]] = [
     ("payload_propagation", "kinesis", frozenset()),
     ("capture", "not-a-service.Op:X=y", ()),
     ("synthetic", "/nonexistent/botocore-otel-rules.json", None),
+    ("attribution_max_values", "²", 100),
 ]
 
 
@@ -530,6 +591,40 @@ def test_pytest_plugin_acts_only_when_asked(switch: list[str], on: bool, tmp_pat
         assert figures["spans_started"] == figures["spans_ended"] >= 1
         assert figures["calls_measured"] == 1
         assert figures["spans_open"] == 0 and figures["instrumentation_errors"] == 0
+
+
+def _run_plugin(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_probe.py").write_text(_PLUGIN_PROBE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTOCORE_OTEL_", "OTEL_", "PYTEST_"))}
+    env.update(variables)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "botocore_otel.pytest_plugin",
+    ]
+    command += ["--botocore-otel", "test_probe.py", *args]
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_pytest_plugin_says_a_bad_variable_as_a_usage_error(tmp_path: Path) -> None:
+    done = _run_plugin(tmp_path, BOTOCORE_OTEL_CAPTURE="bogus")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "INTERNALERROR" not in done.stdout + done.stderr
+    assert "ERROR: botocore-otel: BOTOCORE_OTEL_CAPTURE='bogus' is invalid" in done.stderr
+
+
+def test_pytest_plugin_under_xdist_counts_its_workers_not_the_controller(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    done = _run_plugin(tmp_path, "-n", "2", f"--botocore-otel-report={report}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(report.read_text())
+    assert figures["processes"] == 2 and figures["calls_measured"] == 1
+    assert "(processes: 2)" in done.stdout
 
 
 _LEAK_PROBE = """

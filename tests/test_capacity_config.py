@@ -31,6 +31,7 @@ from botocore_otel.config import load_settings
         ),
         ({}, {"BOTOCORE_OTEL_ATTRIBUTION_MAX_VALUES": "7"}, {"attribution_max_values": 7}),
         ({"attribution_max_values": 1}, {}, {"attribution_max_values": 1}),
+        ({}, {"BOTOCORE_OTEL_ATTRIBUTION_MAX_VALUES": " 100000 "}, {"attribution_max_values": 100_000}),
         (
             {"metrics": "rpc,capacity"},
             {"BOTOCORE_OTEL_DYNAMODB_CONSUMED_CAPACITY": "true"},
@@ -53,11 +54,12 @@ BAD = [
     ("attribution", "route:/x", "baggage:<key>, route or fixed:<value>"),
     ("attribution", 5, "baggage:<key>, route or fixed:<value>"),
     ("attribution", ["route", 3], "baggage:<key>, route or fixed:<value>"),
-    ("attribution_max_values", 0, "an integer of 1 or more"),
-    ("attribution_max_values", -3, "an integer of 1 or more"),
-    ("attribution_max_values", "ten", "an integer of 1 or more"),
-    ("attribution_max_values", 2.5, "an integer of 1 or more"),
-    ("attribution_max_values", True, "an integer of 1 or more"),
+    ("attribution_max_values", 0, "an integer from 1 to 100,000"),
+    ("attribution_max_values", -3, "an integer from 1 to 100,000"),
+    ("attribution_max_values", "ten", "an integer from 1 to 100,000"),
+    ("attribution_max_values", 2.5, "an integer from 1 to 100,000"),
+    ("attribution_max_values", True, "an integer from 1 to 100,000"),
+    ("attribution_max_values", 100_001, "an integer from 1 to 100,000"),
 ]
 
 

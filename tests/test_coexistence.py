@@ -107,6 +107,43 @@ def test_ours_disabled_leaves_the_official_one_alone(moto: MotoServer, tmp_path:
     assert "botocore-otel" not in stderr, stderr
 
 
+def test_the_warning_names_what_to_add_to_what_is_disabled_already(moto: MotoServer, tmp_path: Path) -> None:
+    _, stderr = run_app(moto, tmp_path, OURS, disabled="botocore")
+    (warning,) = [line for line in stderr.splitlines() if "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS" in line]
+    assert (
+        "switched off" in warning and "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=botocore,aiobotocore " in warning
+    )
+
+
+@pytest.mark.parametrize("first", [OURS, OFFICIAL], ids=["ours-first", "official-first"])
+def test_both_instrumented_explicitly_is_warned_once(
+    moto: MotoServer, first: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Explicit calls are the user's choice, kept; the two spans and mismatched headers are said."""
+    import boto3
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+    from botocore_otel import Instrumentor, wiring
+
+    monkeypatch.setattr(wiring, "_official_warned", False)
+    caplog.set_level("WARNING", logger="botocore_otel")
+    order = (
+        [BotocoreInstrumentor(), Instrumentor()]
+        if first == OFFICIAL
+        else [Instrumentor(), BotocoreInstrumentor()]
+    )
+    try:
+        for instrumentor in order:
+            instrumentor.instrument()
+        for _ in range(2):
+            moto.client("sts", session=boto3.session.Session()).get_caller_identity()
+    finally:
+        for instrumentor in order:
+            instrumentor.uninstrument()
+    warnings = [r.getMessage() for r in caplog.records if "instrumented too" in r.getMessage()]
+    assert len(warnings) == 1 and "BotocoreInstrumentor().uninstrument()" in warnings[0], warnings
+
+
 def test_official_disabled_runs_ours_without_a_warning(moto: MotoServer, tmp_path: Path) -> None:
     result, stderr = run_app(moto, tmp_path, OFFICIAL, disabled="botocore,aiobotocore")
     assert scopes(result) == [OURS] * CALLS, result["spans"]

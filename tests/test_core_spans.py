@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from opentelemetry.trace import SpanKind, StatusCode
 
-from botocore_otel import Instrumentor
+from botocore_otel import ConfigError, Instrumentor
 from botocore_otel.state import in_flight
 from tests.scripted_http import Received, Reply, client_for, scripted_server
 
@@ -241,6 +241,31 @@ def test_baggage_is_sent_only_when_opted_in(moto, telemetry):
     finally:
         context.detach(token)
         Instrumentor().uninstrument()
+
+
+def test_a_propagator_given_writes_its_fields_in_place_of_the_global_ones(moto, telemetry, caplog):
+    """The official package's ``propagator=`` and ``logger_provider=`` are taken, so switching
+    needs no change: the propagator's fields go on the headers (X-Ray's too, as always), the
+    logger provider is said to be unused."""
+    from opentelemetry.propagators.aws import AwsXRayPropagator
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    session = boto3.session.Session()
+    caplog.set_level("WARNING", logger="botocore_otel")
+    Instrumentor().instrument(
+        session, propagator=AwsXRayPropagator(), logger_provider=LoggerProvider(), **telemetry.providers
+    )
+    try:
+        moto.client("sts", session=session).get_caller_identity()
+    finally:
+        Instrumentor().uninstrument(session)
+    headers = moto.last_request().headers
+    (span,) = telemetry.spans("STS.GetCallerIdentity")
+    assert "traceparent" not in headers
+    assert f"Parent={span.context.span_id:016x};" in headers["X-Amzn-Trace-Id"]
+    assert [r.getMessage() for r in caplog.records if "logger_provider is not used" in r.getMessage()]
+    with pytest.raises(ConfigError, match=r"propagator=.*TextMapPropagator"):
+        Instrumentor().instrument(boto3.session.Session(), propagator="xray")
 
 
 def test_no_span_when_the_call_never_reaches_the_wire(moto, session, telemetry):

@@ -135,6 +135,7 @@ def test_a_session_made_while_uninstrument_runs_stays_untraced(moto, telemetry):
 
 def test_the_instrument_function_shares_its_state_with_the_instrumentor(moto, telemetry):
     botocore_otel.instrument(**telemetry.providers)
+    assert Instrumentor().is_instrumented_by_opentelemetry  # the class sees the function's state
     _call(moto, boto3.session.Session())
     assert len(telemetry.aws_spans()) == 1
     Instrumentor().instrument(**telemetry.providers)  # already on: nothing is added twice
@@ -146,6 +147,7 @@ def test_the_instrument_function_shares_its_state_with_the_instrumentor(moto, te
     assert len(telemetry.aws_spans()) == 2
     Instrumentor().instrument(**telemetry.providers)
     botocore_otel.uninstrument()
+    assert not Instrumentor().is_instrumented_by_opentelemetry
     _call(moto, boto3.session.Session())
     assert len(telemetry.aws_spans()) == 2
     Instrumentor().instrument(**telemetry.providers)  # the class sees the function's uninstrument

@@ -51,6 +51,8 @@ class Settings:
     response_hook: ResponseHook | None = None
     skip_services: frozenset[str] = frozenset()
     propagate: bool = True
+    propagator: Any = None
+    """The propagator whose fields go on request headers next to X-Ray's (None: the global one)."""
     baggage: bool = False
     attempt_spans: bool = False
     metrics: frozenset[str] = DEFAULT_METRICS
@@ -67,6 +69,8 @@ class Settings:
     attribution: tuple[tuple[str, str], ...] = ()
     """``app.component`` sources, in order: ``("baggage", key)``, ``("route", "")``, ``("fixed", value)``."""
     attribution_max_values: int = 100
+    logger_provider: Any = None
+    """Accepted as the official package takes it; botocore-otel emits no log records."""
     problems: tuple[str, ...] = ()
     """Under auto-instrumentation: the errors that switched features off (not compared)."""
 
@@ -98,7 +102,7 @@ _SETTINGS = tuple(Settings.__annotations__)
 _OPTIONS = (*(name for name in _SETTINGS if name not in ("semconv", "problems")), "phase_metrics")
 
 
-_NOT_FROM_ENV = frozenset({"tracer_provider", "meter_provider"})
+_NOT_FROM_ENV = frozenset({"tracer_provider", "meter_provider", "logger_provider", "propagator"})
 _ENV_NAMES = {
     name: ENV_PREFIX + ("SYNTHETIC_RULES" if name == "synthetic" else name.upper())
     for name in _OPTIONS
@@ -138,6 +142,19 @@ def _check_env_typos(env: Mapping[str, str], strict: bool) -> None:
             logger.error("botocore-otel: ignoring variable: %s", error)
 
 
+def _parsed(parse: Callable[[str, object], Any], setting: str, raw: object) -> Any:
+    """``parse(setting, raw)``. A value no check foresaw (a rules file nested too deeply, a
+    number too large to convert) is still that setting's ``ConfigError``, so under
+    auto-instrumentation only its feature stays off."""
+    try:
+        return parse(setting, raw)
+    except ConfigError:
+        raise
+    except Exception as unforeseen:
+        reason = f"a valid value ({type(unforeseen).__name__}: {unforeseen})"
+        raise ConfigError(setting, raw, reason) from unforeseen
+
+
 def load_settings(
     options: Mapping[str, object],
     environ: Mapping[str, str] | None = None,
@@ -171,7 +188,7 @@ def load_settings(
 
         parse, off_value = PARSERS[name]
         try:
-            values[name] = parse(setting, raw)
+            values[name] = _parsed(parse, setting, raw)
         except ConfigError as error:
             if strict:
                 raise

@@ -220,13 +220,17 @@ def _parse_attribution(setting: str, value: object) -> tuple[tuple[str, str], ..
     return tuple(sources)
 
 
-def _parse_positive_int(setting: str, value: object) -> int:
+_MAX_COUNT = 100_000
+_COUNT = re.compile(r"[0-9]{1,6}")  # ASCII digits only: str.isdigit() also takes "²"
+
+
+def _parse_count(setting: str, value: object) -> int:
     number = value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _COUNT.fullmatch(value.strip()):
         number = int(value.strip())
-    if isinstance(number, int) and not isinstance(number, bool) and number >= 1:
+    if isinstance(number, int) and not isinstance(number, bool) and 1 <= number <= _MAX_COUNT:
         return number
-    raise ConfigError(setting, value, "an integer of 1 or more")
+    raise ConfigError(setting, value, f"an integer from 1 to {_MAX_COUNT:,}")
 
 
 def _parse_provider(setting: str, value: object) -> Any:
@@ -235,6 +239,26 @@ def _parse_provider(setting: str, value: object) -> Any:
     if value is not None and not callable(getattr(value, method, None)):
         raise ConfigError(setting, value, f"None or an OpenTelemetry provider (an object with {method}())")
     return value
+
+
+def _parse_propagator(setting: str, value: object) -> Any:
+    """None, or a TextMapPropagator: anything with ``inject`` and ``fields``."""
+    if value is not None and not (callable(getattr(value, "inject", None)) and hasattr(value, "fields")):
+        raise ConfigError(
+            setting, value, "None or an OpenTelemetry TextMapPropagator (with inject() and fields)"
+        )
+    return value
+
+
+def _parse_logger_provider(setting: str, value: object) -> None:
+    """Taken as opentelemetry-instrumentation-botocore takes it, so switching needs no change;
+    said once, since nothing uses it."""
+    if value is not None:
+        logger.warning(
+            "botocore-otel: %s is not used: botocore-otel writes no log records (GenAI content, when "
+            "opted in, goes on the span: docs/genai.md)",
+            setting,
+        )
 
 
 _Parser = Callable[[str, object], Any]
@@ -246,6 +270,8 @@ PARSERS: dict[str, tuple[_Parser, Any]] = {
     "response_hook": (_parse_hook, None),
     "skip_services": (_parse_services, frozenset()),
     "propagate": (_parse_bool, False),
+    "propagator": (_parse_propagator, None),
+    "logger_provider": (_parse_logger_provider, None),
     "baggage": (_parse_bool, False),
     "attempt_spans": (_parse_bool, False),
     "metrics": (_parse_metrics, frozenset()),
@@ -256,5 +282,5 @@ PARSERS: dict[str, tuple[_Parser, Any]] = {
     "capture": (_parse_capture, ()),
     "dynamodb_consumed_capacity": (_parse_bool, False),
     "attribution": (_parse_attribution, ()),
-    "attribution_max_values": (_parse_positive_int, 100),
+    "attribution_max_values": (_parse_count, 100),
 }

@@ -9,6 +9,7 @@ import time
 logger = logging.getLogger("botocore_otel")
 
 _REPEAT_AFTER_S = 300.0
+_SHOWN_CHARS = 200
 _last_reported: dict[tuple[str, type[BaseException]], float] = {}
 
 
@@ -22,7 +23,10 @@ class ConfigError(ValueError):
         self.setting = setting
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{setting}={value!r} is invalid: expected {allowed}")
+        shown = repr(value)
+        if len(shown) > _SHOWN_CHARS:  # a whole file's worth, or a 5,000-digit number
+            shown = f"{shown[:_SHOWN_CHARS]}... ({len(shown)} characters)"
+        super().__init__(f"{setting}={shown} is invalid: expected {allowed}")
 
 
 def report(where: str, error: BaseException) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sys
+import os
 from collections.abc import Collection
 from typing import Any
 
@@ -22,6 +22,12 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
     Keyword options mirror the ``BOTOCORE_OTEL_*`` environment variables.
     ``botocore_otel.instrument()`` does the same without importing opentelemetry-instrumentation.
     """
+
+    @property
+    def is_instrumented_by_opentelemetry(self) -> bool:
+        """Whether every session is instrumented: by this class or ``botocore_otel.instrument()``,
+        which share the state."""
+        return wiring.is_instrumented_globally()
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("botocore >= " + ".".join(map(str, wiring.MIN_BOTOCORE)),)
@@ -75,10 +81,6 @@ def auto_instrumentor() -> _AutoInstrumentor:
     return _AutoInstrumentor()
 
 
-# opentelemetry-instrumentation-botocore's entry points, and what they patch.
-_OFFICIAL = {"botocore": "BotocoreInstrumentor", "aiobotocore": "AiobotocoreInstrumentor"}
-
-
 def after_auto_instrumentation() -> None:
     """The ``opentelemetry_post_instrument`` entry point: runs once ``opentelemetry-instrument``
     has loaded every instrumentor, in whichever order they came.
@@ -91,23 +93,20 @@ def after_auto_instrumentation() -> None:
     try:
         if not wiring.is_instrumented_globally():
             return
-        official = sys.modules.get("opentelemetry.instrumentation.botocore")
-        if official is None:
-            return
         switched_off = []
-        for name, class_name in _OFFICIAL.items():
-            cls = getattr(official, class_name, None)
-            if cls is not None and cls().is_instrumented_by_opentelemetry:
-                cls().uninstrument()
-                switched_off.append(name)
+        for name, instrumentor in wiring.official_instrumentors():
+            instrumentor.uninstrument()
+            switched_off.append(name)
         if switched_off:
+            disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+            names = [n.strip() for n in disabled.split(",") if n.strip()]
             logger.warning(
                 "botocore-otel: opentelemetry-instrumentation-botocore is enabled too; its %s "
                 "instrumentation was switched off so that each AWS call gets one span, botocore-otel's. "
                 "Set OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=%s to say so, or add botocore_otel to it to "
                 "keep the official instrumentation instead.",
                 " and ".join(switched_off),
-                ",".join(switched_off),
+                ",".join(dict.fromkeys([*names, *switched_off])),
             )
     except Exception:
         logger.exception("botocore-otel: could not switch off opentelemetry-instrumentation-botocore")

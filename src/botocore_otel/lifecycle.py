@@ -180,7 +180,11 @@ class Lifecycle:
         self.settings = self._settings = settings
         self._spans = SpanSink(tracer, settings)
         self._metrics = metrics
-        self._injector = HeaderInjector(baggage=settings.baggage) if settings.propagate else None
+        self._injector = (
+            HeaderInjector(baggage=settings.baggage, propagator=settings.propagator)
+            if settings.propagate
+            else None
+        )
         self._synthetic = settings.synthetic
         self._attempt_spans = settings.attempt_spans
         # before-parse (phases) finds the sending call through _sending; without the phases,

@@ -124,13 +124,15 @@ _KEYS = None if _HeaderKey is None else tuple(map(_HeaderKey, (XRAY_HEADER, "tra
 
 
 class HeaderInjector:
-    """Writes the X-Ray header and the global propagator's fields onto a prepared request."""
+    """Writes the X-Ray header and the propagator's fields onto a prepared request: the global
+    propagator's, or ``propagator``'s when one is given (the ``propagator`` setting)."""
 
-    __slots__ = ("_baggage", "_baggage_propagator")
+    __slots__ = ("_baggage", "_baggage_propagator", "_propagator")
 
-    def __init__(self, *, baggage: bool) -> None:
+    def __init__(self, *, baggage: bool, propagator: TextMapPropagator | None = None) -> None:
         self._baggage = baggage
         self._baggage_propagator = W3CBaggagePropagator()
+        self._propagator = None if propagator is None else (propagator, _is_w3c_default(propagator))
 
     def inject(self, headers: MutableMapping[str, Any], context: Context, span_context: SpanContext) -> None:
         trace_int, span_int, _, flags, trace_state, is_valid = span_context
@@ -141,10 +143,13 @@ class HeaderInjector:
         span_id = span_int.to_bytes(8, "big").hex()
         xray = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={flags & 1}"
         traceparent = f"00-{trace_id}-{span_id}-{_FLAGS_HEX[flags]}"
-        textmap = get_global_textmap()
-        known, is_default = _last_textmap  # global_textmap(), inline: once per call
-        if textmap is not known:
-            is_default = global_textmap()[1]
+        if self._propagator is None:
+            textmap = get_global_textmap()
+            known, is_default = _last_textmap  # global_textmap(), inline: once per call
+            if textmap is not known:
+                is_default = global_textmap()[1]
+        else:
+            textmap, is_default = self._propagator
         keys = getattr(headers, "_dict", None)
         if is_default and not self._baggage and type(keys) is dict and _KEYS is not None:
             # The common case, straight into HeadersDict's dict: setdefault never overwrites,

@@ -230,26 +230,34 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if not enabled(config):
         return
-    harness = _Harness()
-    harness.start()
-    config.stash[_HARNESS] = harness
     config.stash[_TOTALS] = {}
+    if config.pluginmanager.has_plugin("dsession"):  # the pytest-xdist controller: workers run the tests
+        return
+    from botocore_otel.errors import ConfigError
+
+    harness = _Harness()
+    try:
+        harness.start()
+    except ConfigError as error:  # a bad BOTOCORE_OTEL_* variable: said as pytest says usage errors
+        raise pytest.UsageError(f"botocore-otel: {error}") from None
+    config.stash[_HARNESS] = harness
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
-    harness = config.stash.get(_HARNESS, None)
-    if harness is None:
-        return
-    figures = harness.stop()
-    del config.stash[_HARNESS]
-    workeroutput = getattr(config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: the controller reports
-        workeroutput["botocore_otel"] = json.dumps(figures)
+    if _TOTALS not in config.stash:
         return
     totals = config.stash[_TOTALS]
-    _add(totals, figures)
+    harness = config.stash.get(_HARNESS, None)
+    if harness is not None:
+        figures = harness.stop()
+        del config.stash[_HARNESS]
+        workeroutput = getattr(config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller reports
+            workeroutput["botocore_otel"] = json.dumps(figures)
+            return
+        _add(totals, figures)
     path = config.getoption("botocore_otel_report", default=None)
     if path:
         with open(path, "w", encoding="utf-8") as out:

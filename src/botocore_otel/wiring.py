@@ -64,6 +64,41 @@ def _announce(settings: Settings) -> None:
         logger.info("botocore-otel: %s", settings.synthetic.describe())
 
 
+# opentelemetry-instrumentation-botocore's entry points, and the instrumentor class of each.
+_OFFICIAL = {"botocore": "BotocoreInstrumentor", "aiobotocore": "AiobotocoreInstrumentor"}
+_official_warned = False
+
+
+def official_instrumentors() -> list[tuple[str, Any]]:
+    """The official package's instrumentors that are on (none when it was never imported)."""
+    official = sys.modules.get("opentelemetry.instrumentation.botocore")
+    found = []
+    for name, class_name in _OFFICIAL.items():
+        cls = getattr(official, class_name, None)
+        if cls is not None and cls().is_instrumented_by_opentelemetry:
+            found.append((name, cls()))
+    return found
+
+
+def _warn_if_official_on() -> None:
+    """Both packages switched on explicitly (``opentelemetry-instrument`` switches the official
+    one off itself, see ``instrumentor.after_auto_instrumentation``): said once, as each call
+    then gets two spans, and the X-Ray and W3C headers name different ones."""
+    global _official_warned
+    if _official_warned:
+        return
+    found = official_instrumentors()
+    if found:
+        _official_warned = True
+        logger.warning(
+            "botocore-otel: opentelemetry-instrumentation-botocore is instrumented too: each AWS "
+            "call gets two spans, one inside the other, and its X-Ray header names the outer one "
+            "while traceparent names botocore-otel's. Call %s().uninstrument() to keep botocore-otel's "
+            "alone, or do not instrument botocore-otel.",
+            "() and ".join(type(instrumentor).__name__ for _, instrumentor in found),
+        )
+
+
 def _emitter_of(target: Any) -> Any:
     """The event emitter of a botocore or boto3 session, or of a client."""
     meta = getattr(target, "meta", None)
@@ -136,6 +171,7 @@ def instrument_target(target: Any, options: Mapping[str, object]) -> None:
         instrumentation.register(emitter, client_service, client_config)
         _owners[emitter] = instrumentation
         _enable_transfers(now=meta is not None)
+    _warn_if_official_on()
 
 
 def uninstrument_target(target: Any) -> None:
@@ -180,6 +216,8 @@ def instrument_globally(options: Mapping[str, object], *, strict: bool) -> None:
             default_session = getattr(boto3, "DEFAULT_SESSION", None)
             if default_session is not None:
                 _on_new_session(default_session._session)
+            if strict:  # explicit; opentelemetry-instrument switches the official one off itself
+                _warn_if_official_on()
         except Exception:
             if strict:
                 raise
@@ -265,6 +303,8 @@ def _on_new_session(session: Any) -> None:
                 share = _global.share()
                 share.register(emitter)
                 _owners[emitter] = share
+        if not _official_warned:  # the official package instrumented after botocore-otel
+            _warn_if_official_on()
     except Exception:
         logger.exception("botocore-otel: could not instrument a new botocore session")
 

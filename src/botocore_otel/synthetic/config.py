@@ -91,7 +91,7 @@ def _read_file(path_like: str | os.PathLike[str], source: str) -> object:
             raise ConfigError(source, path, "a JSON rules file (TOML needs Python >= 3.11)") from None
         try:
             return tomllib.loads(raw.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ConfigError(source, path, f"valid TOML ({exc})") from exc
     try:
         return json.loads(raw)
@@ -104,7 +104,10 @@ def parse_rules(value: object, source: str, catalog: Catalog | None = None) -> t
     rules: list[Rule] = []
     names: set[str] = set()
     for index, raw in enumerate(load(value, source)):
-        rule = _parse_rule(raw, f"{source}[{index}]", source, catalog)
+        try:
+            rule = _parse_rule(raw, f"{source}[{index}]", source, catalog)
+        except RecursionError:  # data nested deeper than Python recurses
+            raise ConfigError(f"{source}[{index}]", "...", "a rule nested less deeply") from None
         if rule.name in names:
             raise ConfigError(f"{source}[{index}].name", rule.name, "a name no other rule has")
         names.add(rule.name)
@@ -124,7 +127,7 @@ def _rate(raw: Mapping[Any, Any], key: str, prefix: str) -> float:
     value = raw.get(key, 1.0)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{prefix}.{key}", value, "a number between 0 and 1")
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+    if not (0.0 <= value <= 1.0 and math.isfinite(value)):  # compared first: int(10**400) has no float
         raise ConfigError(f"{prefix}.{key}", value, "a number between 0 and 1")
     return float(value)
 

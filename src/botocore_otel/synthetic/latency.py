@@ -1,6 +1,6 @@
 """Latency of a synthetic answer: a fixed delay or a distribution, in seconds.
 
-Distributions (every value is clipped at 0 and, if ``max`` is given, at ``max``):
+Distributions (every value is clipped at 0, and at ``max`` if given, else at an hour):
 
 - ``{"distribution": "uniform", "min": 0.01, "max": 0.05}``
 - ``{"distribution": "normal", "mean": 0.02, "stddev": 0.005}``
@@ -25,10 +25,15 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "exponential": (("mean",), ("max",)),
 }
 
+MAX_SECONDS = 3600.0
+"""The longest latency a rule may give (and a sampled value is clipped at): an hour."""
+
+
 _SAMPLERS: dict[str, Callable[[random.Random, Mapping[str, float]], float]] = {
     "uniform": lambda rng, p: rng.uniform(p["min"], p["max"]),
     "normal": lambda rng, p: rng.gauss(p["mean"], p["stddev"]),
-    "lognormal": lambda rng, p: p["median"] * math.exp(p["sigma"] * rng.gauss(0.0, 1.0)),
+    # the exponent capped: median * e^710 overflows a float
+    "lognormal": lambda rng, p: p["median"] * math.exp(min(p["sigma"] * rng.gauss(0.0, 1.0), 700.0)),
     "exponential": lambda rng, p: rng.expovariate(1.0 / p["mean"]) if p["mean"] > 0 else 0.0,
 }
 
@@ -37,13 +42,13 @@ _SAMPLERS: dict[str, Callable[[random.Random, Mapping[str, float]], float]] = {
 class Latency:
     distribution: str  # "fixed" or a key of DISTRIBUTIONS
     params: Mapping[str, float]
+    limit: float = MAX_SECONDS  # a drawn value's cap when no ``max`` is given
 
     def sample(self, rng: random.Random) -> float:
         if self.distribution == "fixed":
             return self.params["seconds"]
         value = max(0.0, _SAMPLERS[self.distribution](rng, self.params))
-        cap = self.params.get("max")
-        return min(value, cap) if cap is not None else value
+        return min(value, self.params.get("max", self.limit))
 
     def describe(self) -> str:
         if self.distribution == "fixed":
@@ -52,21 +57,24 @@ class Latency:
         return f"{self.distribution}({args})s"
 
 
-def _number(value: object, setting: str, what: str = "a number of seconds >= 0") -> float:
+def _number(value: object, setting: str, limit: float, unit: str) -> float:
+    what = f"a number of {unit} from 0 to {limit:g}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(setting, value, what)
-    number = float(value)
-    if not math.isfinite(number) or number < 0:
+    if not 0 <= value <= limit:  # compared first: int(10**400) has no float; NaN fails it
         raise ConfigError(setting, value, what)
-    return number
+    return float(value)
 
 
-def parse_latency(value: object, setting: str) -> Latency | None:
-    """Validate a ``latency`` setting: seconds, or a distribution mapping."""
+def parse_latency(
+    value: object, setting: str, limit: float = MAX_SECONDS, unit: str = "seconds"
+) -> Latency | None:
+    """Validate a ``latency`` setting: seconds, or a distribution mapping. ``limit`` and
+    ``unit``: for another quantity drawn the same ways (an LLM answer's tokens)."""
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        return Latency("fixed", {"seconds": _number(value, setting)})
+        return Latency("fixed", {"seconds": _number(value, setting, limit, unit)}, limit)
     kind = value.get("distribution")
     if not isinstance(kind, str) or kind not in DISTRIBUTIONS:
         raise ConfigError(f"{setting}.distribution", kind, f"one of {sorted(DISTRIBUTIONS)}")
@@ -79,12 +87,12 @@ def parse_latency(value: object, setting: str) -> Latency | None:
     for key in required:
         if key not in value:
             raise ConfigError(f"{setting}.{key}", None, f"a number (required for {kind})")
-        params[key] = _number(value[key], f"{setting}.{key}")
+        params[key] = _number(value[key], f"{setting}.{key}", limit, unit)
     for key in optional:
         if key in value:
-            params[key] = _number(value[key], f"{setting}.{key}")
+            params[key] = _number(value[key], f"{setting}.{key}", limit, unit)
     if kind == "uniform" and params["min"] > params["max"]:
         raise ConfigError(f"{setting}.max", params["max"], f"a number >= min ({params['min']})")
     if kind in ("lognormal",) and params["median"] <= 0:
         raise ConfigError(f"{setting}.median", params["median"], "a number of seconds > 0")
-    return Latency(kind, params)
+    return Latency(kind, params, limit)

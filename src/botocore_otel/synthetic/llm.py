@@ -31,7 +31,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel
 
 from botocore_otel.errors import ConfigError
-from botocore_otel.synthetic.latency import Latency, parse_latency
+from botocore_otel.synthetic.latency import MAX_SECONDS, Latency, parse_latency
 from botocore_otel.synthetic.llm_bodies import (
     Answer,
     converse_events,
@@ -54,7 +54,7 @@ _NOT_TEXT = frozenset({"role", "type", "anthropic_version"})
 
 @dataclass(frozen=True, slots=True)
 class LLMSpec:
-    tokens: Latency = field(default_factory=lambda: Latency("fixed", {"seconds": 40.0}))
+    tokens: Latency = field(default_factory=lambda: Latency("fixed", {"seconds": 40.0}, MAX_TOKENS))
     """A distribution of token counts (the latency parser's shapes), not of seconds."""
     first_token: Latency | None = None
     per_token: Latency | None = None
@@ -77,10 +77,10 @@ def parse_llm(raw: Mapping[Any, Any], prefix: str) -> LLMSpec | None:
         return None
     tokens = raw.get("tokens", 40)
     if isinstance(tokens, Mapping):
-        counts = parse_latency(tokens, f"{prefix}.tokens")
+        counts = parse_latency(tokens, f"{prefix}.tokens", MAX_TOKENS, "tokens")
         assert counts is not None
     elif isinstance(tokens, int) and not isinstance(tokens, bool) and 0 <= tokens <= MAX_TOKENS:
-        counts = Latency("fixed", {"seconds": float(tokens)})
+        counts = Latency("fixed", {"seconds": float(tokens)}, MAX_TOKENS)
     else:
         raise ConfigError(
             f"{prefix}.tokens",
@@ -147,7 +147,8 @@ def answer(
     said = Answer(pieces or ("",), input_tokens(params), tokens)
     model_id = str((params or {}).get("modelId", ""))
     first = spec.first_token.sample(rng) if spec.first_token is not None else 0.0
-    generating = spec.per_token.sample(rng) * tokens if spec.per_token is not None else 0.0
+    per_token = spec.per_token.sample(rng) if spec.per_token is not None else 0.0
+    generating = min(per_token * tokens, MAX_SECONDS)
     name = operation.name
     if name == "Converse":
         data: dict[str, Any] = converse_output(said)
