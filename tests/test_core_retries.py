@@ -112,6 +112,25 @@ def test_no_password_or_query_string_of_a_url_reaches_the_span(session, telemetr
     assert not [secret for secret in secrets if secret in exported]
 
 
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ('URL: "http://admin:p@ss@127.0.0.1:1/x?a=b#frag"', 'URL: "http://127.0.0.1:1/x"'),
+        ("http://[::1]:8080/p?q=1 then", "http://[::1]:8080/p then"),
+        (
+            "(see https://docs.aws.amazon.com/a.html#limits), retry",
+            "(see https://docs.aws.amazon.com/a.html), retry",
+        ),
+        ("must match pattern: ^https?://[^?#]+$", "must match pattern: ^https?://[^?#]+$"),  # no host: no url
+        ("mail a@b.c, path /x?y=1", "mail a@b.c, path /x?y=1"),
+    ],
+)
+def test_urls_in_exception_text_lose_password_query_and_fragment_only(text, cleaned):
+    from botocore_otel.redact import _without_secrets
+
+    assert _without_secrets(text) == cleaned
+
+
 def test_attempt_spans_are_optional_children_carrying_the_headers(telemetry):
     session = boto3.session.Session()
     Instrumentor().instrument(session, attempt_spans=True, **telemetry.providers)

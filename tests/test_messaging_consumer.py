@@ -209,6 +209,22 @@ def test_errors_are_recorded_and_raised_and_bad_messages_never_raise():
         raise KeyError("boom")
     (span,) = telemetry.spans("process q")
     assert span.status.status_code is StatusCode.ERROR and span.events[0].name == "exception"
+    # An AWS call of the block failed to connect: its error quotes the url, query string included.
+    quoted = 'Could not connect to the endpoint URL: "http://u:p@ss@127.0.0.1:1/v2/autocomplete?key=SECRET#x"'
+    with (
+        pytest.raises(OSError),
+        messaging.process({}, destination="u", tracer_provider=telemetry.tracer_provider),
+    ):
+        raise OSError(quoted)
+    (failed,) = telemetry.spans("process u")
+    (event,) = failed.events
+    assert event.attributes["exception.message"].endswith('"http://127.0.0.1:1/v2/autocomplete"')
+    assert (
+        event.attributes["exception.type"] == "OSError"
+        and "OSError" in event.attributes["exception.stacktrace"]
+    )
+    exported = repr((failed.status.description, dict(event.attributes)))
+    assert "SECRET" not in exported and "ss@" not in exported and "u:p" not in exported
     for junk in ({"MessageAttributes": "nope", "Attributes": 3}, {"Sns": {"TopicArn": 5}}, {"messageId": 1}):
         with messaging.process(junk, tracer_provider=telemetry.tracer_provider) as span:
             assert span.is_recording()

@@ -66,19 +66,14 @@ NEVER = {
     "output",
     "secretstring",
     "secretbinary",
+    "phonenumber",
     "targetarn",
     "clientcontext",
-    "endpoint",
-    "code",
 }
-NEVER_PARTS = (
-    "password",
-    "secret",
-    "token",
-    "credential",
-    "signature",
-    "authorization",
-    "customerkey",
+NEVER_PARTS = ("password", "secret", "token", "credential", "signature", "authorization", "customerkey")
+# Never the captured value itself (the last member of a path): a person's.
+PERSONAL = {"endpoint", "code"}
+PERSONAL_PARTS = (
     "phonenumber",
     "email",
     "toaddresses",
@@ -88,13 +83,29 @@ NEVER_PARTS = (
 )
 
 
+def _normalized(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
 def never_captured(name: str) -> bool:
-    normalized = "".join(ch for ch in name.lower() if ch.isalnum())
+    normalized = _normalized(name)
     return normalized in NEVER or any(part in normalized for part in NEVER_PARTS)
 
 
+def personal(name: str) -> bool:
+    normalized = _normalized(name)
+    return normalized in PERSONAL or any(part in normalized for part in PERSONAL_PARTS)
+
+
+def _is_value(shape: Any) -> bool:
+    """A scalar or a list of scalars: what a capture takes."""
+    inner = shape.member if shape.type_name == "list" else shape
+    return inner.type_name not in ("structure", "map", "list")
+
+
 def _denied(name: str, shape: Any) -> bool:
-    return never_captured(name) or bool(shape.metadata.get("sensitive"))
+    personal_value = personal(name) and _is_value(shape)
+    return never_captured(name) or personal_value or bool(shape.metadata.get("sensitive"))
 
 
 def values(shape: Any, name: str, seeded: bool, depth: int = 0) -> st.SearchStrategy[Any]:
@@ -150,13 +161,13 @@ def values(shape: Any, name: str, seeded: bool, depth: int = 0) -> st.SearchStra
 
 def paths(shape: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, bool]]:
     """Every path a user could name (scalars, lists, structures), and whether the test
-    says it goes through a never-captured member."""
+    says it goes through a never-captured member or ends at a person's."""
     out: list[tuple[str, bool]] = []
     if shape is None or depth > _DEPTH or shape.type_name != "structure":
         return out
     for name, member in shape.members.items():
         path = f"{prefix}.{name}" if prefix else name
-        out.append((path, never_captured(name)))
+        out.append((path, never_captured(name) or personal(name)))  # the path's last member
         inner = member.member if member.type_name == "list" else member
         sub_prefix = f"{path}[]" if member.type_name == "list" else path
         out += [(p, denied or never_captured(name)) for p, denied in paths(inner, sub_prefix, depth + 1)]
@@ -242,7 +253,7 @@ def test_capture_syntax_errors_name_setting_value_and_allowed(bad):
         "lambda.Invoke:Payload",
         "s3.PutObject:Body",
         "s3.PutObject:SSECustomerKey",
-        "cognito-idp.SignUp:Password",
+        "cognito-identity-provider.SignUp:Password",
         "sts.AssumeRole:TokenCode",
         "s3.*:Authorization",
         "sfn.SendTaskSuccess:taskToken",
@@ -253,7 +264,7 @@ def test_capture_syntax_errors_name_setting_value_and_allowed(bad):
         "sns.Subscribe:Endpoint",
         "sesv2.SendEmail:Destination.ToAddresses",
         "iam.EnableMFADevice:AuthenticationCode1",
-        "cognito-idp.ConfirmSignUp:ConfirmationCode",
+        "cognito-identity-provider.ConfirmSignUp:ConfirmationCode",
         "sso-oidc.CreateToken:code",
         "sso-oidc.CreateToken:deviceCode",
     ],
@@ -262,6 +273,27 @@ def test_never_captured_members_are_refused_at_config_time(path):
     with pytest.raises(ConfigError) as error:
         load_settings({}, {"BOTOCORE_OTEL_CAPTURE": f"{path}=app.x"})
     assert error.value.setting == "BOTOCORE_OTEL_CAPTURE" and "never captured" in error.value.allowed
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "lambda.CreateFunction:Code.S3Bucket",  # through a member named Code: a bucket is nobody's
+        "cognito-identity-provider.CreateUserPool:EmailConfiguration.SourceArn",
+        "sns.Subscribe:Protocol",
+        "dynamodb.Query:IndexName",
+    ],
+)
+def test_a_person_s_member_only_refuses_the_value_itself(path):
+    assert load_settings({}, {"BOTOCORE_OTEL_CAPTURE": f"{path}=app.x"}).capture
+
+
+def test_a_name_the_user_chose_is_kept_in_serialized_values():
+    """Map keys are the user's names (an index, a table): the person's-member rule is not theirs."""
+    from botocore_otel.converters import json_text
+
+    capacity = {"TableName": "user-emails", "LocalSecondaryIndexes": {"email-index": {"CapacityUnits": 1.0}}}
+    assert "email-index" in json_text(capacity) and "user-emails" in json_text(capacity)
 
 
 def test_every_denied_path_of_the_sample_is_refused():

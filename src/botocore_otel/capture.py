@@ -30,7 +30,7 @@ from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
 from botocore_otel.errors import ConfigError, report
-from botocore_otel.redact import is_denied_member
+from botocore_otel.redact import is_denied_member, is_personal
 
 MAX_ITEMS = 32
 MAX_TEXT = 1024
@@ -86,7 +86,10 @@ def _parse_item(setting: str, item: str) -> list[Capture]:
         path = _parse_path(path_text)
         if not equals or path is None or not _ATTRIBUTE.match(attribute):
             raise ConfigError(setting, item, _SYNTAX)
-        denied = next((s for s in path if s != "[]" and is_denied_member(s)), None)
+        steps = [step for step in path if step != "[]"]
+        denied = next((step for step in steps if is_denied_member(step)), None)
+        if denied is None and steps and is_personal(steps[-1]):
+            denied = steps[-1]
         if denied is not None:
             raise ConfigError(
                 setting,

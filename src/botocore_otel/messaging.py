@@ -42,12 +42,22 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.propagate import get_global_textmap
-from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 from opentelemetry.util.types import AttributeValue
 
 from botocore_otel import __version__
 from botocore_otel.arn import last_name, parse_arn
 from botocore_otel.errors import report
+from botocore_otel.redact import record_exception
 
 __all__ = ["Received", "parse_xray_header", "process", "producer_context", "read_message"]
 
@@ -222,6 +232,18 @@ def process(
         report("reading a received message", error)
     tracer = trace.get_tracer("botocore_otel", __version__, tracer_provider=tracer_provider)
     with tracer.start_as_current_span(
-        name, context=kind_context, kind=SpanKind.CONSUMER, links=links, attributes=attributes
+        name,
+        context=kind_context,
+        kind=SpanKind.CONSUMER,
+        links=links,
+        attributes=attributes,
+        record_exception=False,  # recorded here, its URLs cleaned (an AWS call of the block failed)
+        set_status_on_exception=False,
     ) as span:
-        yield span
+        try:
+            yield span
+        except BaseException as error:
+            if span.is_recording():
+                record_exception(span, error)
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            raise

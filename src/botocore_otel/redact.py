@@ -2,13 +2,17 @@
 
 A member is denied when its name, lower-cased with non-alphanumerics removed, is one of
 :data:`DENIED_MEMBERS` (bodies and contents of messages, objects, events, records,
-invocations and executions; secret values; endpoints and endpoint ARNs, which may be a
-person's phone or address; one-time codes) or contains one of :data:`DENIED_PARTS`
-(passwords, secrets, tokens, credentials, signatures, authorization, cookies, key material,
-cipher/plain texts, phone numbers, e-mail addresses, verification and device codes).
+invocations and executions; secret values; phone numbers, endpoint ARNs and e-mail
+addresses) or contains one of :data:`DENIED_PARTS` (passwords, secrets, tokens,
+credentials, signatures, authorization, cookies, key material, cipher/plain texts).
 User captures through such a member are refused; structured values the tables
 JSON-serialize have them removed; the service model's ``sensitive`` trait is honoured
 besides, where the model is at hand (user captures).
+
+A user capture is also refused when what it captures, the last member of its path, is a
+person's (:func:`is_personal`): a phone number, an e-mail address, an endpoint (SNS
+Subscribe's is a phone number, an address or a URL) or a one-time code. Only the last:
+``Code.S3Bucket`` (Lambda) and a DynamoDB index named ``email-index`` are nobody's.
 
 Also here: URLs in the exceptions a span records lose their user name, password, query and
 fragment (:func:`record_exception`).
@@ -22,8 +26,7 @@ from typing import Any
 
 # Lower-cased, non-alphanumerics removed. Bodies and contents of messages, objects,
 # events, records, invocations and executions; secret values; where messages go to a
-# person (SNS Subscribe's Endpoint is a phone number, an e-mail address or a URL); a
-# one-time code (SSO OIDC CreateToken's ``code``).
+# person (phone numbers, endpoint ARNs).
 DENIED_MEMBERS = frozenset(
     {
         "body",
@@ -43,10 +46,10 @@ DENIED_MEMBERS = frozenset(
         "clientcontext",
         "secretstring",
         "secretbinary",
+        "phonenumber",
         "targetarn",
-        "endpoint",
         "endpointarn",
-        "code",
+        "emailaddress",
     }
 )
 # Any member whose normalized name contains one of these.
@@ -68,13 +71,18 @@ DENIED_PARTS = (
     "apikey",
     "ciphertext",
     "plaintext",
-    # a person's: DestinationPhoneNumber, Email, ToAddresses (SES)
+)
+# What a captured value may not be (the last member of a capture's path): exactly one of
+# these, or containing one of the parts. SNS Subscribe's Endpoint; SSO OIDC CreateToken's code.
+PERSONAL_MEMBERS = frozenset({"endpoint", "code"})
+PERSONAL_PARTS = (
+    # DestinationPhoneNumber, Email, ToAddresses (SES)
     "phonenumber",
     "email",
     "toaddresses",
     "ccaddresses",
     "bccaddresses",
-    # one-time codes: IAM's AuthenticationCode1, Cognito's ConfirmationCode, OIDC's deviceCode
+    # IAM's AuthenticationCode1, Cognito's ConfirmationCode, OIDC's deviceCode
     "authenticationcode",
     "confirmationcode",
     "verificationcode",
@@ -97,9 +105,18 @@ def is_denied_member(name: str) -> bool:
     return denied
 
 
-# In a URL as exception messages quote it: the user name and password, then query and fragment.
-_USERINFO = re.compile(r"""([A-Za-z][A-Za-z0-9+.-]*://)[^\s"'/?#@]*@""")
-_QUERY = re.compile(r"""(://[^\s"'?#]*)[?#][^\s"']*""")
+def is_personal(name: str) -> bool:
+    """True for a member whose value is a person's: never a captured value (not cached: only
+    capture settings ask)."""
+    normalized = _NOT_ALNUM.sub("", name.lower())
+    return normalized in PERSONAL_MEMBERS or any(part in normalized for part in PERSONAL_PARTS)
+
+
+# In a URL as exception messages quote it: the user name and password (up to the last "@":
+# a password may hold one), then the query and fragment (up to a space, a quote or a closing
+# bracket: botocore percent-encodes those inside a query). Only after "://" and a host.
+_USERINFO = re.compile(r"""([A-Za-z][A-Za-z0-9+.-]*://)[^\s"'/?#]*@""")
+_QUERY = re.compile(r"""(://(?:[A-Za-z0-9]|\[[0-9A-Fa-f:.]+\])[^\s"'?#<>)\]}]*)[?#][^\s"'<>)\]}]*""")
 
 
 def _without_secrets(text: str) -> str:
@@ -107,14 +124,20 @@ def _without_secrets(text: str) -> str:
 
 
 def record_exception(span: Any, exception: BaseException, timestamp: int | None = None) -> None:
-    """``span.record_exception``, with the URLs in the message and stack trace cut to scheme,
-    host and path. botocore's connection errors quote the whole request URL, and some
-    operations put a sensitive member in its query string (Amazon Location's API ``key``);
-    an endpoint may carry a password (``https://user:pass@host``). A chained exception may
-    quote it too: the whole trace is cleaned."""
-    stacktrace = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
-    cleaned = {
+    """The ``exception`` event ``span.record_exception`` adds, with the URLs in its message
+    and stack trace cut to scheme, host and path. botocore's connection errors quote the whole
+    request URL, and some operations put a sensitive member in its query string (Amazon
+    Location's API ``key``); an endpoint may carry a password (``https://user:pass@host``). A
+    chained exception may quote it too: the whole trace is cleaned."""
+    kind = type(exception)
+    module = kind.__module__
+    stacktrace = "".join(traceback.format_exception(kind, exception, exception.__traceback__))
+    attributes = {
+        "exception.type": f"{module}.{kind.__qualname__}"
+        if module and module != "builtins"
+        else kind.__qualname__,
         "exception.message": _without_secrets(str(exception)),
         "exception.stacktrace": _without_secrets(stacktrace),
+        "exception.escaped": "False",
     }
-    span.record_exception(exception, attributes=cleaned, timestamp=timestamp)
+    span.add_event("exception", attributes, timestamp=timestamp)
