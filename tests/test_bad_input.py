@@ -323,6 +323,12 @@ def test_misspelt_variable_is_refused_and_other_prefixed_variables_are_not() -> 
     assert "BOTOCORE_OTEL_PROPAGATE" in raised.value.allowed
     # A tool's own switch sharing the prefix (this repo's pytest plugin) is not a typo.
     load_settings({}, environ={"BOTOCORE_OTEL_PYTEST": "1"})
+    # A keyword-only option has no variable: said so, not taken for a near miss of another.
+    with pytest.raises(ConfigError) as raised:
+        load_settings({}, environ={"BOTOCORE_OTEL_PROPAGATOR": "xray"})
+    assert "OTEL_PROPAGATORS" in raised.value.allowed and "PROPAGATE" not in raised.value.allowed
+    with pytest.raises(ConfigError, match=r"instrument\(tracer_provider=\.\.\.\)"):
+        load_settings({}, environ={"BOTOCORE_OTEL_TRACER_PROVIDER": "x"})
 
 
 def test_empty_variable_counts_as_unset() -> None:
@@ -611,10 +617,11 @@ def _run_plugin(tmp_path: Path, *args: str, **variables: str) -> subprocess.Comp
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_pytest_plugin_says_a_bad_variable_as_a_usage_error(tmp_path: Path) -> None:
-    done = _run_plugin(tmp_path, BOTOCORE_OTEL_CAPTURE="bogus")
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["alone", "xdist"])
+def test_pytest_plugin_says_a_bad_variable_as_a_usage_error(tmp_path: Path, xdist: list[str]) -> None:
+    done = _run_plugin(tmp_path, *xdist, BOTOCORE_OTEL_CAPTURE="bogus")
     assert done.returncode == 4, done.stdout + done.stderr
-    assert "INTERNALERROR" not in done.stdout + done.stderr
+    assert "INTERNALERROR" not in done.stdout + done.stderr and "node down" not in done.stdout
     assert "ERROR: botocore-otel: BOTOCORE_OTEL_CAPTURE='bogus' is invalid" in done.stderr
 
 

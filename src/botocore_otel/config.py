@@ -132,6 +132,15 @@ def _check_env_typos(env: Mapping[str, str], strict: bool) -> None:
     for variable in env:
         if not variable.startswith(ENV_PREFIX) or variable in _ENV_NAMES.values():
             continue
+        keyword = variable[len(ENV_PREFIX) :].lower()
+        if keyword in _NOT_FROM_ENV:  # BOTOCORE_OTEL_PROPAGATOR is no near miss of ..._PROPAGATE
+            where = "OTEL_PROPAGATORS, or " if keyword == "propagator" else ""
+            allowed = f"no such variable: {where}instrument({keyword}=...)"
+            error = ConfigError(variable, env[variable], allowed)
+            if strict:
+                raise error
+            logger.error("botocore-otel: ignoring variable: %s", error)
+            continue
         import difflib  # only for an unknown BOTOCORE_OTEL_ variable
 
         close = difflib.get_close_matches(variable, known, n=1, cutoff=0.85)

@@ -43,6 +43,14 @@ _MAX_SAMPLES = 20
 # botocore's default (legacy) retries alone may sleep up to 15 s in all.
 _SETTLE_SECONDS = 60.0
 _HARNESS = pytest.StashKey["_Harness"]()
+# What the harness sets; the rest comes from BOTOCORE_OTEL_* variables.
+_OPTIONS: dict[str, Any] = {
+    "propagate": True,
+    "metrics": True,
+    "attempt_spans": True,
+    "synthetic": None,
+    "skip_services": frozenset(),
+}
 _TOTALS = pytest.StashKey[dict[str, Any]]()
 
 
@@ -155,13 +163,7 @@ class _Harness:
             logger.setLevel(logging.WARNING)
         self._instrumentor = Instrumentor()
         self._instrumentor.instrument(
-            tracer_provider=self.tracer_provider,
-            meter_provider=self.meter_provider,
-            propagate=True,
-            metrics=True,
-            attempt_spans=True,
-            synthetic=None,
-            skip_services=frozenset(),
+            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider, **_OPTIONS
         )
 
     def stop(self) -> dict[str, Any]:
@@ -231,12 +233,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if not enabled(config):
         return
     config.stash[_TOTALS] = {}
-    if config.pluginmanager.has_plugin("dsession"):  # the pytest-xdist controller: workers run the tests
-        return
     from botocore_otel.errors import ConfigError
 
-    harness = _Harness()
     try:
+        if config.pluginmanager.has_plugin("dsession"):  # the pytest-xdist controller: workers run tests
+            from botocore_otel.config import load_settings
+
+            load_settings(_OPTIONS, strict=True)  # checked here once, not in each worker
+            return
+        harness = _Harness()
         harness.start()
     except ConfigError as error:  # a bad BOTOCORE_OTEL_* variable: said as pytest says usage errors
         raise pytest.UsageError(f"botocore-otel: {error}") from None
