@@ -394,3 +394,22 @@ def test_only_the_handlers_the_configuration_needs_are_registered(metrics, phase
     }
     # on_request_created: only where prepared requests carry no context (botocore < 1.36)
     assert core - {"on_request_created"} == always | phase_handlers
+
+
+def test_a_catch_all_handler_of_the_application_sees_only_botocore_s_events(moto, telemetry, tmp_path):
+    """Which instrumentation covers a client is read from its emitter, not asked by an event."""
+    from boto3.s3.transfer import TransferConfig
+
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    client = moto.client("s3", session=session)
+    seen: set[str] = set()
+    client.meta.events.register("*", lambda event_name, **_: seen.add(event_name.split(".")[0]))
+    client.create_bucket(Bucket="catch-all")
+    (tmp_path / "f").write_bytes(b"x" * 1024)
+    client.upload_file(str(tmp_path / "f"), "catch-all", "k", Config=TransferConfig(use_threads=False))
+    Instrumentor().instrument(client, **telemetry.providers)
+    Instrumentor().uninstrument(client)
+    Instrumentor().uninstrument(session)
+    assert "S3.upload_file" in [s.name for s in telemetry.spans()]
+    assert not [event for event in seen if "otel" in event], seen

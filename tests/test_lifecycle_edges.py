@@ -7,6 +7,7 @@ import contextlib
 import gc
 
 import boto3
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor
 
@@ -456,3 +457,44 @@ def test_a_call_cancelled_while_another_client_is_uninstrumented_still_counts_as
         Instrumentor().uninstrument(session)
     cancelled = [s for s in telemetry.aws_spans() if s.attributes.get("error.type") == "cancelled"]
     assert len(cancelled) == 1
+
+
+@pytest.mark.parametrize("closed_at", ["response-received", "needs-retry", "after-call"])
+def test_a_context_the_application_brackets_the_send_with_leaves_nothing_of_ours_current(closed_at):
+    """An application handler attaches a context at before-send, after ours (over the call's
+    send window), and detaches it later: the window closes once it is gone, so nothing of the
+    call stays current (its span, the HTTP suppression), across retries too."""
+    from opentelemetry import context as otel_context
+    from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+
+    from scripted_http import throttle_then_ok
+
+    telemetry = Telemetry()
+    key = otel_context.create_key("the-applications")
+    tokens: list[object] = []
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        with scripted_server(throttle_then_ok(1)) as server:
+            client = client_for(session, "dynamodb", server.url)
+            client.meta.events.register(  # once a call when closed at after-call, else once an attempt
+                "before-send",
+                lambda **_: (
+                    None if tokens else tokens.append(otel_context.attach(otel_context.set_value(key, 1)))
+                ),
+            )
+            client.meta.events.register(
+                closed_at, lambda **_: otel_context.detach(tokens.pop()) if tokens else None
+            )
+            with telemetry.tracer.start_as_current_span("request") as request:
+                client.list_tables()
+                assert trace.get_current_span() is request
+                assert otel_context.get_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY) is None
+                assert otel_context.get_value(key) is None
+                client.list_tables()
+            assert not trace.get_current_span().get_span_context().is_valid
+    finally:
+        Instrumentor().uninstrument(session)
+    calls = telemetry.spans("DynamoDB.ListTables")
+    assert [call.parent.span_id for call in calls] == [telemetry.spans("request")[0].context.span_id] * 2
+    assert [len([e for e in call.events if e.name == "aws.retry"]) for call in calls] == [1, 1]

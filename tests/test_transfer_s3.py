@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
+from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, StatusCode
 
 from botocore_otel import Instrumentor, transfer
@@ -95,6 +96,41 @@ def test_multipart_upload_parts_are_children_of_the_callers_transfer_span(s3, mo
     assert s3.head_object(Bucket=BUCKET, Key="big")["ContentLength"] == 20 * MB
 
 
+def test_callbacks_in_transfer_threads_see_the_application_s_context_vars_as_without_us(moto, tmp_path):
+    """Only the OpenTelemetry context goes into s3transfer's threads, and only for a traced
+    transfer: a progress callback sees none of the caller's own context variables, as without
+    botocore-otel, on an instrumented client and on one that is not."""
+    import contextvars
+
+    request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+    telemetry = Telemetry()
+    path = data_file(tmp_path, 12 * MB)
+    plain = moto.client("s3", session=boto3.session.Session())
+    plain.create_bucket(Bucket=BUCKET)
+    traced_session = boto3.session.Session()
+    Instrumentor().instrument(traced_session, **telemetry.providers)
+    seen: dict[str, set[str | None]] = {}
+    try:
+        for name, client in (("plain", plain), ("traced", moto.client("s3", session=traced_session))):
+            token = request_id.set("req-42")
+            try:
+                client.upload_file(
+                    str(path),
+                    BUCKET,
+                    name,
+                    Config=CONFIG,
+                    Callback=lambda _, name=name: seen.setdefault(name, set()).add(request_id.get()),
+                )
+            finally:
+                request_id.reset(token)
+    finally:
+        Instrumentor().uninstrument(traced_session)
+    assert seen == {"plain": {None}, "traced": {None}}
+    (transfer,) = telemetry.spans("S3.upload_file")
+    parts = telemetry.spans("S3.UploadPart")
+    assert len(parts) == 3 and {p.parent.span_id for p in parts} == {transfer.context.span_id}
+
+
 def test_download_copy_and_fileobj_transfers(s3, telemetry, tmp_path):
     path = data_file(tmp_path, 12 * MB)
     s3.upload_file(str(path), BUCKET, "src", Config=CONFIG)
@@ -172,25 +208,28 @@ def test_failed_transfer_ends_its_span_with_the_error(s3, telemetry, tmp_path):
     assert span.attributes["error.type"] == "NoSuchBucket"
 
 
-_probe: contextvars.ContextVar[str] = contextvars.ContextVar("probe", default="unset")
+_PROBE = otel_context.create_key("probe")
 
 
 class _ProbeTask:
     transfer_id = 1
 
     def __call__(self, *args: Any) -> str:
-        return _probe.get()
+        return str(otel_context.get_value(_PROBE) or "unset")
 
 
-def seen_in_worker() -> str:
+def seen_in_worker(tracer: Any) -> str:
+    """The OpenTelemetry value a task submitted inside a traced transfer sees in its thread."""
     from s3transfer.futures import BoundedExecutor
 
     executor = BoundedExecutor(max_size=10, max_num_threads=1)
-    token = _probe.set("caller's")
+    token = otel_context.attach(otel_context.set_value(_PROBE, "caller's"))
+    marked = transfer._transfer.set(transfer._Transfer(tracer.start_span("probe")))
     try:
         return str(executor.submit(_ProbeTask()).result())
     finally:
-        _probe.reset(token)
+        transfer._transfer.reset(marked)
+        otel_context.detach(token)
         executor.shutdown()
 
 
@@ -201,10 +240,10 @@ def test_uninstrument_makes_the_patches_pass_through(moto, telemetry, tmp_path):
     assert not transfer.enabled()  # patched when the first S3 client is created, not before
     client = moto.client("s3", session=session)
     assert transfer.enabled()
-    assert seen_in_worker() == "caller's"
+    assert seen_in_worker(telemetry.tracer) == "caller's"
     Instrumentor().uninstrument(session)
     assert not transfer.enabled()
-    assert seen_in_worker() == "unset"
+    assert seen_in_worker(telemetry.tracer) == "unset"
 
     client.create_bucket(Bucket=BUCKET)
     with telemetry.tracer.start_as_current_span("caller"):

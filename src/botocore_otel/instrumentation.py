@@ -22,10 +22,11 @@ from botocore_otel.lifecycle import Lifecycle
 from botocore_otel.metrics import CallMetrics
 from botocore_otel.state import end_abandoned
 
-# Asked with emit_until_response on a client's emitter (a copy of its session's, so it
-# carries the answer too): which instrumentation covers this client, for S3 transfers.
+# Which instrumentation covers a client (a copy of its session's emitter carries it too), for
+# S3 transfers: read from botocore's emitter by the handler's unique id; asked with
+# emit_until_response only of an emitter that keeps no such table.
 OWNER_EVENT = "botocore-otel-owner"
-_OWNER_ID = "botocore_otel.owner"
+OWNER_ID = "botocore_otel.owner"
 # S3 transfers are patched when the first S3 client is created (boto3 imports s3transfer
 # anyway): until then wrapt and transfer.py (about 4 ms of imports) stay unloaded.
 _S3_CLIENT_EVENT = "creating-client-class.s3"
@@ -48,8 +49,10 @@ _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
     ("before-send", "on_before_send", "first", "always"),
     ("before-parse", "on_before_parse", "normal", "phases"),
     ("response-received", "on_response_received", "normal", "always"),
-    ("after-call", "on_after_call", "normal", "always"),
-    ("after-call-error", "on_after_call_error", "normal", "always"),
+    # last: after the application's own after-call handlers, so that a context one of them
+    # attached at before-send (over the call's send window) is gone when the window closes
+    ("after-call", "on_after_call", "last", "always"),
+    ("after-call-error", "on_after_call_error", "last", "always"),
 )
 
 
@@ -143,7 +146,7 @@ class Instrumentation:
                     functools.partial(self._on_service_client, emitter),
                     unique_id=f"botocore_otel.services.{service}",
                 )
-        emitter.register(OWNER_EVENT, self._answer_owner, unique_id=_OWNER_ID)
+        emitter.register(OWNER_EVENT, self._answer_owner, unique_id=OWNER_ID)
         emitter.register(_S3_CLIENT_EVENT, self._on_s3_client, unique_id=_S3_CLIENT_ID)
         self._emitters.add(emitter)
         # aiobotocore (a session's emitter sits inside an EventAliaser): end cancelled calls.
@@ -161,7 +164,7 @@ class Instrumentation:
             emitter.unregister(
                 f"creating-client-class.{service}", unique_id=f"botocore_otel.services.{service}"
             )
-        emitter.unregister(OWNER_EVENT, self._answer_owner, unique_id=_OWNER_ID)
+        emitter.unregister(OWNER_EVENT, self._answer_owner, unique_id=OWNER_ID)
         emitter.unregister(_S3_CLIENT_EVENT, self._on_s3_client, unique_id=_S3_CLIENT_ID)
         self._emitters.discard(emitter)
         client_config = self._client_configs.pop(emitter, None) or client_config

@@ -326,8 +326,12 @@ class Lifecycle:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
             if state.window_token is not None:
                 self._close_window(state)
-            state.window_token = _attach(ctx)
-            state.window_ctx = state.sent_in = ctx
+            if state.window_token is None:
+                state.window_token = _attach(ctx)
+                state.window_ctx = ctx
+            # else another handler's context, made in the last attempt's window, is still current
+            # over it: the window stays open (the headers are this attempt's all the same)
+            state.sent_in = ctx
             if self._track_sending:
                 _sending.set(state.ref)
             if state.attempts > 1 and self._metrics is not None:
@@ -349,13 +353,27 @@ class Lifecycle:
         state.attempt_span = None
 
     def _close_window(self, state: CallState) -> None:
-        token, state.window_token = state.window_token, None
-        if token is not None and _get_current() is state.window_ctx:
-            try:  # noqa: SIM105 - hot path: cheaper than contextlib.suppress
-                _detach(token)
-            except ValueError:  # made in another context (a copied one): nothing to undo here
-                pass
-        state.window_ctx = None
+        """Puts back what was current before the send window, when the window is current. Not
+        when another handler's context is current over it (attached at before-send after ours,
+        to be detached later): detaching under it would leave the window current once that
+        handler detaches. The window then waits for the next attempt or the call's end."""
+        token = state.window_token
+        if token is None or _get_current() is not state.window_ctx:
+            return
+        state.window_token = state.window_ctx = None
+        try:  # noqa: SIM105 - hot path: cheaper than contextlib.suppress
+            _detach(token)
+        except ValueError:  # made in another context (a copied one): nothing to undo here
+            pass
+
+    def _let_go_of_window(self, state: CallState) -> None:
+        """Closes the send window now, or, with another context still over it, leaves it to this
+        thread's next call to put back (``stuck_windows``) should it become current again."""
+        self._close_window(state)
+        window = state.window_ctx
+        if window is not None:
+            stuck_windows.append((weakref.ref(window), state.parent))
+            state.window_token = state.window_ctx = None
 
     def on_response_received(
         self,
@@ -442,9 +460,12 @@ class Lifecycle:
         if state.ended:
             return
         window = state.window_ctx
-        if window is not None and otel_context.get_current() is window:
-            # Still current on this thread: put back what was current before the call.
-            otel_context.attach(state.parent)
+        if window is not None:
+            if otel_context.get_current() is window:
+                # Still current on this thread: put back what was current before the call.
+                otel_context.attach(state.parent)
+            else:  # under another context, or current on another thread: for later
+                stuck_windows.append((weakref.ref(window), state.parent))
         state.window_token = state.window_ctx = None
         config = state.client_config
         unseen = config is not None and state.start_ns <= self.unhooked.get(config, 0)
@@ -467,7 +488,7 @@ class Lifecycle:
         if state.span is None and state.attempts == 0:
             return  # never reached the wire (answered at before-call, e.g. by Stubber)
         if state.window_token is not None:
-            self._close_window(state)
+            self._let_go_of_window(state)
         if state.attempt_span is not None:
             self._end_attempt_span(state, end_ns)
         # GenAI (Bedrock Runtime) records its telemetry here; a response stream keeps the call

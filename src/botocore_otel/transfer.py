@@ -10,10 +10,13 @@ starts with an empty ``contextvars`` context, so those calls lost the caller's t
 botocore emits no event at that thread hand-off, so wrapt is used here (once per
 process, when s3transfer is imported):
 
-* ``s3transfer.futures.BoundedExecutor.submit``: every task is run inside a copy of the
-  submitter's ``contextvars`` context, taken at submit time (as asyncio does for tasks).
-  The submission task carries the caller's context, and the part tasks it submits carry
-  that one on, so each API call's span is a child of the caller's span.
+* ``s3transfer.futures.BoundedExecutor.submit``: each task of a traced transfer runs with
+  the submitter's OpenTelemetry context, taken at submit time, attached (and the transfer
+  marked); nothing else of the submitter's ``contextvars``: the application's progress
+  callbacks and handlers in those threads see what they see without botocore-otel. The
+  submission task carries the caller's context, and the part tasks it submits carry that one
+  on, so each API call's span is a child of the transfer's span. Tasks of transfers that are
+  not traced (a client not instrumented, S3 skipped) run as they would without us.
 * ``TransferManager.upload``/``download``/``copy``: one INTERNAL span for the whole
   transfer (``S3.upload_file``, ``S3.download_fileobj``, ``S3.copy``...) when the client is
   instrumented, current while the transfer is submitted (so the calls become its
@@ -101,33 +104,41 @@ else:
 
 
 class _InContext(_Proxy):
-    """A task that runs inside the context it was submitted from; otherwise the task."""
+    """A task of a traced transfer: it runs with the OpenTelemetry context it was submitted
+    in, its transfer marked; otherwise the task."""
 
-    def __init__(self, task: Any, context: contextvars.Context) -> None:
+    def __init__(self, task: Any, context: otel_context.Context, transfer: _Transfer) -> None:
         super().__init__(task)
         self._self_context = context
+        self._self_transfer = transfer
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._self_context.run(self.__wrapped__, *args, **kwargs)
+        token = otel_context.attach(self._self_context)
+        marked = _transfer.set(self._self_transfer)
+        try:
+            return self.__wrapped__(*args, **kwargs)
+        finally:
+            _transfer.reset(marked)
+            otel_context.detach(token)
 
 
 def _submit(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    if not _enabled:
+    transfer = _transfer.get() if _enabled else None
+    if transfer is None:  # not a traced transfer's task: it runs as without us
         return wrapped(*args, **kwargs)
     try:
         if args:
-            task, rest = args[0], args[1:]
+            task, rest, named = args[0], args[1:], kwargs
         else:
-            task, rest = kwargs.pop("task"), ()
-        transfer = _transfer.get()
-        if transfer is not None and type(task).__name__ in _DATA_TASKS:
+            task, rest = kwargs["task"], ()
+            named = {name: value for name, value in kwargs.items() if name != "task"}
+        if type(task).__name__ in _DATA_TASKS:
             transfer.count_part()
-        # One copy per task: a Context can't be entered by two threads at once.
-        carried = _InContext(task, contextvars.copy_context())
+        carried = _InContext(task, otel_context.get_current(), transfer)
     except Exception as error:
         report("carrying the trace context into an s3transfer task", error)
         return wrapped(*args, **kwargs)
-    return wrapped(carried, *rest, **kwargs)
+    return wrapped(carried, *rest, **named)
 
 
 # -- one span per transfer ----------------------------------------------------------------

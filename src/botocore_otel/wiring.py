@@ -130,8 +130,14 @@ def _owner_of(emitter: Any) -> Instrumentation | None:
     owner = _owners.get(emitter)
     if owner is not None:
         return owner
-    from botocore_otel.instrumentation import OWNER_EVENT, Instrumentation
+    from botocore_otel.instrumentation import OWNER_EVENT, OWNER_ID, Instrumentation
 
+    # Read, not emitted: an application's catch-all ("*") handler would get our private event.
+    registered = getattr(getattr(emitter, "_emitter", emitter), "_unique_id_handlers", None)
+    if isinstance(registered, dict):
+        entry = registered.get(OWNER_ID)
+        found = getattr(entry.get("handler"), "__self__", None) if isinstance(entry, dict) else None
+        return found if isinstance(found, Instrumentation) else None
     answer = emitter.emit_until_response(OWNER_EVENT)
     if inspect.iscoroutine(answer):
         # aiobotocore's emitter is async, but only our own plain function answers this
