@@ -126,7 +126,7 @@ BAD_KEYWORDS: list[tuple[str, Any, str]] = [
         [
             {
                 "name": "a",
-                "match": "bedrock-runtime.Converse",
+                "match": "bedrock-runtime.InvokeModel",
                 "response": {"tokens": {"distribution": "exponential", "mean": 10**400}},
             }
         ],

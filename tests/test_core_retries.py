@@ -86,12 +86,21 @@ def test_connection_errors_use_the_exception_class(session, telemetry):
 def test_no_password_or_query_string_of_a_url_reaches_the_span(session, telemetry):
     """botocore's connection errors quote the request's whole url: Amazon Location's API key
     travels in its query string, and an endpoint may carry a user name and password."""
+    from botocore.config import Config
+
     from support.ports import closed_port
 
     secrets = ("hunter2pw", "SECRETAPIKEY123")
-    places = client_for(session, "geo-places", f"http://admin:hunter2pw@127.0.0.1:{closed_port()}", 1)
+    places = session.client(  # Amazon Location (v1: in every botocore this package supports)
+        "location",
+        endpoint_url=f"http://admin:hunter2pw@127.0.0.1:{closed_port()}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}, inject_host_prefix=False),
+    )
     with pytest.raises(Exception, match="SECRETAPIKEY123"):  # the application's own error is whole
-        places.autocomplete(QueryText="x", Key="v1.public.SECRETAPIKEY123")
+        places.search_place_index_for_text(IndexName="places", Text="x", Key="v1.public.SECRETAPIKEY123")
 
     def script(_: int, received: object) -> Reply:
         return Reply(200, b'{"TableNames": []}')
@@ -103,7 +112,7 @@ def test_no_password_or_query_string_of_a_url_reaches_the_span(session, telemetr
     assert listed.attributes["server.address"] == "127.0.0.1"
     (event,) = [e for e in failed.events if e.name == "exception"]
     assert event.attributes["exception.message"].endswith(
-        f'"http://127.0.0.1:{failed.attributes["server.port"]}/v2/autocomplete"'
+        f'"http://127.0.0.1:{failed.attributes["server.port"]}/places/v0/indexes/places/search/text"'
     )
     assert "Traceback" in event.attributes["exception.stacktrace"]
     exported = repr(

@@ -247,13 +247,25 @@ def test_a_propagator_given_writes_its_fields_in_place_of_the_global_ones(moto, 
     """The official package's ``propagator=`` and ``logger_provider=`` are taken, so switching
     needs no change: the propagator's fields go on the headers (X-Ray's too, as always), the
     logger provider is said to be unused."""
-    from opentelemetry.propagators.aws import AwsXRayPropagator
+    from opentelemetry import trace
+    from opentelemetry.propagators.textmap import TextMapPropagator
     from opentelemetry.sdk._logs import LoggerProvider
+
+    class AppTrace(TextMapPropagator):  # an application's own format
+        fields = frozenset({"x-app-trace"})
+
+        def inject(self, carrier, context=None, setter=None):
+            carrier["x-app-trace"] = format(
+                trace.get_current_span(context).get_span_context().span_id, "016x"
+            )
+
+        def extract(self, carrier, context=None, getter=None):
+            return context
 
     session = boto3.session.Session()
     caplog.set_level("WARNING", logger="botocore_otel")
     Instrumentor().instrument(
-        session, propagator=AwsXRayPropagator(), logger_provider=LoggerProvider(), **telemetry.providers
+        session, propagator=AppTrace(), logger_provider=LoggerProvider(), **telemetry.providers
     )
     try:
         moto.client("sts", session=session).get_caller_identity()
@@ -262,6 +274,7 @@ def test_a_propagator_given_writes_its_fields_in_place_of_the_global_ones(moto, 
     headers = moto.last_request().headers
     (span,) = telemetry.spans("STS.GetCallerIdentity")
     assert "traceparent" not in headers
+    assert headers["x-app-trace"] == f"{span.context.span_id:016x}"
     assert f"Parent={span.context.span_id:016x};" in headers["X-Amzn-Trace-Id"]
     assert [r.getMessage() for r in caplog.records if "logger_provider is not used" in r.getMessage()]
     with pytest.raises(ConfigError, match=r"propagator=.*TextMapPropagator"):

@@ -459,11 +459,18 @@ def test_a_call_cancelled_while_another_client_is_uninstrumented_still_counts_as
     assert len(cancelled) == 1
 
 
-@pytest.mark.parametrize("closed_at", ["response-received", "needs-retry", "after-call"])
-def test_a_context_the_application_brackets_the_send_with_leaves_nothing_of_ours_current(closed_at):
+@pytest.mark.parametrize(
+    "closed_at",
+    ["response-received", "needs-retry", "after-call", "after-call, registered last", "after the call"],
+)
+@pytest.mark.parametrize("attempt_spans", [False, True], ids=["call-span", "attempt-spans"])
+def test_a_context_the_application_brackets_the_send_with_leaves_nothing_of_ours_current(
+    closed_at: str, attempt_spans: bool
+) -> None:
     """An application handler attaches a context at before-send, after ours (over the call's
-    send window), and detaches it later: the window closes once it is gone, so nothing of the
-    call stays current (its span, the HTTP suppression), across retries too."""
+    send window), and detaches it later, even after the call returns: what is current then is
+    what is current without us (the application's request span, no HTTP suppression), across
+    retries, and each attempt still sends with the call's context current."""
     from opentelemetry import context as otel_context
     from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 
@@ -472,29 +479,98 @@ def test_a_context_the_application_brackets_the_send_with_leaves_nothing_of_ours
     telemetry = Telemetry()
     key = otel_context.create_key("the-applications")
     tokens: list[object] = []
+    sending: list[str] = []
+    per_attempt = closed_at in ("response-received", "needs-retry")
+
+    def attach(**_: object) -> None:
+        sending.append(getattr(trace.get_current_span(), "name", "?"))
+        if per_attempt or not tokens:  # once a call when closed at or after its end
+            tokens.append(otel_context.attach(otel_context.set_value(key, 1)))
+
+    def detach(**_: object) -> None:
+        if tokens:
+            otel_context.detach(tokens.pop())
+
     session = boto3.session.Session()
-    Instrumentor().instrument(session, **telemetry.providers)
+    Instrumentor().instrument(session, attempt_spans=attempt_spans, **telemetry.providers)
     try:
         with scripted_server(throttle_then_ok(1)) as server:
             client = client_for(session, "dynamodb", server.url)
-            client.meta.events.register(  # once a call when closed at after-call, else once an attempt
-                "before-send",
-                lambda **_: (
-                    None if tokens else tokens.append(otel_context.attach(otel_context.set_value(key, 1)))
-                ),
-            )
-            client.meta.events.register(
-                closed_at, lambda **_: otel_context.detach(tokens.pop()) if tokens else None
-            )
+            client.meta.events.register("before-send", attach)
+            if closed_at == "after-call, registered last":
+                client.meta.events.register_last("after-call", detach)
+            elif closed_at != "after the call":
+                client.meta.events.register(closed_at, detach)
             with telemetry.tracer.start_as_current_span("request") as request:
-                client.list_tables()
-                assert trace.get_current_span() is request
-                assert otel_context.get_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY) is None
-                assert otel_context.get_value(key) is None
-                client.list_tables()
+                for _ in range(2):
+                    client.list_tables()
+                    detach()  # "after the call"; the others have detached already
+                    assert trace.get_current_span() is request
+                    assert otel_context.get_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY) is None
+                    assert otel_context.get_value(key) is None
             assert not trace.get_current_span().get_span_context().is_valid
     finally:
         Instrumentor().uninstrument(session)
     calls = telemetry.spans("DynamoDB.ListTables")
     assert [call.parent.span_id for call in calls] == [telemetry.spans("request")[0].context.span_id] * 2
     assert [len([e for e in call.events if e.name == "aws.retry"]) for call in calls] == [1, 1]
+    name = "DynamoDB.ListTables"
+    expected = [f"{name} attempt 1", f"{name} attempt 2"] if attempt_spans else [name, name]
+    assert sending == expected * 2
+
+
+def test_each_attempt_sends_with_the_calls_context_when_a_context_below_it_was_detached():
+    """The application attaches at before-call (below the send window) and detaches at the
+    operation's response-received (before ours): the window went with it, and the retry's
+    send has the call's context current again."""
+    from opentelemetry import context as otel_context
+    from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+
+    from scripted_http import throttle_then_ok
+
+    telemetry = Telemetry()
+    tokens: list[object] = []
+    sending: list[object] = []
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        with scripted_server(throttle_then_ok(1)) as server:
+            client = client_for(session, "dynamodb", server.url)
+            key = otel_context.create_key("below")
+            client.meta.events.register(
+                "before-call", lambda **_: tokens.append(otel_context.attach(otel_context.set_value(key, 1)))
+            )
+            client.meta.events.register(
+                "response-received.dynamodb.ListTables",
+                lambda **_: otel_context.detach(tokens.pop()) if tokens else None,
+            )
+            client.meta.events.register(
+                "before-send",
+                lambda **_: sending.append(otel_context.get_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY)),
+            )
+            with telemetry.tracer.start_as_current_span("request") as request:
+                client.list_tables()
+                assert trace.get_current_span() is request
+    finally:
+        Instrumentor().uninstrument(session)
+    assert sending == [True, True]
+
+
+def test_the_applications_own_after_call_handlers_are_not_timed_nor_can_fail_the_call():
+    """Ours closes the call before the handlers the application registers after instrumenting:
+    a slow one is not in the span, and one that raises fails the application, not the span."""
+    import time
+
+    telemetry = Telemetry()
+
+    def slow_then_failing(**_: object) -> None:
+        time.sleep(0.2)
+        raise RuntimeError("the application's handler")
+
+    with _instrumented_client(telemetry) as client:
+        client.meta.events.register("after-call", slow_then_failing)
+        with pytest.raises(RuntimeError):
+            client.list_tables()
+    (call,) = telemetry.spans("DynamoDB.ListTables")
+    assert "error.type" not in call.attributes and call.status.status_code is trace.StatusCode.UNSET
+    assert call.end_time - call.start_time < 150_000_000

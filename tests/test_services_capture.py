@@ -294,6 +294,15 @@ def test_a_name_the_user_chose_is_kept_in_serialized_values():
 
     capacity = {"TableName": "user-emails", "LocalSecondaryIndexes": {"email-index": {"CapacityUnits": 1.0}}}
     assert "email-index" in json_text(capacity) and "user-emails" in json_text(capacity)
+    # ...but a person's value under such a name is not: an item collection's key is an item's
+    metrics = {
+        "ItemCollectionKey": {"email": {"S": "alice@example.com"}, "mobilePhoneNumber": {"S": "+1555"}}
+    }
+    assert json_text(metrics) == '{"ItemCollectionKey":{}}'
+    assert (
+        json_text({"contact": {"Email": "alice@example.com", "Plan": "free"}})
+        == '{"contact":{"Plan":"free"}}'
+    )
 
 
 def test_every_denied_path_of_the_sample_is_refused():

@@ -131,6 +131,23 @@ def test_callbacks_in_transfer_threads_see_the_application_s_context_vars_as_wit
     assert len(parts) == 3 and {p.parent.span_id for p in parts} == {transfer.context.span_id}
 
 
+def test_suppression_and_untraced_tasks_reach_the_transfer_threads(s3, telemetry, tmp_path):
+    """The OpenTelemetry context goes with every task: ``suppress_instrumentation()`` silences
+    a transfer's calls, and a ``delete`` (no transfer span) is the caller's child."""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+    from s3transfer.manager import TransferManager
+
+    path = data_file(tmp_path, 12 * MB)
+    with suppress_instrumentation():
+        s3.upload_file(str(path), BUCKET, "quiet", Config=CONFIG)
+    assert [s.name for s in telemetry.spans() if s.name != "S3.CreateBucket"] == []
+    with telemetry.tracer.start_as_current_span("caller"), TransferManager(s3) as manager:
+        manager.delete(BUCKET, "quiet").result()
+    (caller,) = telemetry.spans("caller")
+    (deleted,) = telemetry.spans("S3.DeleteObject")
+    assert deleted.parent.span_id == caller.context.span_id
+
+
 def test_download_copy_and_fileobj_transfers(s3, telemetry, tmp_path):
     path = data_file(tmp_path, 12 * MB)
     s3.upload_file(str(path), BUCKET, "src", Config=CONFIG)

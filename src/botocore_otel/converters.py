@@ -14,7 +14,7 @@ from urllib.parse import unquote
 from opentelemetry.util.types import AttributeValue
 
 from botocore_otel.arn import parse_arn
-from botocore_otel.redact import is_denied_member
+from botocore_otel.redact import is_denied_member, is_personal
 
 Convert = Callable[[Any], "AttributeValue | None"]
 MAX_LIST = 64
@@ -52,6 +52,23 @@ def texts(value: Any) -> AttributeValue | None:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+_ATTRIBUTE_VALUE_TYPES = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
+
+
+def _never_shown(key: str, value: Any) -> bool:
+    """A denied member (or map key); or a person's (``email``, ``phoneNumber``) holding a value:
+    a scalar, or a DynamoDB AttributeValue (an item collection's key). A person's name over a
+    structure is a name the user chose (a DynamoDB index ``email-index``): shown."""
+    if is_denied_member(key):
+        return True
+    if type(value) in _PLAIN or isinstance(value, (list, tuple)):
+        return is_personal(key)
+    return (
+        isinstance(value, Mapping)
+        and len(value) == 1
+        and next(iter(value)) in _ATTRIBUTE_VALUE_TYPES
+        and is_personal(key)
+    )
 
 
 def _scrub(value: Any) -> Any:
@@ -59,7 +76,7 @@ def _scrub(value: Any) -> Any:
     if kind in _PLAIN:  # type() first: an isinstance of the Mapping ABC costs more than the rest
         return value
     if kind is dict or isinstance(value, Mapping):
-        return {str(k): _scrub(v) for k, v in value.items() if not is_denied_member(str(k))}
+        return {str(k): _scrub(v) for k, v in value.items() if not _never_shown(str(k), v)}
     if isinstance(value, (list, tuple)):
         return [_scrub(item) for item in value]
     if isinstance(value, (bytes, bytearray)):

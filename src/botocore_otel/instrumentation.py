@@ -49,10 +49,8 @@ _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
     ("before-send", "on_before_send", "first", "always"),
     ("before-parse", "on_before_parse", "normal", "phases"),
     ("response-received", "on_response_received", "normal", "always"),
-    # last: after the application's own after-call handlers, so that a context one of them
-    # attached at before-send (over the call's send window) is gone when the window closes
-    ("after-call", "on_after_call", "last", "always"),
-    ("after-call-error", "on_after_call_error", "last", "always"),
+    ("after-call", "on_after_call", "normal", "always"),
+    ("after-call-error", "on_after_call_error", "normal", "always"),
 )
 
 

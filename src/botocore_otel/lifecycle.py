@@ -79,6 +79,13 @@ def _current_context_access() -> _ContextAccess:
 _get_current, _attach, _detach = _current_context_access()
 
 
+def _empty_into(window: Context, before: Context) -> None:
+    """Makes a send window hold what ``before`` holds: wherever it is still current, or will
+    be put back, nothing of its call is then. Context is read-only by convention only."""
+    dict.clear(window)
+    dict.update(window, before)
+
+
 def _handed_state() -> CallState | None:
     """The call that the last request-created handler handed on (no context on the request)."""
     ref = _handoff.get()
@@ -324,14 +331,10 @@ class Lifecycle:
             ctx = Context({**state.parent, _SPAN_KEY: span, _SUPPRESS_HTTP_INSTRUMENTATION_KEY: True})
             if self._injector is not None:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
-            if state.window_token is not None:
-                self._close_window(state)
-            if state.window_token is None:
-                state.window_token = _attach(ctx)
-                state.window_ctx = ctx
-            # else another handler's context, made in the last attempt's window, is still current
-            # over it: the window stays open (the headers are this attempt's all the same)
-            state.sent_in = ctx
+            if state.window_token is not None:  # the last attempt's, with a context over it still
+                self._let_go_of_window(state)
+            state.window_token = _attach(ctx)
+            state.window_ctx = state.sent_in = ctx
             if self._track_sending:
                 _sending.set(state.ref)
             if state.attempts > 1 and self._metrics is not None:
@@ -353,12 +356,23 @@ class Lifecycle:
         state.attempt_span = None
 
     def _close_window(self, state: CallState) -> None:
-        """Puts back what was current before the send window, when the window is current. Not
-        when another handler's context is current over it (attached at before-send after ours,
-        to be detached later): detaching under it would leave the window current once that
-        handler detaches. The window then waits for the next attempt or the call's end."""
+        """Puts back what was current before the send window, when the window is current.
+
+        Not when another handler's context, made inside the window (it holds the call's span),
+        is current over it: attached at before-send after ours, to be detached later. Detaching
+        under it would leave the window current once that handler detaches; the window stays
+        open for the next attempt or the call's end (``_let_go_of_window``). When what is current
+        holds no trace of the window (a context below it was detached), it is gone: forgotten.
+        """
         token = state.window_token
-        if token is None or _get_current() is not state.window_ctx:
+        if token is None:
+            return
+        window = state.window_ctx
+        current = _get_current()
+        if current is not window:
+            if window is not None and current.get(_SPAN_KEY) is window.get(_SPAN_KEY):
+                return
+            state.window_token = state.window_ctx = None
             return
         state.window_token = state.window_ctx = None
         try:  # noqa: SIM105 - hot path: cheaper than contextlib.suppress
@@ -367,13 +381,19 @@ class Lifecycle:
             pass
 
     def _let_go_of_window(self, state: CallState) -> None:
-        """Closes the send window now, or, with another context still over it, leaves it to this
-        thread's next call to put back (``stuck_windows``) should it become current again."""
+        """Closes the send window now or, with another handler's context still over it,
+        empties it: when that handler detaches, the window it puts back is then what was
+        current before the window, and nothing of the call (its span, the HTTP suppression)
+        stays current. The window is our own Context, held only by context stacks."""
         self._close_window(state)
         window = state.window_ctx
-        if window is not None:
-            stuck_windows.append((weakref.ref(window), state.parent))
-            state.window_token = state.window_ctx = None
+        if window is None:
+            return
+        before = getattr(state.window_token, "old_value", None)  # contextvars.Token's
+        if state.sent_in is window:  # the metrics' exemplars still point at the call
+            state.sent_in = Context(window)
+        _empty_into(window, before if isinstance(before, Context) else state.parent)
+        state.window_token = state.window_ctx = None
 
     def on_response_received(
         self,
@@ -464,8 +484,8 @@ class Lifecycle:
             if otel_context.get_current() is window:
                 # Still current on this thread: put back what was current before the call.
                 otel_context.attach(state.parent)
-            else:  # under another context, or current on another thread: for later
-                stuck_windows.append((weakref.ref(window), state.parent))
+            else:  # under another context, or current on another thread
+                _empty_into(window, state.parent)
         state.window_token = state.window_ctx = None
         config = state.client_config
         unseen = config is not None and state.start_ns <= self.unhooked.get(config, 0)

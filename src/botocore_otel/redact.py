@@ -11,7 +11,8 @@ besides, where the model is at hand (user captures).
 
 A user capture is also refused when what it captures, the last member of its path, is a
 person's (:func:`is_personal`): a phone number, an e-mail address, an endpoint (SNS
-Subscribe's is a phone number, an address or a URL) or a one-time code. Only the last:
+Subscribe's is a phone number, an address or a URL) or a one-time code; serialized values
+drop such a member when it holds a value (a scalar, a DynamoDB AttributeValue). Only then:
 ``Code.S3Bucket`` (Lambda) and a DynamoDB index named ``email-index`` are nobody's.
 
 Also here: URLs in the exceptions a span records lose their user name, password, query and
@@ -105,11 +106,18 @@ def is_denied_member(name: str) -> bool:
     return denied
 
 
+_personal_cache: dict[str, bool] = {}
+
+
 def is_personal(name: str) -> bool:
-    """True for a member whose value is a person's: never a captured value (not cached: only
-    capture settings ask)."""
-    normalized = _NOT_ALNUM.sub("", name.lower())
-    return normalized in PERSONAL_MEMBERS or any(part in normalized for part in PERSONAL_PARTS)
+    """True for a member whose value is a person's: never a captured value, nor a serialized one."""
+    personal = _personal_cache.get(name)
+    if personal is None:
+        normalized = _NOT_ALNUM.sub("", name.lower())
+        personal = normalized in PERSONAL_MEMBERS or any(part in normalized for part in PERSONAL_PARTS)
+        if len(_personal_cache) < 4096:
+            _personal_cache[name] = personal
+    return personal
 
 
 # In a URL as exception messages quote it: the user name and password (up to the last "@":

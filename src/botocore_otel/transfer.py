@@ -10,13 +10,14 @@ starts with an empty ``contextvars`` context, so those calls lost the caller's t
 botocore emits no event at that thread hand-off, so wrapt is used here (once per
 process, when s3transfer is imported):
 
-* ``s3transfer.futures.BoundedExecutor.submit``: each task of a traced transfer runs with
-  the submitter's OpenTelemetry context, taken at submit time, attached (and the transfer
-  marked); nothing else of the submitter's ``contextvars``: the application's progress
+* ``s3transfer.futures.BoundedExecutor.submit``: each task runs with the submitter's
+  OpenTelemetry context, taken at submit time, attached (and its transfer marked, when
+  traced); nothing else of the submitter's ``contextvars``: the application's progress
   callbacks and handlers in those threads see what they see without botocore-otel. The
   submission task carries the caller's context, and the part tasks it submits carry that one
-  on, so each API call's span is a child of the transfer's span. Tasks of transfers that are
-  not traced (a client not instrumented, S3 skipped) run as they would without us.
+  on, so each API call's span is a child of the transfer's span (or the caller's, for a
+  ``delete``), and ``suppress_instrumentation()`` reaches them. A task submitted with no
+  OpenTelemetry context at all runs untouched.
 * ``TransferManager.upload``/``download``/``copy``: one INTERNAL span for the whole
   transfer (``S3.upload_file``, ``S3.download_fileobj``, ``S3.copy``...) when the client is
   instrumented, current while the transfer is submitted (so the calls become its
@@ -104,10 +105,10 @@ else:
 
 
 class _InContext(_Proxy):
-    """A task of a traced transfer: it runs with the OpenTelemetry context it was submitted
-    in, its transfer marked; otherwise the task."""
+    """A task that runs with the OpenTelemetry context it was submitted in, its transfer (if
+    traced) marked; otherwise the task."""
 
-    def __init__(self, task: Any, context: otel_context.Context, transfer: _Transfer) -> None:
+    def __init__(self, task: Any, context: otel_context.Context, transfer: _Transfer | None) -> None:
         super().__init__(task)
         self._self_context = context
         self._self_transfer = transfer
@@ -123,8 +124,11 @@ class _InContext(_Proxy):
 
 
 def _submit(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    transfer = _transfer.get() if _enabled else None
-    if transfer is None:  # not a traced transfer's task: it runs as without us
+    if not _enabled:
+        return wrapped(*args, **kwargs)
+    context = otel_context.get_current()
+    transfer = _transfer.get()
+    if not context and transfer is None:  # nothing to carry: the task runs as without us
         return wrapped(*args, **kwargs)
     try:
         if args:
@@ -132,9 +136,9 @@ def _submit(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         else:
             task, rest = kwargs["task"], ()
             named = {name: value for name, value in kwargs.items() if name != "task"}
-        if type(task).__name__ in _DATA_TASKS:
+        if transfer is not None and type(task).__name__ in _DATA_TASKS:
             transfer.count_part()
-        carried = _InContext(task, otel_context.get_current(), transfer)
+        carried = _InContext(task, context, transfer)
     except Exception as error:
         report("carrying the trace context into an s3transfer task", error)
         return wrapped(*args, **kwargs)
