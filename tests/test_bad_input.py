@@ -599,8 +599,11 @@ def test_pytest_plugin_acts_only_when_asked(switch: list[str], on: bool, tmp_pat
         assert figures["spans_open"] == 0 and figures["instrumentation_errors"] == 0
 
 
-def _run_plugin(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_probe.py").write_text(_PLUGIN_PROBE)
+def _run_plugin(
+    tmp_path: Path, *args: str, probe: str = _PLUGIN_PROBE, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    """A pytest run of ``probe`` (a test module) with the plugin on, in a clean environment."""
+    (tmp_path / "test_probe.py").write_text(probe)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTOCORE_OTEL_", "OTEL_", "PYTEST_"))}
     env.update(variables)
     command = [
@@ -681,24 +684,8 @@ def test_a_call_abandoned_and_one_kept_alive():
 
 def _harness_report(tmp_path: Path, probe: str) -> dict[str, Any]:
     """The plugin's JSON report of a pytest run of ``probe`` (a test module) with it on."""
-    import subprocess
-    import sys
-
-    (tmp_path / "test_probe.py").write_text(probe)
     report = tmp_path / "report.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTOCORE_OTEL_", "OTEL_", "PYTEST_"))}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "botocore_otel.pytest_plugin",
-    ]
-    command += ["--botocore-otel", f"--botocore-otel-report={report}", "test_probe.py"]
-    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    done = _run_plugin(tmp_path, f"--botocore-otel-report={report}", probe=probe)
     assert done.returncode == 0, done.stdout + done.stderr
     figures: dict[str, Any] = json.loads(report.read_text())
     return figures

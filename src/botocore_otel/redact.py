@@ -93,31 +93,28 @@ PERSONAL_PARTS = (
 )
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _denied_cache: dict[str, bool] = {}
+_personal_cache: dict[str, bool] = {}
+
+
+def _named(name: str, cache: dict[str, bool], members: frozenset[str], parts: tuple[str, ...]) -> bool:
+    """Whether ``name``, normalized, is one of ``members`` or contains one of ``parts``."""
+    found = cache.get(name)
+    if found is None:
+        normalized = _NOT_ALNUM.sub("", name.lower())
+        found = normalized in members or any(part in normalized for part in parts)
+        if len(cache) < 4096:
+            cache[name] = found
+    return found
 
 
 def is_denied_member(name: str) -> bool:
     """True for a member (or map key) that is never captured nor JSON-serialized."""
-    denied = _denied_cache.get(name)
-    if denied is None:
-        normalized = _NOT_ALNUM.sub("", name.lower())
-        denied = normalized in DENIED_MEMBERS or any(part in normalized for part in DENIED_PARTS)
-        if len(_denied_cache) < 4096:
-            _denied_cache[name] = denied
-    return denied
-
-
-_personal_cache: dict[str, bool] = {}
+    return _named(name, _denied_cache, DENIED_MEMBERS, DENIED_PARTS)
 
 
 def is_personal(name: str) -> bool:
     """True for a member whose value is a person's: never a captured value, nor a serialized one."""
-    personal = _personal_cache.get(name)
-    if personal is None:
-        normalized = _NOT_ALNUM.sub("", name.lower())
-        personal = normalized in PERSONAL_MEMBERS or any(part in normalized for part in PERSONAL_PARTS)
-        if len(_personal_cache) < 4096:
-            _personal_cache[name] = personal
-    return personal
+    return _named(name, _personal_cache, PERSONAL_MEMBERS, PERSONAL_PARTS)
 
 
 # In a URL as exception messages quote it: the user name and password (up to the last "@":
