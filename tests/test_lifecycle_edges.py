@@ -464,13 +464,16 @@ def test_a_call_cancelled_while_another_client_is_uninstrumented_still_counts_as
     ["response-received", "needs-retry", "after-call", "after-call, registered last", "after the call"],
 )
 @pytest.mark.parametrize("attempt_spans", [False, True], ids=["call-span", "attempt-spans"])
+@pytest.mark.parametrize("its_own", ["value", "span"])
 def test_a_context_the_application_brackets_the_send_with_leaves_nothing_of_ours_current(
-    closed_at: str, attempt_spans: bool
+    closed_at: str, attempt_spans: bool, its_own: str
 ) -> None:
     """An application handler attaches a context at before-send, after ours (over the call's
     send window), and detaches it later, even after the call returns: what is current then is
     what is current without us (the application's request span, no HTTP suppression), across
-    retries, and each attempt still sends with the call's context current."""
+    retries, and each attempt still sends with the call's context current. The application's
+    context holds a value of its own, or a span of its own; the metrics' exemplars still point
+    at the call."""
     from opentelemetry import context as otel_context
     from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 
@@ -485,7 +488,10 @@ def test_a_context_the_application_brackets_the_send_with_leaves_nothing_of_ours
     def attach(**_: object) -> None:
         sending.append(getattr(trace.get_current_span(), "name", "?"))
         if per_attempt or not tokens:  # once a call when closed at or after its end
-            tokens.append(otel_context.attach(otel_context.set_value(key, 1)))
+            if its_own == "value":
+                tokens.append(otel_context.attach(otel_context.set_value(key, 1)))
+            else:
+                tokens.append(otel_context.attach(trace.set_span_in_context(trace.INVALID_SPAN)))
 
     def detach(**_: object) -> None:
         if tokens:
@@ -514,6 +520,9 @@ def test_a_context_the_application_brackets_the_send_with_leaves_nothing_of_ours
     calls = telemetry.spans("DynamoDB.ListTables")
     assert [call.parent.span_id for call in calls] == [telemetry.spans("request")[0].context.span_id] * 2
     assert [len([e for e in call.events if e.name == "aws.retry"]) for call in calls] == [1, 1]
+    (duration,) = [p for p in telemetry.points("rpc.client.call.duration") if p.count == 2]
+    sent_in = {s.context.span_id for s in telemetry.spans() if s.name.startswith("DynamoDB.ListTables")}
+    assert {e.span_id for e in duration.exemplars} <= sent_in and duration.exemplars
     name = "DynamoDB.ListTables"
     expected = [f"{name} attempt 1", f"{name} attempt 2"] if attempt_spans else [name, name]
     assert sending == expected * 2

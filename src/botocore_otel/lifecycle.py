@@ -331,8 +331,8 @@ class Lifecycle:
             ctx = Context({**state.parent, _SPAN_KEY: span, _SUPPRESS_HTTP_INSTRUMENTATION_KEY: True})
             if self._injector is not None:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
-            if state.window_token is not None:  # the last attempt's, with a context over it still
-                self._let_go_of_window(state)
+            if state.window_token is not None:  # the last attempt's: another context is over it
+                self._set_aside_window(state)
             state.window_token = _attach(ctx)
             state.window_ctx = state.sent_in = ctx
             if self._track_sending:
@@ -358,21 +358,12 @@ class Lifecycle:
     def _close_window(self, state: CallState) -> None:
         """Puts back what was current before the send window, when the window is current.
 
-        Not when another handler's context, made inside the window (it holds the call's span),
-        is current over it: attached at before-send after ours, to be detached later. Detaching
-        under it would leave the window current once that handler detaches; the window stays
-        open for the next attempt or the call's end (``_let_go_of_window``). When what is current
-        holds no trace of the window (a context below it was detached), it is gone: forgotten.
-        """
+        Not when another context is current over it (a handler attached one at before-send,
+        after ours, to detach later; or a context below the window was detached, taking the
+        window off the stack): detaching under it would leave the window current once that
+        context goes. The window is then settled at the call's end (``_settle_windows``)."""
         token = state.window_token
-        if token is None:
-            return
-        window = state.window_ctx
-        current = _get_current()
-        if current is not window:
-            if window is not None and current.get(_SPAN_KEY) is window.get(_SPAN_KEY):
-                return
-            state.window_token = state.window_ctx = None
+        if token is None or _get_current() is not state.window_ctx:
             return
         state.window_token = state.window_ctx = None
         try:  # noqa: SIM105 - hot path: cheaper than contextlib.suppress
@@ -380,20 +371,31 @@ class Lifecycle:
         except ValueError:  # made in another context (a copied one): nothing to undo here
             pass
 
-    def _let_go_of_window(self, state: CallState) -> None:
-        """Closes the send window now or, with another handler's context still over it,
-        empties it: when that handler detaches, the window it puts back is then what was
-        current before the window, and nothing of the call (its span, the HTTP suppression)
-        stays current. The window is our own Context, held only by context stacks."""
-        self._close_window(state)
-        window = state.window_ctx
-        if window is None:
-            return
-        before = getattr(state.window_token, "old_value", None)  # contextvars.Token's
-        if state.sent_in is window:  # the metrics' exemplars still point at the call
-            state.sent_in = Context(window)
-        _empty_into(window, before if isinstance(before, Context) else state.parent)
+    def _set_aside_window(self, state: CallState) -> None:
+        """The last attempt's window, not current (see ``_close_window``): settled at the
+        call's end, while the next attempt sends in a window of its own."""
+        window, token = state.window_ctx, state.window_token
         state.window_token = state.window_ctx = None
+        if window is not None:
+            state.covered_windows = [*(state.covered_windows or ()), (window, token)]
+
+    def _settle_windows(self, state: CallState) -> None:
+        """At the call's end: closes its window if current; a window that is not (set aside,
+        or still under another context) is emptied in place into what was current before it.
+        When the context over it goes, even after the call returned, what comes back then
+        holds nothing of the call (its span, the HTTP suppression). Whatever else holds that
+        Context object (a thread or task that copied the context during the send, a handler
+        that kept it) sees the same from then on: the call is over. Our Context, built per
+        attempt; Context is read-only by convention only."""
+        self._close_window(state)
+        if state.window_token is not None:
+            self._set_aside_window(state)
+        windows, state.covered_windows = state.covered_windows or [], None
+        for window, token in windows:
+            before = getattr(token, "old_value", None)  # contextvars.Token's
+            if state.sent_in is window:  # the metrics' exemplars still point at the call
+                state.sent_in = Context(window)
+            _empty_into(window, before if isinstance(before, Context) else state.parent)
 
     def on_response_received(
         self,
@@ -480,13 +482,12 @@ class Lifecycle:
         if state.ended:
             return
         window = state.window_ctx
-        if window is not None:
-            if otel_context.get_current() is window:
-                # Still current on this thread: put back what was current before the call.
-                otel_context.attach(state.parent)
-            else:  # under another context, or current on another thread
-                _empty_into(window, state.parent)
-        state.window_token = state.window_ctx = None
+        if window is not None and otel_context.get_current() is window:
+            # Still current on this thread: put back what was current before the call. One
+            # that is not (under another context, current on another thread) is emptied by
+            # _finish, as any call's.
+            otel_context.attach(state.parent)
+            state.window_token = state.window_ctx = None
         config = state.client_config
         unseen = config is not None and state.start_ns <= self.unhooked.get(config, 0)
         outcome = Outcome(state.last_status, None if unseen else "cancelled")
@@ -507,8 +508,8 @@ class Lifecycle:
                 pass
         if state.span is None and state.attempts == 0:
             return  # never reached the wire (answered at before-call, e.g. by Stubber)
-        if state.window_token is not None:
-            self._let_go_of_window(state)
+        if state.window_token is not None or state.covered_windows:
+            self._settle_windows(state)
         if state.attempt_span is not None:
             self._end_attempt_span(state, end_ns)
         # GenAI (Bedrock Runtime) records its telemetry here; a response stream keeps the call

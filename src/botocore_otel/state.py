@@ -127,6 +127,7 @@ class CallState:
         "attempt_start_ns",
         "attempts",
         "client_config",
+        "covered_windows",
         "ended",
         "extra_attributes",
         "info",
@@ -201,6 +202,8 @@ class CallState:
         self.nest_token: Token[weakref.ref[CallState] | None] | None = None
         self.window_token: object = None
         self.window_ctx: Context | None = None
+        # earlier attempts' windows still under another context: settled at the call's end
+        self.covered_windows: list[tuple[Context, object]] | None = None
         # the context of the last attempt's send window, kept after it closes: the metrics
         # record in it (their exemplars then point at the call's span, or the attempt's)
         self.sent_in: Context | None = None
