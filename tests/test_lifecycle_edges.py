@@ -583,3 +583,47 @@ def test_the_applications_own_after_call_handlers_are_not_timed_nor_can_fail_the
     (call,) = telemetry.spans("DynamoDB.ListTables")
     assert "error.type" not in call.attributes and call.status.status_code is trace.StatusCode.UNSET
     assert call.end_time - call.start_time < 150_000_000
+
+
+@pytest.mark.parametrize("failures", [0, 1], ids=["one-attempt", "retried"])
+def test_a_nested_calls_window_left_under_a_context_follows_its_outer_calls(failures: int) -> None:
+    """An application handler of the outer call's before-send makes another AWS call, over
+    whose send window another application handler attaches a context until its after-call
+    (after ours): once the application has detached everything, nothing of either call is
+    current."""
+    from opentelemetry import context as otel_context
+    from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+
+    from scripted_http import throttle_then_ok
+
+    telemetry = Telemetry()
+    key = otel_context.create_key("the-applications")
+    tokens: list[object] = []
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        with scripted_server(throttle_then_ok(failures)) as server:
+            outer, inner = (client_for(session, "dynamodb", server.url) for _ in range(2))
+            inner.meta.events.register(  # once a call: the inner call is retried too
+                "before-send",
+                lambda **_: (
+                    None if tokens else tokens.append(otel_context.attach(otel_context.set_value(key, 1)))
+                ),
+            )
+            inner.meta.events.register("after-call", lambda **_: otel_context.detach(tokens.pop()))
+            made: list[int] = []
+
+            def call_inner(**_: object) -> None:  # once (a retry's before-send runs it again)
+                if not made:
+                    made.append(1)
+                    inner.list_tables()
+
+            outer.meta.events.register("before-send", call_inner)
+            with telemetry.tracer.start_as_current_span("request") as request:
+                outer.list_tables()
+                assert not tokens
+                assert trace.get_current_span() is request
+                assert otel_context.get_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY) is None
+    finally:
+        Instrumentor().uninstrument(session)
+    assert len(telemetry.spans("DynamoDB.ListTables")) == 2

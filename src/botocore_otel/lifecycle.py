@@ -391,11 +391,20 @@ class Lifecycle:
         if state.window_token is not None:
             self._set_aside_window(state)
         windows, state.covered_windows = state.covered_windows or [], None
-        for window, token in windows:
+        outer_ref = in_flight.get()  # the call this one is nested in, if any (set back by now)
+        outer = None if outer_ref is None else outer_ref()
+        # The latest first: a nested call's window, emptied into ours, then holds what ours holds.
+        for window, token in reversed(windows):
             before = getattr(token, "old_value", None)  # contextvars.Token's
+            if not isinstance(before, Context):
+                before = state.parent
             if state.sent_in is window:  # the metrics' exemplars still point at the call
                 state.sent_in = Context(window)
-            _empty_into(window, before if isinstance(before, Context) else state.parent)
+            _empty_into(window, before)
+            if outer is not None and before is outer.window_ctx:
+                # A nested call's window emptied into its outer call's, still open: it holds
+                # the outer call now, and is emptied again when the outer call's is.
+                outer.covered_windows = [*(outer.covered_windows or ()), (window, token)]
 
     def on_response_received(
         self,

@@ -202,7 +202,8 @@ class CallState:
         self.nest_token: Token[weakref.ref[CallState] | None] | None = None
         self.window_token: object = None
         self.window_ctx: Context | None = None
-        # earlier attempts' windows still under another context: settled at the call's end
+        # windows settled at the call's end: earlier attempts' still under another context, and
+        # those of nested calls emptied into this call's open window
         self.covered_windows: list[tuple[Context, object]] | None = None
         # the context of the last attempt's send window, kept after it closes: the metrics
         # record in it (their exemplars then point at the call's span, or the attempt's)
