@@ -266,6 +266,45 @@ def test_a_request_hook_that_makes_an_aws_call_opens_the_call_span_once():
     assert len(telemetry.spans()) == 2
 
 
+class _LooksUpOnStart(SpanProcessor):
+    """A span processor whose ``on_start`` makes an AWS call (not suppressed) for the first
+    ListTables span it sees: a lookup it then caches."""
+
+    def __init__(self) -> None:
+        self.client = None
+        self.started: list[str] = []
+        self.ended: list[str] = []
+
+    def on_start(self, span, parent_context=None) -> None:
+        self.started.append(span.name)
+        if span.name == "DynamoDB.ListTables" and self.started.count(span.name) == 1:
+            self.client.describe_limits()
+
+    def on_end(self, span) -> None:
+        self.ended.append(span.name)
+
+
+def test_an_aws_call_a_span_processor_makes_while_the_call_span_starts_opens_it_once():
+    """The call made from ``on_start`` is no child of a span still starting (nor does it start
+    that span again, leaving one never ended): its parent is what the application had current."""
+    telemetry = Telemetry()
+    processor = _LooksUpOnStart()
+    telemetry.tracer_provider.add_span_processor(processor)
+    with telemetry.tracer.start_as_current_span("request"), _instrumented_client(telemetry) as client:
+        processor.client = client
+        client.list_tables()
+        client.list_tables()
+    assert processor.started == [
+        "request",
+        "DynamoDB.ListTables",
+        "DynamoDB.DescribeLimits",
+        "DynamoDB.ListTables",
+    ]
+    assert sorted(processor.ended) == sorted(processor.started)
+    (request,) = telemetry.spans("request")
+    assert [span.parent.span_id for span in telemetry.aws_spans()] == [request.context.span_id] * 3
+
+
 def test_a_call_left_by_an_exception_the_application_keeps_ends_and_parents_nothing():
     import time
 

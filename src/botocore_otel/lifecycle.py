@@ -37,7 +37,7 @@ from botocore_otel.config import Settings
 from botocore_otel.errors import report
 from botocore_otel.metrics import CallMetrics
 from botocore_otel.propagation import HeaderInjector
-from botocore_otel.spans import SpanSink
+from botocore_otel.spans import OPENING, SpanSink
 from botocore_otel.state import (
     STATE_KEY,
     CallState,
@@ -166,8 +166,11 @@ def _parent_inside(outer_ref: weakref.ref[CallState] | None, current: Context) -
             in_flight.set(None)
         return _out_of_stuck_window(current)
     if "attempt" in outer.retries_context:
+        span = outer.span
+        if span is OPENING:  # made by a span processor while the outer call's span starts
+            return current
         # opened by the outer call's own instrumentation (its tracer and hooks)
-        return set_span_in_context(outer.span or outer.owner.open_early(outer), outer.parent)
+        return set_span_in_context(span or outer.owner.open_early(outer), outer.parent)
     return current
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
+from opentelemetry.trace import (
+    INVALID_SPAN_CONTEXT,
+    NonRecordingSpan,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+    set_span_in_context,
+)
 
 from botocore_otel.attributes import (
     SYNTHETIC_ATTRIBUTE,
@@ -17,6 +26,9 @@ from botocore_otel.state import CallState, Outcome
 
 SYNTHETIC_RULE_ATTRIBUTE = "botocore_otel.synthetic.rule"
 _MAX_START_SETS = 4096
+OPENING: Span = NonRecordingSpan(INVALID_SPAN_CONTEXT)
+"""``CallState.span`` while the tracer starts it: an AWS call that a span processor's
+``on_start`` makes then must not open the same call's span a second time."""
 
 
 class SpanSink:
@@ -39,13 +51,18 @@ class SpanSink:
         attributes = self._by_url.get((info, state.region, url))
         if attributes is None:
             attributes = self._start_attributes(info, state.region, url)
-        span = state.span = self._tracer.start_span(
-            info.span_name,
-            context=state.parent,
-            kind=info.span_kind,
-            attributes=attributes,
-            start_time=state.start_ns,
-        )
+        state.span = OPENING
+        try:
+            span = state.span = self._tracer.start_span(
+                info.span_name,
+                context=state.parent,
+                kind=info.span_kind,
+                attributes=attributes,
+                start_time=state.start_ns,
+            )
+        except BaseException:
+            state.span = None
+            raise
         # Set before the request hook runs: an AWS call it makes is this call's child, and
         # must find the span open rather than open it a second time.
         if state.extra_attributes and span.is_recording():
