@@ -188,8 +188,9 @@ def test_nothing_is_imported_before_a_feature_needs_it():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    # instrument() reads the settings; the lifecycle and its sinks come with the first session
-    settings = ["botocore_otel.config", "botocore_otel.wiring"]
+    # instrument() reads the settings (forks: the wiring's lock, made anew in a forked child);
+    # the lifecycle and its sinks come with the first session
+    settings = ["botocore_otel.config", "botocore_otel.forks", "botocore_otel.wiring"]
     lifecycle = [f"botocore_otel.{name}" for name in ("attributes", "instrumentation", "lifecycle",
                  "metrics", "propagation", "spans", "state")]  # fmt: skip
     assert done.stdout.split("\n")[:5] == [str(settings), str(lifecycle), "[]", "True", "True"], done.stdout

@@ -143,3 +143,62 @@ def test_forked_child_traces_and_exports(moto_server: MotoServer, otlp_receiver:
         instrumentor.uninstrument(session)
         provider.shutdown()
         meters.shutdown()
+
+
+def test_a_fork_while_another_thread_holds_our_locks_leaves_the_child_free() -> None:
+    """A thread holds every lock of botocore-otel (one creating a session, say, holds the
+    wiring's) while another forks: the child still makes sessions, clients and calls, and
+    collects its metrics. A lock left held would hang the child's first session for ever."""
+    import signal
+    import threading
+
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from botocore_otel import forks
+    from scripted_http import Reply, client_for, scripted_server
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    instrumentor = Instrumentor()
+    instrumentor.instrument(tracer_provider=provider, meter_provider=meters, metrics="all")
+    try:
+        with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}')) as server:
+            # the first call makes the metric totals and their locks
+            client_for(boto3.session.Session(), "dynamodb", server.url).list_tables()
+            locks = [owner._lock for owner in list(forks._owners)]
+            locks += [namespace[name] for namespace, name, _ in forks._module_locks]
+            held, forked = threading.Event(), threading.Event()
+
+            def hold_every_lock() -> None:
+                for lock in locks:
+                    lock.acquire()
+                held.set()
+                forked.wait(30)
+                for lock in reversed(locks):
+                    lock.release()
+
+            holder = threading.Thread(target=hold_every_lock)
+            holder.start()
+            held.wait(30)
+            pid = os.fork()
+            if pid == 0:  # the child: any failure, or a hang cut by the alarm, is a non-zero status
+                status = 1
+                try:
+                    signal.alarm(20)
+                    client = client_for(boto3.session.Session(), "dynamodb", server.url)
+                    client.list_tables()
+                    measured = reader.get_metrics_data()
+                    status = 0 if measured is not None and len(spans.get_finished_spans()) == 2 else 2
+                finally:
+                    os._exit(status)
+            forked.set()
+            holder.join(30)
+            _, status = os.waitpid(pid, 0)
+    finally:
+        instrumentor.uninstrument()
+    assert len(locks) >= 5  # the wiring's, the metric totals' and the shared meters' at least
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"the child: status {status}"

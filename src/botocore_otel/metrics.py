@@ -6,8 +6,6 @@ same ``time_ns()`` stamps as the span, so the call histogram equals the span dur
 
 from __future__ import annotations
 
-import os
-import threading
 import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, Attributes, OperationInfo
+from botocore_otel.forks import lock_of, module_lock
 
 if TYPE_CHECKING:
     from botocore_otel.state import CallState, Outcome
@@ -38,11 +37,10 @@ class Totals:
     __slots__ = ("__weakref__", "_compact_at", "_lock", "_totals")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = lock_of(self)
         # id(attributes) -> [attributes, total]; holding the dict keeps its id from being reused
         self._totals: dict[int, list[Any]] = {}
         self._compact_at = _COMPACT_AT
-        _all_totals.add(self)
 
     def add(self, amount: float, attributes: Attributes) -> None:
         lock = self._lock
@@ -77,21 +75,6 @@ class Totals:
                 entry[1] += total
         self._totals = {id(entry[0]): entry for entry in merged.values()}
 
-    def _after_fork(self) -> None:
-        self._lock = threading.Lock()  # a fork while another thread held it would leave it held
-
-
-_all_totals: weakref.WeakSet[Totals] = weakref.WeakSet()
-
-
-def _reset_locks_after_fork() -> None:
-    for totals in list(_all_totals):
-        totals._after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_locks_after_fork)
-
 
 class _Counters:
     """The counters of one meter. Shared by every instrumentation using that meter: a second
@@ -119,7 +102,7 @@ _Shared = TypeVar("_Shared")
 _shared_by_meter: weakref.WeakKeyDictionary[Meter, dict[Callable[[Meter], Any], Any]] = (
     weakref.WeakKeyDictionary()
 )
-_shared_lock = threading.Lock()
+_shared_lock = module_lock(globals(), "_shared_lock")
 
 
 def shared_by_meter(meter: Meter, make: Callable[[Meter], _Shared]) -> _Shared:

@@ -32,7 +32,6 @@ Nothing here raises into a transfer: every failure is reported and the transfer 
 from __future__ import annotations
 
 import contextvars
-import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_
 
 from botocore_otel.attributes import exception_type
 from botocore_otel.errors import report
+from botocore_otel.forks import lock_of
 from botocore_otel.redact import record_exception
 
 TracerLookup = Callable[[Any], "Tracer | None"]
@@ -157,12 +157,12 @@ def _patch_manager(module: Any) -> None:
 class _Transfer:
     """One transfer's span; ended once, by whichever of on_done or a failed submit is first."""
 
-    __slots__ = ("_lock", "_parts", "span")
+    __slots__ = ("__weakref__", "_lock", "_parts", "span")
 
     def __init__(self, span: Span) -> None:
         self.span: Span | None = span
         self._parts = 0
-        self._lock = threading.Lock()
+        self._lock = lock_of(self)
 
     def count_part(self) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore_otel.config import Settings, load_settings
 from botocore_otel.errors import report
+from botocore_otel.forks import module_lock
 
 if TYPE_CHECKING:
     from botocore_otel.instrumentation import Instrumentation
@@ -115,7 +116,7 @@ def _emitter_of(target: Any) -> Any:
     )
 
 
-_lock = threading.RLock()
+_lock = module_lock(globals(), "_lock", threading.RLock)
 _global: _Global | None = None
 _owners: weakref.WeakKeyDictionary[Any, Instrumentation] = weakref.WeakKeyDictionary()
 

@@ -9,7 +9,6 @@ into one cached attribute dict, so that a call costs a tuple hash and ``Totals.a
 from __future__ import annotations
 
 import logging
-import threading
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from opentelemetry.util.types import AttributeValue
 
 from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, Attributes
 from botocore_otel.capacity.attribution import Attribution
+from botocore_otel.forks import lock_of, module_lock
 from botocore_otel.lifecycle import SYNTHETIC_HEADER
 from botocore_otel.metrics import Totals, observed_totals, shared_by_meter
 
@@ -71,21 +71,21 @@ class CapacityCounters:
         }
 
 
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 
 
 class Limiter:
     """Keeps at most ``max_values`` distinct values of one attribute; later ones are ``other``,
     with one log line the first time."""
 
-    __slots__ = ("_kept", "_lock", "_max", "_warned", "attribute")
+    __slots__ = ("__weakref__", "_kept", "_lock", "_max", "_warned", "attribute")
 
     def __init__(self, attribute: str, max_values: int) -> None:
         self.attribute = attribute
         self._max = max_values
         self._kept: set[str] = set()
         self._warned = False
-        self._lock = threading.Lock()
+        self._lock = lock_of(self)
 
     def __call__(self, value: str) -> str:
         if value in self._kept:

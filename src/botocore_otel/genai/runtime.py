@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 from botocore_otel.attributes import Attributes
 from botocore_otel.errors import ConfigError, report
+from botocore_otel.forks import module_lock
 
 logger = logging.getLogger("botocore_otel")
 
@@ -95,7 +95,7 @@ class GenAIRuntime:
 
 
 _runtimes: weakref.WeakKeyDictionary[Any, GenAIRuntime] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 
 
 def runtime_of(lifecycle: Any) -> GenAIRuntime:

@@ -19,6 +19,8 @@ from typing import Any
 import botocore.loaders
 from botocore.model import ServiceId, ServiceModel
 
+from botocore_otel.forks import lock_of, module_lock
+
 _SERVICE_ID_RE = re.compile(rb'"serviceId"\s*:\s*"([^"]+)"')
 _HEAD_BYTES = 4096
 
@@ -28,7 +30,7 @@ class Catalog:
 
     def __init__(self, loader: Any = None) -> None:
         self._loader: Any = loader if loader is not None else botocore.loaders.create_loader()
-        self._lock = threading.RLock()
+        self._lock = lock_of(self, threading.RLock)
         self._clients: frozenset[str] | None = None
         self._index: dict[str, str] | None = None
         self._models: dict[str, ServiceModel] = {}
@@ -154,7 +156,7 @@ def _read_head(path: str) -> bytes | None:
 
 
 _DEFAULT: Catalog | None = None
-_DEFAULT_LOCK = threading.Lock()
+_DEFAULT_LOCK = module_lock(globals(), "_DEFAULT_LOCK")
 
 
 def default_catalog() -> Catalog:

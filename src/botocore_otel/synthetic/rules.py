@@ -10,13 +10,13 @@ import fnmatch
 import hashlib
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore_otel.errors import ConfigError
+from botocore_otel.forks import lock_of
 from botocore_otel.synthetic.latency import Latency
 
 DECISIONS = ("trace", "call")
@@ -47,13 +47,13 @@ def rule_salt(name: str) -> int:
 class Reservoir:
     """At most ``target`` selections per wall-clock second, shared by all threads."""
 
-    __slots__ = ("_lock", "_second", "_target", "_used")
+    __slots__ = ("__weakref__", "_lock", "_second", "_target", "_used")
 
     def __init__(self, target: int) -> None:
         self._target = target
         self._second = -1
         self._used = 0
-        self._lock = threading.Lock()
+        self._lock = lock_of(self)
 
     def take(self) -> bool:
         now = int(time.monotonic())

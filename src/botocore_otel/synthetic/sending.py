@@ -20,7 +20,6 @@ to AWS, without a new draw.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import weakref
 from collections.abc import Callable, Coroutine
@@ -32,6 +31,7 @@ from botocore.exceptions import ClientError
 from opentelemetry import trace
 
 from botocore_otel.errors import report
+from botocore_otel.forks import lock_of
 from botocore_otel.lifecycle import SYNTHETIC_HEADER
 from botocore_otel.state import STATE_KEY, is_async_config
 from botocore_otel.synthetic.responses import new_request_id
@@ -118,7 +118,7 @@ class SyntheticSender:
         self._responder = responder
         self._lifecycle = lifecycle
         self._failures_logged: set[tuple[str, str, type[BaseException]]] = set()
-        self._lock = threading.Lock()
+        self._lock = lock_of(self)
 
     def handlers(self, requests_carry_context: bool = True) -> list[tuple[str, Any, str, str]]:
         handlers = [

@@ -1,0 +1,45 @@
+"""Locks that a fork cannot leave held.
+
+A lock that one thread holds while another thread forks stays held forever in the child
+(``os.fork``, multiprocessing's fork start method, pre-fork servers), and the child's first
+call that wants it hangs. The package's locks are made here, and made anew in the child
+(the pytest plugin's aside: it lives in pytest's process, which does not fork).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+# owner -> how its ``_lock`` is made again in the child
+_owners: weakref.WeakKeyDictionary[Any, Callable[[], Any]] = weakref.WeakKeyDictionary()
+# (a module's globals(), the name of its lock there, how it is made)
+_module_locks: list[tuple[dict[str, Any], str, Callable[[], Any]]] = []
+
+
+def lock_of(owner: Any, factory: Callable[[], Any] = threading.Lock) -> Any:
+    """A new lock for ``owner._lock`` (``owner`` must be weakly referable): the child of a
+    fork gets a new one in its place."""
+    _owners[owner] = factory
+    return factory()
+
+
+def module_lock(namespace: dict[str, Any], name: str, factory: Callable[[], Any] = threading.Lock) -> Any:
+    """A new lock for the module-level ``name`` of ``namespace`` (the module's ``globals()``):
+    the child of a fork gets a new one in its place."""
+    _module_locks.append((namespace, name, factory))
+    return factory()
+
+
+def _in_child() -> None:
+    for owner, factory in list(_owners.items()):
+        owner._lock = factory()
+    for namespace, name, factory in _module_locks:
+        namespace[name] = factory()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_in_child)
