@@ -309,3 +309,56 @@ def test_each_call_is_counted_under_its_own_region_and_outcome(session, telemetr
         ("us-east-1", "ResourceNotFoundException"): 1,
         ("eu-west-1", "ResourceNotFoundException"): 1,
     }
+
+
+def test_error_codes_a_server_invents_stay_within_a_cap_on_the_metrics(session, telemetry, caplog):
+    """A server (a proxy, an emulator) that puts ids into its error codes: past MAX_ERROR_TYPES
+    distinct codes the metrics count them as ``other`` (one log line), so the series stay
+    bounded and the SDK's overflow series never swallows other operations; a code the
+    operation's model names, and a throttle, keep their own series; spans keep every code."""
+    from botocore.exceptions import ClientError
+
+    from botocore_otel.limits import OTHER
+    from botocore_otel.metrics import MAX_ERROR_TYPES
+
+    invented = MAX_ERROR_TYPES + 30
+
+    def script(index: int, received: Received) -> Reply:
+        if b'"modelled"' in received.body:
+            return Reply(400, b'{"__type": "ResourceNotFoundException", "message": "no"}')
+        if b'"throttled"' in received.body:
+            return Reply(400, b'{"__type": "ThrottlingException", "message": "slow down"}')
+        if b'"TableName"' in received.body:
+            return Reply(400, b'{"__type": "com.example#Invented%d", "message": "x"}' % index)
+        return Reply(200, b'{"AccountMaxReadCapacityUnits": 1}')
+
+    with scripted_server(script) as server:
+        client = client_for(session, "dynamodb", server.url, attempts=1)
+        for table in ["t"] * invented + ["modelled", "throttled"]:
+            with contextlib.suppress(ClientError):
+                client.describe_table(TableName=table)
+        client.describe_limits()
+    points = list(telemetry.points("rpc.client.call.duration"))
+    by_error = {
+        p.attributes.get("error.type"): p.count
+        for p in points
+        if p.attributes["rpc.method"] == "DescribeTable"
+    }
+    assert len(by_error) == MAX_ERROR_TYPES + 3  # the first invented codes, other, the two kept
+    assert by_error[OTHER] == invented - MAX_ERROR_TYPES
+    assert by_error["ResourceNotFoundException"] == by_error["ThrottlingException"] == 1
+    assert [p.count for p in points if p.attributes["rpc.method"] == "DescribeLimits"] == [1]
+    errors = {p.attributes["error.type"] for p in telemetry.points("client.call.errors")}
+    assert errors == set(by_error)
+    assert caplog.text.count("distinct values of error.type") == 1
+    last_invented = telemetry.spans("DynamoDB.DescribeTable")[invented - 1]
+    assert last_invented.attributes["error.type"] == f"Invented{invented - 1}"
+
+
+def test_call_durations_are_bucketed_up_to_two_minutes(session, telemetry):
+    """A long poll (20 s), a Lambda invocation or a Bedrock answer passes 10 s: their
+    percentiles need finite buckets above it."""
+    with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}')) as server:
+        client_for(session, "dynamodb", server.url).list_tables()
+    (point,) = telemetry.points("rpc.client.call.duration")
+    assert {15.0, 30.0, 60.0, 120.0} <= set(point.explicit_bounds)

@@ -12,18 +12,25 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, Attributes, OperationInfo
+from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, THROTTLE_CODES, Attributes, OperationInfo
 from botocore_otel.forks import lock_of, module_lock
+from botocore_otel.limits import Limiter
 
 if TYPE_CHECKING:
     from botocore_otel.state import CallState, Outcome
 
-SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# Up to two minutes: SQS long polls (20 s), Lambda invocations and Bedrock answers pass 10 s,
+# and a percentile over the top finite bucket reads as that bucket's bound.
+SECONDS_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0
+)  # fmt: skip
 # Phases (serialization, signing, parsing) are mostly sub-millisecond.
 PHASE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _NS = 1e-9
 _MAX_CACHED_ATTRIBUTE_SETS = 4096
 _COMPACT_AT = 2 * _MAX_CACHED_ATTRIBUTE_SETS
+MAX_ERROR_TYPES = 100
+"""Distinct ``error.type`` values on the metrics that the operation's model does not name."""
 
 
 class Totals:
@@ -175,6 +182,20 @@ class CallMetrics:
         self._attribute_sets: dict[tuple[Any, ...], Attributes] = {}
         # (operation, region) -> the lean set of a call that succeeded (the same dict as above)
         self._succeeded_sets: dict[tuple[OperationInfo, str | None], Attributes] = {}
+        self._error_types = Limiter("error.type", MAX_ERROR_TYPES, "a fixed cap; spans keep every value")
+        self._modelled_errors: dict[OperationInfo, frozenset[str]] = {}
+
+    def _error_type(self, state: CallState, error_type: str | None) -> str | None:
+        """``error_type`` as the metrics show it: a throttle or an error the operation's model
+        names as it is, any other (a server or a proxy may send any code) within a cap."""
+        if error_type is None or error_type in THROTTLE_CODES:
+            return error_type
+        modelled = self._modelled_errors.get(state.info)
+        if modelled is None:
+            if len(self._modelled_errors) >= _MAX_CACHED_ATTRIBUTE_SETS:
+                self._modelled_errors.clear()
+            modelled = self._modelled_errors[state.info] = modelled_error_codes(state.model)
+        return error_type if error_type in modelled else self._error_types(error_type)
 
     def attributes(
         self,
@@ -216,11 +237,12 @@ class CallMetrics:
     def record_attempt(self, state: CallState, end_ns: int) -> None:
         """At response-received: the attempt's histograms (``smithy``, ``phases``) and throttles."""
         measured_in = state.sent_in
+        error_type = self._error_type(state, state.last_error)
         if self.smithy:
             attributes = self.attributes(
                 state.info.metric_attributes,
                 state.region,
-                state.last_error,
+                error_type,
                 state.synthetic_rule is not None,
                 state.last_status,
             )
@@ -228,7 +250,7 @@ class CallMetrics:
                 max(0, end_ns - state.attempt_start_ns) * _NS, attributes, measured_in
             )
         if self.phases:
-            lean = self._lean(state, state.last_error)
+            lean = self._lean(state, error_type)
             if state.parse_start_ns >= state.attempt_start_ns:
                 # max(0, ...): the wall clock may step back between two readings (NTP).
                 self.deserialization_duration.record(
@@ -239,14 +261,15 @@ class CallMetrics:
                     (state.sign_end_ns - state.sign_start_ns) * _NS, lean, measured_in
                 )
         if state.last_throttled:
-            self.throttles.add(1, self._lean(state, state.last_error))
+            self.throttles.add(1, self._lean(state, error_type))
 
     def record_retry(self, state: CallState) -> None:
-        self.retries.add(1, self._lean(state, state.last_error))
+        self.retries.add(1, self._lean(state, self._error_type(state, state.last_error)))
 
     def record_call(self, state: CallState, outcome: Outcome) -> None:
         """At the call's end: the call histograms, attempts and errors."""
-        end_ns, status, error_type = outcome.end_ns, outcome.status, outcome.error_type
+        end_ns, status = outcome.end_ns, outcome.status
+        error_type = None if outcome.error_type is None else self._error_type(state, outcome.error_type)
         synthetic = state.synthetic_rule is not None
         succeeded = error_type is None and not synthetic
         lean = self._succeeded_sets.get((state.info, state.region)) if succeeded else None  # one lookup
@@ -281,3 +304,18 @@ class CallMetrics:
                     state.info.metric_attributes, state.region, error_type, synthetic, exception_type=True
                 ),
             )
+
+
+def modelled_error_codes(model: Any) -> frozenset[str]:
+    """The error codes an operation's model names (shape names, and the codes of services
+    that answer with other ones: SQS's ``AWS.SimpleQueueService.NonExistentQueue``)."""
+    codes: set[str] = set()
+    try:
+        for shape in model.error_shapes:
+            codes.add(shape.name)
+            error = shape.metadata.get("error")
+            if isinstance(error, dict) and isinstance(error.get("code"), str):
+                codes.add(error["code"])
+    except (AttributeError, TypeError):  # no model (a test's stand-in, a broken one): the cap only
+        pass
+    return frozenset(codes)

@@ -18,14 +18,13 @@ from opentelemetry.util.types import AttributeValue
 
 from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, Attributes
 from botocore_otel.capacity.attribution import Attribution
-from botocore_otel.forks import lock_of, module_lock
+from botocore_otel.forks import module_lock
 from botocore_otel.lifecycle import SYNTHETIC_HEADER
+from botocore_otel.limits import Limiter
 from botocore_otel.metrics import Totals, observed_totals, shared_by_meter
 
 logger = logging.getLogger("botocore_otel")
 
-OTHER = "other"
-"""What a value past the cap becomes."""
 _MAX_CACHED_SETS = 4096
 
 Handler = tuple[str, Any, str, str]
@@ -72,39 +71,6 @@ class CapacityCounters:
 
 
 _lock = module_lock(globals(), "_lock")
-
-
-class Limiter:
-    """Keeps at most ``max_values`` distinct values of one attribute; later ones are ``other``,
-    with one log line the first time."""
-
-    __slots__ = ("__weakref__", "_kept", "_lock", "_max", "_warned", "attribute")
-
-    def __init__(self, attribute: str, max_values: int) -> None:
-        self.attribute = attribute
-        self._max = max_values
-        self._kept: set[str] = set()
-        self._warned = False
-        self._lock = lock_of(self)
-
-    def __call__(self, value: str) -> str:
-        if value in self._kept:
-            return value
-        with self._lock:
-            if value in self._kept or len(self._kept) < self._max:
-                self._kept.add(value)
-                return value
-            if self._warned:
-                return OTHER
-            self._warned = True
-        logger.warning(
-            "botocore-otel: more than %d distinct values of %s on the capacity metrics; "
-            "further ones are counted as %r (attribution_max_values)",
-            self._max,
-            self.attribute,
-            OTHER,
-        )
-        return OTHER
 
 
 class Recorder:
