@@ -414,3 +414,32 @@ def test_a_catch_all_handler_of_the_application_sees_only_botocore_s_events(moto
     Instrumentor().uninstrument(session)
     assert "S3.upload_file" in [s.name for s in telemetry.spans()]
     assert not [event for event in seen if "otel" in event], seen
+
+
+@pytest.mark.parametrize("scope", ["session", "global"])
+def test_a_deep_copy_of_an_instrumented_session_works_and_traces(scope, telemetry):
+    """``copy.deepcopy`` of a session walks its emitter's handlers (a dataclass or a pydantic
+    model holding a session copies it so): it works as without instrumentation, and the copy's
+    clients are traced by the same instrumentation, with the per-service handlers (captures,
+    payload propagation, the capacity group) that its clients register."""
+    import copy
+
+    from scripted_http import Reply, client_for, scripted_server
+
+    options = {"metrics": "all", "capture": "dynamodb.ListTables:Limit=app.limit", **telemetry.providers}
+    if scope == "global":
+        Instrumentor().instrument(**options)
+        session = boto3.session.Session()
+    else:
+        session = boto3.session.Session()
+        Instrumentor().instrument(session, **options)
+    try:
+        copied = copy.deepcopy(session)  # before any client: botocore's own state then can't be
+        for service in ("sqs", "s3", "lambda"):  # each registers handlers of its own
+            copied.client(service, region_name="us-east-1")
+        with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}')) as server:
+            client_for(copied, "dynamodb", server.url).list_tables(Limit=3)
+            client_for(session, "dynamodb", server.url).list_tables(Limit=4)
+    finally:
+        Instrumentor().uninstrument(None if scope == "global" else session)
+    assert [span.attributes.get("app.limit") for span in telemetry.aws_spans()] == [3, 4]

@@ -31,6 +31,7 @@ from opentelemetry.util.types import AttributeValue
 
 from botocore_otel.errors import ConfigError, report
 from botocore_otel.redact import is_denied_member, is_personal
+from botocore_otel.sharing import SharedOnCopy
 
 MAX_ITEMS = 32
 MAX_TEXT = 1024
@@ -193,7 +194,7 @@ class CallSpans(Protocol):
     def parent_context(self, context: Mapping[str, Any]) -> Context | None: ...
 
 
-class CaptureHandler:
+class CaptureHandler(SharedOnCopy):
     """User captures (the ``capture`` setting): one handler per service, compiled per
     operation against the service model on first use."""
 

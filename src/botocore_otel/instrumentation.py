@@ -20,6 +20,7 @@ from botocore_otel.config import Settings
 from botocore_otel.errors import report
 from botocore_otel.lifecycle import Lifecycle
 from botocore_otel.metrics import CallMetrics
+from botocore_otel.sharing import SharedOnCopy
 from botocore_otel.state import end_abandoned
 
 # Which instrumentation covers a client (a copy of its session's emitter carries it too), for
@@ -54,7 +55,7 @@ _HANDLERS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-class Instrumentation:
+class Instrumentation(SharedOnCopy):
     """One configuration's handlers and the emitters they are registered on.
 
     ``on_s3_client``: registered for ``creating-client-class.s3`` (patches S3 transfers).

@@ -37,6 +37,7 @@ from botocore_otel.config import Settings
 from botocore_otel.errors import report
 from botocore_otel.metrics import CallMetrics
 from botocore_otel.propagation import HeaderInjector
+from botocore_otel.sharing import SharedOnCopy
 from botocore_otel.spans import OPENING, SpanSink
 from botocore_otel.state import (
     STATE_KEY,
@@ -174,7 +175,7 @@ def _parent_inside(outer_ref: weakref.ref[CallState] | None, current: Context) -
     return current
 
 
-class Lifecycle:
+class Lifecycle(SharedOnCopy):
     """The event handlers of one instrumentation. ``enabled`` switches them all off."""
 
     def __init__(

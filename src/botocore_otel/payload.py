@@ -69,6 +69,7 @@ from botocore_otel.propagation import (
     xray_header_value,
 )
 from botocore_otel.receiving import SqsReceiving, valid_call_span
+from botocore_otel.sharing import SharedOnCopy
 from botocore_otel.state import PAYLOAD_BYTES_KEY, STATE_KEY
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ class _Pending:
         """placeholder value -> the field it stands for (``_XRAY``: the X-Ray header)"""
 
 
-class PayloadPropagator:
+class PayloadPropagator(SharedOnCopy):
     """The handlers of the ``payload_propagation`` setting and the receive tweaks."""
 
     def __init__(self, settings: Settings, calls: CallSpans) -> None:

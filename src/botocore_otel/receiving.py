@@ -13,6 +13,7 @@ from botocore_otel.config import Settings
 from botocore_otel.errors import report
 from botocore_otel.messaging import producer_context, read_message
 from botocore_otel.propagation import FIRST_FIELDS
+from botocore_otel.sharing import SharedOnCopy
 from botocore_otel.state import STATE_KEY
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def valid_call_span(calls: CallSpans, context: Mapping[str, Any], url: str | Non
     return span if span is not None and span.get_span_context().is_valid else None
 
 
-class SqsReceiving:
+class SqsReceiving(SharedOnCopy):
     """The ReceiveMessage handlers of payload propagation (``payload_propagation`` with sqs)."""
 
     def __init__(self, settings: Settings, calls: CallSpans) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from botocore_otel.capacity.recorder import Handler, Recorder, handler
 from botocore_otel.converters import json_items
 from botocore_otel.errors import report
+from botocore_otel.sharing import SharedOnCopy
 from botocore_otel.state import STATE_KEY
 
 # Marks, in botocore's per-call context, a call whose ReturnConsumedCapacity we added.
@@ -51,7 +52,7 @@ def _table_name(name: str) -> str:
     return name.rsplit("/", 1)[-1] if name.startswith("arn:") else name
 
 
-class DynamoDBCapacity:
+class DynamoDBCapacity(SharedOnCopy):
     def __init__(self, recorder: Recorder, add_parameter: bool) -> None:
         self._recorder = recorder
         self._tables = recorder.limiter("aws.dynamodb.table_name")

@@ -9,13 +9,14 @@ from typing import Any
 from botocore_otel.capacity.recorder import Handler, Recorder, handler
 from botocore_otel.converters import lambda_target
 from botocore_otel.errors import report
+from botocore_otel.sharing import SharedOnCopy
 from botocore_otel.state import STATE_KEY
 
 PER_REQUEST_SERVICES = ("kms", "secrets-manager", "sts")
 _INVOKE_OPERATIONS = ("Invoke", "InvokeWithResponseStream", "InvokeAsync")
 
 
-class RequestCounts:
+class RequestCounts(SharedOnCopy):
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder
         self._functions = recorder.limiter("faas.invoked_name")

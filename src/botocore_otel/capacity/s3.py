@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore_otel.capacity.recorder import Handler, Recorder, handler
 from botocore_otel.errors import report
+from botocore_otel.sharing import SharedOnCopy
 from botocore_otel.state import STATE_KEY
 
 PUT_COPY_POST_LIST = "put_copy_post_list"
@@ -57,7 +58,7 @@ def _body_length(request_dict: Mapping[str, Any]) -> int | None:
     return found
 
 
-class S3Capacity:
+class S3Capacity(SharedOnCopy):
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder
         self._buckets = recorder.limiter("aws.s3.bucket")

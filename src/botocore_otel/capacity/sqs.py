@@ -12,6 +12,7 @@ from botocore_otel.capacity.recorder import Handler, Recorder, handler
 from botocore_otel.carriers import message_size
 from botocore_otel.converters import queue_name
 from botocore_otel.errors import report
+from botocore_otel.sharing import SharedOnCopy
 from botocore_otel.state import PAYLOAD_BYTES_KEY, STATE_KEY
 
 CHUNK = 65_536
@@ -38,7 +39,7 @@ def billable_requests(operation: str, params: Mapping[str, Any] | None, added_by
     return max(1, -(-(size + added_bytes) // CHUNK))
 
 
-class SQSCapacity:
+class SQSCapacity(SharedOnCopy):
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder
         self._queues = recorder.limiter("messaging.destination.name")
