@@ -192,7 +192,7 @@ def test_nothing_is_imported_before_a_feature_needs_it():
     # the lifecycle and its sinks come with the first session
     settings = ["botocore_otel.config", "botocore_otel.forks", "botocore_otel.wiring"]
     lifecycle = [f"botocore_otel.{name}" for name in ("attributes", "instrumentation", "lifecycle",
-                 "metrics", "propagation", "spans", "state")]  # fmt: skip
+                 "limits", "metrics", "propagation", "sharing", "spans", "state")]  # fmt: skip
     assert done.stdout.split("\n")[:5] == [str(settings), str(lifecycle), "[]", "True", "True"], done.stdout
 
 
@@ -443,3 +443,29 @@ def test_a_deep_copy_of_an_instrumented_session_works_and_traces(scope, telemetr
     finally:
         Instrumentor().uninstrument(None if scope == "global" else session)
     assert [span.attributes.get("app.limit") for span in telemetry.aws_spans()] == [3, 4]
+
+
+def test_uninstrumenting_a_session_silences_a_client_it_made_under_global_instrumentation(telemetry):
+    """A session's client made under global instrumentation, then the session instrumented
+    explicitly (its own settings, for the clients it makes from then on): the older client
+    keeps the global settings until ``uninstrument(session)``, which silences it too."""
+    from scripted_http import Reply, client_for, scripted_server
+
+    Instrumentor().instrument(**telemetry.providers)
+    try:
+        session = boto3.session.Session()
+        with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}')) as server:
+            older = client_for(session, "dynamodb", server.url)
+            Instrumentor().instrument(session, attempt_spans=True, **telemetry.providers)
+            newer = client_for(session, "dynamodb", server.url)
+            older.list_tables()
+            newer.list_tables()
+            assert len(telemetry.spans()) == 3  # the older: one span; the newer: with its attempt's
+            Instrumentor().uninstrument(session)
+            older.list_tables()
+            newer.list_tables()
+            assert len(telemetry.spans()) == 3
+            client_for(boto3.session.Session(), "dynamodb", server.url).list_tables()  # still global
+    finally:
+        Instrumentor().uninstrument()
+    assert len(telemetry.spans()) == 4

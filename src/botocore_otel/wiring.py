@@ -119,6 +119,9 @@ def _emitter_of(target: Any) -> Any:
 _lock = module_lock(globals(), "_lock", threading.RLock)
 _global: _Global | None = None
 _owners: weakref.WeakKeyDictionary[Any, Instrumentation] = weakref.WeakKeyDictionary()
+# A session's emitter -> the global share that its explicit instrumentation replaced: the
+# clients made before still hold the share's handlers, until the session is uninstrumented.
+_replaced_shares: weakref.WeakKeyDictionary[Any, Instrumentation] = weakref.WeakKeyDictionary()
 
 
 def is_instrumented_globally() -> bool:
@@ -174,6 +177,8 @@ def instrument_target(target: Any, options: Mapping[str, object]) -> None:
         previous = owner or _owner_of(emitter)
         if previous is not None:
             previous.unregister(emitter, client_config)
+            if previous.is_global and meta is None:
+                _replaced_shares[emitter] = previous
         client_service = meta.service_model.service_id.hyphenize() if meta is not None else None
         instrumentation.register(emitter, client_service, client_config)
         _owners[emitter] = instrumentation
@@ -196,6 +201,9 @@ def uninstrument_target(target: Any) -> None:
         owner.unregister(emitter, client_config)
         if not any(o is owner for o in _owners.values()):  # a global share has one session
             owner.lifecycle.enabled = False
+        replaced = _replaced_shares.pop(emitter, None)
+        if replaced is not None:
+            replaced.lifecycle.enabled = False
         if _global is None and not _owners:
             _disable_transfers()
             _uninstall_aio()
