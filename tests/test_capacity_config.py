@@ -87,10 +87,13 @@ def test_the_groups_options_need_the_capacity_group(
         load_settings({option: on}, environ={})
     assert raised.value.setting == option
     assert "metrics" in str(raised.value) and "capacity" in str(raised.value)
-    environ = {f"BOTOCORE_OTEL_{option.upper()}": env_on, "BOTOCORE_OTEL_METRICS": "rpc"}
+    variable = f"BOTOCORE_OTEL_{option.upper()}"
+    environ = {variable: env_on, "BOTOCORE_OTEL_METRICS": "rpc"}
     settings = load_settings({}, environ=environ, strict=False)  # auto-instrumentation: logged, off
     assert getattr(settings, option) == off
-    assert option in caplog.text
+    # the variables that were set, as they were set
+    assert f"{variable}={env_on!r} is invalid" in caplog.text
+    assert "unless BOTOCORE_OTEL_METRICS has the 'capacity' group" in caplog.text
     assert getattr(load_settings({option: off}, environ={}), option) == off
 
 

@@ -184,6 +184,7 @@ def load_settings(
         logger.error("botocore-otel: ignoring option: %s", error)
     _check_env_typos(env, strict)
     values: dict[str, Any] = {}
+    given: dict[str, tuple[str, object]] = {}  # option -> (the keyword or variable, its value)
     problems: list[str] = []
     for name in _OPTIONS:
         if name in options:
@@ -193,6 +194,7 @@ def load_settings(
             setting, raw = _ENV_NAMES[name], env[_ENV_NAMES[name]]
         else:
             continue
+        given[name] = (setting, raw)
         from botocore_otel.config_values import PARSERS, with_phase_metrics  # a value is given
 
         parse, off_value = PARSERS[name]
@@ -215,10 +217,12 @@ def load_settings(
                 continue
             from botocore_otel.config_values import PARSERS  # loaded: the value was given
 
+            keyword = "metrics" in options or (name in options and _ENV_NAMES["metrics"] not in env)
+            metrics_setting = "metrics" if keyword else _ENV_NAMES["metrics"]
             mismatch = ConfigError(
-                name,
-                values[name],
-                f"{allowed}, unless the metrics setting has the 'capacity' group (metrics='rpc,capacity')",
+                *given[name],
+                f"{allowed}, unless {metrics_setting} has the 'capacity' group "
+                f"({metrics_setting}='rpc,capacity')",
             )
             if strict:
                 raise mismatch
