@@ -68,12 +68,14 @@ async def _guarded(call: Any) -> Any:
     try:
         return await call
     except BaseException:
-        _end_abandoned(outer, caller_context)
+        end_left_call(outer, caller_context)
         raise
 
 
-def _end_abandoned(outer: Any, caller_context: Any) -> None:
-    """Ends the call this ``_make_api_call`` started if no closing event ended it."""
+def end_left_call(outer: Any, caller_context: Any) -> None:
+    """Ends the call this ``_make_api_call`` started if no closing event ended it, and puts
+    back ``caller_context`` (what was current when it was called). ``outer``: the call in
+    flight then, if any."""
     try:
         ref = in_flight.get()
         if ref is None or ref is outer:
@@ -88,4 +90,4 @@ def _end_abandoned(outer: Any, caller_context: Any) -> None:
         if in_flight.get() is ref:
             in_flight.set(outer)
     except Exception as error:
-        report("ending a cancelled aiobotocore call", error)
+        report("ending a call left by an exception without a closing event", error)

@@ -7,6 +7,7 @@ until then), with the lifecycle and its sinks.
 from __future__ import annotations
 
 import functools
+import sys
 import time
 import weakref
 from collections.abc import Callable
@@ -153,6 +154,10 @@ class Instrumentation(SharedOnCopy):
             from botocore_otel import aio  # wrapt and aiobotocore: only for aiobotocore emitters
 
             aio.install()
+        elif "gevent" in sys.modules:  # and calls cut off by gevent.Timeout
+            from botocore_otel import greenlets
+
+            greenlets.install()
 
     def unregister(self, emitter: Any, client_config: Any = None) -> None:
         """``client_config``: when ``emitter`` is a client's that this instrumentation did not

@@ -206,7 +206,7 @@ def uninstrument_target(target: Any) -> None:
             replaced.lifecycle.enabled = False
         if _global is None and not _owners:
             _disable_transfers()
-            _uninstall_aio()
+            _uninstall_guards()
 
 
 def instrument_globally(options: Mapping[str, object], *, strict: bool) -> None:
@@ -251,7 +251,7 @@ def uninstrument_all() -> None:
         _owners.clear()
         _global = None
         _disable_transfers()
-        _uninstall_aio()
+        _uninstall_guards()
 
 
 def botocore_is_supported() -> bool:
@@ -324,10 +324,11 @@ def _on_new_session(session: Any) -> None:
         logger.exception("botocore-otel: could not instrument a new botocore session")
 
 
-def _uninstall_aio() -> None:
-    aio = sys.modules.get("botocore_otel.aio")
-    if aio is not None:
-        aio.uninstall()
+def _uninstall_guards() -> None:
+    for name in ("botocore_otel.aio", "botocore_otel.greenlets"):
+        guard = sys.modules.get(name)
+        if guard is not None:
+            guard.uninstall()
 
 
 def _register_initializer(callback: Any) -> None:
