@@ -142,3 +142,40 @@ def test_a_tool_result_keeps_its_text_and_json_and_names_its_images(monkeypatch:
             "response": [f"found {PROMPT}", {"rows": 2}, {"type": "image"}],
         }
     ]
+
+
+def test_tool_calls_are_kept_the_same_whether_the_answer_is_streamed_or_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A streamed tool call comes as a block start and its input's JSON in pieces (ConverseStream
+    ``toolUse``, Claude ``tool_use`` + ``input_json_delta``, Nova as ConverseStream)."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    tool_call = ("tool-7", "get_weather", {"city": "Paris", "days": [1, 2]})
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        with BedrockServer(lambda _: Reply(text=ANSWER, tool_call=tool_call)) as server:
+            client = bedrock_client(session, server.url)
+            client.converse(modelId=CLAUDE, messages=MESSAGES)
+            list(client.converse_stream(modelId=CLAUDE, messages=MESSAGES)["stream"])
+            for model in (CLAUDE, "amazon.nova-lite-v1:0"):
+                body = json.dumps({"messages": MESSAGES, "max_tokens": 10})
+                client.invoke_model(modelId=model, body=body)["body"].read()
+                list(client.invoke_model_with_response_stream(modelId=model, body=body)["body"])
+    finally:
+        Instrumentor().uninstrument(session)
+    spans = telemetry.spans()
+    assert len(spans) == 6
+    for span in spans:
+        assert json.loads(span.attributes["gen_ai.output.messages"]) == [
+            {
+                "role": "assistant",
+                "parts": [
+                    {"type": "text", "content": ANSWER},
+                    {"type": "tool_call", "id": "tool-7", "name": "get_weather",
+                     "arguments": {"city": "Paris", "days": [1, 2]}},
+                ],
+                "finish_reason": "tool_use",
+            }
+        ], span.attributes["rpc.method"]  # fmt: skip

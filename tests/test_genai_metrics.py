@@ -4,6 +4,7 @@ sampled and unsampled calls, with bounded attributes; none when metrics are off.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import boto3
@@ -101,3 +102,31 @@ def test_no_genai_metrics_when_metrics_are_off() -> None:
     assert not list(telemetry.points("gen_ai.client.token.usage"))
     assert len(telemetry.spans()) == 4  # the spans still carry their gen_ai attributes
     assert telemetry.spans()[0].attributes["gen_ai.usage.output_tokens"] == 4
+
+
+def test_models_on_the_metrics_are_capped_and_spans_keep_every_model_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Model ids can come from user input (and fail): the metrics keep attribution_max_values of
+    them, the rest are ``other``, logged once."""
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, attribution_max_values=2, **telemetry.providers)
+    models = ["model-a", "model-b", "model-c", "model-a", "model-d"]
+    try:
+        with BedrockServer() as server:
+            client = bedrock_client(session, server.url)
+            for model in models:
+                client.converse(modelId=model, messages=MESSAGES)
+    finally:
+        Instrumentor().uninstrument(session)
+    durations = _points(telemetry, "gen_ai.client.operation.duration")
+    counted = {dict(key)["gen_ai.request.model"]: p.count for key, p in durations.items()}
+    assert counted == {"model-a": 2, "model-b": 1, "other": 2}
+    tokens = {p.attributes["gen_ai.request.model"] for p in telemetry.points("gen_ai.client.token.usage")}
+    assert tokens == {"model-a", "model-b", "other"}
+    assert [s.attributes["gen_ai.request.model"] for s in telemetry.spans()] == models
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "gen_ai.request.model" in r.getMessage()
+    ]
+    assert len(warnings) == 1

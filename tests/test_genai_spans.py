@@ -61,6 +61,17 @@ def test_converse_span_is_named_after_operation_and_model_and_keeps_aws_attribut
     assert span.attributes["aws.request_id"] == "req-1"
 
 
+def test_stop_sequences_given_as_a_tuple_are_kept(
+    session: Any, telemetry: Any, bedrock: BedrockServer
+) -> None:
+    """botocore takes a tuple for a list parameter."""
+    bedrock_client(session, bedrock.url).converse(
+        modelId=CLAUDE, messages=MESSAGES, inferenceConfig={"stopSequences": ("END", "STOP")}
+    )
+    (span,) = telemetry.spans()
+    assert span.attributes["gen_ai.request.stop_sequences"] == ("END", "STOP")
+
+
 def test_cache_tokens_when_the_answer_has_them(session: Any, telemetry: Any, bedrock: BedrockServer) -> None:
     bedrock.script = lambda _: Reply(cache_read_tokens=100, cache_write_tokens=40)
     client = bedrock_client(session, bedrock.url)

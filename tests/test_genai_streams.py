@@ -7,6 +7,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import signal
+import sys
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -17,7 +21,8 @@ from opentelemetry.trace import StatusCode
 
 from botocore_otel import Instrumentor
 from telemetry import Telemetry
-from tests.support.bedrock_server import BedrockServer, Reply, bedrock_client
+from tests.support.bedrock_server import BedrockServer, Reply, bedrock_client, invoke_body
+from tests.support.optional import require_module
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
 MESSAGES = [{"role": "user", "content": [{"text": "Tell me a story."}]}]
@@ -121,14 +126,56 @@ def test_rpc_duration_metric_waits_for_the_stream(session: Any, telemetry: Telem
     assert point.count == 1
 
 
+def _interrupt_once_waiting_for_the_next_event(thread_id: int) -> None:
+    """SIGINT to the thread (the main one) once it waits on the socket inside the stream."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(thread_id)
+        waiting = frame is not None and frame.f_code.co_name == "readinto"
+        while frame is not None and waiting:
+            if frame.f_code.co_name == "__iter__" and frame.f_code.co_filename.endswith("streams.py"):
+                signal.pthread_kill(thread_id, signal.SIGINT)
+                return
+            frame = frame.f_back
+        time.sleep(0.001)
+
+
+def test_a_stream_left_by_keyboard_interrupt_ends_its_call_at_once_as_cancelled(
+    session: Any, telemetry: Telemetry
+) -> None:
+    assert threading.current_thread() is threading.main_thread()  # where signals are handled
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with BedrockServer(lambda _: Reply(gap_s=30)) as server:  # the next event never comes
+            stream = bedrock_client(session, server.url).converse_stream(modelId=CLAUDE, messages=MESSAGES)[
+                "stream"
+            ]
+            events = iter(stream)
+            next(events)
+            interrupter = threading.Thread(
+                target=_interrupt_once_waiting_for_the_next_event, args=(threading.get_ident(),)
+            )
+            interrupter.start()
+            with pytest.raises(KeyboardInterrupt):
+                next(events)
+            interrupter.join()
+            (span,) = telemetry.spans()  # ended now, not when the stream is dropped
+            stream.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert span.attributes["error.type"] == "cancelled"
+    assert span.status.status_code == StatusCode.ERROR
+
+
 # -- aiobotocore -----------------------------------------------------------------------------
-def _aio_bedrock(session: Any, url: str) -> Any:
+def _aio_bedrock(session: Any, url: str, **options: Any) -> Any:
     return session.create_client(
         "bedrock-runtime",
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        **options,
     )
 
 
@@ -220,3 +267,120 @@ def test_an_aiobotocore_body_reads_as_without_us_every_way_and_its_span_ends_whe
     (span,) = telemetry.spans()
     assert span.attributes["gen_ai.usage.output_tokens"] == 17
     assert span.status.status_code == StatusCode.UNSET
+
+
+def test_an_aiobotocore_body_read_in_full_by_one_read_ends_its_span_with_usage() -> None:
+    async def app(url: str, telemetry: Telemetry, how: str) -> tuple[bytes, int]:
+        session = get_session()
+        Instrumentor().instrument(session, **telemetry.providers)
+        try:
+            async with _aio_bedrock(session, url) as client:
+                answer = await client.invoke_model(modelId=CLAUDE, body=BODY)
+                headers = answer["ResponseMetadata"]["HTTPHeaders"]
+                amount = int(headers["content-length"]) if how == "read(Content-Length)" else -1
+                data: bytes = await answer["body"].read(amount)
+                return data, len(telemetry.spans())
+        finally:
+            Instrumentor().uninstrument(session)
+
+    for how in ("read(-1)", "read(-1) of a chunked body", "read(Content-Length)"):
+        telemetry = Telemetry()
+        reply = Reply(output_tokens=17, chunked="chunked" in how)
+        with BedrockServer(lambda _, reply=reply: reply) as server:
+            data, ended = asyncio.run(app(server.url, telemetry, how))
+        assert json.loads(data)["usage"]["output_tokens"] == 17
+        assert ended == 1, how
+        (span,) = telemetry.spans()
+        assert span.attributes["gen_ai.usage.output_tokens"] == 17, how
+        assert span.attributes["gen_ai.response.finish_reasons"] == ("end_turn",)
+
+
+@pytest.mark.parametrize("then", ["closed", "dropped"])
+def test_an_aiobotocore_body_read_in_full_then_left_gives_its_usage(then: str) -> None:
+    """A body of no Content-Length read to its last byte, with no read that finds the end:
+    the answer is read from what the application read when it closes or drops the body."""
+    reply = Reply(output_tokens=17, chunked=True)
+    size = len(json.dumps(invoke_body(CLAUDE, reply)).encode())
+
+    async def app(url: str, telemetry: Telemetry) -> None:
+        session = get_session()
+        Instrumentor().instrument(session, **telemetry.providers)
+        try:
+            async with _aio_bedrock(session, url) as client:
+                body = (await client.invoke_model(modelId=CLAUDE, body=BODY))["body"]
+                data = await body.read(size)
+                assert json.loads(data)["usage"]["output_tokens"] == 17
+                assert telemetry.spans() == []  # it may still read the end
+                if then == "closed":
+                    body.close()
+                else:
+                    del body
+                    gc.collect()
+                    await client.converse(modelId=CLAUDE, messages=MESSAGES)
+        finally:
+            Instrumentor().uninstrument(session)
+
+    telemetry = Telemetry()
+    with BedrockServer(lambda _: reply) as server:
+        asyncio.run(app(server.url, telemetry))
+    span = telemetry.spans()[0]
+    assert span.attributes["rpc.method"] == "InvokeModel"
+    assert span.attributes["gen_ai.usage.output_tokens"] == 17
+    assert "error.type" not in span.attributes
+
+
+@pytest.mark.parametrize("read_first", [True, False], ids=["read in part", "unread"])
+def test_an_httpx_backend_body_closes_as_without_us_and_its_span_ends_then(read_first: bool) -> None:
+    """aiobotocore's httpx backend: the body's ``close()`` is a coroutine."""
+    require_module("httpx2")
+    from aiobotocore.config import AioConfig
+    from aiobotocore.httpxsession import HttpxSession
+
+    async def app(url: str, telemetry: Telemetry | None) -> int:
+        session = get_session()
+        if telemetry is not None:
+            Instrumentor().instrument(session, **telemetry.providers)
+        try:
+            config = AioConfig(http_session_cls=HttpxSession)
+            async with _aio_bedrock(session, url, config=config) as client:
+                body = (await client.invoke_model(modelId=CLAUDE, body=BODY))["body"]
+                if read_first:
+                    assert await body.read(5) == b'{"id"'
+                await body.close()
+                return len(telemetry.spans()) if telemetry is not None else 0
+        finally:
+            if telemetry is not None:
+                Instrumentor().uninstrument(session)
+
+    telemetry = Telemetry()
+    with BedrockServer() as server:
+        asyncio.run(app(server.url, None))
+        ended = asyncio.run(app(server.url, telemetry))
+    assert ended == 1
+    (span,) = telemetry.spans()
+    assert span.attributes["gen_ai.request.model"] == CLAUDE
+    assert "error.type" not in span.attributes
+
+
+def test_an_aiobotocore_stream_left_by_cancellation_ends_its_call_at_once_as_cancelled() -> None:
+    async def app(url: str, telemetry: Telemetry) -> list[Any]:
+        session = get_session()
+        Instrumentor().instrument(session, **telemetry.providers)
+        try:
+            async with _aio_bedrock(session, url) as client:
+                answer = await client.converse_stream(modelId=CLAUDE, messages=MESSAGES)
+                events = answer["stream"].__aiter__()
+                await events.__anext__()
+                with pytest.raises(asyncio.TimeoutError):  # the application gives up waiting
+                    await asyncio.wait_for(events.__anext__(), 0.05)
+                return telemetry.spans()
+        finally:
+            Instrumentor().uninstrument(session)
+
+    telemetry = Telemetry()
+    with BedrockServer(lambda _: Reply(gap_s=30)) as server:  # the next event never comes
+        (span,) = asyncio.run(app(server.url, telemetry))
+    assert span.attributes["error.type"] == "cancelled"
+    assert span.status.status_code == StatusCode.ERROR
+    (point,) = telemetry.points("gen_ai.client.operation.duration")
+    assert point.attributes["error.type"] == "cancelled"

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from botocore_otel.synthetic.eventstream import HEADER_ENCODERS, encode_message, event_message
 
@@ -60,6 +60,12 @@ class Reply:
     cut_after: int | None = None
     """For Converse and InvokeModel: the connection closes after this many bytes of the body,
     its Content-Length promising the whole (a body that breaks while it is read)."""
+    chunked: bool = False
+    """For Converse and InvokeModel: the body sent chunked, with no Content-Length."""
+    tool_call: tuple[str, str, dict[str, Any]] | None = None
+    """(id, name, input): the answer's text is followed by a call of that tool (Converse, and
+    the Claude and Nova bodies), stop reason ``tool_use``; a stream sends the input's JSON in
+    two pieces."""
 
 
 @dataclass
@@ -71,6 +77,37 @@ class Received:
 
     def json(self) -> Any:
         return json.loads(self.body or b"{}")
+
+
+def _stop(reply: Reply, family: str) -> str:
+    return reply.stop_reason or ("tool_use" if reply.tool_call else _DONE.get(family, ""))
+
+
+def _converse_content(reply: Reply) -> list[dict[str, Any]]:
+    """Converse's (and Nova's) content blocks."""
+    content: list[dict[str, Any]] = [{"text": reply.text}]
+    if reply.tool_call:
+        content.append({"toolUse": dict(zip(("toolUseId", "name", "input"), reply.tool_call, strict=True))})
+    return content
+
+
+def _converse_stream_content(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
+    """The content events of ConverseStream (and of a Nova stream)."""
+    events: list[tuple[str, dict[str, Any]]] = [
+        *(("contentBlockDelta", {"delta": {"text": p}, "contentBlockIndex": 0})
+          for p in _pieces(reply.text, reply.deltas)),
+        ("contentBlockStop", {"contentBlockIndex": 0}),
+    ]  # fmt: skip
+    if reply.tool_call:
+        tool_id, name, arguments = reply.tool_call
+        events += [
+            ("contentBlockStart", {"start": {"toolUse": {"toolUseId": tool_id, "name": name}},
+             "contentBlockIndex": 1}),
+            *(("contentBlockDelta", {"delta": {"toolUse": {"input": p}}, "contentBlockIndex": 1})
+              for p in _pieces(json.dumps(arguments), 2)),
+            ("contentBlockStop", {"contentBlockIndex": 1}),
+        ]  # fmt: skip
+    return events
 
 
 def _pieces(text: str, count: int) -> list[str]:
@@ -96,24 +133,29 @@ def family_of(model_id: str) -> str:
     return "nova"
 
 
-_DONE = {"claude": "end_turn", "nova": "end_turn", "titan": "FINISH", "command-r": "COMPLETE",
-         "command": "COMPLETE", "llama": "stop", "mistral": "stop"}  # fmt: skip
+_DONE = {"converse": "end_turn", "claude": "end_turn", "nova": "end_turn", "titan": "FINISH",
+         "command-r": "COMPLETE", "command": "COMPLETE", "llama": "stop", "mistral": "stop"}  # fmt: skip
 
 
 def invoke_body(model_id: str, reply: Reply) -> dict[str, Any]:
     family = family_of(model_id)
-    stop = reply.stop_reason or _DONE.get(family, "")
+    stop = _stop(reply, family)
     if family == "claude":
         usage: dict[str, Any] = {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens}
         if reply.cache_read_tokens is not None:
             usage["cache_read_input_tokens"] = reply.cache_read_tokens
         if reply.cache_write_tokens is not None:
             usage["cache_creation_input_tokens"] = reply.cache_write_tokens
+        content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}]
+        if reply.tool_call:
+            content.append(
+                {"type": "tool_use", **dict(zip(("id", "name", "input"), reply.tool_call, strict=True))}
+            )
         return {"id": "msg_bdrk_01", "type": "message", "role": "assistant", "model": "claude",
-                "content": [{"type": "text", "text": reply.text}], "stop_reason": stop,
-                "stop_sequence": None, "usage": usage}  # fmt: skip
+                "content": content, "stop_reason": stop, "stop_sequence": None,
+                "usage": usage}  # fmt: skip
     if family == "nova":
-        return {"output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
+        return {"output": {"message": {"role": "assistant", "content": _converse_content(reply)}},
                 "stopReason": stop, "usage": {"inputTokens": reply.input_tokens,
                 "outputTokens": reply.output_tokens,
                 "totalTokens": reply.input_tokens + reply.output_tokens}}  # fmt: skip
@@ -143,7 +185,7 @@ def _invocation_metrics(reply: Reply) -> dict[str, int]:
 def invoke_stream_chunks(model_id: str, reply: Reply) -> list[dict[str, Any]]:
     """The JSON documents of an InvokeModelWithResponseStream answer, one per ``chunk`` event."""
     family = family_of(model_id)
-    stop = reply.stop_reason or _DONE.get(family, "")
+    stop = _stop(reply, family)
     pieces = _pieces(reply.text, reply.deltas)
     metrics = {"amazon-bedrock-invocationMetrics": _invocation_metrics(reply)}
     if family == "claude":
@@ -155,6 +197,7 @@ def invoke_stream_chunks(model_id: str, reply: Reply) -> list[dict[str, Any]]:
             *({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}
               for p in pieces),
             {"type": "content_block_stop", "index": 0},
+            *_claude_tool_chunks(reply),
             {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
              "usage": {"output_tokens": reply.output_tokens}},
             {"type": "message_stop", **metrics},
@@ -162,8 +205,7 @@ def invoke_stream_chunks(model_id: str, reply: Reply) -> list[dict[str, Any]]:
     if family == "nova":
         return [
             {"messageStart": {"role": "assistant"}},
-            *({"contentBlockDelta": {"delta": {"text": p}, "contentBlockIndex": 0}} for p in pieces),
-            {"contentBlockStop": {"contentBlockIndex": 0}},
+            *({event_type: document} for event_type, document in _converse_stream_content(reply)),
             {"messageStop": {"stopReason": stop}},
             {"metadata": {"usage": {"inputTokens": reply.input_tokens,
              "outputTokens": reply.output_tokens}}, **metrics},
@@ -198,10 +240,24 @@ def invoke_stream_chunks(model_id: str, reply: Reply) -> list[dict[str, Any]]:
     raise ValueError(f"no streaming body for {model_id}")
 
 
+def _claude_tool_chunks(reply: Reply) -> list[dict[str, Any]]:
+    if not reply.tool_call:
+        return []
+    tool_id, name, arguments = reply.tool_call
+    return [
+        {"type": "content_block_start", "index": 1,
+         "content_block": {"type": "tool_use", "id": tool_id, "name": name, "input": {}}},
+        *({"type": "content_block_delta", "index": 1,
+           "delta": {"type": "input_json_delta", "partial_json": p}}
+          for p in _pieces(json.dumps(arguments), 2)),
+        {"type": "content_block_stop", "index": 1},
+    ]  # fmt: skip
+
+
 def converse_body(reply: Reply) -> dict[str, Any]:
     return {
-        "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
-        "stopReason": reply.stop_reason or "end_turn",
+        "output": {"message": {"role": "assistant", "content": _converse_content(reply)}},
+        "stopReason": _stop(reply, "converse"),
         "usage": _usage(reply),
         "metrics": {"latencyMs": 120},
     }
@@ -220,10 +276,8 @@ def _usage(reply: Reply) -> dict[str, int]:
 def converse_stream_events(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
     return [
         ("messageStart", {"role": "assistant"}),
-        *(("contentBlockDelta", {"delta": {"text": p}, "contentBlockIndex": 0})
-          for p in _pieces(reply.text, reply.deltas)),
-        ("contentBlockStop", {"contentBlockIndex": 0}),
-        ("messageStop", {"stopReason": reply.stop_reason or "end_turn"}),
+        *_converse_stream_content(reply),
+        ("messageStop", {"stopReason": _stop(reply, "converse")}),
         ("metadata", {"usage": _usage(reply), "metrics": {"latencyMs": 120}}),
     ]  # fmt: skip
 
@@ -280,7 +334,8 @@ class BedrockServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                parts = self.path.split("?")[0].split("/")  # ['', 'model', id, operation]
+                # ['', 'model', id, operation]; httpx sends the absolute form (http://host/model/...)
+                parts = urlsplit(self.path).path.split("/")
                 operation = parts[3] if len(parts) > 3 else ""
                 model_id = unquote(parts[2]) if len(parts) > 2 else ""
                 received = Received(operation, model_id, dict(self.headers.items()), body)
@@ -316,7 +371,7 @@ class BedrockServer:
             else:
                 document = invoke_body(model_id, reply)
                 headers["Content-Type"] = "application/json"
-            self._send(handler, 200, headers, json.dumps(document).encode(), reply.cut_after)
+            self._send(handler, 200, headers, json.dumps(document).encode(), reply.cut_after, reply.chunked)
             return
         headers["Content-Type"] = "application/vnd.amazon.eventstream"
         if op == "invoke-with-response-stream":
@@ -342,10 +397,16 @@ class BedrockServer:
         headers: dict[str, str],
         body: bytes,
         cut_after: int | None = None,
+        chunked: bool = False,
     ) -> None:
         handler.send_response(status)
         for name, value in headers.items():
             handler.send_header(name, value)
+        if chunked:
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            handler.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+            return
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         if cut_after is None:

@@ -57,6 +57,7 @@ class GenAICall:
         "request",
         "runtime",
         "state",
+        "streamed",
         "text",
         "usage",
     )
@@ -79,6 +80,9 @@ class GenAICall:
         self.first_chunk_ns = 0
         self.text: list[str] | None = [] if self.capture else None
         self.blocks: Any = None
+        self.streamed: list[Any] | None = None
+        """A stream's text and tool calls in order, once a tool call comes (captured content):
+        text as str, a tool call as (its start block, the pieces of its input)."""
 
     # -- the answer -------------------------------------------------------------------------
     def read_answer(self, document: Mapping[str, Any]) -> None:
@@ -125,10 +129,7 @@ class GenAICall:
             if isinstance(part, Mapping):
                 self._read_usage(part)
         if self.text is not None:
-            for path in family.stream_text:
-                text = dig(event, path)
-                if isinstance(text, str):
-                    self.text.append(text)
+            self._read_streamed_content(event, self.text)
         metrics = event.get(_INVOCATION_METRICS)
         if isinstance(metrics, Mapping):
             for key, name in (("input", "inputTokenCount"), ("output", "outputTokenCount")):
@@ -136,6 +137,27 @@ class GenAICall:
                     self.usage[key] = int(metrics[name])
             return True
         return "metadata" in event
+
+    def _read_streamed_content(self, event: Mapping[str, Any], text: list[str]) -> None:
+        family = self.family
+        for path in family.stream_text:
+            piece = dig(event, path)
+            if isinstance(piece, str):
+                text.append(piece)
+        if not family.stream_tool_start:
+            return
+        start = dig(event, family.stream_tool_start)
+        if isinstance(start, Mapping) and ("toolUseId" in start or start.get("type") == "tool_use"):
+            if self.streamed is None:
+                self.streamed = []
+            if text:
+                self.streamed.append("".join(text))
+                text.clear()
+            self.streamed.append((start, []))
+            return
+        piece = dig(event, family.stream_tool_input)
+        if isinstance(piece, str) and self.streamed and isinstance(self.streamed[-1], tuple):
+            self.streamed[-1][1].append(piece)
 
     # -- the end ------------------------------------------------------------------------------
     def finish(self, end_ns: int, error_type: str | None) -> None:
@@ -154,14 +176,15 @@ class GenAICall:
         if runtime.capacity_tokens is not None and error_type is None:
             runtime.capacity_tokens(self.state, self.model, self.usage)
         synthetic = self.state.synthetic_rule is not None
-        attributes = runtime.metric_attributes(self.operation, self.model, error_type, synthetic)
+        model = runtime.models(self.model) if self.model and runtime.models is not None else self.model
+        attributes = runtime.metric_attributes(self.operation, model, error_type, synthetic)
         measured_in = self.state.sent_in  # exemplars point at the call's span (metrics.py)
         runtime.duration.record(max(0, end_ns - self.state.start_ns) * _NS, attributes, measured_in)
         for key, token_type in (("input", "input"), ("output", "output")):
             if key in self.usage:
                 runtime.tokens.record(
                     self.usage[key],
-                    runtime.metric_attributes(self.operation, self.model, error_type, synthetic, token_type),
+                    runtime.metric_attributes(self.operation, model, error_type, synthetic, token_type),
                     measured_in,
                 )
         if self.first_chunk_ns:
@@ -187,8 +210,8 @@ class GenAICall:
                 if _number(value):
                     attributes[name] = value
             stop = dig(request, family.stop_sequences)
-            if isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-                attributes["gen_ai.request.stop_sequences"] = stop
+            if isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
+                attributes["gen_ai.request.stop_sequences"] = list(stop)  # botocore takes tuples
         params: Mapping[str, Any] = self.state.params or {}
         guardrail = params.get("guardrailIdentifier") or dig(
             params, ("guardrailConfig", "guardrailIdentifier")
@@ -210,5 +233,8 @@ class GenAICall:
             request_document = params if family is CONVERSE else request
             attributes.update(content.input_attributes(request_document, family))
             text = "".join(self.text) if self.text else None
-            attributes.update(content.output_attributes(text, self.blocks, self.finish_reasons))
+            blocks = self.blocks
+            if self.streamed is not None:
+                blocks, text = content.streamed_blocks(self.streamed, text), None
+            attributes.update(content.output_attributes(text, blocks, self.finish_reasons))
         return attributes

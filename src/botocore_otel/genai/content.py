@@ -8,6 +8,7 @@ Nothing in this module runs unless content capture is on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -86,6 +87,28 @@ def input_attributes(request: Mapping[str, Any] | None, family: Family) -> Attri
     if system:
         attributes["gen_ai.system_instructions"] = _json(_parts(system))
     return attributes
+
+
+def streamed_blocks(streamed: Sequence[Any], text: str | None) -> list[Any]:
+    """A stream's content blocks, as a whole answer has them: its text, and its tool calls with
+    their input put together (JSON text streamed in pieces; kept as text if cut short)."""
+    blocks: list[Any] = []
+    for entry in streamed:
+        if isinstance(entry, str):
+            blocks.append({"text": entry})
+            continue
+        start, pieces = entry
+        arguments: Any = "".join(pieces)
+        if not arguments:
+            arguments = start.get("input", {})
+        else:
+            with contextlib.suppress(ValueError):
+                arguments = json.loads(arguments)
+        use = {"toolUseId": start.get("toolUseId", start.get("id")), "name": start.get("name")}
+        blocks.append({"toolUse": {**use, "input": arguments}})
+    if text:
+        blocks.append({"text": text})
+    return blocks
 
 
 def output_attributes(text: str | None, blocks: Any, finish_reasons: Sequence[str]) -> Attributes:

@@ -50,7 +50,11 @@ class Family:
     stream_usage: tuple[Path, ...] = ()
     """Parts of a stream event that carry usage in the answer's own shape (``()``: the event)."""
     stream_text: tuple[Path, ...] = ()
-    """Text deltas (read only when message content is captured)."""
+    """Text deltas (read only when message content is captured, as the tool call paths)."""
+    stream_tool_start: Path = ()
+    """A content block's start: a tool call's when it has ``toolUseId`` or type ``tool_use``."""
+    stream_tool_input: Path = ()
+    """A piece of the tool call's input (JSON text, in pieces)."""
 
     @property
     def has_answer(self) -> bool:
@@ -75,6 +79,8 @@ CONVERSE = Family(
     stream_finish_reasons=(("messageStop", "stopReason"),),
     stream_usage=(("metadata",),),
     stream_text=(("contentBlockDelta", "delta", "text"),),
+    stream_tool_start=("contentBlockStart", "start", "toolUse"),
+    stream_tool_input=("contentBlockDelta", "delta", "toolUse", "input"),
 )
 
 FAMILIES: tuple[Family, ...] = (
@@ -119,6 +125,8 @@ FAMILIES: tuple[Family, ...] = (
         stream_finish_reasons=CONVERSE.stream_finish_reasons,
         stream_usage=CONVERSE.stream_usage,
         stream_text=CONVERSE.stream_text,
+        stream_tool_start=CONVERSE.stream_tool_start,
+        stream_tool_input=CONVERSE.stream_tool_input,
     ),
     Family(
         "anthropic.claude",
@@ -138,6 +146,8 @@ FAMILIES: tuple[Family, ...] = (
         stream_finish_reasons=(("delta", "stop_reason"),),  # message_delta
         stream_usage=(("message",), ()),  # message_start, message_delta
         stream_text=(("delta", "text"),),
+        stream_tool_start=("content_block",),  # content_block_start
+        stream_tool_input=("delta", "partial_json"),  # input_json_delta
     ),
     Family("cohere.embed", ("cohere.embed",), "embeddings"),
     Family(

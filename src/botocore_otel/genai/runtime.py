@@ -62,6 +62,8 @@ class GenAIRuntime:
     time_to_first_chunk: Any = None
     capacity_tokens: Any = None
     """``capacity.tokens.TokenCounts`` with the ``capacity`` metric group on."""
+    models: Any = None
+    """With metrics: the cap on ``gen_ai.request.model`` values on them (attribution_max_values)."""
 
     def __post_init__(self) -> None:
         self._attribute_sets: dict[tuple[Any, ...], Attributes] = {}
@@ -117,6 +119,10 @@ def _make_runtime(settings: Any) -> GenAIRuntime:
     runtime = GenAIRuntime(capture_content=capture_content(), system_attribute=not latest_experimental())
     if not settings.metrics:
         return runtime
+    from botocore_otel.capacity.recorder import Limiter
+
+    # model ids may come from user input: the metrics keep a bounded number (spans keep them all)
+    runtime.models = Limiter("gen_ai.request.model", settings.attribution_max_values)
     try:
         from opentelemetry import metrics
 

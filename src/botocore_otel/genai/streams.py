@@ -13,12 +13,17 @@ call once:
   garbage collector, only queues the end (``state._abandoned``, with the abandoned calls); it
   is done at the next call's first handler, at uninstrument, or at interpreter exit.
 
+A stream left by ``asyncio.CancelledError`` or ``KeyboardInterrupt`` ends its call at once with
+``error.type="cancelled"``, as the lifecycle ends the calls it sees abandoned.
+
 aiobotocore's InvokeModel body needs an ``await`` to read, so it is followed the same way:
-the call ends when the application has read the body.
+the call ends when the application has read the body (to its end, or its Content-Length), or
+closes or drops it, with the answer read from what it had read if that was all of it.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 import weakref
@@ -48,7 +53,8 @@ else:
 class CallEnd:
     """Ends one deferred call, once, whichever way the stream finishes."""
 
-    __slots__ = ("__weakref__", "call", "decode", "ended", "finalizer", "lifecycle", "outcome")
+    __slots__ = ("__weakref__", "body", "body_length", "body_read", "call", "decode", "ended",
+                 "finalizer", "lifecycle", "outcome")  # fmt: skip
 
     def __init__(self, call: GenAICall, lifecycle: Any, outcome: Any, decode: bool) -> None:
         self.call = call
@@ -57,6 +63,10 @@ class CallEnd:
         self.decode = decode  # InvokeModel chunks: JSON in the event's bytes
         self.ended = False
         self.finalizer: weakref.finalize[Any, Any] | None = None
+        # an aiobotocore InvokeModel body: what the application has read of it so far
+        self.body: list[bytes] = []
+        self.body_length: int | None = None
+        self.body_read = 0
 
     def watch(self, proxy: object) -> None:
         self.finalizer = weakref.finalize(proxy, _abandoned.append, self.abandoned)
@@ -76,6 +86,18 @@ class CallEnd:
         except Exception as error:
             report("reading a Bedrock stream event", error)
 
+    def on_body(self, data: bytes, read_all: bool) -> None:
+        """A piece of the body the application has read; ``b""`` when it has read all of it
+        (or ``read_all``: one read to the end). Ends the call once the body is read."""
+        if self.ended:
+            return
+        if data:
+            self.body.append(data)
+            self.body_read += len(data)
+        length = self.body_length
+        if read_all or not data or (length is not None and self.body_read >= length):
+            self.read_body(b"".join(self.body))
+
     def read_body(self, data: bytes) -> None:
         try:
             document = json.loads(data)
@@ -86,15 +108,33 @@ class CallEnd:
         self.done()
 
     def failed(self, error: BaseException) -> None:
-        self.done(_error_type(error), error)
+        if isinstance(error, Exception):
+            self.done(_error_type(error), error)
+        else:  # CancelledError, KeyboardInterrupt: left, as the lifecycle's abandoned calls are
+            self.done("cancelled")
 
-    def abandoned(self) -> None:
+    def closed(self) -> None:
+        """The application closed (or dropped) the stream: the answer is read from the body
+        it had read, if that was the whole answer."""
+        if self.body and not self.ended:
+            try:
+                document = json.loads(b"".join(self.body))
+            except ValueError:
+                document = None  # read in part: nothing to say about the answer
+            try:
+                if isinstance(document, Mapping):
+                    self.call.read_answer(document)
+            except Exception as error:
+                report("reading an InvokeModel body", error)
         self.done()
+
+    abandoned = closed
 
     def done(self, error_type: str | None = None, exception: BaseException | None = None) -> None:
         if self.ended:
             return
         self.ended = True
+        self.body = []
         if self.finalizer is not None:
             self.finalizer.detach()
         end_ns = max(time.time_ns(), self.call.state.start_ns)
@@ -125,7 +165,9 @@ class EventStreamProxy(_Proxy):
             for event in self.__wrapped__:
                 end.on_event(event)
                 yield event
-        except Exception as error:
+        except GeneratorExit:  # the loop was left: the stream may still be read or closed
+            raise
+        except BaseException as error:
             end.failed(error)
             raise
         end.done()
@@ -134,7 +176,7 @@ class EventStreamProxy(_Proxy):
         try:
             self.__wrapped__.close()
         finally:
-            self._self_end.done()
+            self._self_end.closed()
 
 
 class AsyncEventStreamProxy(EventStreamProxy):
@@ -149,7 +191,9 @@ class AsyncEventStreamProxy(EventStreamProxy):
             async for event in self.__wrapped__:
                 end.on_event(event)
                 yield event
-        except Exception as error:
+        except GeneratorExit:
+            raise
+        except BaseException as error:
             end.failed(error)
             raise
         end.done()
@@ -166,7 +210,6 @@ class AsyncBodyProxy(_Proxy):
     def __init__(self, body: Any, end: CallEnd) -> None:
         super().__init__(body)
         self._self_end = end
-        self._self_data: list[bytes] = []
 
     def _own(self, name: str) -> Any:
         """The body's method ``name``, bound to this proxy."""
@@ -175,24 +218,21 @@ class AsyncBodyProxy(_Proxy):
     async def read(self, amt: int | None = None) -> bytes:
         try:
             data: bytes = await self.__wrapped__.read(amt)
-        except Exception as error:
+        except BaseException as error:
             self._self_end.failed(error)
             raise
-        self._self_data.append(data)
-        if amt is None or not data:
-            self._self_end.read_body(b"".join(self._self_data))
+        if data or amt != 0:
+            self._self_end.on_body(data, amt is None or amt < 0)
         return data
 
     async def readinto(self, buffer: Any) -> int:
         try:
             count: int = await self.__wrapped__.readinto(buffer)
-        except Exception as error:
+        except BaseException as error:
             self._self_end.failed(error)
             raise
-        if count:
-            self._self_data.append(bytes(memoryview(buffer)[:count]))
-        elif len(buffer):
-            self._self_end.read_body(b"".join(self._self_data))
+        if count or len(buffer):
+            self._self_end.on_body(bytes(memoryview(buffer)[:count]), False)
         return count
 
     def __aiter__(self) -> Any:
@@ -224,13 +264,27 @@ class AsyncBodyProxy(_Proxy):
         try:
             await self.__wrapped__.aclose()
         finally:
-            self._self_end.done()
+            self._self_end.closed()
 
-    def close(self) -> None:
+    def close(self) -> Any:
+        """The body's ``close()``: a coroutine under aiobotocore's httpx backend, which ends
+        the call once awaited."""
         try:
-            self.__wrapped__.close()
-        finally:
-            self._self_end.done()
+            closing = self.__wrapped__.close()
+        except BaseException:
+            self._self_end.closed()
+            raise
+        if inspect.isawaitable(closing):
+            return _closed_after(closing, self._self_end)
+        self._self_end.closed()
+        return closing
+
+
+async def _closed_after(closing: Any, end: CallEnd) -> Any:
+    try:
+        return await closing
+    finally:
+        end.closed()
 
 
 def follow(call: GenAICall, lifecycle: Any, outcome: Any, member: str, *, is_async: bool, body: bool) -> bool:
@@ -241,6 +295,7 @@ def follow(call: GenAICall, lifecycle: Any, outcome: Any, member: str, *, is_asy
         return False
     end = CallEnd(call, lifecycle, outcome, decode=member == "body" and not body)
     if body:
+        end.body_length = _content_length(parsed)
         proxy: Any = AsyncBodyProxy(target, end)
     else:
         proxy = AsyncEventStreamProxy(target, end) if is_async else EventStreamProxy(target, end)
@@ -249,3 +304,10 @@ def follow(call: GenAICall, lifecycle: Any, outcome: Any, member: str, *, is_asy
     # The outcome keeps the response without the proxy: holding it would keep the proxy alive.
     outcome.parsed = {key: value for key, value in parsed.items() if key != member}
     return True
+
+
+def _content_length(parsed: Mapping[str, Any]) -> int | None:
+    try:
+        return int(parsed["ResponseMetadata"]["HTTPHeaders"]["content-length"])
+    except (KeyError, TypeError, ValueError):
+        return None
