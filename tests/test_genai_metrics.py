@@ -3,6 +3,7 @@ sampled and unsampled calls, with bounded attributes; none when metrics are off.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -130,3 +131,33 @@ def test_models_on_the_metrics_are_capped_and_spans_keep_every_model_id(
         r for r in caplog.records if r.levelno == logging.WARNING and "gen_ai.request.model" in r.getMessage()
     ]
     assert len(warnings) == 1
+
+
+def test_error_codes_a_server_invents_stay_within_a_cap_on_the_genai_metrics(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Error codes come from the server (or a proxy in front of it): past MAX_ERROR_TYPES that the
+    operation's model does not name they are ``other`` on the gen_ai metrics, as on the call
+    metrics; a modelled one keeps its own; spans keep every code."""
+    from botocore_otel.limits import OTHER
+    from botocore_otel.metrics import MAX_ERROR_TYPES
+
+    invented = MAX_ERROR_TYPES + 5
+    codes = [f"Invented{i}Exception" for i in range(invented)] + ["ValidationException"]
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers)
+    try:
+        replies = iter(codes)
+        with BedrockServer(lambda _: Reply(status=400, error_code=next(replies))) as server:
+            client = bedrock_client(session, server.url, attempts=1)
+            for _ in codes:
+                with contextlib.suppress(client.exceptions.ClientError):
+                    client.converse(modelId="model-a", messages=MESSAGES)
+    finally:
+        Instrumentor().uninstrument(session)
+    durations = _points(telemetry, "gen_ai.client.operation.duration")
+    counted = {dict(key).get("error.type"): p.count for key, p in durations.items()}
+    assert len(counted) == MAX_ERROR_TYPES + 2
+    assert counted[OTHER] == invented - MAX_ERROR_TYPES and counted["ValidationException"] == 1
+    assert [s.attributes["error.type"] for s in telemetry.spans()] == codes

@@ -83,6 +83,25 @@ class Totals:
         self._totals = {id(entry[0]): entry for entry in merged.values()}
 
 
+class ErrorTypes:
+    """``error.type`` as the metrics show it: a throttle, or an error the operation's model
+    names, as it is; any other (a server or a proxy may send any code) within a cap."""
+
+    def __init__(self) -> None:
+        self._others = Limiter("error.type", MAX_ERROR_TYPES, "a fixed cap; spans keep every value")
+        self._modelled: dict[OperationInfo, frozenset[str]] = {}
+
+    def __call__(self, state: CallState, error_type: str | None) -> str | None:
+        if error_type is None or error_type in THROTTLE_CODES:
+            return error_type
+        modelled = self._modelled.get(state.info)
+        if modelled is None:
+            if len(self._modelled) >= _MAX_CACHED_ATTRIBUTE_SETS:
+                self._modelled.clear()
+            modelled = self._modelled[state.info] = modelled_error_codes(state.model)
+        return error_type if error_type in modelled else self._others(error_type)
+
+
 class _Counters:
     """The counters of one meter. Shared by every instrumentation using that meter: a second
     observable counter of the same name would report its own totals over the first's."""
@@ -182,20 +201,7 @@ class CallMetrics:
         self._attribute_sets: dict[tuple[Any, ...], Attributes] = {}
         # (operation, region) -> the lean set of a call that succeeded (the same dict as above)
         self._succeeded_sets: dict[tuple[OperationInfo, str | None], Attributes] = {}
-        self._error_types = Limiter("error.type", MAX_ERROR_TYPES, "a fixed cap; spans keep every value")
-        self._modelled_errors: dict[OperationInfo, frozenset[str]] = {}
-
-    def _error_type(self, state: CallState, error_type: str | None) -> str | None:
-        """``error_type`` as the metrics show it: a throttle or an error the operation's model
-        names as it is, any other (a server or a proxy may send any code) within a cap."""
-        if error_type is None or error_type in THROTTLE_CODES:
-            return error_type
-        modelled = self._modelled_errors.get(state.info)
-        if modelled is None:
-            if len(self._modelled_errors) >= _MAX_CACHED_ATTRIBUTE_SETS:
-                self._modelled_errors.clear()
-            modelled = self._modelled_errors[state.info] = modelled_error_codes(state.model)
-        return error_type if error_type in modelled else self._error_types(error_type)
+        self._error_type = ErrorTypes()
 
     def attributes(
         self,

@@ -177,6 +177,8 @@ class GenAICall:
             runtime.capacity_tokens(self.state, self.model, self.usage)
         synthetic = self.state.synthetic_rule is not None
         model = runtime.models(self.model) if self.model and runtime.models is not None else self.model
+        if error_type is not None and runtime.error_types is not None:
+            error_type = runtime.error_types(self.state, error_type)
         attributes = runtime.metric_attributes(self.operation, model, error_type, synthetic)
         measured_in = self.state.sent_in  # exemplars point at the call's span (metrics.py)
         runtime.duration.record(max(0, end_ns - self.state.start_ns) * _NS, attributes, measured_in)

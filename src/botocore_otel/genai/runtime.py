@@ -64,6 +64,8 @@ class GenAIRuntime:
     """``capacity.tokens.TokenCounts`` with the ``capacity`` metric group on."""
     models: Any = None
     """With metrics: the cap on ``gen_ai.request.model`` values on them (attribution_max_values)."""
+    error_types: Any = None
+    """With metrics: ``metrics.ErrorTypes``, the bound on ``error.type`` values on them."""
 
     def __post_init__(self) -> None:
         self._attribute_sets: dict[tuple[Any, ...], Attributes] = {}
@@ -119,10 +121,13 @@ def _make_runtime(settings: Any) -> GenAIRuntime:
     runtime = GenAIRuntime(capture_content=capture_content(), system_attribute=not latest_experimental())
     if not settings.metrics:
         return runtime
-    from botocore_otel.capacity.recorder import Limiter
+    from botocore_otel.limits import Limiter
+    from botocore_otel.metrics import ErrorTypes
 
-    # model ids may come from user input: the metrics keep a bounded number (spans keep them all)
+    # model ids may come from user input, error codes from any server: the metrics keep a
+    # bounded number (spans keep them all)
     runtime.models = Limiter("gen_ai.request.model", settings.attribution_max_values)
+    runtime.error_types = ErrorTypes()
     try:
         from opentelemetry import metrics
 
