@@ -11,7 +11,7 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -94,6 +94,36 @@ def test_a_selected_call_whose_answer_cannot_be_built_fails_and_never_reaches_aw
     for span in spans:
         assert span.attributes["botocore_otel.synthetic.rule"] == "broken items"
         assert "error.type" in span.attributes
+
+
+class FixtureFiles(Mapping[str, Any]):
+    """A user's lazy ``data_by_operation``: reads a fixture per operation, and one is missing."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise OSError(f"no fixture file for {key}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["dynamodb.ListTables"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_a_selected_call_whose_rule_cannot_choose_its_data_fails_and_never_reaches_aws(
+    server: ScriptedServer, telemetry: Telemetry
+) -> None:
+    rule = Rule("fixtures", "dynamodb.*", response=ResponseSpec(data_by_operation=FixtureFiles()))
+    session = instrumented(telemetry, SyntheticResponder([rule]))
+    try:
+        ddb = client_for(session, "dynamodb", server.url)
+        for _ in range(2):
+            with pytest.raises(ClientError) as raised:
+                ddb.list_tables()
+            assert raised.value.response["Error"]["Code"] == SYNTHETIC_ERROR_CODE
+            assert "no fixture file" in raised.value.response["Error"]["Message"]
+    finally:
+        Instrumentor().uninstrument(session)
+    assert server.received == []
 
 
 # -- 2. yield to an earlier answer ---------------------------------------------------------------
@@ -278,17 +308,17 @@ def test_an_aws_call_made_inside_a_selected_calls_send_leaves_it_selected(
     server: ScriptedServer, telemetry: Telemetry
 ) -> None:
     # The request hook runs as the call's span opens, at its first before-send: on botocore
-    # before ~1.43.70 the call is handed to our before-send around the nested call.
+    # before ~1.43.70 the call is handed to our before-send around the nested call. The nested
+    # call, made while a selected call is in flight, is answered too (under the outer rule).
     rules = [
         {"name": "all-list-tables", "match": "dynamodb.ListTables", "response": {"data": {"TableNames": []}}}
     ]
-    looked_up: list[int] = []
+    nested: list[Any] = []
     helper: list[Any] = []
 
     def look_up_once(span: Any, service: str, operation: str, params: Any) -> None:
-        if operation == "ListTables" and not looked_up:
-            looked_up.append(1)
-            helper[0].describe_limits()  # no rule: to the endpoint
+        if operation == "ListTables" and not nested:
+            nested.append(helper[0].describe_limits())  # no rule of its own
 
     session = boto3.session.Session()
     Instrumentor().instrument(session, synthetic=rules, request_hook=look_up_once, **telemetry.providers)
@@ -296,12 +326,15 @@ def test_an_aws_call_made_inside_a_selected_calls_send_leaves_it_selected(
         ddb = client_for(session, "dynamodb", server.url)
         helper.append(ddb)
         answer = ddb.list_tables()
+        after = ddb.describe_limits()  # no longer inside a selected call: to the endpoint
     finally:
         Instrumentor().uninstrument(session)
     assert [r.header_values("X-Amz-Target") for r in server.received] == [
         ["DynamoDB_20120810.DescribeLimits"]
     ]
     assert answer["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "all-list-tables"
+    assert nested[0]["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "all-list-tables"
+    assert "x-botocore-otel-synthetic" not in after["ResponseMetadata"]["HTTPHeaders"]
 
 
 def test_a_call_dropped_between_two_before_send_handlers_is_not_kept_alive_by_the_responder(
