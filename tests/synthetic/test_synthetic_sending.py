@@ -22,7 +22,7 @@ from urllib3.response import HTTPResponse
 
 from botocore_otel import Instrumentor
 from botocore_otel.errors import ConfigError
-from botocore_otel.synthetic import ResponseSpec, Rule, SyntheticResponder
+from botocore_otel.synthetic import ErrorSpec, ResponseSpec, Rule, SyntheticResponder
 from botocore_otel.synthetic.sending import SYNTHETIC_ERROR_CODE
 from telemetry import Telemetry
 from tests.scripted_http import Reply, ScriptedServer, client_for, scripted_server
@@ -212,6 +212,63 @@ def test_a_rule_built_directly_refuses_bad_values(kwargs: dict[str, Any], settin
     with pytest.raises(ConfigError) as raised:
         Rule(**values)
     assert raised.value.setting == f"synthetic[rule 'r'].{setting}"
+
+
+@pytest.mark.parametrize(
+    ("make", "setting", "allowed"),
+    [
+        (lambda: ResponseSpec(error="ThrottlingException"), "ResponseSpec.error", "ErrorSpec"),  # type: ignore[arg-type]
+        (lambda: ResponseSpec(fill="everything"), "ResponseSpec.fill", "'all'"),
+        (lambda: ResponseSpec(body_size=-5), "ResponseSpec.body_size", "from 0"),
+        (lambda: ResponseSpec(latency=-1), "ResponseSpec.latency", "0"),  # type: ignore[arg-type]
+        (lambda: ResponseSpec(data_by_operation=None), "ResponseSpec.data_by_operation", "mapping"),  # type: ignore[arg-type]
+        (lambda: ErrorSpec("Throttling", status=200), "ErrorSpec.status", "400 to 599"),
+        (lambda: ErrorSpec("no spaces allowed"), "ErrorSpec.code", "AWS error code"),
+        (lambda: ErrorSpec("Throttling", rate=2), "ErrorSpec.rate", "between 0 and 1"),
+        (
+            lambda: SyntheticResponder([Rule("r", "elbv2.*")]),
+            "synthetic[rule 'r'].match",
+            "'elastic-load-balancing-v2'",
+        ),
+        (
+            lambda: SyntheticResponder([Rule("r", "dynamodb.GetItems")]),
+            "synthetic[rule 'r'].match",
+            "GetItem",
+        ),
+        (
+            lambda: SyntheticResponder(
+                [Rule("r", "dynamodb.*", response=ResponseSpec(data_by_operation={"s3.GetObject": {}}))]
+            ),
+            "synthetic[rule 'r'].response.data_by_operation.s3.GetObject",
+            "matched by",
+        ),
+        (
+            lambda: SyntheticResponder([Rule("r", "*"), Rule("r", "s3.*")]),
+            "synthetic[rule 'r'].name",
+            "no other",
+        ),
+        (lambda: SyntheticResponder([{"name": "r", "match": "s3.*"}]), "synthetic[0]", "from_config"),  # type: ignore[list-item]
+    ],
+)
+def test_rules_built_in_code_are_checked_as_a_rules_file_is(make: Any, setting: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        make()
+    assert raised.value.setting.startswith(setting)
+    assert allowed in raised.value.allowed
+
+
+def test_a_rule_built_in_code_takes_the_rules_files_shorthands(
+    server: ScriptedServer, telemetry: Telemetry
+) -> None:
+    item = {"Item": {"k": {"S": "short key"}}}
+    spec = ResponseSpec(data_by_operation={"GetItem": item}, latency=0.001)  # type: ignore[arg-type]
+    session = instrumented(telemetry, SyntheticResponder([Rule("short", "dynamodb.*", response=spec)]))
+    try:
+        answer = client_for(session, "dynamodb", server.url).get_item(TableName="t", Key={"k": {"S": "v"}})
+    finally:
+        Instrumentor().uninstrument(session)
+    assert answer["Item"] == item["Item"]
+    assert server.received == []
 
 
 # -- calls the tracing leaves alone are answered too ---------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel
 
-from botocore_otel.synthetic.config import parse_rules
+from botocore_otel.synthetic.config import check_rules, parse_rules
 from botocore_otel.synthetic.defaults import usable_defaults
 from botocore_otel.synthetic.responses import Template
 from botocore_otel.synthetic.rules import DataSource, ErrorSpec, ResponseSpec, Rule, is_glob
@@ -186,6 +186,8 @@ class SyntheticResponder:
     __slots__ = ("_entries", "_rng", "_side_entries", "rules")
 
     def __init__(self, rules: Sequence[Rule] = (), *, seed: int | None = None) -> None:
+        """Raises ``ConfigError`` for a rule a rules file would refuse (see ``check_rules``)."""
+        check_rules(rules)
         self.rules: tuple[Rule, ...] = tuple(rules)
         self._entries: dict[tuple[str, str], _Entry | None] = {}
         self._side_entries: dict[tuple[str, str, str], _Entry] = {}

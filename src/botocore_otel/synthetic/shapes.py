@@ -18,8 +18,8 @@ from botocore.utils import parse_timestamp
 
 from botocore_otel.errors import ConfigError
 from botocore_otel.synthetic.catalog import default_catalog, suggest
+from botocore_otel.synthetic.rules import FILL_MODES as FILL_MODES
 
-FILL_MODES = ("required", "all")
 FIXED_TIME = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
 MAX_DEPTH = 12  # nesting cap for fill="all" on deep (non-recursive) shape trees
 
