@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ ENGINE_HEADERS = frozenset({"content-length", "x-amzn-requestid", "x-amz-request
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _INT_TYPES = frozenset({"integer", "long", "short", "byte"})
 _FLOAT_TYPES = frozenset({"float", "double"})
+_FLOAT_MAX = sys.float_info.max
 
 
 def is_streaming_payload(shape: Shape, member: str) -> bool:
@@ -314,8 +316,8 @@ def _float(shape: Shape, value: object, path: str) -> float:
 def _float_value(value: object, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(path, value, "a number")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise _fail(path, value, "a finite number")
+    if not -_FLOAT_MAX <= value <= _FLOAT_MAX:  # compared first: int(10**400) has no float; NaN fails
+        raise _fail(path, value, "a finite number a double can hold")
     return float(value)
 
 
