@@ -21,8 +21,7 @@ from botocore.exceptions import ClientError
 from urllib3.response import HTTPResponse
 
 from botocore_otel import Instrumentor
-from botocore_otel.errors import ConfigError
-from botocore_otel.synthetic import ErrorSpec, ResponseSpec, Rule, SyntheticResponder
+from botocore_otel.synthetic import ResponseSpec, Rule, SyntheticResponder
 from botocore_otel.synthetic.sending import SYNTHETIC_ERROR_CODE
 from telemetry import Telemetry
 from tests.scripted_http import Reply, ScriptedServer, client_for, scripted_server
@@ -179,96 +178,6 @@ def test_an_earlier_answer_spends_none_of_the_reservoir(server: ScriptedServer, 
         Instrumentor().uninstrument(session)
     assert server.received == []  # the reservoir's call of this second was still there
     assert answered["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "one a second"
-
-
-# -- 3. rules built in code -----------------------------------------------------------------
-def test_a_rule_built_directly_selects_calls(server: ScriptedServer, telemetry: Telemetry) -> None:
-    item = {"Item": {"k": {"S": "synthetic"}}}
-    direct = Rule("direct", "dynamodb.GetItem", response=ResponseSpec(data=item))
-    created = Rule.create("created", "dynamodb.PutItem")
-    session = instrumented(telemetry, SyntheticResponder([direct, created]))
-    try:
-        ddb = client_for(session, "dynamodb", server.url)
-        assert ddb.get_item(TableName="tbl", Key={"k": {"S": "v"}})["Item"] == item["Item"]
-        ddb.put_item(TableName="tbl", Item={"k": {"S": "v"}})
-    finally:
-        Instrumentor().uninstrument(session)
-    assert server.received == []
-    rules = [span.attributes["botocore_otel.synthetic.rule"] for span in telemetry.aws_spans()]
-    assert rules == ["direct", "created"]
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "setting"),
-    [
-        ({"rate": 1.5}, "rate"),
-        ({"decision": "sometimes"}, "decision"),
-        ({"fixed_target": -1}, "fixed_target"),
-        ({"match": "GetItem"}, "match"),
-    ],
-)
-def test_a_rule_built_directly_refuses_bad_values(kwargs: dict[str, Any], setting: str) -> None:
-    values = {"name": "r", "match": "dynamodb.GetItem", **kwargs}
-    with pytest.raises(ConfigError) as raised:
-        Rule(**values)
-    assert raised.value.setting == f"synthetic[rule 'r'].{setting}"
-
-
-@pytest.mark.parametrize(
-    ("make", "setting", "allowed"),
-    [
-        (lambda: ResponseSpec(error="ThrottlingException"), "ResponseSpec.error", "ErrorSpec"),  # type: ignore[arg-type]
-        (lambda: ResponseSpec(fill="everything"), "ResponseSpec.fill", "'all'"),
-        (lambda: ResponseSpec(body_size=-5), "ResponseSpec.body_size", "from 0"),
-        (lambda: ResponseSpec(latency=-1), "ResponseSpec.latency", "0"),  # type: ignore[arg-type]
-        (lambda: ResponseSpec(data_by_operation=None), "ResponseSpec.data_by_operation", "mapping"),  # type: ignore[arg-type]
-        (lambda: ErrorSpec("Throttling", status=200), "ErrorSpec.status", "400 to 599"),
-        (lambda: ErrorSpec("no spaces allowed"), "ErrorSpec.code", "AWS error code"),
-        (lambda: ErrorSpec("Throttling", rate=2), "ErrorSpec.rate", "between 0 and 1"),
-        (
-            lambda: SyntheticResponder([Rule("r", "elbv2.*")]),
-            "synthetic[rule 'r'].match",
-            "'elastic-load-balancing-v2'",
-        ),
-        (
-            lambda: SyntheticResponder([Rule("r", "dynamodb.GetItems")]),
-            "synthetic[rule 'r'].match",
-            "GetItem",
-        ),
-        (
-            lambda: SyntheticResponder(
-                [Rule("r", "dynamodb.*", response=ResponseSpec(data_by_operation={"s3.GetObject": {}}))]
-            ),
-            "synthetic[rule 'r'].response.data_by_operation.s3.GetObject",
-            "matched by",
-        ),
-        (
-            lambda: SyntheticResponder([Rule("r", "*"), Rule("r", "s3.*")]),
-            "synthetic[rule 'r'].name",
-            "no other",
-        ),
-        (lambda: SyntheticResponder([{"name": "r", "match": "s3.*"}]), "synthetic[0]", "from_config"),  # type: ignore[list-item]
-    ],
-)
-def test_rules_built_in_code_are_checked_as_a_rules_file_is(make: Any, setting: str, allowed: str) -> None:
-    with pytest.raises(ConfigError) as raised:
-        make()
-    assert raised.value.setting.startswith(setting)
-    assert allowed in raised.value.allowed
-
-
-def test_a_rule_built_in_code_takes_the_rules_files_shorthands(
-    server: ScriptedServer, telemetry: Telemetry
-) -> None:
-    item = {"Item": {"k": {"S": "short key"}}}
-    spec = ResponseSpec(data_by_operation={"GetItem": item}, latency=0.001)  # type: ignore[arg-type]
-    session = instrumented(telemetry, SyntheticResponder([Rule("short", "dynamodb.*", response=spec)]))
-    try:
-        answer = client_for(session, "dynamodb", server.url).get_item(TableName="t", Key={"k": {"S": "v"}})
-    finally:
-        Instrumentor().uninstrument(session)
-    assert answer["Item"] == item["Item"]
-    assert server.received == []
 
 
 # -- calls the tracing leaves alone are answered too ---------------------------------------------
@@ -442,3 +351,36 @@ def test_a_deep_copy_of_a_calls_context_shares_our_records(
     ours = [key for key in context if key.startswith("botocore_otel")]
     assert len(ours) == 2  # the call's record and the responder's
     assert all(copied[key] is context[key] for key in ours)
+
+
+# -- copying an instrumented session ---------------------------------------------------------
+def test_a_deep_copy_of_a_synthetic_handler_is_the_handler() -> None:
+    import copy
+
+    from botocore_otel.synthetic.sending import SyntheticSender
+
+    sender = SyntheticSender(SyntheticResponder([Rule("tables", "dynamodb.ListTables")]), lifecycle=None)  # type: ignore[arg-type]
+    for _event, handler, _position, _name in sender.handlers(requests_carry_context=False):
+        assert copy.deepcopy(handler).__self__ is sender
+
+
+@pytest.mark.xfail(
+    raises=TypeError, strict=False, reason="until the core's handler classes copy as themselves (core change)"
+)
+def test_a_session_instrumented_with_rules_can_be_deep_copied(telemetry: Telemetry) -> None:
+    import copy
+
+    session = instrumented(telemetry, [{"name": "tables", "match": "dynamodb.ListTables"}])
+    try:
+        copied = copy.deepcopy(session)
+        client = copied.client(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url="http://127.0.0.1:9",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        answer = client.list_tables()
+    finally:
+        Instrumentor().uninstrument(session)
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "tables"

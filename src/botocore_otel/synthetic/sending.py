@@ -164,6 +164,10 @@ class SyntheticSender:
         self._failures_logged: set[tuple[str, str, type[BaseException]]] = set()
         self._lock = threading.Lock()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> SyntheticSender:
+        # botocore's emitters hold our bound methods: copying an instrumented session copies them
+        return self
+
     def handlers(self, requests_carry_context: bool = True) -> list[tuple[str, Any, str, str]]:
         handlers = [
             ("provide-client-params", self.on_call, "normal", "botocore_otel.on_synthetic_call"),
