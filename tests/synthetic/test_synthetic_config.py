@@ -293,6 +293,20 @@ def test_file_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         SyntheticResponder.from_config(bad_toml)
 
 
+@pytest.mark.parametrize("number", [10**400, -(10**400)], ids=["huge", "minus-huge"])
+def test_a_number_too_big_for_a_double_names_its_key(tmp_path: Path, number: int) -> None:
+    data = {"ConsumedCapacity": {"TableName": "t", "CapacityUnits": number}}
+    path = tmp_path / "huge.json"
+    path.write_text(
+        json.dumps({"rules": [{"name": "ddb", "match": "dynamodb.GetItem", "response": {"data": data}}]})
+    )
+    for check in (SyntheticResponder.from_config, check_rules_file):
+        with pytest.raises(ConfigError) as caught:
+            check(path)
+        assert caught.value.setting.endswith("[rule 'ddb'].response.data.ConsumedCapacity.CapacityUnits")
+        assert "double" in caught.value.allowed
+
+
 def test_python_only_forms() -> None:
     responder = SyntheticResponder.from_config(
         {"rules": [{"name": "fn", "match": "*", "response": {"data": lambda params: {}}}]}

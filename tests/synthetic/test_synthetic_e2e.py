@@ -112,6 +112,22 @@ def test_success_without_network(
     assert calls.sends == 1
 
 
+@pytest.mark.parametrize("validation", ["when_supported", "when_required"])
+def test_a_get_object_with_every_member_generated_can_be_read_and_downloaded(
+    calls: Calls, validation: str, tmp_path: Any
+) -> None:
+    # Generated checksum headers would fail botocore's check of the body; s3transfer parses
+    # ContentRange.
+    client = calls.client("s3", _everything(fill="all", body_size=100))
+    client.meta.config.response_checksum_validation = validation
+    answer = client.get_object(Bucket="b", Key="k", ChecksumMode="ENABLED")
+    assert answer["ContentRange"] == "bytes 0-99/100"
+    assert answer["Body"].read() == b"x" * 100
+    target = tmp_path / "object"
+    client.download_file("b", "k", str(target))
+    assert target.exists()
+
+
 def test_cbor_service(calls: Calls) -> None:
     service, operation = _cbor_call()
     client = calls.client(service, _everything())

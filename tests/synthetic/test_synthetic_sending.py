@@ -11,7 +11,7 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 from urllib3.response import HTTPResponse
 
 from botocore_otel import Instrumentor
-from botocore_otel.errors import ConfigError
 from botocore_otel.synthetic import ResponseSpec, Rule, SyntheticResponder
 from botocore_otel.synthetic.sending import SYNTHETIC_ERROR_CODE
 from telemetry import Telemetry
@@ -96,6 +95,36 @@ def test_a_selected_call_whose_answer_cannot_be_built_fails_and_never_reaches_aw
         assert "error.type" in span.attributes
 
 
+class FixtureFiles(Mapping[str, Any]):
+    """A user's lazy ``data_by_operation``: reads a fixture per operation, and one is missing."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise OSError(f"no fixture file for {key}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["dynamodb.ListTables"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_a_selected_call_whose_rule_cannot_choose_its_data_fails_and_never_reaches_aws(
+    server: ScriptedServer, telemetry: Telemetry
+) -> None:
+    rule = Rule("fixtures", "dynamodb.*", response=ResponseSpec(data_by_operation=FixtureFiles()))
+    session = instrumented(telemetry, SyntheticResponder([rule]))
+    try:
+        ddb = client_for(session, "dynamodb", server.url)
+        for _ in range(2):
+            with pytest.raises(ClientError) as raised:
+                ddb.list_tables()
+            assert raised.value.response["Error"]["Code"] == SYNTHETIC_ERROR_CODE
+            assert "no fixture file" in raised.value.response["Error"]["Message"]
+    finally:
+        Instrumentor().uninstrument(session)
+    assert server.received == []
+
+
 # -- 2. yield to an earlier answer ---------------------------------------------------------------
 def cached(**_: Any) -> AWSResponse:
     """A user's before-send cache, registered first: it answers every GetItem itself."""
@@ -149,39 +178,6 @@ def test_an_earlier_answer_spends_none_of_the_reservoir(server: ScriptedServer, 
         Instrumentor().uninstrument(session)
     assert server.received == []  # the reservoir's call of this second was still there
     assert answered["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "one a second"
-
-
-# -- 3. rules built in code -----------------------------------------------------------------
-def test_a_rule_built_directly_selects_calls(server: ScriptedServer, telemetry: Telemetry) -> None:
-    item = {"Item": {"k": {"S": "synthetic"}}}
-    direct = Rule("direct", "dynamodb.GetItem", response=ResponseSpec(data=item))
-    created = Rule.create("created", "dynamodb.PutItem")
-    session = instrumented(telemetry, SyntheticResponder([direct, created]))
-    try:
-        ddb = client_for(session, "dynamodb", server.url)
-        assert ddb.get_item(TableName="tbl", Key={"k": {"S": "v"}})["Item"] == item["Item"]
-        ddb.put_item(TableName="tbl", Item={"k": {"S": "v"}})
-    finally:
-        Instrumentor().uninstrument(session)
-    assert server.received == []
-    rules = [span.attributes["botocore_otel.synthetic.rule"] for span in telemetry.aws_spans()]
-    assert rules == ["direct", "created"]
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "setting"),
-    [
-        ({"rate": 1.5}, "rate"),
-        ({"decision": "sometimes"}, "decision"),
-        ({"fixed_target": -1}, "fixed_target"),
-        ({"match": "GetItem"}, "match"),
-    ],
-)
-def test_a_rule_built_directly_refuses_bad_values(kwargs: dict[str, Any], setting: str) -> None:
-    values = {"name": "r", "match": "dynamodb.GetItem", **kwargs}
-    with pytest.raises(ConfigError) as raised:
-        Rule(**values)
-    assert raised.value.setting == f"synthetic[rule 'r'].{setting}"
 
 
 # -- calls the tracing leaves alone are answered too ---------------------------------------------
@@ -278,17 +274,17 @@ def test_an_aws_call_made_inside_a_selected_calls_send_leaves_it_selected(
     server: ScriptedServer, telemetry: Telemetry
 ) -> None:
     # The request hook runs as the call's span opens, at its first before-send: on botocore
-    # before ~1.43.70 the call is handed to our before-send around the nested call.
+    # before ~1.43.70 the call is handed to our before-send around the nested call. The nested
+    # call, made while a selected call is in flight, is answered too (under the outer rule).
     rules = [
         {"name": "all-list-tables", "match": "dynamodb.ListTables", "response": {"data": {"TableNames": []}}}
     ]
-    looked_up: list[int] = []
+    nested: list[Any] = []
     helper: list[Any] = []
 
     def look_up_once(span: Any, service: str, operation: str, params: Any) -> None:
-        if operation == "ListTables" and not looked_up:
-            looked_up.append(1)
-            helper[0].describe_limits()  # no rule: to the endpoint
+        if operation == "ListTables" and not nested:
+            nested.append(helper[0].describe_limits())  # no rule of its own
 
     session = boto3.session.Session()
     Instrumentor().instrument(session, synthetic=rules, request_hook=look_up_once, **telemetry.providers)
@@ -296,12 +292,15 @@ def test_an_aws_call_made_inside_a_selected_calls_send_leaves_it_selected(
         ddb = client_for(session, "dynamodb", server.url)
         helper.append(ddb)
         answer = ddb.list_tables()
+        after = ddb.describe_limits()  # no longer inside a selected call: to the endpoint
     finally:
         Instrumentor().uninstrument(session)
     assert [r.header_values("X-Amz-Target") for r in server.received] == [
         ["DynamoDB_20120810.DescribeLimits"]
     ]
     assert answer["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "all-list-tables"
+    assert nested[0]["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "all-list-tables"
+    assert "x-botocore-otel-synthetic" not in after["ResponseMetadata"]["HTTPHeaders"]
 
 
 def test_a_call_dropped_between_two_before_send_handlers_is_not_kept_alive_by_the_responder(
@@ -352,3 +351,33 @@ def test_a_deep_copy_of_a_calls_context_shares_our_records(
     ours = [key for key in context if key.startswith("botocore_otel")]
     assert len(ours) == 2  # the call's record and the responder's
     assert all(copied[key] is context[key] for key in ours)
+
+
+# -- copying an instrumented session ---------------------------------------------------------
+def test_a_deep_copy_of_a_synthetic_handler_is_the_handler() -> None:
+    import copy
+
+    from botocore_otel.synthetic.sending import SyntheticSender
+
+    sender = SyntheticSender(SyntheticResponder([Rule("tables", "dynamodb.ListTables")]), lifecycle=None)  # type: ignore[arg-type]
+    for _event, handler, _position, _name in sender.handlers(requests_carry_context=False):
+        assert copy.deepcopy(handler).__self__ is sender
+
+
+def test_a_session_instrumented_with_rules_can_be_deep_copied(telemetry: Telemetry) -> None:
+    import copy
+
+    session = instrumented(telemetry, [{"name": "tables", "match": "dynamodb.ListTables"}])
+    try:
+        copied = copy.deepcopy(session)
+        client = copied.client(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url="http://127.0.0.1:9",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        answer = client.list_tables()
+    finally:
+        Instrumentor().uninstrument(session)
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["x-botocore-otel-synthetic"] == "tables"

@@ -17,7 +17,8 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel
 
-from botocore_otel.synthetic.config import parse_rules
+from botocore_otel.synthetic.config import check_rules, parse_rules
+from botocore_otel.synthetic.defaults import usable_defaults
 from botocore_otel.synthetic.responses import Template
 from botocore_otel.synthetic.rules import DataSource, ErrorSpec, ResponseSpec, Rule, is_glob
 from botocore_otel.synthetic.shapes import generate_output, is_streaming_payload, normalize
@@ -45,27 +46,42 @@ class SyntheticAnswer:
 class _Entry:
     """The rule selected for one (service, operation) and its lazily built templates."""
 
-    __slots__ = ("data", "error", "llm", "rule", "success", "url")
+    __slots__ = ("data", "error", "failure", "llm", "rule", "service", "spec", "success", "url")
 
-    def __init__(self, rule: Rule, data: DataSource | None, url: str, llm: Any = None) -> None:
+    def __init__(
+        self,
+        rule: Rule,
+        data: DataSource | None,
+        service: str,
+        llm: Any = None,
+        spec: ResponseSpec | None = None,
+    ) -> None:
         self.rule = rule
+        self.spec = rule.response if spec is None else spec
         self.data = data
-        self.url = url
+        self.service = service
+        self.url = f"https://{service}.synthetic.invalid/"
         self.llm = llm  # Bedrock model invocations without data: LLM-shaped answers (llm.py)
         self.success: Template | None = None
         self.error: Template | None = None
+        # Why this rule's answer to the operation cannot be made: a call it selects gets the
+        # synthetic error, never the network.
+        self.failure: Exception | None = None
 
     def success_template(self, operation: OperationModel, params: Mapping[str, Any] | None) -> Template:
         template = self.success
         if template is not None:
             return template
-        spec = self.rule.response
+        spec = self.spec
         data = self.data
         if callable(data):  # user code: re-serialized per call, by design
             values = normalize(operation.output_shape, data(params), f"rule {self.rule.name!r}")
             return Template(success_wire(operation, _with_body(operation, values, spec)), self.url)
         if data is None:
             values = generate_output(operation, spec.fill, spec.body_size)
+            defaults = usable_defaults(operation, self.service)
+            if defaults is not None:
+                values.update(defaults)
         else:
             values = _with_body(operation, normalize(operation.output_shape, data, "data"), spec)
         template = Template(success_wire(operation, values), self.url)
@@ -100,6 +116,9 @@ def _with_body(operation: OperationModel, values: dict[str, Any], spec: Response
     return values
 
 
+_SIDE_CALL = ResponseSpec()  # generated, no error, no latency
+
+
 class PendingAnswer:
     """A call a rule selected; ``build`` makes its answer and spends the rule's budget."""
 
@@ -127,6 +146,12 @@ class PendingAnswer:
     def rule(self) -> Rule:
         return self._entry.rule
 
+    def again(self) -> PendingAnswer:
+        """The same answer for a retry of this call: no reservoir spent."""
+        return PendingAnswer(
+            self._responder, self._entry, self.operation, self.params, self.is_async, False, self._failure
+        )
+
     def build(self) -> SyntheticAnswer:
         """Raises when the answer cannot be built (a ``data`` callable failing, data that
         does not fit the output shape...): the caller must then not let the call through."""
@@ -135,7 +160,7 @@ class PendingAnswer:
         entry, rng = self._entry, self._responder._rng
         rule = entry.rule
         rule.commit(self._by_reservoir)
-        spec = rule.response
+        spec = entry.spec
         error = spec.error
         if error is not None and (error.rate >= 1.0 or rng.random() < error.rate):
             template = entry.error_template(self.operation, error)
@@ -158,11 +183,14 @@ class PendingAnswer:
 class SyntheticResponder:
     """Chooses, per API call, whether and how to answer synthetically."""
 
-    __slots__ = ("_entries", "_rng", "rules")
+    __slots__ = ("_entries", "_rng", "_side_entries", "rules")
 
     def __init__(self, rules: Sequence[Rule] = (), *, seed: int | None = None) -> None:
+        """Raises ``ConfigError`` for a rule a rules file would refuse (see ``check_rules``)."""
+        check_rules(rules)
         self.rules: tuple[Rule, ...] = tuple(rules)
         self._entries: dict[tuple[str, str], _Entry | None] = {}
+        self._side_entries: dict[tuple[str, str, str], _Entry] = {}
         self._rng = random.Random(seed)
 
     @classmethod
@@ -210,22 +238,50 @@ class SyntheticResponder:
         if entry is None:
             return None
         if again:
-            return PendingAnswer(self, entry, operation_model, params, is_async, False)
+            return PendingAnswer(self, entry, operation_model, params, is_async, False, entry.failure)
         try:
             selected, by_reservoir = entry.rule.tentatively_selects(trace_id, self._rng)
         except Exception as error:  # a rule matched: the call must not reach AWS
             return PendingAnswer(self, entry, operation_model, params, is_async, False, error)
         if not selected:
             return None
-        return PendingAnswer(self, entry, operation_model, params, is_async, by_reservoir)
+        return PendingAnswer(self, entry, operation_model, params, is_async, by_reservoir, entry.failure)
+
+    def on_behalf_of(
+        self,
+        rule: Rule,
+        service_key: str,
+        operation_model: OperationModel,
+        params: Mapping[str, Any] | None,
+        is_async: bool = False,
+    ) -> PendingAnswer:
+        """The answer to a call made while a call ``rule`` selected is in flight (botocore's
+        endpoint discovery, S3 Express session, S3 redirect, credential refresh): it must not
+        reach AWS either. The first rule matching it answers it, whatever its rate; else a
+        generated answer (``defaults``: usable credentials and endpoints) under ``rule``."""
+        key = (service_key, operation_model.name)
+        try:
+            entry = self._entries[key]
+        except KeyError:
+            entry = self._resolve(key)
+        if entry is None:
+            side_key = (service_key, operation_model.name, rule.name)
+            entry = self._side_entries.get(side_key)
+            if entry is None:
+                entry = self._side_entries[side_key] = _Entry(rule, None, service_key, spec=_SIDE_CALL)
+        return PendingAnswer(self, entry, operation_model, params, is_async, False, entry.failure)
 
     def _resolve(self, key: tuple[str, str]) -> _Entry | None:
         service, operation = key
         entry = None
         for rule in self.rules:
             if rule.matches(service, operation):
-                data = rule.response.data_for(service, operation)
-                entry = _Entry(rule, data, f"https://{service}.synthetic.invalid/", _llm(rule, data, key))
+                try:
+                    data = rule.response.data_for(service, operation)
+                    entry = _Entry(rule, data, service, _llm(rule, data, key))
+                except Exception as error:
+                    entry = _Entry(rule, None, service)
+                    entry.failure = error
                 break
         self._entries[key] = entry
         return entry

@@ -36,13 +36,17 @@ from botocore_otel.synthetic.catalog import Catalog, default_catalog, suggest
 from botocore_otel.synthetic.latency import parse_latency
 from botocore_otel.synthetic.rules import (
     DECISIONS,
+    ERROR_CODE_RE,
+    FILL_MODES,
+    MAX_BODY_SIZE,
+    MAX_FIXED_TARGET,
     DataSource,
     ErrorSpec,
     ResponseSpec,
     Rule,
     is_glob,
 )
-from botocore_otel.synthetic.shapes import FILL_MODES, normalize
+from botocore_otel.synthetic.shapes import normalize
 
 RULE_KEYS = ("name", "match", "rate", "fixed_target", "decision", "response")
 RESPONSE_KEYS = ("data", "fill", "error", "latency", "body_size", "tokens", "first_token", "per_token")
@@ -55,7 +59,6 @@ _DEFAULT_STATUS = {
 }
 ERROR_KEYS = ("code", "status", "message", "rate")
 TOP_KEYS = ("rules",)
-MAX_BODY_SIZE = 1 << 30
 _PATTERN_RE = re.compile(r"^[A-Za-z0-9_\-*?\[\]!]+$")
 _MATCH_HELP = "'service.Operation' with a hyphenized service id, e.g. 'dynamodb.GetItem', 's3.*', '*'"
 
@@ -159,7 +162,7 @@ def _parse_rule(raw: object, position: str, source: str, catalog: Catalog) -> Ru
         name=name,
         match=match,
         rate=_rate(raw, "rate", prefix),
-        fixed_target=_integer(raw, "fixed_target", prefix, 0, 0, 1_000_000),
+        fixed_target=_integer(raw, "fixed_target", prefix, 0, 0, MAX_FIXED_TARGET),
         decision=decision,
         response=response,
     )
@@ -246,7 +249,7 @@ def _parse_error(raw: object, prefix: str) -> ErrorSpec | None:
         raise ConfigError(prefix, raw, "an error code, or a mapping with keys code, status, ...")
     _unknown_keys(raw, ERROR_KEYS, prefix)
     code = raw.get("code")
-    if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z0-9_.:#\-]+", code):
+    if not isinstance(code, str) or not ERROR_CODE_RE.fullmatch(code):
         raise ConfigError(f"{prefix}.code", code, "an AWS error code such as 'ThrottlingException'")
     message = raw.get("message", "Synthetic error response")
     if not isinstance(message, str):
@@ -278,20 +281,49 @@ def _parse_data(
     by_operation: dict[str, DataSource] = {}
     for key, value in raw.items():
         setting = f"{prefix}.{key}"
-        if not isinstance(key, str):
-            raise ConfigError(setting, value, "an operation name as key")
-        service, dot, operation = key.rpartition(".")
-        if not dot:
-            if is_glob(service_glob):
-                raise ConfigError(setting, value, "a 'service.Operation' key (the service is a glob)")
-            service, operation = service_glob, key
-        model = services.get(service) or catalog.service_model(service)
-        if model is None or not fnmatch.fnmatchcase(service, service_glob):
-            raise ConfigError(setting, value, f"a 'service.Operation' matched by {match!r}")
-        names = list(model.operation_names)
-        if operation not in names or not fnmatch.fnmatchcase(operation, operation_glob):
-            hint = suggest(operation, names)
-            extra = f"; did you mean {hint!r}?" if hint else ""
-            raise ConfigError(setting, value, f"an operation matched by {match!r}{extra}")
+        model, service, operation = _operation_key(key, value, setting, match, services, catalog)
         by_operation[f"{service}.{operation}"] = _check_data(value, model.operation_model(operation), setting)
     return None, by_operation
+
+
+def _operation_key(
+    key: object, value: object, setting: str, match: str, services: dict[str, ServiceModel], catalog: Catalog
+) -> tuple[ServiceModel, str, str]:
+    """The service model, service id and operation a ``data`` key of a glob rule names."""
+    service_glob, _, operation_glob = match.partition(".") if match != "*" else ("*", "", "*")
+    if not isinstance(key, str):
+        raise ConfigError(setting, value, "an operation name as key")
+    service, dot, operation = key.rpartition(".")
+    if not dot:
+        if is_glob(service_glob):
+            raise ConfigError(setting, value, "a 'service.Operation' key (the service is a glob)")
+        service, operation = service_glob, key
+    model = services.get(service) or catalog.service_model(service)
+    if model is None or not fnmatch.fnmatchcase(service, service_glob):
+        raise ConfigError(setting, value, f"a 'service.Operation' matched by {match!r}")
+    names = list(model.operation_names)
+    if operation not in names or not fnmatch.fnmatchcase(operation, operation_glob):
+        hint = suggest(operation, names)
+        extra = f"; did you mean {hint!r}?" if hint else ""
+        raise ConfigError(setting, value, f"an operation matched by {match!r}{extra}")
+    return model, service, operation
+
+
+def check_rules(rules: Sequence[object], catalog: Catalog | None = None) -> None:
+    """The checks of a rules file that need the service models, for rules built in code:
+    ``match`` names installed services and operations, as do ``data_by_operation`` keys (its
+    values are checked at first use); names are unique."""
+    catalog = catalog or default_catalog()
+    names: set[str] = set()
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, Rule):
+            allowed = "a Rule (mappings: SyntheticResponder.from_config([...]))"
+            raise ConfigError(f"synthetic[{index}]", rule, allowed)
+        prefix = f"synthetic[rule {rule.name!r}]"
+        if rule.name in names:
+            raise ConfigError(f"{prefix}.name", rule.name, "a name no other rule has")
+        names.add(rule.name)
+        services = _check_match(rule.match, f"{prefix}.match", catalog)
+        for key in rule.response.data_by_operation:
+            setting = f"{prefix}.response.data_by_operation.{key}"
+            _operation_key(key, key, setting, rule.match, services, catalog)

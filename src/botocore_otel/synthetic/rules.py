@@ -12,14 +12,18 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore_otel.errors import ConfigError
 from botocore_otel.forks import lock_of
-from botocore_otel.synthetic.latency import Latency
+from botocore_otel.synthetic.latency import Latency, parse_latency
 
 DECISIONS = ("trace", "call")
+FILL_MODES = ("required", "all")
+MAX_BODY_SIZE = 1 << 30
+MAX_FIXED_TARGET = 1_000_000
+ERROR_CODE_RE = re.compile(r"[A-Za-z0-9_.:#\-]+")
 GLOB_CHARS = frozenset("*?[")
 _MASK64 = (1 << 64) - 1
 
@@ -83,12 +87,34 @@ class Reservoir:
             self._used += 1
 
 
+def check_rate(value: object, setting: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(setting, value, "a number between 0 and 1")  # NaN fails the comparison
+
+
+def check_integer(value: object, setting: str, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(setting, value, f"an integer from {lo} to {hi}")
+
+
+def check_error_code(value: object, setting: str) -> None:
+    if not isinstance(value, str) or not ERROR_CODE_RE.fullmatch(value):
+        raise ConfigError(setting, value, "an AWS error code such as 'ThrottlingException'")
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorSpec:
     code: str
     status: int = 400
     message: str = "Synthetic error response"
     rate: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_error_code(self.code, "ErrorSpec.code")
+        check_integer(self.status, "ErrorSpec.status", 400, 599)
+        if not isinstance(self.message, str):
+            raise ConfigError("ErrorSpec.message", self.message, "a string")
+        check_rate(self.rate, "ErrorSpec.rate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +128,25 @@ class ResponseSpec:
     body_size: int = 1024
     llm: Any = None
     """An ``llm.LLMSpec`` (tokens, first_token, per_token) for Bedrock Runtime answers."""
+
+    def __post_init__(self) -> None:
+        if self.fill not in FILL_MODES:
+            raise ConfigError("ResponseSpec.fill", self.fill, "'required' or 'all'")
+        if self.error is not None and not isinstance(self.error, ErrorSpec):
+            raise ConfigError(
+                "ResponseSpec.error", self.error, "an ErrorSpec(code, status, message, rate) or None"
+            )
+        if self.latency is not None and not isinstance(self.latency, Latency):
+            # the rules file's forms: seconds, or a distribution mapping
+            object.__setattr__(self, "latency", parse_latency(self.latency, "ResponseSpec.latency"))
+        check_integer(self.body_size, "ResponseSpec.body_size", 0, MAX_BODY_SIZE)
+        if self.data is not None and not (callable(self.data) or isinstance(self.data, Mapping)):
+            raise ConfigError(
+                "ResponseSpec.data", self.data, "a mapping of output members, a callable or None"
+            )
+        if not isinstance(self.data_by_operation, Mapping):
+            allowed = "a mapping of 'service.Operation' (or 'Operation') to data"
+            raise ConfigError("ResponseSpec.data_by_operation", self.data_by_operation, allowed)
 
     def data_for(self, service: str, operation: str) -> DataSource | None:
         if self.data is not None:
@@ -150,16 +195,25 @@ class Rule:
 
     def __post_init__(self) -> None:
         where = f"synthetic[rule {self.name!r}]"
-        if isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) or not 0 <= self.rate <= 1:
-            raise ConfigError(f"{where}.rate", self.rate, "a number between 0 and 1")
-        target = self.fixed_target
-        if isinstance(target, bool) or not isinstance(target, int) or target < 0:
-            raise ConfigError(f"{where}.fixed_target", self.fixed_target, "an integer >= 0")
+        check_rate(self.rate, f"{where}.rate")
+        check_integer(self.fixed_target, f"{where}.fixed_target", 0, MAX_FIXED_TARGET)
         if self.decision not in DECISIONS:
             raise ConfigError(f"{where}.decision", self.decision, "'trace' or 'call'")
         if not isinstance(self.match, str) or (self.match != "*" and "." not in self.match):
             raise ConfigError(f"{where}.match", self.match, "'service.Operation' (globs allowed) or '*'")
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"{where}.name", self.name, "a non-empty string naming the rule")
+        if not isinstance(self.response, ResponseSpec):
+            raise ConfigError(f"{where}.response", self.response, "a ResponseSpec")
         service, _, operation = self.match.partition(".") if self.match != "*" else ("*", ".", "*")
+        by_operation = self.response.data_by_operation
+        short = [key for key in by_operation if isinstance(key, str) and "." not in key]
+        if short:  # "GetItem" for "dynamodb.GetItem", as in a rules file
+            if is_glob(service):
+                allowed = "a 'service.Operation' key (the service is a glob)"
+                raise ConfigError(f"{where}.response.data_by_operation.{short[0]}", short[0], allowed)
+            full = {(f"{service}.{k}" if k in short else k): v for k, v in by_operation.items()}
+            object.__setattr__(self, "response", replace(self.response, data_by_operation=full))
         derived = {
             "_service_re": _compile(service),
             "_operation_re": _compile(operation),

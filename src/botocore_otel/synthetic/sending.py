@@ -12,18 +12,21 @@ latency is waited. A call answered earlier costs a rule lookup and one rate draw
 A call a rule selected never reaches AWS: if its answer cannot be built, botocore gets a
 ``ClientError`` (code ``BotocoreOtelSyntheticError``, HTTP 500, a message naming the rule
 and the cause) raised while it reads the response, after the attempt: not retried. The
-choice is made once per call, at its first attempt (``_Call.selected``): the retries of a
-synthetic throttle or 5xx are answered by the same rule, and those of a call sent to AWS go
-to AWS, without a new draw.
+choice is made once per call, as it starts (provide-client-params, ``_Call.selected``): the
+retries of a synthetic throttle or 5xx are answered by the same rule, and those of a call sent
+to AWS go to AWS, without a new draw. The calls made while a selected call is in flight in the
+same thread or task (botocore's on its behalf: endpoint discovery, S3 Express sessions, S3's
+region redirect, credential refresh) are answered too (``SyntheticResponder.on_behalf_of``).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import weakref
 from collections.abc import Callable, Coroutine
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 from botocore.awsrequest import AWSResponse
@@ -33,6 +36,7 @@ from opentelemetry import trace
 from botocore_otel.errors import report
 from botocore_otel.forks import lock_of
 from botocore_otel.lifecycle import SYNTHETIC_HEADER
+from botocore_otel.sharing import SharedOnCopy
 from botocore_otel.state import STATE_KEY, is_async_config
 from botocore_otel.synthetic.responses import new_request_id
 
@@ -53,17 +57,33 @@ _CALL_KEY = "botocore_otel.synthetic"
 
 class _Call:
     """One call as the responder sees it, traced or not (its service skipped, instrumentation
-    suppressed): what it needs to answer it, and, from the call's first attempt on, whether a
-    rule selected it. The retries follow, never drawn anew: a call would otherwise be
-    answered partly by AWS, partly by a rule."""
+    suppressed): what it needs to answer it, and whether a rule selected it, decided once as
+    the call starts. The retries follow, never drawn anew: a call would otherwise be answered
+    partly by AWS, partly by a rule."""
 
-    __slots__ = ("__weakref__", "is_async", "model", "params", "previous", "selected", "state")
+    __slots__ = (
+        "__weakref__",
+        "is_async",
+        "model",
+        "params",
+        "pending",
+        "previous",
+        "selected",
+        "sent",
+        "service_key",
+        "state",
+        "token",
+    )
 
     def __init__(self, model: Any, params: Any, is_async: bool) -> None:
         self.model = model
         self.params = params
         self.is_async = is_async
         self.selected: bool | None = None
+        self.sent = False
+        self.service_key = ""
+        self.pending: PendingAnswer | None = None  # the answer of a selected call's attempts
+        self.token: Token[weakref.ref[_Call] | None] | None = None  # a selected call's mark
         # botocore before ~1.43.70 only (see _handoff): the call's state, and what _handoff
         # held before this call's request-created
         self.state: weakref.ref[CallState] | None = None
@@ -76,6 +96,31 @@ class _Call:
 
     def __copy__(self) -> _Call:
         return self
+
+
+# The selected call in flight in this context (thread or task). A call made while it is, by
+# botocore on its behalf (endpoint discovery, S3 Express session, S3 region redirect, credential
+# refresh through an instrumented client) or by a hook running inside it, is answered too.
+_selected_in_flight: ContextVar[weakref.ref[_Call] | None] = ContextVar(
+    "botocore_otel_synthetic_selected", default=None
+)
+
+
+def _in_flight(call: _Call) -> bool:
+    """Whether ``call``'s ``_make_api_call`` is on this thread's stack (asked only when a call
+    starts while a selected call is marked in flight: a nested call, or a mark left behind by a
+    call that raised before after-call). True when this botocore's frames cannot tell."""
+    seen_any = False
+    frame: Any = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "_make_api_call":
+            request_context = frame.f_locals.get("request_context")
+            if isinstance(request_context, dict):
+                if request_context.get(_CALL_KEY) is call:
+                    return True
+                seen_any = True
+        frame = frame.f_back
+    return not seen_any
 
 
 # botocore before ~1.43.70: the prepared request has no context. The last request-created
@@ -111,7 +156,7 @@ class DeferredResponse:
         return f"DeferredResponse({self._response!r})"
 
 
-class SyntheticSender:
+class SyntheticSender(SharedOnCopy):
     """The before-send responder (and the aiobotocore latency) of one instrumentation."""
 
     def __init__(self, responder: SyntheticResponder, lifecycle: Lifecycle) -> None:
@@ -123,6 +168,8 @@ class SyntheticSender:
     def handlers(self, requests_carry_context: bool = True) -> list[tuple[str, Any, str, str]]:
         handlers = [
             ("provide-client-params", self.on_call, "normal", "botocore_otel.on_synthetic_call"),
+            ("after-call", self.on_call_end, "normal", "botocore_otel.on_synthetic_call_end"),
+            ("after-call-error", self.on_call_end, "normal", "botocore_otel.on_synthetic_call_error"),
             # last: a response returned by a handler registered earlier wins
             ("before-send", self.on_before_send, "last", "botocore_otel.on_synthetic_send"),
             ("before-parse", self.on_before_parse, "first", "botocore_otel.on_synthetic_parse"),
@@ -143,11 +190,43 @@ class SyntheticSender:
             _handoff.set(weakref.ref(call))
 
     def on_call(self, model: Any, params: Any, context: dict[str, Any], **_: Any) -> None:
-        if self._lifecycle.enabled:
-            try:
-                context[_CALL_KEY] = _Call(model, params, is_async_config(context.get("client_config")))
-            except Exception as error:
-                report("noting a call for synthetic answers", error)
+        """Decides, as the call starts, whether a rule selects it: botocore's calls on its
+        behalf come before its first before-send."""
+        if not self._lifecycle.enabled:
+            return
+        try:
+            call = _Call(model, params, is_async_config(context.get("client_config")))
+            context[_CALL_KEY] = call
+            state: CallState | None = context.get(STATE_KEY)
+            service_key = call.service_key = (
+                state.info.service_key if state is not None else model.service_model.service_id.hyphenize()
+            )
+            outer_ref = _selected_in_flight.get()
+            outer = None if outer_ref is None else outer_ref()
+            if outer is not None and outer.pending is not None and _in_flight(outer):
+                pending: PendingAnswer | None = self._responder.on_behalf_of(
+                    outer.pending.rule, service_key, model, params, call.is_async
+                )
+            else:
+                if outer_ref is not None:  # left behind: its call raised before after-call
+                    _selected_in_flight.set(None)
+                trace_id = trace.get_current_span().get_span_context().trace_id
+                pending = self._responder.select(service_key, model, params, trace_id, call.is_async)
+            call.selected = pending is not None
+            if pending is not None:
+                call.pending = pending
+                call.token = _selected_in_flight.set(weakref.ref(call))
+        except Exception as error:
+            report("choosing a synthetic answer", error)
+
+    def on_call_end(self, context: dict[str, Any], **_: Any) -> None:
+        call: _Call | None = context.get(_CALL_KEY)
+        if call is not None and call.token is not None:
+            token, call.token = call.token, None
+            try:  # noqa: SIM105 - hot path: cheaper than contextlib.suppress
+                _selected_in_flight.reset(token)
+            except ValueError:  # set in another context (a copy): nothing to undo here
+                pass
 
     def on_before_send(self, request: Any, **_: Any) -> DeferredResponse | None:
         if not self._lifecycle.enabled:
@@ -165,26 +244,18 @@ class SyntheticSender:
                     return None
                 _handoff.set(call.previous)
                 state = None if call.state is None else call.state()
-            if call is None or call.selected is False:
+            if call is None or not call.selected:
                 return None
-            if state is None or state.ended:
-                state = None
-                service_key = call.model.service_model.service_id.hyphenize()
-                trace_id = trace.get_current_span().get_span_context().trace_id
-            else:
-                service_key = state.info.service_key
-                span = state.span
-                trace_id = span.get_span_context().trace_id if span is not None else 0
-            pending = self._responder.select(
-                service_key, call.model, call.params, trace_id, call.is_async, again=call.selected is True
-            )
-            call.selected = pending is not None
+            pending = call.pending
+            if pending is None:
+                return None
+            if call.sent:
+                pending = pending.again()  # a retry: answered alike, no reservoir spent
+            call.sent = True
         except Exception as error:
             report("choosing a synthetic answer", error)
             return None
-        if pending is None:
-            return None
-        ref = state.ref if state is not None else None
+        ref = state.ref if state is not None and not state.ended else None
         return DeferredResponse(lambda: self._answer(pending, ref() if ref is not None else None))
 
     def _answer(self, pending: PendingAnswer, state: CallState | None) -> AWSResponse:
