@@ -7,6 +7,7 @@ span. Run in a child process: ``monkey.patch_all()`` must come before everything
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -15,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from scripted_http import Reply, scripted_server
-from support.optional import require_module
+from support.optional import missing
 
-require_module("gevent")
+if importlib.util.find_spec("gevent") is None:  # not imported here: only the child patches
+    missing("gevent", "pip install -e '.[test]'")
 
 _CHILD = """
 from gevent import monkey; monkey.patch_all()
@@ -73,3 +75,25 @@ def test_a_call_cut_off_by_a_gevent_timeout_leaves_nothing_current(spans):
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen == {"current_is_valid": False, "app_work_parent": False, "call_error_type": "cancelled"}
+
+
+def test_gevent_imported_without_patching_wraps_nothing():
+    """Calls then run on threads, where the state's finalizer ends a cut-off call: wrapping
+    botocore's ``_make_api_call`` would cost every call for nothing."""
+    child = (
+        "import gevent, sys, boto3, botocore_otel\n"
+        "botocore_otel.instrument()\n"
+        "boto3.session.Session().client('sts', region_name='us-east-1')\n"
+        "print('botocore_otel.greenlets' in sys.modules)\n"
+    )
+    here = Path(__file__).resolve().parent
+    done = subprocess.run(
+        [sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=here.parent,
+        env={"PYTHONPATH": f"{here.parent / 'src'}", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]

@@ -5,11 +5,13 @@ window (its span made current) stays current in the greenlet. ``CallState.__del_
 it, but gevent keeps the ``Timeout`` object, and with it the traceback, the frames and the
 call's state, alive: the greenlet's next spans would be children of the dead call's span until
 its next AWS call. As ``aio.py`` does for cancelled tasks, botocore's ``_make_api_call`` is
-wrapped (wrapt), only once gevent is loaded: elsewhere it would cost every call for nothing.
+wrapped (wrapt), only once gevent has patched the standard library: elsewhere it would cost
+every call for nothing.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -20,6 +22,18 @@ from botocore_otel.state import in_flight
 
 _patched = False
 _enabled = False
+
+
+def install_if_patched() -> None:
+    """``install()`` when gevent has patched the standard library (``monkey.patch_all()``):
+    a process that imports gevent without patching runs its calls on threads."""
+    monkey: Any = sys.modules.get("gevent.monkey")
+    try:
+        patched = monkey is not None and bool(monkey.is_module_patched("socket"))
+    except Exception:  # an old or broken gevent: its calls are left to the finalizer
+        patched = False
+    if patched:
+        install()
 
 
 def install() -> None:

@@ -154,10 +154,10 @@ class Instrumentation(SharedOnCopy):
             from botocore_otel import aio  # wrapt and aiobotocore: only for aiobotocore emitters
 
             aio.install()
-        elif "gevent" in sys.modules:  # and calls cut off by gevent.Timeout
+        elif "gevent.monkey" in sys.modules:  # and calls cut off by gevent.Timeout
             from botocore_otel import greenlets
 
-            greenlets.install()
+            greenlets.install_if_patched()
 
     def unregister(self, emitter: Any, client_config: Any = None) -> None:
         """``client_config``: when ``emitter`` is a client's that this instrumentation did not
