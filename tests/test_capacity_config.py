@@ -83,10 +83,11 @@ def test_a_bad_value_names_the_setting_and_the_allowed_values(option: str, value
 def test_the_groups_options_need_the_capacity_group(
     option: str, on: Any, env_on: str, off: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with pytest.raises(ConfigError) as raised:
-        load_settings({option: on}, environ={})
-    assert raised.value.setting == option
-    assert "metrics" in str(raised.value) and "capacity" in str(raised.value)
+    for environ in ({}, {"BOTOCORE_OTEL_METRICS": " "}):  # an empty variable counts as unset
+        with pytest.raises(ConfigError) as raised:
+            load_settings({option: on}, environ=environ)
+        assert raised.value.setting == option
+        assert "unless metrics has the 'capacity' group" in str(raised.value)
     variable = f"BOTOCORE_OTEL_{option.upper()}"
     environ = {variable: env_on, "BOTOCORE_OTEL_METRICS": "rpc"}
     settings = load_settings({}, environ=environ, strict=False)  # auto-instrumentation: logged, off

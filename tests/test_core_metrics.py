@@ -316,10 +316,11 @@ def test_error_codes_a_server_invents_stay_within_a_cap_on_the_metrics(session, 
     distinct codes the metrics count them as ``other`` (one log line), so the series stay
     bounded and the SDK's overflow series never swallows other operations; a code the
     operation's model names, and a throttle, keep their own series; spans keep every code."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError, EndpointConnectionError
 
     from botocore_otel.limits import OTHER
     from botocore_otel.metrics import MAX_ERROR_TYPES
+    from tests.support.ports import closed_port
 
     invented = MAX_ERROR_TYPES + 30
 
@@ -328,23 +329,31 @@ def test_error_codes_a_server_invents_stay_within_a_cap_on_the_metrics(session, 
             return Reply(400, b'{"__type": "ResourceNotFoundException", "message": "no"}')
         if b'"throttled"' in received.body:
             return Reply(400, b'{"__type": "ThrottlingException", "message": "slow down"}')
+        if b'"no-code"' in received.body:
+            return Reply(500, b"")
         if b'"TableName"' in received.body:
             return Reply(400, b'{"__type": "com.example#Invented%d", "message": "x"}' % index)
         return Reply(200, b'{"AccountMaxReadCapacityUnits": 1}')
 
     with scripted_server(script) as server:
         client = client_for(session, "dynamodb", server.url, attempts=1)
-        for table in ["t"] * invented + ["modelled", "throttled"]:
+        for table in ["t"] * invented + ["modelled", "throttled", "no-code"]:
             with contextlib.suppress(ClientError):
                 client.describe_table(TableName=table)
         client.describe_limits()
+    unreachable = client_for(session, "dynamodb", f"http://127.0.0.1:{closed_port()}", attempts=1)
+    with contextlib.suppress(EndpointConnectionError):
+        unreachable.describe_table(TableName="t")
     points = list(telemetry.points("rpc.client.call.duration"))
     by_error = {
         p.attributes.get("error.type"): p.count
         for p in points
         if p.attributes["rpc.method"] == "DescribeTable"
     }
-    assert len(by_error) == MAX_ERROR_TYPES + 3  # the first invented codes, other, the two kept
+    # the first invented codes, other, and what keeps its own series past the cap: a modelled
+    # error, a throttle, a status without a code, an exception's class
+    assert len(by_error) == MAX_ERROR_TYPES + 5
+    assert by_error["500"] == by_error["botocore.exceptions.EndpointConnectionError"] == 1
     assert by_error[OTHER] == invented - MAX_ERROR_TYPES
     assert by_error["ResourceNotFoundException"] == by_error["ThrottlingException"] == 1
     assert [p.count for p in points if p.attributes["rpc.method"] == "DescribeLimits"] == [1]

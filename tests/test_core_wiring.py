@@ -469,3 +469,26 @@ def test_uninstrumenting_a_session_silences_a_client_it_made_under_global_instru
     finally:
         Instrumentor().uninstrument()
     assert len(telemetry.spans()) == 4
+
+
+def test_uninstrumenting_a_deep_copy_of_a_session_leaves_the_original_traced(telemetry):
+    """A copy shares the handlers of the session it was copied from: instrumenting the copy
+    explicitly, then uninstrumenting it, silences the copy only."""
+    import copy
+
+    from scripted_http import Reply, client_for, scripted_server
+
+    Instrumentor().instrument(**telemetry.providers)
+    try:
+        original = boto3.session.Session()
+        copied = copy.deepcopy(original)
+        with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}')) as server:
+            older = client_for(original, "dynamodb", server.url)
+            Instrumentor().instrument(copied, **telemetry.providers)
+            Instrumentor().uninstrument(copied)
+            older.list_tables()
+            client_for(original, "dynamodb", server.url).list_tables()
+            client_for(copied, "dynamodb", server.url).list_tables()
+    finally:
+        Instrumentor().uninstrument()
+    assert len(telemetry.aws_spans()) == 2

@@ -202,3 +202,54 @@ def test_a_fork_while_another_thread_holds_our_locks_leaves_the_child_free() -> 
         instrumentor.uninstrument()
     assert len(locks) >= 5  # the wiring's, the metric totals' and the shared meters' at least
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"the child: status {status}"
+
+
+def test_a_call_the_parent_abandoned_before_a_fork_is_ended_by_the_parent_only() -> None:
+    """A call left without a closing event is queued, to be ended at the next safe point: the
+    parent's. The child's first call must not end it too (its span would be exported twice,
+    and counted as cancelled twice)."""
+    import contextlib
+    import gc
+
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from scripted_http import Reply, client_for, scripted_server
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, tracer_provider=provider)
+
+    def interrupt(context, **_):
+        context["cycle"] = context  # only the cycle collector frees the call's state
+        raise KeyboardInterrupt
+
+    try:
+        with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}')) as server:
+            client = client_for(session, "dynamodb", server.url)
+            client.meta.events.register("after-call.dynamodb.ListTables", interrupt)
+            gc.disable()
+            try:
+                with contextlib.suppress(KeyboardInterrupt):
+                    client.list_tables()
+                gc.collect()  # its finalizer queues it, to be ended at the next call
+            finally:
+                gc.enable()
+                client.meta.events.unregister("after-call.dynamodb.ListTables", interrupt)
+            pid = os.fork()
+            if pid == 0:  # the child: one call, and only its own span
+                status = 1
+                try:
+                    client.list_tables()
+                    errors = [span.attributes.get("error.type") for span in spans.get_finished_spans()]
+                    status = 0 if errors == [None] else 2
+                finally:
+                    os._exit(status)
+            _, status = os.waitpid(pid, 0)
+            client.list_tables()
+    finally:
+        Instrumentor().uninstrument(session)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"the child: status {status}"
+    assert [span.attributes.get("error.type") for span in spans.get_finished_spans()] == ["cancelled", None]

@@ -139,6 +139,8 @@ def test_error_codes_a_server_invents_stay_within_a_cap_on_the_genai_metrics(
     """Error codes come from the server (or a proxy in front of it): past MAX_ERROR_TYPES that the
     operation's model does not name they are ``other`` on the gen_ai metrics, as on the call
     metrics; a modelled one keeps its own; spans keep every code."""
+    from botocore.exceptions import EventStreamError
+
     from botocore_otel.limits import OTHER
     from botocore_otel.metrics import MAX_ERROR_TYPES
 
@@ -154,10 +156,16 @@ def test_error_codes_a_server_invents_stay_within_a_cap_on_the_genai_metrics(
             for _ in codes:
                 with contextlib.suppress(client.exceptions.ClientError):
                     client.converse(modelId="model-a", messages=MESSAGES)
+        # an error inside a stream: a member of the operation's event stream, named by its model
+        with BedrockServer(lambda _: Reply(stream_error="modelStreamErrorException")) as server:
+            stream = bedrock_client(session, server.url).converse_stream(modelId="model-a", messages=MESSAGES)
+            with contextlib.suppress(EventStreamError):
+                list(stream["stream"])
     finally:
         Instrumentor().uninstrument(session)
     durations = _points(telemetry, "gen_ai.client.operation.duration")
     counted = {dict(key).get("error.type"): p.count for key, p in durations.items()}
-    assert len(counted) == MAX_ERROR_TYPES + 2
+    assert len(counted) == MAX_ERROR_TYPES + 3
     assert counted[OTHER] == invented - MAX_ERROR_TYPES and counted["ValidationException"] == 1
-    assert [s.attributes["error.type"] for s in telemetry.spans()] == codes
+    assert counted["modelStreamErrorException"] == 1
+    assert [s.attributes["error.type"] for s in telemetry.spans()] == [*codes, "modelStreamErrorException"]

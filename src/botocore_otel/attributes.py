@@ -156,10 +156,18 @@ def error_code_of(parsed: Mapping[str, Any] | None, context: Mapping[str, Any]) 
     return str(code) if code else None
 
 
+CANCELLED = "cancelled"
+"""``error.type`` of a call left without a closing event (abandoned, a task cancelled)."""
+EXCEPTION_TYPES: set[str] = set()
+"""What ``exception_type`` returned so far: class names, as many as the code has."""
+
+
 def exception_type(error: BaseException) -> str:
     cls = type(error)
     module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+    name = cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+    EXCEPTION_TYPES.add(name)
+    return name
 
 
 _REQUEST_ID_HEADERS = ("x-amzn-requestid", "x-amzn-request-id", "x-amz-request-id")

@@ -217,7 +217,8 @@ def load_settings(
                 continue
             from botocore_otel.config_values import PARSERS  # loaded: the value was given
 
-            keyword = "metrics" in options or (name in options and _ENV_NAMES["metrics"] not in env)
+            metrics_variable_set = bool(env.get(_ENV_NAMES["metrics"], "").strip())
+            keyword = "metrics" in options or (name in options and not metrics_variable_set)
             metrics_setting = "metrics" if keyword else _ENV_NAMES["metrics"]
             mismatch = ConfigError(
                 *given[name],

@@ -1,4 +1,4 @@
-"""Locks that a fork cannot leave held.
+"""Locks that a fork cannot leave held, and queues the child must not work off.
 
 A lock that one thread holds while another thread forks stays held forever in the child
 (``os.fork``, multiprocessing's fork start method, pre-fork servers), and the child's first
@@ -12,12 +12,15 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+_Queue = TypeVar("_Queue")  # a deque, a list: anything with clear()
 
 # owner -> how its ``_lock`` is made again in the child
 _owners: weakref.WeakKeyDictionary[Any, Callable[[], Any]] = weakref.WeakKeyDictionary()
 # (a module's globals(), the name of its lock there, how it is made)
 _module_locks: list[tuple[dict[str, Any], str, Callable[[], Any]]] = []
+_parents_queues: list[Any] = []
 
 
 def lock_of(owner: Any, factory: Callable[[], Any] = threading.Lock) -> Any:
@@ -34,11 +37,20 @@ def module_lock(namespace: dict[str, Any], name: str, factory: Callable[[], Any]
     return factory()
 
 
+def emptied_in_child(queue: _Queue) -> _Queue:
+    """``queue``, emptied in the child of a fork: its work is the parent's (calls the parent
+    abandoned are ended by the parent; the child ending them too would export them twice)."""
+    _parents_queues.append(queue)
+    return queue
+
+
 def _in_child() -> None:
     for owner, factory in list(_owners.items()):
         owner._lock = factory()
     for namespace, name, factory in _module_locks:
         namespace[name] = factory()
+    for queue in _parents_queues:
+        queue.clear()
 
 
 if hasattr(os, "register_at_fork"):

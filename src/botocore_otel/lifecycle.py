@@ -26,6 +26,7 @@ from opentelemetry.trace import INVALID_SPAN, Span, Tracer, set_span_in_context
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from botocore_otel.attributes import (
+    CANCELLED,
     THROTTLE_CODES,
     OperationInfo,
     error_code_of,
@@ -503,7 +504,7 @@ class Lifecycle(SharedOnCopy):
             state.window_token = state.window_ctx = None
         config = state.client_config
         unseen = config is not None and state.start_ns <= self.unhooked.get(config, 0)
-        outcome = Outcome(state.last_status, None if unseen else "cancelled")
+        outcome = Outcome(state.last_status, None if unseen else CANCELLED)
         outcome.end_ns = end_ns
         self._finish(state, outcome, measured=not unseen)
 

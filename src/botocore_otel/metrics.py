@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from botocore_otel.attributes import SYNTHETIC_ATTRIBUTE, THROTTLE_CODES, Attributes, OperationInfo
+from botocore_otel.attributes import (
+    CANCELLED,
+    EXCEPTION_TYPES,
+    SYNTHETIC_ATTRIBUTE,
+    THROTTLE_CODES,
+    Attributes,
+    OperationInfo,
+)
 from botocore_otel.forks import lock_of, module_lock
 from botocore_otel.limits import Limiter
 
@@ -84,15 +91,22 @@ class Totals:
 
 
 class ErrorTypes:
-    """``error.type`` as the metrics show it: a throttle, or an error the operation's model
-    names, as it is; any other (a server or a proxy may send any code) within a cap."""
+    """``error.type`` as the metrics show it: what the package itself names (a throttle, an
+    error the operation's model names, an exception class, ``cancelled``, an HTTP status
+    without a code) as it is; any other (a server or a proxy may send any code) within a cap."""
 
     def __init__(self) -> None:
         self._others = Limiter("error.type", MAX_ERROR_TYPES, "a fixed cap; spans keep every value")
         self._modelled: dict[OperationInfo, frozenset[str]] = {}
 
     def __call__(self, state: CallState, error_type: str | None) -> str | None:
-        if error_type is None or error_type in THROTTLE_CODES:
+        if (
+            error_type is None
+            or error_type in THROTTLE_CODES
+            or error_type in EXCEPTION_TYPES
+            or error_type == CANCELLED
+            or (len(error_type) == 3 and error_type.isdigit())  # a status without a code
+        ):
             return error_type
         modelled = self._modelled.get(state.info)
         if modelled is None:
@@ -322,6 +336,12 @@ def modelled_error_codes(model: Any) -> frozenset[str]:
             error = shape.metadata.get("error")
             if isinstance(error, dict) and isinstance(error.get("code"), str):
                 codes.add(error["code"])
+        output = model.output_shape
+        for member in output.members.values() if output is not None else ():
+            if member.serialization.get("eventstream"):  # errors inside a stream, by member name
+                codes.update(
+                    name for name, event in member.members.items() if event.metadata.get("exception")
+                )
     except (AttributeError, TypeError):  # no model (a test's stand-in, a broken one): the cap only
         pass
     return frozenset(codes)

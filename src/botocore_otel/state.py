@@ -15,6 +15,7 @@ from opentelemetry.trace import Span
 
 from botocore_otel.attributes import OperationInfo
 from botocore_otel.errors import report
+from botocore_otel.forks import emptied_in_child
 
 STATE_KEY = "botocore_otel.call"
 PAYLOAD_BYTES_KEY = "botocore_otel.payload.added_bytes"
@@ -32,7 +33,7 @@ in_flight: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel
 # or interpreter exit. deque.append and popleft are atomic: no lock is taken inside a
 # finalizer. A callable is the end of a call kept open past botocore's return, whose response
 # stream was dropped unread (genai/streams.py).
-_abandoned: deque[tuple[CallState, int] | Callable[[], None]] = deque()
+_abandoned: deque[tuple[CallState, int] | Callable[[], None]] = emptied_in_child(deque())
 
 # Send windows left current on a thread by a call whose finalizer ran on another thread (where
 # it could not put back what was current before): (the window, weakly; what was current

@@ -177,8 +177,8 @@ def instrument_target(target: Any, options: Mapping[str, object]) -> None:
         previous = owner or _owner_of(emitter)
         if previous is not None:
             previous.unregister(emitter, client_config)
-            if previous.is_global and meta is None:
-                _replaced_shares[emitter] = previous
+            if previous is owner and owner.is_global and meta is None:  # not a copy's, read off it
+                _replaced_shares[emitter] = owner
         client_service = meta.service_model.service_id.hyphenize() if meta is not None else None
         instrumentation.register(emitter, client_service, client_config)
         _owners[emitter] = instrumentation

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
-from botocore_otel.attributes import exception_type
+from botocore_otel.attributes import CANCELLED, exception_type
 from botocore_otel.errors import report
 from botocore_otel.genai.call import GenAICall
 from botocore_otel.state import _abandoned
@@ -111,7 +111,7 @@ class CallEnd:
         if isinstance(error, Exception):
             self.done(_error_type(error), error)
         else:  # CancelledError, KeyboardInterrupt: left, as the lifecycle's abandoned calls are
-            self.done("cancelled")
+            self.done(CANCELLED)
 
     def closed(self) -> None:
         """The application closed (or dropped) the stream: the answer is read from the body
