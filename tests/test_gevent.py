@@ -35,7 +35,14 @@ import botocore_otel
 spans = InMemorySpanExporter()
 provider = TracerProvider()
 provider.add_span_processor(SimpleSpanProcessor(spans))
+if sys.argv[2] == "official-first":  # its uninstrument() takes off the outermost wrapper
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+    BotocoreInstrumentor().instrument(tracer_provider=provider)
 botocore_otel.instrument(tracer_provider=provider, attempt_spans=sys.argv[2] == "attempts")
+if sys.argv[2] == "official-first":
+    boto3.session.Session()  # botocore-otel's handlers and guard go on with a session
+    BotocoreInstrumentor().uninstrument()
 client = boto3.session.Session().client(
     "dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="testing",
     aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}))
@@ -60,7 +67,7 @@ print(json.dumps(seen))
 """
 
 
-@pytest.mark.parametrize("spans", ["calls", "attempts"])
+@pytest.mark.parametrize("spans", ["calls", "attempts", "official-first"])
 def test_a_call_cut_off_by_a_gevent_timeout_leaves_nothing_current(spans):
     here = Path(__file__).resolve().parent
     with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}', delay_s=0.5)) as server:

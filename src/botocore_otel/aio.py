@@ -36,18 +36,30 @@ def install() -> None:
     """
     global _patched, _enabled
     _enabled = True
-    if _patched:
-        return
     try:
         import wrapt
         from aiobotocore.client import AioBaseClient
     except ImportError:
+        return
+    if _patched and guarded(AioBaseClient, _guard):
         return
     try:
         wrapt.wrap_function_wrapper(AioBaseClient, "_make_api_call", _guard)
         _patched = True
     except Exception as error:
         report("wrapping aiobotocore's _make_api_call", error)
+
+
+def guarded(owner: type, guard: Any) -> bool:
+    """Whether ``owner._make_api_call`` is wrapped by ``guard``, however deep. Another
+    package's ``unwrap`` takes off the outermost wrapper: ours, when it came last (the official
+    instrumentation's ``uninstrument()``); the guard then goes back on at the next session."""
+    function = vars(owner).get("_make_api_call")
+    while function is not None:
+        if getattr(function, "_self_wrapper", None) is guard:
+            return True
+        function = getattr(function, "__wrapped__", None)
+    return False
 
 
 def uninstall() -> None:

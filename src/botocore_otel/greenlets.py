@@ -4,9 +4,10 @@ botocore emits no closing event when a call is left by a ``BaseException``; the 
 window (its span made current) stays current in the greenlet. ``CallState.__del__`` would end
 it, but gevent keeps the ``Timeout`` object, and with it the traceback, the frames and the
 call's state, alive: the greenlet's next spans would be children of the dead call's span until
-its next AWS call. As ``aio.py`` does for cancelled tasks, botocore's ``_make_api_call`` is
-wrapped (wrapt), only once gevent has patched the standard library: elsewhere it would cost
-every call for nothing.
+its next AWS call. So botocore's ``_make_request`` (the send window lies within it) is wrapped
+(wrapt), only once gevent has patched the standard library: elsewhere it would cost every call
+for nothing. Not ``_make_api_call``: the official instrumentation wraps that one, and its
+``uninstrument()`` takes off whichever wrapper is outermost.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from opentelemetry import context as otel_context
-
-from botocore_otel.aio import end_left_call
 from botocore_otel.errors import report
-from botocore_otel.state import in_flight
+from botocore_otel.state import STATE_KEY, CallState
 
 _patched = False
 _enabled = False
@@ -37,7 +35,7 @@ def install_if_patched() -> None:
 
 
 def install() -> None:
-    """Wraps botocore's ``_make_api_call`` (once per process) and switches the guard on."""
+    """Wraps botocore's ``_make_request`` (once per process) and switches the guard on."""
     global _patched, _enabled
     _enabled = True
     if _patched:
@@ -46,10 +44,10 @@ def install() -> None:
         import wrapt
         from botocore.client import BaseClient
 
-        wrapt.wrap_function_wrapper(BaseClient, "_make_api_call", _guard)
+        wrapt.wrap_function_wrapper(BaseClient, "_make_request", _guard)
         _patched = True
     except Exception as error:
-        report("wrapping botocore's _make_api_call", error)
+        report("wrapping botocore's _make_request", error)
 
 
 def uninstall() -> None:
@@ -59,12 +57,24 @@ def uninstall() -> None:
 
 
 def _guard(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    if not _enabled:
-        return wrapped(*args, **kwargs)
-    outer = in_flight.get()
-    caller_context = otel_context.get_current()
     try:
         return wrapped(*args, **kwargs)
-    except BaseException:
-        end_left_call(outer, caller_context)
+    except Exception:  # botocore emits after-call-error: the handlers end the call
         raise
+    except BaseException:
+        if _enabled:
+            _end_cut_off(args[2] if len(args) > 2 else kwargs.get("request_context"))
+        raise
+
+
+def _end_cut_off(request_context: Any) -> None:
+    """Ends the call of ``request_context`` now; what was current before its send window is
+    current again (``Lifecycle.abandon``)."""
+    try:
+        state: CallState | None = None
+        if isinstance(request_context, dict):
+            state = request_context.get(STATE_KEY)
+        if state is not None and not state.ended:
+            state.owner.abandon(state)
+    except Exception as error:
+        report("ending a call cut off without a closing event", error)
