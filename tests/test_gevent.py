@@ -67,40 +67,35 @@ print(json.dumps(seen))
 """
 
 
+def _last_line_of(child: str, *args: str) -> str:
+    """What ``child`` (Python source) prints last, run in a fresh interpreter."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", child, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=root,
+        env={"PYTHONPATH": str(root / "src"), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
 @pytest.mark.parametrize("spans", ["calls", "attempts", "official-first"])
 def test_a_call_cut_off_by_a_gevent_timeout_leaves_nothing_current(spans):
-    here = Path(__file__).resolve().parent
     with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}', delay_s=0.5)) as server:
-        done = subprocess.run(
-            [sys.executable, "-c", _CHILD, server.url, spans],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=here.parent,
-            env={"PYTHONPATH": f"{here.parent / 'src'}", "PATH": "/usr/bin:/bin"},
-        )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+        seen = json.loads(_last_line_of(_CHILD, server.url, spans))
     assert seen == {"current_is_valid": False, "app_work_parent": False, "call_error_type": "cancelled"}
 
 
 def test_gevent_imported_without_patching_wraps_nothing():
     """Calls then run on threads, where the state's finalizer ends a cut-off call: wrapping
-    botocore's ``_make_api_call`` would cost every call for nothing."""
+    botocore's ``_make_request`` would cost every call for nothing."""
     child = (
         "import gevent, sys, boto3, botocore_otel\n"
         "botocore_otel.instrument()\n"
         "boto3.session.Session().client('sts', region_name='us-east-1')\n"
         "print('botocore_otel.greenlets' in sys.modules)\n"
     )
-    here = Path(__file__).resolve().parent
-    done = subprocess.run(
-        [sys.executable, "-c", child],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=here.parent,
-        env={"PYTHONPATH": f"{here.parent / 'src'}", "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False"]
+    assert _last_line_of(child) == "False"

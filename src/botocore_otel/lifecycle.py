@@ -8,7 +8,6 @@ after-call or after-call-error. State lives in botocore's per-call ``context`` d
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -47,6 +46,7 @@ from botocore_otel.state import (
     _abandoned,
     end_abandoned,
     in_flight,
+    on_the_stack,
     stuck_windows,
 )
 
@@ -115,18 +115,9 @@ def _left_behind(state: CallState) -> bool:
     be running. Nor when this botocore's frames cannot tell (no ``request_context`` local
     found). Left behind, its in-flight mark is taken off here.
     """
-    seen_any = False
-    frame: Any = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "_make_api_call":
-            request_context = frame.f_locals.get("request_context")
-            if isinstance(request_context, dict):
-                if request_context.get("retries") is state.retries_context:
-                    return False
-                seen_any = True
-        frame = frame.f_back
+    running = on_the_stack(lambda request_context: request_context.get("retries") is state.retries_context)
     token = state.nest_token
-    if not seen_any or token is None:
+    if running is not False or token is None:
         return False
     try:
         in_flight.reset(token)  # refused in another context than the one that set it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import weakref
 from collections import deque
@@ -66,6 +67,23 @@ def is_async_config(client_config: Any) -> bool:
     if known is None:
         known = _async_types[cls] = cls.__module__.startswith("aiobotocore")
     return known
+
+
+def on_the_stack(matches: Callable[[dict[str, Any]], bool]) -> bool | None:
+    """Whether a botocore ``_make_api_call`` frame on this thread's stack holds a request
+    context that ``matches``: True; False when there are such frames but none matches; None
+    when there are none this botocore's frames can tell (no ``request_context`` local)."""
+    seen_any = False
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_make_api_call":
+            request_context = frame.f_locals.get("request_context")
+            if isinstance(request_context, dict):
+                if matches(request_context):
+                    return True
+                seen_any = True
+        frame = frame.f_back
+    return False if seen_any else None
 
 
 def end_abandoned() -> None:

@@ -73,6 +73,8 @@ def test_a_rule_built_directly_refuses_bad_values(kwargs: dict[str, Any], settin
         (lambda: ResponseSpec(body_size=-5), "ResponseSpec.body_size", "from 0"),
         (lambda: ResponseSpec(latency=-1), "ResponseSpec.latency", "0"),  # type: ignore[arg-type]
         (lambda: ResponseSpec(data_by_operation=None), "ResponseSpec.data_by_operation", "mapping"),  # type: ignore[arg-type]
+        (lambda: ResponseSpec(llm="bogus"), "ResponseSpec.llm", "LLMSpec"),
+        (lambda: ResponseSpec(llm={"tokens": -5}), "ResponseSpec.llm.tokens", "0 to"),
         (lambda: ErrorSpec("Throttling", status=200), "ErrorSpec.status", "400 to 599"),
         (lambda: ErrorSpec("no spaces allowed"), "ErrorSpec.code", "AWS error code"),
         (lambda: ErrorSpec("Throttling", rate=2), "ErrorSpec.rate", "between 0 and 1"),

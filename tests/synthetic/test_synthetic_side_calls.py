@@ -171,10 +171,41 @@ def test_a_selected_call_that_failed_before_sending_leaves_later_calls_alone(ses
     assert len(server.received) == 2
 
 
-def parsed_answer(service: str, operation: str, rule: Rule) -> dict[str, Any]:
-    """The answer ``rule`` gives ``service.operation``, parsed by botocore's parser."""
+@pytest.mark.parametrize("before", ["a nested call that failed its parameter check", "a presigned url"])
+def test_a_call_nested_in_a_selected_call_is_answered_after_a_mark_left_inside_it(
+    session_with: Any, before: str
+) -> None:
+    """Inside a selected call, an earlier nested call left its mark (no after-call: botocore
+    refused its parameters, or it only made a presigned URL): a later nested call is still made
+    on the selected call's behalf, never sent."""
+    session = session_with([{"name": "tables", "match": "dynamodb.ListTables"}])
+    answered_by: list[str] = []
+    with scripted_server(lambda _i, _r: Reply()) as server:
+        side = client_for(session, "dynamodb", server.url)
+        selected = client_for(session, "dynamodb", server.url)
+
+        def inside(**_: Any) -> None:
+            if before.startswith("a nested call"):
+                with pytest.raises(ParamValidationError):
+                    side.get_item(TableName="t", Key="not a map")
+            else:
+                side.generate_presigned_url("describe_limits")
+            limits = side.describe_limits()
+            answered_by.append(limits["ResponseMetadata"]["HTTPHeaders"].get("x-botocore-otel-synthetic", ""))
+
+        selected.meta.events.register("before-call.dynamodb.ListTables", inside)
+        selected.list_tables()
+        selected.meta.events.unregister("before-call.dynamodb.ListTables", inside)
+        side.describe_limits()  # the selected call is over: to the server
+    assert answered_by == ["tables"]
+    assert len(server.received) == 1
+
+
+def parsed_answer(service: str, operation: str, rule: Rule, responder: Any = None) -> dict[str, Any]:
+    """The answer ``rule`` (of ``responder``, if given) gives ``service.operation``, parsed by
+    botocore's parser."""
     model = botocore.session.get_session().get_service_model(service).operation_model(operation)
-    answer = SyntheticResponder([rule]).answer(service, model, {}, 0)
+    answer = (responder or SyntheticResponder([rule])).answer(service, model, {}, 0)
     assert answer is not None
     parser = parsers.create_parser(protocol_of(model))
     parsed: dict[str, Any] = parser.parse(
@@ -184,17 +215,28 @@ def parsed_answer(service: str, operation: str, rule: Rule) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("service", "operation", "read"),
+    ("service", "operation", "read", "refreshed_before"),
     [
-        ("sts", "AssumeRole", lambda r: r["Credentials"]["Expiration"].timestamp()),
-        ("sts", "GetSessionToken", lambda r: r["Credentials"]["Expiration"].timestamp()),
-        ("s3", "CreateSession", lambda r: r["Credentials"]["Expiration"].timestamp()),
-        ("sso", "GetRoleCredentials", lambda r: r["roleCredentials"]["expiration"] / 1000),
+        ("sts", "AssumeRole", lambda r: r["Credentials"]["Expiration"].timestamp(), 15 * 60),
+        ("sts", "GetSessionToken", lambda r: r["Credentials"]["Expiration"].timestamp(), 15 * 60),
+        ("s3", "CreateSession", lambda r: r["Credentials"]["Expiration"].timestamp(), 45),
+        ("sso", "GetRoleCredentials", lambda r: r["roleCredentials"]["expiration"] / 1000, 15 * 60),
     ],
 )
-def test_generated_credentials_have_not_expired(service: str, operation: str, read: Any) -> None:
-    expiration = read(parsed_answer(service, operation, Rule("creds", f"{service}.*")))
-    assert expiration > time.time() + 365 * 86400
+def test_generated_credentials_are_used_then_refreshed_within_about_a_minute(
+    service: str, operation: str, read: Any, refreshed_before: int
+) -> None:
+    """botocore keeps them where calls no rule selects are signed with them too: they must
+    outlast its refresh window (or it would refresh at every call) and be refreshed soon after,
+    from AWS for a call the rules pass over. Each answer has its own expiry."""
+    rule = Rule("creds", f"{service}.*")
+    responder = SyntheticResponder([rule])
+    first = read(parsed_answer(service, operation, rule, responder))
+    time.sleep(0.01)
+    again = read(parsed_answer(service, operation, rule, responder))
+    now = time.time()
+    assert now + refreshed_before < first <= now + refreshed_before + 75
+    assert again > first
 
 
 def test_a_generated_endpoint_discovery_answer_has_one_endpoint() -> None:

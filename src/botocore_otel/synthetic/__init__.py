@@ -18,7 +18,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel
 
 from botocore_otel.synthetic.config import check_rules, parse_rules
-from botocore_otel.synthetic.defaults import usable_defaults
+from botocore_otel.synthetic.defaults import CREDENTIAL_OPERATIONS, usable_defaults
 from botocore_otel.synthetic.responses import Template
 from botocore_otel.synthetic.rules import DataSource, ErrorSpec, ResponseSpec, Rule, is_glob
 from botocore_otel.synthetic.shapes import generate_output, is_streaming_payload, normalize
@@ -82,6 +82,8 @@ class _Entry:
             defaults = usable_defaults(operation, self.service)
             if defaults is not None:
                 values.update(defaults)
+            if (self.service, operation.name) in CREDENTIAL_OPERATIONS:  # a fresh expiry each time
+                return Template(success_wire(operation, values), self.url)
         else:
             values = _with_body(operation, normalize(operation.output_shape, data, "data"), spec)
         template = Template(success_wire(operation, values), self.url)
@@ -230,11 +232,7 @@ class SyntheticResponder:
         and latency draws and the response itself wait for ``PendingAnswer.build``.
         ``again``: a rule selected this call's first attempt; it answers this one too, with
         no new draw and no reservoir spent."""
-        key = (service_key, operation_model.name)
-        try:
-            entry = self._entries[key]
-        except KeyError:
-            entry = self._resolve(key)
+        entry = self._entry(service_key, operation_model.name)
         if entry is None:
             return None
         if again:
@@ -246,6 +244,14 @@ class SyntheticResponder:
         if not selected:
             return None
         return PendingAnswer(self, entry, operation_model, params, is_async, by_reservoir, entry.failure)
+
+    def _entry(self, service_key: str, operation: str) -> _Entry | None:
+        """The rule entry of ``service_key.operation`` (None: no rule matches it), resolved once."""
+        key = (service_key, operation)
+        try:
+            return self._entries[key]
+        except KeyError:
+            return self._resolve(key)
 
     def on_behalf_of(
         self,
@@ -259,11 +265,7 @@ class SyntheticResponder:
         endpoint discovery, S3 Express session, S3 redirect, credential refresh): it must not
         reach AWS either. The first rule matching it answers it, whatever its rate; else a
         generated answer (``defaults``: usable credentials and endpoints) under ``rule``."""
-        key = (service_key, operation_model.name)
-        try:
-            entry = self._entries[key]
-        except KeyError:
-            entry = self._resolve(key)
+        entry = self._entry(service_key, operation_model.name)
         if entry is None:
             side_key = (service_key, operation_model.name, rule.name)
             entry = self._side_entries.get(side_key)

@@ -13,42 +13,49 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-# Far enough that no refresh is due during a load test; near enough for every parser.
-CREDENTIALS_EXPIRE = datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)
 _KEY_ID = "ASIASYNTHETICEXAMPLE"
 _SECRET = "synthetic-secret-access-key"
 _TOKEN = "synthetic-session-token"
+# botocore keeps credentials in the session's provider (S3 Express sessions in their cache),
+# where the calls no rule selects are signed with them too: they expire soon enough that
+# botocore refreshes them within about a minute (from AWS for a call the rules pass over), and
+# late enough that it does not refresh them at every call. It refreshes STS and SSO
+# credentials 15 minutes before they expire, S3 Express sessions 45 seconds before.
+_LIFETIME = {("s3", "CreateSession"): datetime.timedelta(seconds=60)}
+_DEFAULT_LIFETIME = datetime.timedelta(minutes=16)
+_STS_OPERATIONS = (
+    "AssumeRole",
+    "AssumeRoleWithSAML",
+    "AssumeRoleWithWebIdentity",
+    "AssumeRoot",
+    "GetFederationToken",
+    "GetSessionToken",
+)
+CREDENTIAL_OPERATIONS = frozenset(
+    [*(("sts", name) for name in _STS_OPERATIONS), ("s3", "CreateSession"), ("sso", "GetRoleCredentials")]
+)
+"""Whose generated answers carry credentials: made anew for each answer (their expiry moves)."""
 
-_STS_CREDENTIALS = {
-    "Credentials": {
-        "AccessKeyId": _KEY_ID,
-        "SecretAccessKey": _SECRET,
-        "SessionToken": _TOKEN,
-        "Expiration": CREDENTIALS_EXPIRE,
-    }
-}
-_BY_OPERATION: dict[tuple[str, str], dict[str, Any]] = {
-    **{
-        ("sts", name): _STS_CREDENTIALS
-        for name in (
-            "AssumeRole",
-            "AssumeRoleWithSAML",
-            "AssumeRoleWithWebIdentity",
-            "AssumeRoot",
-            "GetFederationToken",
-            "GetSessionToken",
-        )
-    },
-    ("s3", "CreateSession"): _STS_CREDENTIALS,
-    ("sso", "GetRoleCredentials"): {
-        "roleCredentials": {
-            "accessKeyId": _KEY_ID,
-            "secretAccessKey": _SECRET,
-            "sessionToken": _TOKEN,
-            "expiration": int(CREDENTIALS_EXPIRE.timestamp() * 1000),  # epoch milliseconds
+
+def _credentials(key: tuple[str, str]) -> dict[str, Any]:
+    expires = datetime.datetime.now(datetime.timezone.utc) + _LIFETIME.get(key, _DEFAULT_LIFETIME)
+    if key == ("sso", "GetRoleCredentials"):
+        return {
+            "roleCredentials": {
+                "accessKeyId": _KEY_ID,
+                "secretAccessKey": _SECRET,
+                "sessionToken": _TOKEN,
+                "expiration": int(expires.timestamp() * 1000),  # epoch milliseconds
+            }
         }
-    },
-}
+    return {
+        "Credentials": {
+            "AccessKeyId": _KEY_ID,
+            "SecretAccessKey": _SECRET,
+            "SessionToken": _TOKEN,
+            "Expiration": expires,
+        }
+    }
 
 
 def usable_defaults(operation: OperationModel, service_key: str) -> dict[str, Any] | None:
@@ -58,4 +65,5 @@ def usable_defaults(operation: OperationModel, service_key: str) -> dict[str, An
         # pass over gets its endpoint from AWS, not this one.
         endpoint = {"Address": f"{service_key}.synthetic.invalid", "CachePeriodInMinutes": 0}
         return {"Endpoints": [endpoint]}
-    return _BY_OPERATION.get((service_key, operation.name))
+    key = (service_key, operation.name)
+    return _credentials(key) if key in CREDENTIAL_OPERATIONS else None

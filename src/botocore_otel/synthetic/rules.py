@@ -147,6 +147,14 @@ class ResponseSpec:
         if not isinstance(self.data_by_operation, Mapping):
             allowed = "a mapping of 'service.Operation' (or 'Operation') to data"
             raise ConfigError("ResponseSpec.data_by_operation", self.data_by_operation, allowed)
+        if self.llm is not None:
+            from botocore_otel.synthetic.llm import LLMSpec, parse_llm
+
+            llm = parse_llm(self.llm, "ResponseSpec.llm") if isinstance(self.llm, Mapping) else self.llm
+            if not isinstance(llm, LLMSpec):
+                allowed = "an llm.LLMSpec, a mapping of tokens, first_token and per_token, or None"
+                raise ConfigError("ResponseSpec.llm", self.llm, allowed)
+            object.__setattr__(self, "llm", llm)
 
     def data_for(self, service: str, operation: str) -> DataSource | None:
         if self.data is not None:

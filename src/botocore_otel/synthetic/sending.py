@@ -22,7 +22,6 @@ region redirect, credential refresh) are answered too (``SyntheticResponder.on_b
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import weakref
 from collections.abc import Callable, Coroutine
@@ -37,7 +36,7 @@ from botocore_otel.errors import report
 from botocore_otel.forks import lock_of
 from botocore_otel.lifecycle import SYNTHETIC_HEADER
 from botocore_otel.sharing import SharedOnCopy
-from botocore_otel.state import STATE_KEY, is_async_config
+from botocore_otel.state import STATE_KEY, is_async_config, on_the_stack
 from botocore_otel.synthetic.responses import new_request_id
 
 if TYPE_CHECKING:
@@ -83,7 +82,7 @@ class _Call:
         self.sent = False
         self.service_key = ""
         self.pending: PendingAnswer | None = None  # the answer of a selected call's attempts
-        self.token: Token[weakref.ref[_Call] | None] | None = None  # a selected call's mark
+        self.token: Token[Any] | None = None  # a selected call's mark
         # botocore before ~1.43.70 only (see _handoff): the call's state, and what _handoff
         # held before this call's request-created
         self.state: weakref.ref[CallState] | None = None
@@ -98,29 +97,38 @@ class _Call:
         return self
 
 
+_Mark = tuple[weakref.ref[_Call], Any]
+"""A selected call in flight (weakly), and the mark below it (the call it was made in, if any):
+the chain outlives a call that left its mark behind and was then freed."""
+
 # The selected call in flight in this context (thread or task). A call made while it is, by
 # botocore on its behalf (endpoint discovery, S3 Express session, S3 region redirect, credential
 # refresh through an instrumented client) or by a hook running inside it, is answered too.
-_selected_in_flight: ContextVar[weakref.ref[_Call] | None] = ContextVar(
-    "botocore_otel_synthetic_selected", default=None
-)
+_selected_in_flight: ContextVar[_Mark | None] = ContextVar("botocore_otel_synthetic_selected", default=None)
 
 
 def _in_flight(call: _Call) -> bool:
     """Whether ``call``'s ``_make_api_call`` is on this thread's stack (asked only when a call
     starts while a selected call is marked in flight: a nested call, or a mark left behind by a
     call that raised before after-call). True when this botocore's frames cannot tell."""
-    seen_any = False
-    frame: Any = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code.co_name == "_make_api_call":
-            request_context = frame.f_locals.get("request_context")
-            if isinstance(request_context, dict):
-                if request_context.get(_CALL_KEY) is call:
-                    return True
-                seen_any = True
-        frame = frame.f_back
-    return not seen_any
+    return on_the_stack(lambda request_context: request_context.get(_CALL_KEY) is call) is not False
+
+
+def _running_selected_call() -> _Call | None:
+    """The innermost selected call marked in flight in this context that is still running.
+    Marks left behind above it (a call that raised before after-call, one that failed its
+    parameter check) are taken off, the mark put back on it; None when none is running."""
+    mark = _selected_in_flight.get()
+    while mark is not None:
+        ref, below = mark
+        call = ref()
+        if call is not None and call.pending is not None and _in_flight(call):
+            if _selected_in_flight.get() is not mark:
+                _selected_in_flight.set(mark)
+            return call
+        mark = below
+    _selected_in_flight.set(None)
+    return None
 
 
 # botocore before ~1.43.70: the prepared request has no context. The last request-created
@@ -192,8 +200,8 @@ class SyntheticSender(SharedOnCopy):
     def on_call(self, model: Any, params: Any, context: dict[str, Any], **_: Any) -> None:
         """Decides, as the call starts, whether a rule selects it: botocore's calls on its
         behalf come before its first before-send."""
-        if not self._lifecycle.enabled:
-            return
+        if not self._lifecycle.enabled or context.get("is_presign_request"):
+            return  # a presigned URL is made, never sent: no after-call would take its mark off
         try:
             call = _Call(model, params, is_async_config(context.get("client_config")))
             context[_CALL_KEY] = call
@@ -201,21 +209,18 @@ class SyntheticSender(SharedOnCopy):
             service_key = call.service_key = (
                 state.info.service_key if state is not None else model.service_model.service_id.hyphenize()
             )
-            outer_ref = _selected_in_flight.get()
-            outer = None if outer_ref is None else outer_ref()
-            if outer is not None and outer.pending is not None and _in_flight(outer):
+            outer = _running_selected_call() if _selected_in_flight.get() is not None else None
+            if outer is not None and outer.pending is not None:
                 pending: PendingAnswer | None = self._responder.on_behalf_of(
                     outer.pending.rule, service_key, model, params, call.is_async
                 )
             else:
-                if outer_ref is not None:  # left behind: its call raised before after-call
-                    _selected_in_flight.set(None)
                 trace_id = trace.get_current_span().get_span_context().trace_id
                 pending = self._responder.select(service_key, model, params, trace_id, call.is_async)
             call.selected = pending is not None
             if pending is not None:
                 call.pending = pending
-                call.token = _selected_in_flight.set(weakref.ref(call))
+                call.token = _selected_in_flight.set((weakref.ref(call), _selected_in_flight.get()))
         except Exception as error:
             report("choosing a synthetic answer", error)
 
