@@ -337,13 +337,13 @@ def test_error_codes_a_server_invents_stay_within_a_cap_on_the_metrics(session, 
 
     with scripted_server(script) as server:
         client = client_for(session, "dynamodb", server.url, attempts=1)
-        for table in ["t"] * invented + ["modelled", "throttled", "no-code"]:
+        for table in ["tbl"] * invented + ["modelled", "throttled", "no-code"]:
             with contextlib.suppress(ClientError):
                 client.describe_table(TableName=table)
         client.describe_limits()
     unreachable = client_for(session, "dynamodb", f"http://127.0.0.1:{closed_port()}", attempts=1)
     with contextlib.suppress(EndpointConnectionError):
-        unreachable.describe_table(TableName="t")
+        unreachable.describe_table(TableName="tbl")
     points = list(telemetry.points("rpc.client.call.duration"))
     by_error = {
         p.attributes.get("error.type"): p.count

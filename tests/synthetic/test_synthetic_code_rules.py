@@ -117,7 +117,7 @@ def test_a_rule_built_in_code_takes_the_rules_files_shorthands(
     spec = ResponseSpec(data_by_operation={"GetItem": item}, latency=0.001)  # type: ignore[arg-type]
     session = instrumented(telemetry, SyntheticResponder([Rule("short", "dynamodb.*", response=spec)]))
     try:
-        answer = client_for(session, "dynamodb", server.url).get_item(TableName="t", Key={"k": {"S": "v"}})
+        answer = client_for(session, "dynamodb", server.url).get_item(TableName="tbl", Key={"k": {"S": "v"}})
     finally:
         Instrumentor().uninstrument(session)
     assert answer["Item"] == item["Item"]

@@ -103,7 +103,7 @@ def test_opt_in_endpoint_discovery_of_a_selected_call_is_answered(
 ) -> None:
     session = session_with([{"name": "gets", "match": "dynamodb.GetItem"}])
     client = session.client("dynamodb", config=Config(endpoint_discovery_enabled=True))
-    answer = client.get_item(TableName="t", Key={"k": {"S": "v"}})
+    answer = client.get_item(TableName="tbl", Key={"k": {"S": "v"}})
     assert synthetic_rule(answer) == "gets"
     assert guard.reached == []
 
@@ -187,7 +187,7 @@ def test_a_call_nested_in_a_selected_call_is_answered_after_a_mark_left_inside_i
         def inside(**_: Any) -> None:
             if before.startswith("a nested call"):
                 with pytest.raises(ParamValidationError):
-                    side.get_item(TableName="t", Key="not a map")
+                    side.get_item(TableName="tbl", Key="not a map")
             else:
                 side.generate_presigned_url("describe_limits")
             limits = side.describe_limits()
