@@ -41,7 +41,7 @@ def install() -> None:
         from aiobotocore.client import AioBaseClient
     except ImportError:
         return
-    if _patched and guarded(AioBaseClient, _guard):
+    if _patched and _still_guarded(AioBaseClient):
         return
     try:
         wrapt.wrap_function_wrapper(AioBaseClient, "_make_api_call", _guard)
@@ -50,13 +50,13 @@ def install() -> None:
         report("wrapping aiobotocore's _make_api_call", error)
 
 
-def guarded(owner: type, guard: Any) -> bool:
-    """Whether ``owner._make_api_call`` is wrapped by ``guard``, however deep. Another
+def _still_guarded(owner: type) -> bool:
+    """Whether ``owner._make_api_call`` is wrapped by our guard, however deep. Another
     package's ``unwrap`` takes off the outermost wrapper: ours, when it came last (the official
     instrumentation's ``uninstrument()``); the guard then goes back on at the next session."""
     function = vars(owner).get("_make_api_call")
     while function is not None:
-        if getattr(function, "_self_wrapper", None) is guard:
+        if getattr(function, "_self_wrapper", None) is _guard:
             return True
         function = getattr(function, "__wrapped__", None)
     return False
@@ -80,14 +80,12 @@ async def _guarded(call: Any) -> Any:
     try:
         return await call
     except BaseException:
-        end_left_call(outer, caller_context)
+        _end_abandoned(outer, caller_context)
         raise
 
 
-def end_left_call(outer: Any, caller_context: Any) -> None:
-    """Ends the call this ``_make_api_call`` started if no closing event ended it, and puts
-    back ``caller_context`` (what was current when it was called). ``outer``: the call in
-    flight then, if any."""
+def _end_abandoned(outer: Any, caller_context: Any) -> None:
+    """Ends the call this ``_make_api_call`` started if no closing event ended it."""
     try:
         ref = in_flight.get()
         if ref is None or ref is outer:
@@ -102,4 +100,4 @@ def end_left_call(outer: Any, caller_context: Any) -> None:
         if in_flight.get() is ref:
             in_flight.set(outer)
     except Exception as error:
-        report("ending a call left by an exception without a closing event", error)
+        report("ending a cancelled aiobotocore call", error)
