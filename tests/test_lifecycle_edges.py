@@ -176,7 +176,7 @@ def test_another_runtime_context_is_used_through_the_api(monkeypatch):
     from opentelemetry import context as otel_context
     from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 
-    from botocore_otel import lifecycle
+    from botocore_otel import lifecycle, nesting, windows
 
     class CountingRuntime(ContextVarsRuntimeContext):  # not the default type: the API's way
         def __init__(self) -> None:
@@ -189,9 +189,11 @@ def test_another_runtime_context_is_used_through_the_api(monkeypatch):
 
     runtime = CountingRuntime()
     monkeypatch.setattr(otel_context, "_RUNTIME_CONTEXT", runtime)
-    names = ("_get_current", "_attach", "_detach")
-    for name, function in zip(names, lifecycle._current_context_access(), strict=True):
-        monkeypatch.setattr(lifecycle, name, function)
+    names = ("get_current", "attach", "detach")
+    for name, function in zip(names, windows.current_context_access(), strict=True):
+        for module in (lifecycle, nesting, windows):  # each holds the names it imported
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, function)
     telemetry = Telemetry()
     session = boto3.session.Session()
     Instrumentor().instrument(session, **telemetry.providers)

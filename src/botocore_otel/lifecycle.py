@@ -7,10 +7,9 @@ after-call or after-call-error. State lives in botocore's per-call ``context`` d
 
 from __future__ import annotations
 
-import contextlib
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -20,8 +19,7 @@ from opentelemetry.context import (
     _SUPPRESS_INSTRUMENTATION_KEY,
     Context,
 )
-from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
-from opentelemetry.trace import INVALID_SPAN, Span, Tracer, set_span_in_context
+from opentelemetry.trace import INVALID_SPAN, Span, Tracer
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from botocore_otel.attributes import (
@@ -36,9 +34,10 @@ from botocore_otel.attributes import (
 from botocore_otel.config import Settings
 from botocore_otel.errors import report
 from botocore_otel.metrics import CallMetrics
+from botocore_otel.nesting import parent_inside
 from botocore_otel.propagation import HeaderInjector
 from botocore_otel.sharing import SharedOnCopy
-from botocore_otel.spans import OPENING, SpanSink
+from botocore_otel.spans import SpanSink
 from botocore_otel.state import (
     STATE_KEY,
     CallState,
@@ -46,9 +45,9 @@ from botocore_otel.state import (
     _abandoned,
     end_abandoned,
     in_flight,
-    on_the_stack,
     stuck_windows,
 )
+from botocore_otel.windows import attach, close_window, get_current, set_aside_window, settle_windows
 
 SYNTHETIC_HEADER = "x-botocore-otel-synthetic"
 """Marks a synthetic response (``synthetic/sending.py``), so response-received knows ours was used."""
@@ -64,30 +63,6 @@ _sending: ContextVar[weakref.ref[CallState] | None] = ContextVar("botocore_otel_
 _SKIPPED: Any = object()
 
 
-_ContextAccess = tuple[Callable[[], Context], Callable[[Context], Any], Callable[[Any], None]]
-
-
-def _current_context_access() -> _ContextAccess:
-    """get, attach and detach of the current OTel context. With the default runtime context,
-    its ContextVar's own methods: one C call each, where the API adds two Python frames (about
-    3k instructions a call over the four uses). Another runtime context: the API's functions."""
-    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
-    var = getattr(runtime, "_current_context", None)
-    if type(runtime) is ContextVarsRuntimeContext and isinstance(var, ContextVar):
-        return var.get, var.set, var.reset
-    return otel_context.get_current, otel_context.attach, otel_context.detach
-
-
-_get_current, _attach, _detach = _current_context_access()
-
-
-def _empty_into(window: Context, before: Context) -> None:
-    """Makes a send window hold what ``before`` holds: wherever it is still current, or will
-    be put back, nothing of its call is then. Context is read-only by convention only."""
-    dict.clear(window)
-    dict.update(window, before)
-
-
 def _handed_state() -> CallState | None:
     """The call that the last request-created handler handed on (no context on the request)."""
     ref = _handoff.get()
@@ -100,71 +75,6 @@ def _handed_state() -> CallState | None:
 def _sending_state() -> CallState | None:
     ref = _sending.get()
     return None if ref is None else ref()
-
-
-def _left_behind(state: CallState) -> bool:
-    """Whether ``state``'s call, marked in flight in this context, has left botocore's
-    ``_make_api_call`` without a closing event (an exception raised by another after-call
-    handler, KeyboardInterrupt) while the application keeps the exception, and so the record.
-
-    Only asked when a call starts while another's record is in flight in its context: a nested
-    call (credential refresh, S3's redirect) or such a leftover. Not left behind when its
-    ``_make_api_call`` is on this thread's stack (only this thread's: another thread's frames
-    change under a reader), nor when its in-flight mark was set in another context: a copy, as
-    a nested call on another thread has (s3transfer, ``asyncio.to_thread``), where the call may
-    be running. Nor when this botocore's frames cannot tell (no ``request_context`` local
-    found). Left behind, its in-flight mark is taken off here.
-    """
-    running = on_the_stack(lambda request_context: request_context.get("retries") is state.retries_context)
-    token = state.nest_token
-    if running is not False or token is None:
-        return False
-    try:
-        in_flight.reset(token)  # refused in another context than the one that set it
-    except ValueError:
-        return False
-    state.nest_token = None
-    return True
-
-
-def _out_of_stuck_window(current: Context) -> Context:
-    """What was current before ``current``, if it is a send window a call freed on another
-    thread left current (``state.stuck_windows``); else ``current``. Entries go once nothing
-    holds their window any more."""
-    found = current
-    for stuck in list(stuck_windows):
-        window = stuck[0]()
-        if window is None:
-            with contextlib.suppress(ValueError):  # another thread's call took it first
-                stuck_windows.remove(stuck)
-        elif window is current:
-            _attach(stuck[1])
-            found = stuck[1]
-    return found
-
-
-def _parent_inside(outer_ref: weakref.ref[CallState] | None, current: Context) -> Context:
-    """The parent of a call that starts while another call's record is in flight in its
-    context, or while a send window may be stuck. A nested call (credential refresh while
-    signing, S3's redirect) is the outer call's child. A call left without a closing event (an
-    exception raised by another handler, KeyboardInterrupt) is ended now if the application
-    keeps its record alive, and what was current before its send window is put back if the
-    window still is."""
-    outer = None if outer_ref is None else outer_ref()
-    if outer is not None and not outer.ended and not outer.is_async and _left_behind(outer):
-        outer.owner.abandon(outer, outer.last_end_ns)  # ended with its last response, if any
-        outer, current = None, _get_current()
-    if outer is None or outer.ended:
-        if outer_ref is not None and in_flight.get() is outer_ref:
-            in_flight.set(None)
-        return _out_of_stuck_window(current)
-    if "attempt" in outer.retries_context:
-        span = outer.span
-        if span is OPENING:  # made by a span processor while the outer call's span starts
-            return current
-        # opened by the outer call's own instrumentation (its tracer and hooks)
-        return set_span_in_context(span or outer.owner.open_early(outer), outer.parent)
-    return current
 
 
 class Lifecycle(SharedOnCopy):
@@ -219,12 +129,12 @@ class Lifecycle(SharedOnCopy):
             info = self.infos.get(event_name) or self._new_info(event_name, model)
             if info is _SKIPPED:
                 return
-            parent = _get_current()
+            parent = get_current()
             if parent.get(_SUPPRESS_INSTRUMENTATION_KEY):
                 return
             outer_ref = in_flight.get()
             if outer_ref is not None or stuck_windows:
-                parent = _parent_inside(outer_ref, parent)
+                parent = parent_inside(outer_ref, parent)
             state = CallState(
                 self,
                 info,
@@ -328,8 +238,8 @@ class Lifecycle(SharedOnCopy):
             if self._injector is not None:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
             if state.window_token is not None:  # the last attempt's: another context is over it
-                self._set_aside_window(state)
-            state.window_token = _attach(ctx)
+                set_aside_window(state)
+            state.window_token = attach(ctx)
             state.window_ctx = state.sent_in = ctx
             if self._track_sending:
                 _sending.set(state.ref)
@@ -351,57 +261,6 @@ class Lifecycle(SharedOnCopy):
             report("ending an attempt span", error)
         state.attempt_span = None
 
-    def _close_window(self, state: CallState) -> None:
-        """Puts back what was current before the send window, when the window is current.
-
-        Not when another context is current over it (a handler attached one at before-send,
-        after ours, to detach later; or a context below the window was detached, taking the
-        window off the stack): detaching under it would leave the window current once that
-        context goes. The window is then settled at the call's end (``_settle_windows``)."""
-        token = state.window_token
-        if token is None or _get_current() is not state.window_ctx:
-            return
-        state.window_token = state.window_ctx = None
-        try:  # noqa: SIM105 - hot path: cheaper than contextlib.suppress
-            _detach(token)
-        except ValueError:  # made in another context (a copied one): nothing to undo here
-            pass
-
-    def _set_aside_window(self, state: CallState) -> None:
-        """The last attempt's window, not current (see ``_close_window``): settled at the
-        call's end, while the next attempt sends in a window of its own."""
-        window, token = state.window_ctx, state.window_token
-        state.window_token = state.window_ctx = None
-        if window is not None:
-            state.covered_windows = [*(state.covered_windows or ()), (window, token)]
-
-    def _settle_windows(self, state: CallState) -> None:
-        """At the call's end: closes its window if current; a window that is not (set aside,
-        or still under another context) is emptied in place into what was current before it.
-        When the context over it goes, even after the call returned, what comes back then
-        holds nothing of the call (its span, the HTTP suppression). Whatever else holds that
-        Context object (a thread or task that copied the context during the send, a handler
-        that kept it) sees the same from then on: the call is over. Our Context, built per
-        attempt; Context is read-only by convention only."""
-        self._close_window(state)
-        if state.window_token is not None:
-            self._set_aside_window(state)
-        windows, state.covered_windows = state.covered_windows or [], None
-        outer_ref = in_flight.get()  # the call this one is nested in, if any (set back by now)
-        outer = None if outer_ref is None else outer_ref()
-        # The latest first: a nested call's window, emptied into ours, then holds what ours holds.
-        for window, token in reversed(windows):
-            before = getattr(token, "old_value", None)  # contextvars.Token's
-            if not isinstance(before, Context):
-                before = state.parent
-            if state.sent_in is window:  # the metrics' exemplars still point at the call
-                state.sent_in = Context(window)
-            _empty_into(window, before)
-            if outer is not None and before is outer.window_ctx:
-                # A nested call's window emptied into its outer call's, still open: it holds
-                # the outer call now, and is emptied again when the outer call's is.
-                outer.covered_windows = [*(outer.covered_windows or ()), (window, token)]
-
     def on_response_received(
         self,
         response_dict: Mapping[str, Any] | None,
@@ -417,7 +276,7 @@ class Lifecycle(SharedOnCopy):
             now = _time_ns()
             if now < state.attempt_start_ns:  # the wall clock stepped back
                 now = state.attempt_start_ns
-            self._close_window(state)
+            close_window(state)
             if self._track_sending:
                 _sending.set(None)
             status: int | None = None
@@ -514,7 +373,7 @@ class Lifecycle(SharedOnCopy):
         if state.span is None and state.attempts == 0:
             return  # never reached the wire (answered at before-call, e.g. by Stubber)
         if state.window_token is not None or state.covered_windows:
-            self._settle_windows(state)
+            settle_windows(state)
         if state.attempt_span is not None:
             self._end_attempt_span(state, end_ns)
         # GenAI (Bedrock Runtime) records its telemetry here; a response stream keeps the call
