@@ -192,7 +192,8 @@ def test_nothing_is_imported_before_a_feature_needs_it():
     # the lifecycle and its sinks come with the first session
     settings = ["botocore_otel.config", "botocore_otel.forks", "botocore_otel.wiring"]
     lifecycle = [f"botocore_otel.{name}" for name in ("attributes", "instrumentation", "lifecycle",
-                 "limits", "metrics", "propagation", "sharing", "spans", "state")]  # fmt: skip
+                 "limits", "metrics", "nesting", "propagation", "sharing", "spans", "state",
+                 "windows")]  # fmt: skip
     assert done.stdout.split("\n")[:5] == [str(settings), str(lifecycle), "[]", "True", "True"], done.stdout
 
 
