@@ -84,3 +84,9 @@ def test_the_bucket_bounds_the_docs_quote_are_the_codes() -> None:
     assert f"buckets {PHASE_BUCKETS[0]:g} … {PHASE_BUCKETS[-1]:g}" in readme
     deploy = (ROOT / "deploy" / "README.md").read_text()
     assert f"{SECONDS_BUCKETS[0] * 1000:g} ms to {SECONDS_BUCKETS[-1]:g} s for call duration" in deploy
+
+
+def test_the_readme_reference_list_names_every_page_of_docs() -> None:
+    reference = (ROOT / "README.md").read_text().split("## Reference", 1)[1].split("\n## ", 1)[0]
+    pages = sorted(page.name for page in (ROOT / "docs").glob("*.md"))
+    assert [name for name in pages if f"](docs/{name})" not in reference] == []
