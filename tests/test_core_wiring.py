@@ -493,3 +493,27 @@ def test_uninstrumenting_a_deep_copy_of_a_session_leaves_the_original_traced(tel
     finally:
         Instrumentor().uninstrument()
     assert len(telemetry.aws_spans()) == 2
+
+
+def test_a_client_a_deep_copy_made_before_it_was_uninstrumented_is_silenced_one_by_one(telemetry):
+    """The documented limit: that client holds the handlers the copy shares with the original,
+    so ``uninstrument(copy)`` cannot reach it without silencing the original too."""
+    import copy
+
+    from scripted_http import Reply, client_for, scripted_server
+
+    original = boto3.session.Session()
+    Instrumentor().instrument(original, **telemetry.providers)
+    try:
+        copied = copy.deepcopy(original)
+        with scripted_server(lambda i, r: Reply(body=b'{"TableNames":[]}')) as server:
+            earlier = client_for(copied, "dynamodb", server.url)
+            Instrumentor().uninstrument(copied)
+            client_for(copied, "dynamodb", server.url).list_tables()  # made after: silent
+            earlier.list_tables()  # traced, as documented
+            Instrumentor().uninstrument(earlier)
+            earlier.list_tables()
+            client_for(original, "dynamodb", server.url).list_tables()
+    finally:
+        Instrumentor().uninstrument(original)
+    assert len(telemetry.aws_spans()) == 2
