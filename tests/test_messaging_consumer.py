@@ -242,3 +242,39 @@ def test_errors_are_recorded_and_raised_and_bad_messages_never_raise():
 )
 def test_bad_xray_headers(header):
     assert messaging.parse_xray_header(header) is None
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_the_producers_baggage_is_current_in_the_block_only_when_asked(moto, telemetry, opted_in):
+    import boto3
+    from opentelemetry import baggage, context
+
+    from botocore_otel import Instrumentor
+
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **telemetry.providers, baggage=True)
+    sqs = moto.client("sqs", session=session)
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    token = context.attach(baggage.set_baggage("tenant", "t-1"))
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody="one")
+    finally:
+        context.detach(token)
+    (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert message["MessageAttributes"]["baggage"]["StringValue"] == "tenant=t-1"
+    local = {"tenant": "local", "region": "eu"}
+    token = context.attach(baggage.set_baggage("tenant", "local", baggage.set_baggage("region", "eu")))
+    provider = telemetry.tracer_provider
+    try:
+        for parent in (False, True):
+            options = {"queue_url": url, "parent": parent, "baggage": opted_in, "tracer_provider": provider}
+            with messaging.process(message, **options):
+                seen = baggage.get_all()
+            assert seen == ({**local, "tenant": "t-1"} if opted_in else local)
+        assert baggage.get_all() == local  # put back after the block
+    finally:
+        context.detach(token)
+    Instrumentor().uninstrument(session)
+    (send,) = telemetry.spans("SQS.SendMessage")
+    linked, parented = telemetry.spans("process jobs")
+    assert linked_to(linked) == [ids(send)] and parented.parent.span_id == send.context.span_id

@@ -40,7 +40,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import baggage as otel_baggage
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.propagate import get_global_textmap
 from opentelemetry.trace import (
     Link,
@@ -175,10 +178,14 @@ def read_message(message: Mapping[str, Any], queue_url: str | None = None) -> Re
     return out
 
 
-def producer_context(received: Received, trace_header: str | None = None) -> SpanContext | None:
-    """The producer's span context: the propagator's fields, else the X-Ray header."""
-    if received.carrier:
+def producer_context(
+    received: Received, trace_header: str | None = None, extracted: Context | None = None
+) -> SpanContext | None:
+    """The producer's span context: the propagator's fields, else the X-Ray header.
+    ``extracted``: what the global propagator already made of the message's fields."""
+    if extracted is None and received.carrier:
         extracted = get_global_textmap().extract(received.carrier)
+    if extracted is not None:
         span_context = trace.get_current_span(extracted).get_span_context()
         if span_context.is_valid:
             return span_context
@@ -193,6 +200,7 @@ def process(
     destination: str | None = None,
     parent: bool = False,
     trace_header: str | None = None,
+    baggage: bool = False,
     tracer_provider: Any = None,
 ) -> Iterator[Span]:
     """A CONSUMER span, current for the block, for processing one received ``message``.
@@ -201,16 +209,21 @@ def process(
     ``eventSourceARN``); ``destination`` overrides the name. ``parent=True``: the
     producer's span becomes this span's parent (one trace), instead of a link to it.
     ``trace_header``: an X-Ray header to use when the message carries no context.
+    ``baggage=True``: the baggage the producer sent (its own ``baggage`` opt-in) is current
+    in the block, over the current baggage (a message's entries win); off by default, as
+    what a message carries may come from anyone who can send to the queue.
     Exceptions of the block are recorded on the span and re-raised; reading the message
     never raises.
     """
     name, kind_context, links, attributes = "process", None, [], {}
+    carried: Context | None = None  # the current context with the producer's baggage
     try:
         if not isinstance(message, Mapping):  # a boto3 resource's sqs.Message: its response data
             queue_url = queue_url or getattr(message, "queue_url", None)
             message = getattr(getattr(message, "meta", None), "data", None) or {}
         received = read_message(message, queue_url)
-        producer = producer_context(received, trace_header)
+        extracted = get_global_textmap().extract(received.carrier) if received.carrier else None
+        producer = producer_context(received, trace_header, extracted)
         where = destination or received.destination or "unknown"
         name = f"process {where}"
         attributes = {
@@ -228,22 +241,32 @@ def process(
                 kind_context = trace.set_span_in_context(NonRecordingSpan(producer))
             else:
                 links = [Link(producer)]
+        if baggage and extracted is not None:
+            for key, value in otel_baggage.get_all(extracted).items():
+                carried = otel_baggage.set_baggage(key, value, carried)
     except Exception as error:
         report("reading a received message", error)
     tracer = trace.get_tracer("botocore_otel", __version__, tracer_provider=tracer_provider)
-    with tracer.start_as_current_span(
-        name,
-        context=kind_context,
-        kind=SpanKind.CONSUMER,
-        links=links,
-        attributes=attributes,
-        record_exception=False,  # recorded here, its URLs cleaned (an AWS call of the block failed)
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            yield span
-        except BaseException as error:
-            if span.is_recording():
-                record_exception(span, error)
-                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-            raise
+    # The span is made current over the current context (``context=`` only picks its parent):
+    # the producer's baggage is attached first.
+    token = None if carried is None else otel_context.attach(carried)
+    try:
+        with tracer.start_as_current_span(
+            name,
+            context=kind_context,
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes=attributes,
+            record_exception=False,  # recorded here, its URLs cleaned (an AWS call of the block failed)
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                yield span
+            except BaseException as error:
+                if span.is_recording():
+                    record_exception(span, error)
+                    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                raise
+    finally:
+        if token is not None:
+            otel_context.detach(token)
