@@ -3,6 +3,7 @@ caller's trace, under one span for the whole transfer."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import io
 import os
@@ -338,3 +339,60 @@ def test_a_failing_span_processor_never_replaces_the_transfers_own_error(moto, t
             client.upload_file(str(data_file(tmp_path, 10)), BUCKET, "k", ExtraArgs={"NotAnArgument": 1})
     finally:
         Instrumentor().uninstrument(session)
+
+
+def test_the_transfer_span_has_ended_when_result_returns(s3, telemetry):
+    """s3transfer wakes ``result()`` before it runs the done callbacks: the transfer's span
+    ends there, so it is over when the caller gets the outcome; and first among the done
+    callbacks, so the caller's own slow ``on_done`` is never part of it."""
+    import time
+
+    from s3transfer.manager import TransferManager
+    from s3transfer.subscribers import BaseSubscriber
+
+    class SlowDone(BaseSubscriber):
+        def on_done(self, future: Any, **kwargs: Any) -> None:
+            time.sleep(0.3)
+
+    with TransferManager(s3) as manager:
+        for key, bucket in (("k", BUCKET), ("failed", "no-such-bucket")):
+            with telemetry.tracer.start_as_current_span("caller"):
+                future = manager.upload(io.BytesIO(b"x" * 100), bucket, key, subscribers=[SlowDone()])
+                with contextlib.suppress(Exception):  # NoSuchBucket
+                    future.result()
+                ended = telemetry.spans("S3.upload_fileobj")
+                assert [s.attributes["aws.s3.key"] for s in ended][-1:] == [key]
+            span = ended[-1]
+            assert (span.end_time - span.start_time) / 1e9 < 0.3
+        manager.upload(io.BytesIO(b"y"), BUCKET, "unawaited", subscribers=[SlowDone()])
+    ok, failed, unawaited = telemetry.spans("S3.upload_fileobj")  # the last one: ended by on_done
+    assert ok.status.status_code is StatusCode.UNSET and ok.attributes["aws.s3.transfer.size"] == 100
+    assert failed.attributes["error.type"] == "NoSuchBucket"
+    assert (unawaited.end_time - unawaited.start_time) / 1e9 < 0.3
+
+
+def test_result_waits_for_the_span_that_on_done_is_ending():
+    """``result()`` in the caller's thread and ``on_done`` in a worker both end the span: the
+    second returns only once the first has ended it (span processors included)."""
+    import threading
+    import time
+
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    ending, ended = threading.Event(), threading.Event()
+
+    class SlowEnd(SpanProcessor):
+        def on_end(self, span: Any) -> None:
+            ending.set()
+            time.sleep(0.2)
+            ended.set()
+
+    provider = TracerProvider()
+    provider.add_span_processor(SlowEnd())
+    done = transfer._Transfer(provider.get_tracer("tests").start_span("S3.upload_file"))
+    worker = threading.Thread(target=done.finish, args=(None,))  # on_done
+    worker.start()
+    assert ending.wait(5)
+    done.finish(None)  # result()
+    assert ended.is_set()
+    worker.join()

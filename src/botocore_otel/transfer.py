@@ -21,9 +21,11 @@ process, when s3transfer is imported):
 * ``TransferManager.upload``/``download``/``copy``: one INTERNAL span for the whole
   transfer (``S3.upload_file``, ``S3.download_fileobj``, ``S3.copy``...) when the client is
   instrumented, current while the transfer is submitted (so the calls become its
-  children), ended by a subscriber's ``on_done`` (s3transfer's public callback) with the
-  transfer's size and number of data parts. Transfers of one manager can overlap: each
-  has its own span.
+  children), ended with the transfer's size and number of data parts when
+  ``TransferFuture.result()`` hands the outcome over, or by a subscriber's ``on_done``
+  (s3transfer's public callback, ours first), whichever comes first: s3transfer wakes
+  ``result()`` before it runs the done callbacks. Transfers of one manager can overlap:
+  each has its own span.
 
 Both check ``_enabled``: after uninstrument the wrappers only pass calls through.
 Nothing here raises into a transfer: every failure is reported and the transfer goes on.
@@ -32,6 +34,7 @@ Nothing here raises into a transfer: every failure is reported and the transfer 
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +99,10 @@ def _patch_executor(module: Any) -> None:
         wrapt.wrap_function_wrapper(module, "BoundedExecutor.submit", _submit)
     except Exception as error:
         report("patching s3transfer's executor", error)
+    try:
+        wrapt.wrap_function_wrapper(module, "TransferFuture.result", _result)
+    except Exception as error:
+        report("patching s3transfer's TransferFuture.result", error)
 
 
 if TYPE_CHECKING:
@@ -145,6 +152,30 @@ def _submit(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return wrapped(carried, *rest, **named)
 
 
+def _result(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """Ends the transfer's span before the caller gets the outcome."""
+    if not _enabled:
+        return wrapped(*args, **kwargs)
+    try:
+        outcome = wrapped(*args, **kwargs)
+    except Exception as error:
+        _finish_on_result(instance, error)
+        raise
+    # A KeyboardInterrupt while waiting cancels a transfer that is still running: on_done ends it.
+    _finish_on_result(instance, None)
+    return outcome
+
+
+def _finish_on_result(future: Any, error: BaseException | None) -> None:
+    try:
+        meta = future.meta
+        for subscriber in getattr(meta.call_args, "subscribers", None) or ():
+            if isinstance(subscriber, _Transfer):
+                subscriber.finish(error, getattr(meta, "size", None))
+    except Exception as failure:
+        report("ending an S3 transfer span", failure)
+
+
 # -- one span per transfer ----------------------------------------------------------------
 def _patch_manager(module: Any) -> None:
     for method, kind in (("upload", "upload"), ("download", "download"), ("copy", "copy")):
@@ -162,7 +193,7 @@ class _Transfer:
     def __init__(self, span: Span) -> None:
         self.span: Span | None = span
         self._parts = 0
-        self._lock = lock_of(self)
+        self._lock = lock_of(self, threading.RLock)
 
     def count_part(self) -> None:
         with self._lock:
@@ -182,21 +213,22 @@ class _Transfer:
             report("ending an S3 transfer span", failure)
 
     def finish(self, error: BaseException | None, size: int | None = None) -> None:
+        # Held while the span ends: result() in one thread and on_done in another both end it,
+        # and the second must not return before the first has ended it.
         with self._lock:
             span, self.span = self.span, None
-            parts = self._parts
-        if span is None:
-            return
-        if span.is_recording():
-            if size is not None:
-                span.set_attribute("aws.s3.transfer.size", size)
-            span.set_attribute("aws.s3.transfer.part_count", parts)
-            if error is not None:
-                error_type = _error_type(error)
-                span.set_attribute("error.type", error_type)
-                record_exception(span, error)
-                span.set_status(Status(StatusCode.ERROR, error_type))
-        span.end()
+            if span is None:
+                return
+            if span.is_recording():
+                if size is not None:
+                    span.set_attribute("aws.s3.transfer.size", size)
+                span.set_attribute("aws.s3.transfer.part_count", self._parts)
+                if error is not None:
+                    error_type = _error_type(error)
+                    span.set_attribute("error.type", error_type)
+                    record_exception(span, error)
+                    span.set_status(Status(StatusCode.ERROR, error_type))
+            span.end()
 
 
 def _error_type(error: BaseException) -> str:
@@ -272,9 +304,10 @@ def _open(kind: str, manager: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         name = f"S3.{kind}_file" if isinstance(given.get("fileobj"), str) else f"S3.{kind}_fileobj"
     span = tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
     transfer = _Transfer(span)
+    # first: the caller's own done callbacks are not part of the transfer
     if len(args) > _SUBSCRIBERS_INDEX:
-        subscribers = [*(args[_SUBSCRIBERS_INDEX] or ()), transfer]
+        subscribers = [transfer, *(args[_SUBSCRIBERS_INDEX] or ())]
         args = (*args[:_SUBSCRIBERS_INDEX], subscribers, *args[_SUBSCRIBERS_INDEX + 1 :])
     else:
-        kwargs = {**kwargs, "subscribers": [*(kwargs.get("subscribers") or ()), transfer]}
+        kwargs = {**kwargs, "subscribers": [transfer, *(kwargs.get("subscribers") or ())]}
     return transfer, args, kwargs
