@@ -26,8 +26,10 @@ span (``parent=True`` makes the producer its parent instead: one trace). It read
   JSON whose ``MessageAttributes`` hold ``{Type, Value}``), as Lambda's SNS record
   (``Sns``), or the parsed envelope itself;
 * EventBridge events carry no trace context of their own: delivered to SQS, the
-  message's ``AWSTraceHeader`` holds the ``TraceHeader`` that ``PutEvents`` sent; to a
-  Lambda target, pass ``trace_header=os.environ.get("_X_AMZN_TRACE_ID")``.
+  message's ``AWSTraceHeader`` holds the ``TraceHeader`` that ``PutEvents`` sent (an
+  instrumented ``ReceiveMessage`` asks for it only with ``sqs_aws_trace_header=True``;
+  otherwise pass ``MessageSystemAttributeNames=["AWSTraceHeader"]``); to a Lambda target,
+  pass ``trace_header=os.environ.get("_X_AMZN_TRACE_ID")``.
 
 W3C fields (or whatever the global propagator reads) win over an X-Ray header.
 """
