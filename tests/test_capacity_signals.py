@@ -8,6 +8,7 @@ import json
 
 import pytest
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 
 from botocore_otel import Instrumentor
 from capacity_support import (
@@ -122,6 +123,34 @@ def test_s3_requests_by_class_and_bytes_both_ways_multipart_included(moto):
         key(("aws.s3.bucket", "media"), ("network.io.direction", "transmit")): 1000 + 20 + len(data),
         key(("aws.s3.bucket", "media"), ("network.io.direction", "receive")): 1000 + len(data),
     }
+
+
+def test_s3_bytes_of_refused_uploads_and_downloads_are_not_counted(moto):
+    """A PutObject or UploadPart that S3 refuses stored nothing (after-call comes for the error
+    too): its body is not counted as uploaded, its request is."""
+    telemetry = Telemetry()
+    session = instrumented(telemetry)
+    s3 = moto.client("s3", session=session)
+    s3.create_bucket(Bucket="media")
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        s3.put_object(Bucket="missing", Key="a.txt", Body=b"x" * 5000)
+    with pytest.raises(ClientError, match="UploadPart"):  # moto: a 500 for an unknown upload
+        s3.upload_part(Bucket="media", Key="b", UploadId="none", PartNumber=1, Body=b"p" * 700)
+    with pytest.raises(ClientError, match="NoSuchKey"):
+        s3.get_object(Bucket="media", Key="absent")
+    s3.put_object(Bucket="media", Key="c", Body=b"y" * 30)
+    Instrumentor().uninstrument(session)
+
+    assert totals(telemetry, S3_BYTES) == {
+        key(("aws.s3.bucket", "media"), ("network.io.direction", "transmit")): 30
+    }
+    requests = totals(telemetry, S3_REQUESTS)
+    put = key(
+        ("aws.s3.bucket", "missing"),
+        ("botocore_otel.s3.request_class", "put_copy_post_list"),
+        ("rpc.method", "PutObject"),
+    )
+    assert requests[put] == 1, "the refused request still counts as a request"
 
 
 def test_sqs_counts_each_started_64_kib_of_payload_and_batches_sum_their_entries(moto):

@@ -1,5 +1,6 @@
 """S3: requests by billing class (one per attempt that got an answer), and object bytes
-uploaded (the request body's length) and downloaded (the response's Content-Length)."""
+uploaded (the request body's length) and downloaded (the response's Content-Length) by
+calls that succeeded."""
 
 from __future__ import annotations
 
@@ -56,6 +57,11 @@ def _body_length(request_dict: Mapping[str, Any]) -> int | None:
 
     found: int | None = determine_content_length(body)
     return found
+
+
+def _refused(http_response: Any) -> bool:
+    # after-call also comes for an error answer, just before botocore raises ClientError
+    return getattr(http_response, "status_code", 500) >= 300
 
 
 class S3Capacity(SharedOnCopy):
@@ -115,10 +121,11 @@ class S3Capacity(SharedOnCopy):
         values = (*self._bucket(state), ("network.io.direction", direction))
         self._recorder.add("s3_bytes", amount, state, values)
 
-    def on_upload_answer(self, context: dict[str, Any], **_: Any) -> None:
+    def on_upload_answer(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        """An upload S3 stored (a refused one, say to a missing bucket, uploaded no object)."""
         state = context.get(STATE_KEY)
         sent = context.get(_SENT_KEY)
-        if state is None or not sent or state.attempts == 0:
+        if state is None or not sent or state.attempts == 0 or _refused(http_response):
             return
         try:
             self._bytes(state, sent, "transmit")
@@ -127,7 +134,7 @@ class S3Capacity(SharedOnCopy):
 
     def on_download_answer(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
         state = context.get(STATE_KEY)
-        if state is None or state.attempts == 0 or getattr(http_response, "status_code", 500) >= 300:
+        if state is None or state.attempts == 0 or _refused(http_response):
             return
         try:
             length = http_response.headers.get("Content-Length")
