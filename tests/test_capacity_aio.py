@@ -1,5 +1,6 @@
 """The capacity group under aiobotocore (its emitter calls the same sync handlers), against
-the moto server: the DynamoDB option, S3 bytes with an upload and a streamed download."""
+the moto server: the DynamoDB option, S3 bytes with an upload and a streamed download, SQS
+chunks sent and received."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 from typing import Any
 
 from botocore_otel import Instrumentor
-from capacity_support import DYNAMODB, S3_BYTES, key, totals
+from capacity_support import DYNAMODB, S3_BYTES, SQS, key, totals
 from telemetry import Telemetry
 from tests.support.optional import require_module
 
@@ -18,7 +19,11 @@ def test_aiobotocore_calls_are_counted_and_the_option_hides_what_it_asked_for(mo
     telemetry = Telemetry()
     session = aiobotocore_session.get_session()
     Instrumentor().instrument(
-        session, metrics="rpc,capacity", dynamodb_consumed_capacity=True, **telemetry.providers
+        session,
+        metrics="rpc,capacity",
+        dynamodb_consumed_capacity=True,
+        payload_propagation="none",
+        **telemetry.providers,
     )
 
     async def run() -> dict[str, Any]:
@@ -37,6 +42,10 @@ def test_aiobotocore_calls_are_counted_and_the_option_hides_what_it_asked_for(mo
             answer = await s3.get_object(Bucket="media", Key="k")
             async with answer["Body"] as body:
                 assert len(await body.read()) == 3000
+        async with session.create_client("sqs", **moto.client_kwargs("sqs")) as sqs:
+            url = (await sqs.create_queue(QueueName="jobs"))["QueueUrl"]
+            await sqs.send_message(QueueUrl=url, MessageBody="m" * 100 * 1024)
+            assert len((await sqs.receive_message(QueueUrl=url))["Messages"]) == 1
         return dict(got)
 
     try:
@@ -51,4 +60,10 @@ def test_aiobotocore_calls_are_counted_and_the_option_hides_what_it_asked_for(mo
     assert totals(telemetry, S3_BYTES) == {
         key(("aws.s3.bucket", "media"), ("network.io.direction", "transmit")): 3000,
         key(("aws.s3.bucket", "media"), ("network.io.direction", "receive")): 3000,
+    }
+    queue = ("messaging.destination.name", "jobs")
+    assert totals(telemetry, SQS) == {
+        key(queue, ("rpc.method", "CreateQueue")): 1,
+        key(queue, ("rpc.method", "SendMessage")): 2,
+        key(queue, ("rpc.method", "ReceiveMessage")): 2,  # 100 KiB received
     }

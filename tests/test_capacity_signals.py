@@ -232,6 +232,28 @@ def test_a_chunk_ends_at_exactly_64_kib_with_what_propagation_adds(moto, propaga
     assert {sent: counted.get(sent) for sent in expected} == expected
 
 
+def test_a_receive_counts_each_started_64_kib_of_the_messages_it_returns(moto):
+    """SQS bills a ReceiveMessage like a send: per started 64 KiB of the payload it carries (the
+    bodies and message attributes returned); an empty receive is one request."""
+    telemetry = Telemetry()
+    session = instrumented(telemetry, payload_propagation="none")
+    sqs = moto.client("sqs", session=session)
+    url = sqs.create_queue(QueueName="big", Attributes={"MaximumMessageSize": "262144"})["QueueUrl"]
+    sqs.receive_message(QueueUrl=url)  # empty: 1
+    sqs.send_message(QueueUrl=url, MessageBody="k" * 200 * 1024)  # 4
+    kind = {"kind": {**_KIND["kind"], "StringValue": "abcd"}}
+    sqs.send_message(QueueUrl=url, MessageBody="é" * 32_761 + "b", MessageAttributes=kind)  # 65,537: 2
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]  # 200 KiB: 4
+    assert len(got) == 1 and len(got[0]["Body"]) == 200 * 1024
+    got = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]  # 2
+    assert got[0]["MessageAttributes"] == kind
+    Instrumentor().uninstrument(session)
+
+    counted = totals(telemetry, SQS)
+    assert counted[key(("messaging.destination.name", "big"), ("rpc.method", "ReceiveMessage"))] == 1 + 4 + 2
+    assert counted[key(("messaging.destination.name", "big"), ("rpc.method", "SendMessage"))] == 4 + 2
+
+
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
 TITAN = "amazon.titan-text-express-v1"
 MESSAGES = [{"role": "user", "content": [{"text": "hello"}]}]
