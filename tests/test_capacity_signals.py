@@ -125,6 +125,32 @@ def test_s3_requests_by_class_and_bytes_both_ways_multipart_included(moto):
     }
 
 
+def test_s3_select_is_priced_with_get_though_it_is_a_post(moto):
+    telemetry = Telemetry()
+    session = instrumented(telemetry)
+    s3 = moto.client("s3", session=session)
+    s3.create_bucket(Bucket="media")
+    s3.put_object(Bucket="media", Key="a.csv", Body=b"a,b\n1,2\n")
+    answer = s3.select_object_content(
+        Bucket="media",
+        Key="a.csv",
+        Expression="SELECT * FROM s3object",
+        ExpressionType="SQL",
+        InputSerialization={"CSV": {}},
+        OutputSerialization={"CSV": {}},
+    )
+    assert any("Records" in event for event in answer["Payload"])
+    Instrumentor().uninstrument(session)
+    select = [k for k in totals(telemetry, S3_REQUESTS) if ("rpc.method", "SelectObjectContent") in k]
+    assert select == [
+        key(
+            ("aws.s3.bucket", "media"),
+            ("botocore_otel.s3.request_class", "get_and_other"),
+            ("rpc.method", "SelectObjectContent"),
+        )
+    ]
+
+
 def test_s3_bytes_of_refused_uploads_and_downloads_are_not_counted(moto):
     """A PutObject or UploadPart that S3 refuses stored nothing (after-call comes for the error
     too): its body is not counted as uploaded, its request is."""

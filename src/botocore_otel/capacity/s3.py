@@ -27,6 +27,7 @@ _CLASS_BY_OPERATION = {
     "GetObject": GET_AND_OTHER,
     "HeadObject": GET_AND_OTHER,
     "HeadBucket": GET_AND_OTHER,
+    "SelectObjectContent": GET_AND_OTHER,  # a POST, priced with GET ("GET, SELECT and all other")
     "DeleteObject": FREE,
     "DeleteObjects": FREE,
     "AbortMultipartUpload": FREE,
