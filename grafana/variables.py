@@ -66,19 +66,21 @@ def cost_variables() -> list[Any]:
         .regex("")
         .hide(m_dash.VariableHide.DONT_HIDE)
     )
+    # Both read the capacity metrics, not the call histogram: metrics=capacity alone has none.
+    capacity = "|".join(m.removeprefix("botocore_otel_").removesuffix("_total") for m in CAPACITY_METRICS)
+    capacity_series = f'{{__name__=~"botocore_otel_({capacity})_total"}}'
     region = variable(
         "cloud_region",
         "Region",
-        label_values("cloud_region"),
+        f"label_values({capacity_series}, cloud_region)",
         multi=True,
         include_all=True,
         description="cloud.region of the client.",
     )
-    capacity = "|".join(m.removeprefix("botocore_otel_").removesuffix("_total") for m in CAPACITY_METRICS)
     component = variable(
         "app_component",
         "app.component",
-        f'label_values({{__name__=~"botocore_otel_({capacity})_total"}}, app_component)',
+        f"label_values({capacity_series}, app_component)",
         multi=True,
         include_all=True,
         description="app.component, set by the `attribution` option (absent without it: keep All).",

@@ -75,3 +75,29 @@ def test_the_documented_prometheus_names_and_labels_are_the_exporters():
     ):
         assert label in line
     assert 'cloud_region="us-east-1"' in line and 'botocore_otel_synthetic="true"' in line
+
+
+def test_the_cost_dashboards_variables_list_an_app_that_has_the_capacity_group_alone(
+    shared_prometheus, metrics_endpoint
+):
+    """Region and app.component come from the capacity counters: with ``metrics="capacity"``
+    there is no call histogram to read them from."""
+    from tests.test_dashboards_static import DASHBOARD_DIR, load
+
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=metrics_endpoint.registry)])
+    session = new_boto3_session()
+    Instrumentor().instrument(
+        session, meter_provider=provider, metrics="capacity", synthetic=RULES, attribution=["fixed:api"]
+    )
+    credentials = {"aws_access_key_id": "k", "aws_secret_access_key": "s"}
+    session.client("sts", region_name="eu-west-3", **credentials).get_caller_identity()
+    Instrumentor().uninstrument(session)
+    shared_prometheus.scrape(metrics_endpoint.target)
+
+    variables = {v["name"]: v for v in load(DASHBOARD_DIR / "botocore-otel-cost.json")["templating"]["list"]}
+    for name, expected in (("cloud_region", "eu-west-3"), ("app_component", "api")):
+        found = re.fullmatch(r"label_values\((.+), (\w+)\)", variables[name]["query"]["query"])
+        assert found is not None, variables[name]["query"]
+        selector, label = found.groups()
+        answer = shared_prometheus.query(f"group by ({label}) ({selector})")
+        assert {r["metric"].get(label) for r in answer} == {expected}, name
