@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from botocore_otel import Instrumentor
 from capacity_support import DYNAMODB, S3_BYTES, SQS, key, totals
 from telemetry import Telemetry
@@ -39,6 +42,8 @@ def test_aiobotocore_calls_are_counted_and_the_option_hides_what_it_asked_for(mo
         async with session.create_client("s3", **moto.client_kwargs("s3")) as s3:
             await s3.create_bucket(Bucket="media")
             await s3.put_object(Bucket="media", Key="k", Body=b"y" * 3000)
+            with pytest.raises(ClientError, match="NoSuchBucket"):  # refused: no bytes uploaded
+                await s3.put_object(Bucket="missing", Key="k", Body=b"n" * 500)
             answer = await s3.get_object(Bucket="media", Key="k")
             async with answer["Body"] as body:
                 assert len(await body.read()) == 3000
