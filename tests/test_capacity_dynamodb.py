@@ -11,10 +11,13 @@ moto's answer without that unasked key, which the option removes.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
+from botocore.stub import Stubber
 
 from botocore_otel import Instrumentor
 from capacity_support import DYNAMODB, instrumented, totals
@@ -148,3 +151,29 @@ def test_only_calls_the_instrumentation_follows_are_changed(moto):
     session = instrumented(Telemetry(), dynamodb_consumed_capacity=True, skip_services=["dynamodb"])
     assert "ConsumedCapacity" not in _call(moto, session, "GetItem", {})
     assert "ReturnConsumedCapacity" not in moto.last_request().json()
+
+
+def test_a_parameters_dict_passed_again_is_still_the_callers(moto):
+    """A caller that passes one dict to ``_make_api_call`` more than once (PynamoDB calls
+    botocore so) gets it back as it passed it: the next call does not look as if it asked."""
+    _call(moto, instrumented(Telemetry()), "GetItem", {})  # the tables, uninstrumented
+    telemetry = Telemetry()
+    session = instrumented(telemetry, dynamodb_consumed_capacity=True)
+    dynamodb = moto.client("dynamodb", session=session)
+    params = {"TableName": "tb1", "Key": A}
+    for _ in range(2):
+        assert "ConsumedCapacity" not in dynamodb._make_api_call("GetItem", params)
+        assert params == {"TableName": "tb1", "Key": A}
+        assert moto.last_request().json()["ReturnConsumedCapacity"] == "TOTAL"
+    with Stubber(dynamodb) as stubber:  # answers at before-call: given back at after-call
+        stubber.add_response("get_item", {}, {"TableName": "tb1", "Key": A})
+        dynamodb._make_api_call("GetItem", params)
+    assert params == {"TableName": "tb1", "Key": A}
+    with socket.socket() as closed:  # no answer, no after-call: given back at before-call
+        closed.bind(("127.0.0.1", 0))
+        unreachable = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    with pytest.raises(EndpointConnectionError):
+        moto.client("dynamodb", session=session, endpoint_url=unreachable)._make_api_call("GetItem", params)
+    assert params == {"TableName": "tb1", "Key": A}
+    Instrumentor().uninstrument(session)
+    assert sum(totals(telemetry, DYNAMODB).values()) == 2 * 0.5

@@ -12,7 +12,8 @@ from botocore_otel.errors import report
 from botocore_otel.sharing import SharedOnCopy
 from botocore_otel.state import STATE_KEY
 
-# Marks, in botocore's per-call context, a call whose ReturnConsumedCapacity we added.
+# Marks, in botocore's per-call context, a call whose ReturnConsumedCapacity we added: the
+# caller's parameters dict, which botocore serializes before before-call.
 ADDED_KEY = "botocore_otel.capacity.added"
 _PARAMETER = "ReturnConsumedCapacity"
 _RESPONSE_KEY = "ConsumedCapacity"
@@ -52,6 +53,14 @@ def _table_name(name: str) -> str:
     return name.rsplit("/", 1)[-1] if name.startswith("arn:") else name
 
 
+def _give_back(context: dict[str, Any]) -> None:
+    """The caller's parameters as it passed them: a dict passed again (``_make_api_call``, as
+    PynamoDB calls it) would otherwise carry our ReturnConsumedCapacity as the caller's own."""
+    added = context.get(ADDED_KEY)
+    if type(added) is dict:
+        added.pop(_PARAMETER, None)
+
+
 class DynamoDBCapacity(SharedOnCopy):
     def __init__(self, recorder: Recorder, add_parameter: bool) -> None:
         self._recorder = recorder
@@ -63,6 +72,7 @@ class DynamoDBCapacity(SharedOnCopy):
         handlers = [handler("after-call.dynamodb", self.on_after_call)]
         if self._add_parameter:
             handlers.append(handler("before-parameter-build.dynamodb", self.on_before_parameter_build))
+            handlers.append(handler("before-call.dynamodb", self.on_before_call))
         return handlers
 
     def on_before_parameter_build(
@@ -78,14 +88,20 @@ class DynamoDBCapacity(SharedOnCopy):
                 accepts = self._accepts[model.name] = shape is not None and _PARAMETER in shape.members
             if accepts:
                 params[_PARAMETER] = "TOTAL"
-                context[ADDED_KEY] = True
+                context[ADDED_KEY] = params  # given back without it once serialized (_give_back)
         except Exception as error:
             report("asking DynamoDB for ConsumedCapacity", error)
+
+    def on_before_call(self, context: dict[str, Any], **_: Any) -> None:
+        _give_back(context)
 
     def on_after_call(self, parsed: Any, context: dict[str, Any], **_: Any) -> None:
         consumed = parsed.get(_RESPONSE_KEY) if isinstance(parsed, dict) else None
         state = context.get(STATE_KEY)
-        if consumed is not None and context.get(ADDED_KEY):
+        added = context.get(ADDED_KEY)
+        if added is not None:
+            _give_back(context)  # a call the Stubber answered at before-call skipped ours
+        if consumed is not None and added is not None:
             del parsed[_RESPONSE_KEY]  # the caller did not ask for it
             self._show_on_span(state, consumed)
         if consumed is None or state is None or state.attempts == 0:
