@@ -7,6 +7,9 @@
 * :mod:`tests.support.prometheus` - the real Prometheus binary, plus a scrape relay for a
   session-wide instance.
 * :mod:`tests.support.ports` - free / closed loopback ports.
+* :mod:`tests.support.bedrock_server` - a scripted Bedrock Runtime speaking the real wire format;
+  its answers' bodies in :mod:`tests.support.bedrock_bodies`, their event-stream framing in
+  :mod:`tests.support.bedrock_frames`.
 
 Import as ``tests.support.X`` (``tests/conftest.py`` puts the repository root on ``sys.path``).
 """
