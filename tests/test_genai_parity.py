@@ -2,11 +2,13 @@
 
 Both instrument the same client, each with its own tracer provider; every ``gen_ai.*``
 attribute the official package sets on a call's span must be on ours with the same value.
-Two deliberate differences, each checked below: embeddings models are ``embeddings`` (the
+Three deliberate differences, each checked below: embeddings models are ``embeddings`` (the
 conventions' operation), where the official package says ``text_completion`` (Titan) or
-``chat`` (Cohere); and a Mistral stream's input tokens are the count Bedrock sends in its last
+``chat`` (Cohere); a Mistral stream's input tokens are the count Bedrock sends in its last
 chunk, where the official package (which reads no Mistral chunk) keeps the estimate from the
-prompt's length.
+prompt's length; and request parameters given as strings (Titan's ``"temperature": "0.5"``)
+are numbers, as the conventions type them, or left out when they spell no number, where the
+official package copies the string.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from botocore_otel import Instrumentor
+from botocore_otel import Instrumentor, errors
 from telemetry import Telemetry
 from tests.support.bedrock_server import BedrockServer, Reply, bedrock_client
 
@@ -140,3 +142,47 @@ def test_embeddings_differ_only_by_operation_name(both: Any, model_id: str) -> N
     assert {k: mine.get(k) for k in theirs if k != "gen_ai.operation.name"} == {
         k: v for k, v in theirs.items() if k != "gen_ai.operation.name"
     }
+
+
+TITAN = "amazon.titan-text-express-v1"
+
+
+def _titan(config: dict[str, Any], stream: bool) -> Callable[[Any], None]:
+    body = json.dumps({"inputText": PROMPT, "textGenerationConfig": {**config, "stopSequences": ["|"]}})
+
+    def call(client: Any) -> None:
+        if stream:
+            list(client.invoke_model_with_response_stream(modelId=TITAN, body=body)["body"])
+        else:
+            client.invoke_model(modelId=TITAN, body=body)["body"].read()
+
+    return call
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["invoke", "stream"])
+def test_titan_parameters_given_as_strings_are_numbers(both: Any, stream: bool) -> None:
+    config = {"temperature": "0.5", "topP": "0.9", "maxTokenCount": "128"}
+    numbers = {
+        "gen_ai.request.temperature": 0.5,
+        "gen_ai.request.top_p": 0.9,
+        "gen_ai.request.max_tokens": 128,
+    }
+    _check(both, _titan(config, stream), ours_instead=numbers)
+    assert type(_gen_ai(both[1])["gen_ai.request.max_tokens"]) is int
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["invoke", "stream"])
+def test_titan_parameters_that_spell_no_number_are_left_out(
+    both: Any, stream: bool, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(errors, "_last_reported", {})  # an error met earlier is logged again
+    caplog.set_level("WARNING", logger="botocore_otel")
+    config = {"temperature": "warm", "topP": "NaN", "maxTokenCount": "12.5"}
+    left_out = {
+        "gen_ai.request.temperature": None,
+        "gen_ai.request.top_p": None,
+        "gen_ai.request.max_tokens": None,
+    }
+    _check(both, _titan(config, stream), ours_instead=left_out)
+    assert _gen_ai(both[1])["gen_ai.request.stop_sequences"] == ("|",)
+    assert not [r for r in caplog.records if "the AWS call goes on" in r.getMessage()]

@@ -9,6 +9,7 @@ the application is done with the stream (see :mod:`botocore_otel.genai.streams`)
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,25 @@ _CONVERSE_GUARDRAIL = ("guardrailConfig", "guardrailIdentifier")
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _request_number(value: Any, integer: bool) -> int | float | None:
+    """A request parameter as the conventions type it: a number as is; a string that spells a
+    finite number (a Titan body's ``"temperature": "0.5"``) as a float, or as an
+    int for ``integer`` ones when it is whole; anything else None (the attribute is left out)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    if integer:
+        return int(number) if number.is_integer() else None
+    return number
 
 
 def _json_body(body: Any) -> Mapping[str, Any] | None:
@@ -202,14 +222,14 @@ class GenAICall:
             attributes["gen_ai.request.model"] = self.model
         request, family = self.request, self.family
         if request is not None:
-            for name, path in (
-                ("gen_ai.request.temperature", family.temperature),
-                ("gen_ai.request.top_p", family.top_p),
-                ("gen_ai.request.top_k", family.top_k),
-                ("gen_ai.request.max_tokens", family.max_tokens),
+            for name, path, integer in (
+                ("gen_ai.request.temperature", family.temperature, False),
+                ("gen_ai.request.top_p", family.top_p, False),
+                ("gen_ai.request.top_k", family.top_k, False),
+                ("gen_ai.request.max_tokens", family.max_tokens, True),
             ):
-                value = dig(request, path)
-                if _number(value):
+                value = _request_number(dig(request, path), integer)
+                if value is not None:
                     attributes[name] = value
             stop = dig(request, family.stop_sequences)
             if isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
