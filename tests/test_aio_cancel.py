@@ -1,7 +1,7 @@
 """A cancelled aiobotocore call: its span ends at once as cancelled, and no context leaks.
 
 botocore emits no closing event for ``CancelledError``; ``botocore_otel.aio`` ends the call
-from a wrapper around ``_make_api_call`` in the cancelled task itself. The slow endpoint
+from a guard around ``_make_api_call`` in the cancelled task itself. The slow endpoint
 is a local HTTP server on 127.0.0.1 that holds its first answer for 10 s.
 """
 
@@ -184,3 +184,111 @@ def test_an_error_raised_before_the_wire_leaves_no_call_in_flight(slow_server, t
 
     asyncio.run(run())
     assert telemetry.aws_spans() == []
+
+
+def slow_list_tables(_: int, received: Received) -> Reply:
+    slow = "DynamoDB_20120810.ListTables" in received.header_values("X-Amz-Target")
+    return Reply(body=LIST_TABLES if slow else b"{}", delay_s=SLOW_S if slow else 0.0)
+
+
+@pytest.mark.parametrize("official_first", [True, False], ids=["official-first", "ours-first"])
+def test_the_official_instrumentors_uninstrument_leaves_the_guard_on(telemetry, official_first):
+    """The official package wraps ``AioBaseClient._make_api_call`` and its ``uninstrument()``
+    takes off whichever wrapper is outermost: neither ours nor its own may be left wrong."""
+    from aiobotocore.client import AioBaseClient
+
+    official_package = require_module("opentelemetry.instrumentation.botocore", "pip install -e '.[bench]'")
+    AiobotocoreInstrumentor = official_package.AiobotocoreInstrumentor
+    official = Telemetry()
+    before = vars(AioBaseClient)["_make_api_call"]
+
+    async def run(server: ScriptedServer) -> None:
+        session = aiobotocore_session.AioSession()
+        if official_first:
+            AiobotocoreInstrumentor().instrument(**official.providers)
+        Instrumentor().instrument(session, **telemetry.providers)
+        if not official_first:
+            AiobotocoreInstrumentor().instrument(**official.providers)
+        try:
+            async with client_of(session, server) as ddb:
+                await ddb.describe_limits()
+                assert len(official.spans()) == 1  # it was on
+                AiobotocoreInstrumentor().uninstrument()
+                await ddb.describe_limits()
+                assert len(official.spans()) == 1  # and is off: its wrapper went
+
+                async def slow_call() -> None:
+                    with telemetry.tracer.start_as_current_span("cancelled parent"):
+                        await ddb.list_tables()
+
+                task = asyncio.create_task(slow_call())
+                await until(lambda: len(server.received) == 3)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                (span,) = telemetry.spans("DynamoDB.ListTables")  # the task lives: ended by the guard
+                assert_cancelled(span, telemetry.spans("cancelled parent")[0])
+                del task
+        finally:
+            AiobotocoreInstrumentor().uninstrument()
+            Instrumentor().uninstrument(session)
+
+    try:
+        with scripted_server(slow_list_tables) as server:
+            asyncio.run(run(server))
+    finally:  # a wrapper left on would go on making spans in the tests that follow
+        AioBaseClient._make_api_call = before
+    assert len(telemetry.spans("DynamoDB.DescribeLimits")) == 2
+
+
+def test_a_client_instrumented_after_it_was_made_is_guarded_too(slow_server, telemetry):
+    async def run() -> None:
+        async with client_of(aiobotocore_session.AioSession(), slow_server) as ddb:
+            Instrumentor().instrument(ddb, **telemetry.providers)
+            try:
+                with telemetry.tracer.start_as_current_span("caller"):
+                    task = asyncio.create_task(ddb.list_tables())
+                    await until(lambda: len(slow_server.received) == 1)
+                    task.cancel()
+                    with pytest.raises(asyncio.CancelledError):
+                        await task
+                    (span,) = telemetry.spans("DynamoDB.ListTables")
+                    assert_cancelled(span, trace.get_current_span())
+                    del task
+            finally:
+                Instrumentor().uninstrument(ddb)
+
+    asyncio.run(run())
+
+
+def test_a_call_cancelled_in_another_after_call_handler_ends_there(telemetry):
+    """The call is in flight until after-call, past ``_make_request``: an application's async
+    after-call handler that awaits runs before ours (the more specific event's)."""
+
+    async def slow_after_call(**_: Any) -> None:
+        await asyncio.sleep(SLOW_S)
+
+    async def run(server: ScriptedServer) -> None:
+        session = aiobotocore_session.AioSession()
+        Instrumentor().instrument(session, **telemetry.providers)
+        try:
+            async with client_of(session, server) as ddb:
+                ddb.meta.events.register("after-call.dynamodb.ListTables", slow_after_call)
+                with telemetry.tracer.start_as_current_span("caller"):
+                    with pytest.raises(TimeoutError):
+                        async with asyncio.timeout(0.3):
+                            await ddb.list_tables()
+                    (span,) = telemetry.spans("DynamoDB.ListTables")
+                    assert_cancelled(span, trace.get_current_span())
+                    assert in_flight.get() is None
+                    await ddb.describe_limits()
+        finally:
+            Instrumentor().uninstrument(session)
+
+    if sys.version_info < (3, 11):
+        pytest.skip("asyncio.timeout is new in 3.11")
+    with scripted_server(lambda *_: Reply(body=LIST_TABLES)) as server:
+        asyncio.run(run(server))
+    (caller,) = telemetry.spans("caller")
+    (following,) = telemetry.spans("DynamoDB.DescribeLimits")
+    assert following.parent.span_id == caller.context.span_id  # not under the cancelled call

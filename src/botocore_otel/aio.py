@@ -9,11 +9,21 @@ wherever the collector happens to run. Meanwhile the task that made the call sti
 the call's OTel context (the span made current between before-send and
 response-received), so its next call would be parented under the cancelled one.
 
-With no event to hook, ``AioBaseClient._make_api_call`` is wrapped (wrapt) once per
-process. The wrapper does nothing on the way in but note what was current; when the
-call leaves with an exception and the call it started has not ended, it ends it as
-``error.type="cancelled"`` through the same ``Lifecycle.abandon`` that ``__del__`` uses, and
-puts back the caller's OTel context. The handlers stay the only place that makes spans.
+With no event to hook, the guard is a method: the ``_make_api_call`` of :class:`CancelGuard`,
+put first among the bases of each aiobotocore client class that an instrumented session makes
+(``creating-client-class``), or of an instrumented client's own class. It runs around
+``AioBaseClient._make_api_call``, looked up at each call. Not a wrapper on that attribute: the
+official instrumentation wraps it too, and its ``uninstrument()`` takes off whichever wrapper is
+outermost (ours, when it came first, leaving its own on). Nor a wrapper on ``_make_request``
+(enough for the gevent guard): a call is in flight from provide-client-params and ends at
+after-call, both outside it. An error before the wire, or a cancel while an application's async
+after-call handler awaits, would leave the call in flight in its task, its span open, and the
+task's next call under it.
+
+The guard does nothing on the way in but note what was current; when the call leaves with an
+exception and the call it started has not ended, it ends it as ``error.type="cancelled"``
+through the same ``Lifecycle.abandon`` that ``__del__`` uses, and puts back the caller's OTel
+context. The handlers stay the only place that makes spans.
 """
 
 from __future__ import annotations
@@ -25,63 +35,62 @@ from opentelemetry import context as otel_context
 from botocore_otel.errors import report
 from botocore_otel.state import CallState, in_flight
 
-_patched = False
+GUARD_EVENT = "creating-client-class"
+GUARD_ID = "botocore_otel.aio.guard"
+
 _enabled = False
 
 
+class CancelGuard:
+    """The first base of a guarded aiobotocore client class."""
+
+    async def _make_api_call(self, operation_name: str, api_params: Any) -> Any:
+        call = super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+        if not _enabled:
+            return await call
+        outer = in_flight.get()
+        caller_context = otel_context.get_current()
+        try:
+            return await call
+        except BaseException:
+            _end_abandoned(outer, caller_context)
+            raise
+
+
 def install() -> None:
-    """Wraps aiobotocore's ``_make_api_call`` (once per process) and switches the guard on.
-
-    Does nothing when aiobotocore is not installed; never raises.
-    """
-    global _patched, _enabled
+    """Switches the guard on (the classes already guarded, and those made from now on)."""
+    global _enabled
     _enabled = True
-    try:
-        import wrapt
-        from aiobotocore.client import AioBaseClient
-    except ImportError:
-        return
-    if _patched and _still_guarded(AioBaseClient):
-        return
-    try:
-        wrapt.wrap_function_wrapper(AioBaseClient, "_make_api_call", _guard)
-        _patched = True
-    except Exception as error:
-        report("wrapping aiobotocore's _make_api_call", error)
-
-
-def _still_guarded(owner: type) -> bool:
-    """Whether ``owner._make_api_call`` is wrapped by our guard, however deep. Another
-    package's ``unwrap`` takes off the outermost wrapper: ours, when it came last (the official
-    instrumentation's ``uninstrument()``); the guard then goes back on at the next session."""
-    function = vars(owner).get("_make_api_call")
-    while function is not None:
-        if getattr(function, "_self_wrapper", None) is _guard:
-            return True
-        function = getattr(function, "__wrapped__", None)
-    return False
 
 
 def uninstall() -> None:
-    """Switches the guard off: the wrapper stays but only passes calls through."""
+    """Switches the guard off: the guarded classes keep it, but it only passes calls through."""
     global _enabled
     _enabled = False
 
 
-def _guard(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    if not _enabled:
-        return wrapped(*args, **kwargs)
-    return _guarded(wrapped(*args, **kwargs))
-
-
-async def _guarded(call: Any) -> Any:
-    outer = in_flight.get()
-    caller_context = otel_context.get_current()
+def on_creating_client_class(base_classes: list[type], **_: Any) -> None:
+    """``creating-client-class`` handler of an aiobotocore session: the guard goes first."""
     try:
-        return await call
-    except BaseException:
-        _end_abandoned(outer, caller_context)
-        raise
+        from aiobotocore.client import AioBaseClient
+
+        if CancelGuard not in base_classes and any(issubclass(b, AioBaseClient) for b in base_classes):
+            base_classes.insert(0, CancelGuard)
+    except Exception as error:
+        report("guarding an aiobotocore client class", error)
+
+
+def guard_client(client: Any) -> None:
+    """Guards a client made before its instrumentation: its class, made for it alone by
+    aiobotocore's client creator, gets the guard first among its bases."""
+    try:
+        from aiobotocore.client import AioBaseClient
+
+        cls = type(client)
+        if issubclass(cls, AioBaseClient) and cls is not AioBaseClient and not issubclass(cls, CancelGuard):
+            cls.__bases__ = (CancelGuard, *cls.__bases__)
+    except Exception as error:
+        report("guarding an aiobotocore client", error)
 
 
 def _end_abandoned(outer: Any, caller_context: Any) -> None:

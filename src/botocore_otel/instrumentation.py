@@ -131,8 +131,10 @@ class Instrumentation(SharedOnCopy):
         except Exception as error:
             report("registering per-service handlers", error)
 
-    def register(self, emitter: Any, client_service: str | None = None, client_config: Any = None) -> None:
-        """``client_service``, ``client_config``: when ``emitter`` is a client's."""
+    def register(
+        self, emitter: Any, client_service: str | None = None, client_config: Any = None, client: Any = None
+    ) -> None:
+        """``client_service``, ``client_config``, ``client``: when ``emitter`` is a client's."""
         register(emitter, self._handlers)
         if client_config is not None:
             self._client_configs[emitter] = client_config
@@ -151,9 +153,13 @@ class Instrumentation(SharedOnCopy):
         self._emitters.add(emitter)
         # aiobotocore (a session's emitter sits inside an EventAliaser): end cancelled calls.
         if type(getattr(emitter, "_emitter", emitter)).__module__.startswith("aiobotocore"):
-            from botocore_otel import aio  # wrapt and aiobotocore: only for aiobotocore emitters
+            from botocore_otel import aio  # only for aiobotocore emitters
 
             aio.install()
+            if client is not None:
+                aio.guard_client(client)
+            elif client_service is None:  # a session's: the classes of the clients it makes
+                emitter.register(aio.GUARD_EVENT, aio.on_creating_client_class, unique_id=aio.GUARD_ID)
         elif "gevent.monkey" in sys.modules:  # and calls cut off by gevent.Timeout
             from botocore_otel import greenlets
 
@@ -170,6 +176,9 @@ class Instrumentation(SharedOnCopy):
             )
         emitter.unregister(OWNER_EVENT, self._answer_owner, unique_id=OWNER_ID)
         emitter.unregister(_S3_CLIENT_EVENT, self._on_s3_client, unique_id=_S3_CLIENT_ID)
+        aio = sys.modules.get("botocore_otel.aio")
+        if aio is not None:
+            emitter.unregister(aio.GUARD_EVENT, aio.on_creating_client_class, unique_id=aio.GUARD_ID)
         self._emitters.discard(emitter)
         client_config = self._client_configs.pop(emitter, None) or client_config
         if client_config is not None:  # its calls running now lost their closing handlers

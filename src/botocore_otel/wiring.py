@@ -180,7 +180,7 @@ def instrument_target(target: Any, options: Mapping[str, object]) -> None:
             if previous is owner and owner.is_global and meta is None:  # not a copy's, read off it
                 _replaced_shares[emitter] = owner
         client_service = meta.service_model.service_id.hyphenize() if meta is not None else None
-        instrumentation.register(emitter, client_service, client_config)
+        instrumentation.register(emitter, client_service, client_config, target if meta is not None else None)
         _owners[emitter] = instrumentation
         _enable_transfers(now=meta is not None)
     _warn_if_official_on()
