@@ -51,6 +51,17 @@ def test_baggage_then_fixed_value_and_synthetic_calls_are_marked():
     assert {p.attributes.get("botocore_otel.synthetic") for p in telemetry.points(REQUESTS)} == {True}
 
 
+def test_a_value_longer_than_a_component_name_counts_as_other():
+    telemetry = Telemetry()
+    session = instrumented(telemetry, synthetic=WHO, attribution=["baggage:team"])
+    sts = _sts(session)
+    _with_baggage("team", "c" * 128, sts.get_caller_identity)
+    _with_baggage("team", "x" * 129, sts.get_caller_identity)
+    _with_baggage("team", "y" * 100_000, sts.get_caller_identity)
+    Instrumentor().uninstrument(session)
+    assert _components(telemetry) == {"c" * 128: 1, "other": 2}
+
+
 def test_route_of_the_current_server_span(moto):
     telemetry = Telemetry()
     session = instrumented(telemetry, attribution=["route", "baggage:team"])

@@ -12,6 +12,12 @@ from typing import Any
 from opentelemetry import baggage, trace
 from opentelemetry.context import Context
 
+from botocore_otel.limits import OTHER
+
+MAX_COMPONENT_LENGTH = 128
+"""A longer value (a baggage entry a client of the application set, say) counts as ``other``:
+a component names a part of the application, and an attribute value is sent with every point."""
+
 
 def _route(context: Context) -> str | None:
     # Only the current span: an SDK span holds its parent's SpanContext, not the parent
@@ -37,5 +43,5 @@ class Attribution:
             else:
                 return argument
             if isinstance(value, str) and value:
-                return value
+                return value if len(value) <= MAX_COMPONENT_LENGTH else OTHER
         return None
