@@ -321,3 +321,43 @@ def test_bedrock_agent_and_control_plane_resource_ids(
         getattr(client_for(session, service, server.url), call)(**params)
     (span,) = telemetry.spans()
     assert {k: v for k, v in span.attributes.items() if k.startswith("aws.bedrock.")} == expected
+
+
+TITAN = "amazon.titan-text-express-v1"
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [
+        (CLAUDE, {**CLAUDE_BODY, "max_tokens": 10**20}),
+        (TITAN, {"inputText": "Hi", "textGenerationConfig": {"maxTokenCount": "1e20"}}),
+    ],
+    ids=["number", "string"],
+)
+def test_a_max_tokens_beyond_64_bits_is_left_out(
+    otlp_receiver: Any,
+    bedrock: BedrockServer,
+    model: str,
+    body: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """OTLP carries an int attribute in 64 bits: the exporter failed on a bigger one, logging
+    its traceback at every export."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    caplog.set_level("ERROR")
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=otlp_receiver.traces_endpoint)))
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, tracer_provider=provider)
+    try:
+        bedrock_client(session, bedrock.url).invoke_model(modelId=model, body=json.dumps(body))["body"].read()
+    finally:
+        Instrumentor().uninstrument(session)
+        provider.shutdown()
+    (span,) = otlp_receiver.wait_for_spans(1, timeout=10)
+    assert "gen_ai.request.max_tokens" not in span["attributes"]
+    assert span["attributes"]["gen_ai.request.model"] == model
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

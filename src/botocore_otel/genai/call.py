@@ -28,6 +28,9 @@ _INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
 _CONVERSE_GUARDRAIL = ("guardrailConfig", "guardrailIdentifier")
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -35,19 +38,25 @@ def _number(value: Any) -> bool:
 def _request_number(value: Any, integer: bool) -> int | float | None:
     """A request parameter as the conventions type it: a number as is; a string that spells a
     finite number (a Titan body's ``"temperature": "0.5"``) as a float, or as an
-    int for ``integer`` ones when it is whole; anything else None (the attribute is left out)."""
+    int for ``integer`` ones when it is whole; anything else None (the attribute is left out).
+    An int beyond 64 bits is left out too: OTLP cannot carry it (its exporter fails on it)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    if not isinstance(value, str) or len(value) > 64:
+        number: int | float = value
+    elif not isinstance(value, str) or len(value) > 64:
         return None
-    try:
-        number = float(value)
-    except ValueError:
+    else:
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        if not math.isfinite(number):
+            return None
+        if integer:
+            if not number.is_integer():
+                return None
+            number = int(number)
+    if isinstance(number, int) and not _INT64_MIN <= number <= _INT64_MAX:
         return None
-    if not math.isfinite(number):
-        return None
-    if integer:
-        return int(number) if number.is_integer() else None
     return number
 
 
