@@ -54,6 +54,7 @@ BAD = [
     ("attribution", "route:/x", "baggage:<key>, route or fixed:<value>"),
     ("attribution", 5, "baggage:<key>, route or fixed:<value>"),
     ("attribution", ["route", 3], "baggage:<key>, route or fixed:<value>"),
+    ("attribution", "fixed:" + "f" * 129, "a fixed:<value> of at most 128 characters"),
     ("attribution_max_values", 0, "an integer from 1 to 100,000"),
     ("attribution_max_values", -3, "an integer from 1 to 100,000"),
     ("attribution_max_values", "ten", "an integer from 1 to 100,000"),

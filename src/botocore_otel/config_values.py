@@ -203,6 +203,9 @@ def with_phase_metrics(groups: frozenset[str], setting: str, phases: bool) -> fr
 
 
 _ATTRIBUTION_SOURCES = "baggage:<key>, route or fixed:<value>"
+MAX_COMPONENT_LENGTH = 128
+"""The longest ``app.component``: a longer value read at a call (a baggage entry a client of the
+application set, say) counts as ``other``; a longer ``fixed:<value>`` is refused."""
 
 
 def _parse_attribution(setting: str, value: object) -> tuple[tuple[str, str], ...]:
@@ -213,6 +216,8 @@ def _parse_attribution(setting: str, value: object) -> tuple[tuple[str, str], ..
     for item in items:
         kind, colon, argument = item.strip().partition(":")
         argument = argument.strip()
+        if kind == "fixed" and len(argument) > MAX_COMPONENT_LENGTH:
+            raise ConfigError(setting, value, f"a fixed:<value> of at most {MAX_COMPONENT_LENGTH} characters")
         if (kind in ("baggage", "fixed") and colon and argument) or (kind == "route" and not colon):
             sources.append((kind, argument))
         elif item.strip():

@@ -12,11 +12,8 @@ from typing import Any
 from opentelemetry import baggage, trace
 from opentelemetry.context import Context
 
+from botocore_otel.config_values import MAX_COMPONENT_LENGTH
 from botocore_otel.limits import OTHER
-
-MAX_COMPONENT_LENGTH = 128
-"""A longer value (a baggage entry a client of the application set, say) counts as ``other``:
-a component names a part of the application, and an attribute value is sent with every point."""
 
 
 def _route(context: Context) -> str | None:
