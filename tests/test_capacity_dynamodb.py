@@ -177,3 +177,26 @@ def test_a_parameters_dict_passed_again_is_still_the_callers(moto):
     assert params == {"TableName": "tb1", "Key": A}
     Instrumentor().uninstrument(session)
     assert sum(totals(telemetry, DYNAMODB).values()) == 2 * 0.5
+
+
+def test_a_parameters_dict_refused_by_validation_then_passed_again_is_still_the_callers(moto):
+    """A call refused before it is sent (ParamValidationError: no before-call, no after-call)
+    leaves our ReturnConsumedCapacity in the caller's dict; passed again, it is still ours."""
+    import contextlib
+
+    from botocore.exceptions import ParamValidationError
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    _call(moto, instrumented(Telemetry()), "GetItem", {})  # the tables, uninstrumented
+    session = instrumented(Telemetry(), dynamodb_consumed_capacity=True)
+    dynamodb = moto.client("dynamodb", session=session)
+    for suppressed in (False, True):
+        params: dict[str, Any] = {"TableName": "tb1", "Key": "not a map"}
+        with pytest.raises(ParamValidationError):
+            dynamodb._make_api_call("GetItem", params)
+        params["Key"] = A  # the caller corrects its mistake
+        with suppress_instrumentation() if suppressed else contextlib.nullcontext():
+            assert "ConsumedCapacity" not in dynamodb._make_api_call("GetItem", params)
+        assert params == {"TableName": "tb1", "Key": A}
+        assert ("ReturnConsumedCapacity" in moto.last_request().json()) is not suppressed
+    Instrumentor().uninstrument(session)

@@ -53,6 +53,17 @@ def _table_name(name: str) -> str:
     return name.rsplit("/", 1)[-1] if name.startswith("arn:") else name
 
 
+class _Added(str):
+    """Our ReturnConsumedCapacity value. A call refused before it is sent (a ParamValidationError,
+    an endpoint that cannot be resolved) gets to neither before-call nor after-call, and leaves
+    it in the caller's dict: passed again, the dict is still known as not asking."""
+
+    __slots__ = ()
+
+
+_TOTAL = _Added("TOTAL")
+
+
 def _give_back(context: dict[str, Any]) -> None:
     """The caller's parameters as it passed them: a dict passed again (``_make_api_call``, as
     PynamoDB calls it) would otherwise carry our ReturnConsumedCapacity as the caller's own."""
@@ -78,17 +89,20 @@ class DynamoDBCapacity(SharedOnCopy):
     def on_before_parameter_build(
         self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
     ) -> None:
-        # Only calls the lifecycle follows (not a skipped service, not suppressed, not disabled).
-        if _PARAMETER in params or context.get(STATE_KEY) is None:
-            return
+        if _PARAMETER in params and type(params[_PARAMETER]) is not _Added:
+            return  # the caller's own
         try:
-            accepts = self._accepts.get(model.name)
-            if accepts is None:
-                shape = model.input_shape
-                accepts = self._accepts[model.name] = shape is not None and _PARAMETER in shape.members
-            if accepts:
-                params[_PARAMETER] = "TOTAL"
-                context[ADDED_KEY] = params  # given back without it once serialized (_give_back)
+            # Only calls the lifecycle follows (not a skipped service, not suppressed, not disabled).
+            if context.get(STATE_KEY) is not None:
+                accepts = self._accepts.get(model.name)
+                if accepts is None:
+                    shape = model.input_shape
+                    accepts = self._accepts[model.name] = shape is not None and _PARAMETER in shape.members
+                if accepts:
+                    params[_PARAMETER] = _TOTAL
+                    context[ADDED_KEY] = params  # given back without it once serialized (_give_back)
+                    return
+            params.pop(_PARAMETER, None)  # ours, left by a call refused before it was sent
         except Exception as error:
             report("asking DynamoDB for ConsumedCapacity", error)
 
