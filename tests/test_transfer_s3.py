@@ -396,3 +396,53 @@ def test_result_waits_for_the_span_that_on_done_is_ending():
     done.finish(None)  # result()
     assert ended.is_set()
     worker.join()
+
+
+def test_a_span_processor_that_uploads_to_s3_does_not_hang_the_transfer(s3, telemetry):
+    """The span ends in a worker's on_done when nobody waits on ``result()``; a span processor
+    that archives it to S3 (through s3transfer, suppressed) makes its own transfer there. Ending
+    under the transfer's lock hung both: the nested transfer's tasks, which inherit the marked
+    transfer, waited for that lock to count their parts."""
+    import threading
+
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+    from opentelemetry.sdk.trace import SpanProcessor
+    from s3transfer.manager import TransferManager
+
+    class Archive(SpanProcessor):
+        def on_end(self, span: Any) -> None:
+            if span.name == "S3.upload_fileobj" and span.attributes.get("aws.s3.key") == "app":
+                with suppress_instrumentation():
+                    s3.upload_fileobj(io.BytesIO(b"span"), BUCKET, "archived")
+
+    telemetry.tracer_provider.add_span_processor(Archive())
+
+    def transfer_unawaited() -> None:
+        with TransferManager(s3) as manager:
+            manager.upload(io.BytesIO(b"x" * 10), BUCKET, "app")
+
+    worker = threading.Thread(target=transfer_unawaited, daemon=True)
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "the transfer hung"
+    assert s3.get_object(Bucket=BUCKET, Key="archived")["Body"].read() == b"span"
+    (span,) = telemetry.spans("S3.upload_fileobj")
+    assert span.attributes["aws.s3.transfer.part_count"] == 1
+
+
+def test_an_untraced_transfer_started_inside_a_traced_one_is_not_counted_in_it(s3, telemetry):
+    """A transfer that gets no span of its own (suppressed, here from the traced transfer's
+    ``on_queued``) moves its own parts: they are not the traced transfer's."""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+    from s3transfer.manager import TransferManager
+    from s3transfer.subscribers import BaseSubscriber
+
+    class SideUpload(BaseSubscriber):
+        def on_queued(self, future: Any, **kwargs: Any) -> None:
+            with suppress_instrumentation():
+                s3.upload_fileobj(io.BytesIO(b"side"), BUCKET, "side")
+
+    with TransferManager(s3) as manager:
+        manager.upload(io.BytesIO(b"x" * 10), BUCKET, "app", subscribers=[SideUpload()]).result()
+    (span,) = telemetry.spans("S3.upload_fileobj")
+    assert span.attributes["aws.s3.transfer.part_count"] == 1

@@ -252,8 +252,14 @@ def _transfer_wrapper(kind: str) -> Callable[[Any, Any, Any, Any], Any]:
         except Exception as error:
             report("opening an S3 transfer span", error)
             opened = None
-        if opened is None:
-            return wrapped(*args, **kwargs)
+        if opened is None:  # untraced: its parts are not those of a transfer it runs inside
+            if _transfer.get() is None:
+                return wrapped(*args, **kwargs)
+            unmarked = _transfer.set(None)
+            try:
+                return wrapped(*args, **kwargs)
+            finally:
+                _transfer.reset(unmarked)
         transfer, args, kwargs = opened
         assert transfer.span is not None
         token = otel_context.attach(set_span_in_context(transfer.span))
