@@ -167,8 +167,10 @@ def test_global_instrument_covers_new_aio_sessions(moto, telemetry):
 
 
 class _AsyncRaw:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, headers: dict[str, str]) -> None:
         self._data = data
+        # aiobotocore before 2.14 reads the headers from aiohttp's raw ones
+        self.raw_headers = tuple((name.encode(), value.encode()) for name, value in headers.items())
 
     async def read(self, amt: int | None = None) -> bytes:
         data, self._data = self._data, b""
@@ -185,7 +187,7 @@ def throttle_first_attempt(selected: set[str]) -> Any:
         if key in selected and attempt.split(";")[0].strip() == "attempt=1":
             body = json.dumps({"__type": "ThrottlingException", "message": "slow down"}).encode()
             headers = {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": "throttled"}
-            return AioAWSResponse(request.url, 400, headers, _AsyncRaw(body))
+            return AioAWSResponse(request.url, 400, headers, _AsyncRaw(body, headers))
         return None
 
     return handler
