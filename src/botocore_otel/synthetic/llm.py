@@ -40,7 +40,7 @@ from botocore_otel.synthetic.llm_bodies import (
     invoke_chunks,
     lorem,
 )
-from botocore_otel.synthetic.responses import AsyncBody, SyncBody, _aio_response_class, new_request_id
+from botocore_otel.synthetic.responses import AsyncBody, SyncBody, aio_response, new_request_id
 from botocore_otel.synthetic.wire import success_wire
 
 LLM_OPERATIONS = frozenset({"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"})
@@ -173,9 +173,8 @@ def answer(
 
 
 def _response(headers: dict[str, str], raw: Any, is_async: bool) -> AWSResponse:
-    cls = _aio_response_class() if is_async else None
-    response: AWSResponse = (cls or AWSResponse)(_URL, 200, headers, raw)
-    return response
+    response = aio_response(_URL, 200, headers, raw) if is_async else None
+    return response or AWSResponse(_URL, 200, headers, raw)
 
 
 def _async_body(data: bytes) -> AsyncBody:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
@@ -42,13 +42,20 @@ class SyncBody(io.BytesIO):
 class AsyncBody:
     """What aiobotocore needs of an aiohttp response: ``read``, ``content.*``, ``close``."""
 
-    __slots__ = ("_buffer", "_size", "content", "url")
+    __slots__ = ("_buffer", "_size", "content", "response_headers", "url")
 
     def __init__(self, data: bytes, url: str) -> None:
         self._buffer = io.BytesIO(data)
         self._size = len(data)
         self.content = self  # aiohttp's StreamReader lives at ``response.content``
         self.url = url
+        self.response_headers: Mapping[str, str] = {}
+        """Those of the response around it, a marked synthetic one's included."""
+
+    @property
+    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """aiohttp's, which aiobotocore before 2.14 reads the response's headers from."""
+        return tuple((name.encode(), value.encode()) for name, value in self.response_headers.items())
 
     async def read(self, n: int | None = -1) -> bytes:
         return self._buffer.read(-1 if n is None or n < 0 else n)
@@ -85,6 +92,16 @@ class AsyncBody:
 
 _aio_class: Any = None
 _aio_checked = False
+
+
+def aio_response(url: str, status: int, headers: dict[str, str], raw: AsyncBody) -> AWSResponse | None:
+    """aiobotocore's response around ``raw``; None without aiobotocore."""
+    cls = _aio_response_class()
+    if cls is None:
+        return None
+    response: AWSResponse = cls(url, status, headers, raw)
+    raw.response_headers = response.headers
+    return response
 
 
 def _aio_response_class() -> Any:
@@ -124,8 +141,7 @@ class Template:
             headers[name] = request_id
         body = self.body(request_id)
         if is_async:
-            cls = _aio_response_class()
-            if cls is not None:
-                response: AWSResponse = cls(self.url, self.status, headers, AsyncBody(body, self.url))
+            response = aio_response(self.url, self.status, headers, AsyncBody(body, self.url))
+            if response is not None:
                 return response
         return AWSResponse(self.url, self.status, headers, SyncBody(body))
