@@ -89,6 +89,13 @@ class AsyncBody:
     def release(self) -> None:
         return None
 
+    # aiobotocore 2.19 and before hand ``async with`` of a body to the aiohttp response
+    async def __aenter__(self) -> AsyncBody:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+
 
 _aio_class: Any = None
 _aio_checked = False
