@@ -169,7 +169,7 @@ def test_global_instrument_covers_new_aio_sessions(moto, telemetry):
 class _AsyncRaw:
     def __init__(self, data: bytes, headers: dict[str, str]) -> None:
         self._data = data
-        # aiobotocore before 2.14 reads the headers from aiohttp's raw ones
+        # aiobotocore 2.19 and before read the headers from aiohttp's raw ones
         self.raw_headers = tuple((name.encode(), value.encode()) for name, value in headers.items())
 
     async def read(self, amt: int | None = None) -> bytes:

@@ -176,7 +176,7 @@ def test_an_earlier_before_send_answer_wins_and_no_latency_is_awaited(telemetry)
     from aiobotocore.awsrequest import AioAWSResponse
 
     class Body:
-        raw_headers = ((b"x-amzn-requestid", b"cached"),)  # aiobotocore before 2.14 reads them
+        raw_headers = ((b"x-amzn-requestid", b"cached"),)  # aiobotocore 2.19 and before read them
 
         def __init__(self, data: bytes) -> None:
             self.data = data

@@ -54,7 +54,7 @@ class AsyncBody:
 
     @property
     def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
-        """aiohttp's, which aiobotocore before 2.14 reads the response's headers from."""
+        """aiohttp's, which aiobotocore 2.19 and before read the response's headers from."""
         return tuple((name.encode(), value.encode()) for name, value in self.response_headers.items())
 
     async def read(self, n: int | None = -1) -> bytes:
