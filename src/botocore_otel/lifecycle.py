@@ -29,7 +29,6 @@ from botocore_otel.attributes import (
     error_code_of,
     exception_type,
     operation_info,
-    request_ids,
 )
 from botocore_otel.config import Settings
 from botocore_otel.errors import report
@@ -317,15 +316,12 @@ class Lifecycle(SharedOnCopy):
             if status is not None and status >= 300 and status != 304:  # see on_response_received
                 code = error_code_of(parsed, context) or str(status)
             outcome = Outcome(status, code, parsed)
-            if state.span is not None and state.span.is_recording():  # only the span shows them
-                outcome.request_id, outcome.extended_request_id = request_ids(parsed)
-                if code is not None and parsed:
-                    error = parsed.get("Error")
-                    detail = error.get("Message", "") if isinstance(error, Mapping) else ""
-                    outcome.error_message = (
-                        f"An error occurred ({code}) when calling the {state.info.operation} "
-                        f"operation: {detail}"
-                    )
+            if code is not None and parsed and state.span is not None and state.span.is_recording():
+                error = parsed.get("Error")
+                detail = error.get("Message", "") if isinstance(error, Mapping) else ""
+                outcome.error_message = (  # only the span shows it
+                    f"An error occurred ({code}) when calling the {state.info.operation} operation: {detail}"
+                )
             self._finish(state, outcome)
         except Exception as error:
             report("after-call handler", error)

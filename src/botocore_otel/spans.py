@@ -18,6 +18,7 @@ from botocore_otel.attributes import (
     Attributes,
     OperationInfo,
     endpoint_of,
+    request_ids,
     server_attributes,
 )
 from botocore_otel.config import Settings
@@ -167,10 +168,11 @@ class SpanSink:
             attributes: Attributes = {"aws.retry_attempts": retries if retries > 0 else 0}
             if status is not None:
                 attributes["http.response.status_code"] = status
-            if outcome.request_id:
-                attributes["aws.request_id"] = outcome.request_id
-            if outcome.extended_request_id:
-                attributes["aws.extended_request_id"] = outcome.extended_request_id
+            request_id, extended_request_id = request_ids(parsed)
+            if request_id:
+                attributes["aws.request_id"] = request_id
+            if extended_request_id:
+                attributes["aws.extended_request_id"] = extended_request_id
             if error_type is not None:
                 attributes["error.type"] = error_type
             if state.synthetic_rule is not None:

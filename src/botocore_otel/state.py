@@ -111,9 +111,7 @@ class Outcome:
         "error_message",
         "error_type",
         "exception",
-        "extended_request_id",
         "parsed",
-        "request_id",
         "status",
     )
 
@@ -123,16 +121,12 @@ class Outcome:
         error_type: str | None,
         parsed: Mapping[str, Any] | None = None,
         exception: BaseException | None = None,
-        request_id: str | None = None,
-        extended_request_id: str | None = None,
         error_message: str | None = None,
     ) -> None:
         self.status = status
         self.error_type = error_type
         self.parsed = parsed
         self.exception = exception
-        self.request_id = request_id
-        self.extended_request_id = extended_request_id
         self.error_message = error_message
         self.end_ns = 0
 
