@@ -159,7 +159,7 @@ class SpanSink:
 
     def end_call(self, state: CallState, outcome: Outcome) -> None:
         span = state.span
-        if span is None:
+        if span is None or type(span) is NonRecordingSpan:  # unsampled: nothing to set, end() does nothing
             return
         if span.is_recording():
             info = state.info
