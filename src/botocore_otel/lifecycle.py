@@ -46,7 +46,7 @@ from botocore_otel.state import (
     in_flight,
     stuck_windows,
 )
-from botocore_otel.windows import attach, close_window, get_current, set_aside_window, settle_windows
+from botocore_otel.windows import attach, detach, get_current, set_aside_window, settle_windows
 
 SYNTHETIC_HEADER = "x-botocore-otel-synthetic"
 """Marks a synthetic response (``synthetic/sending.py``), so response-received knows ours was used."""
@@ -232,8 +232,12 @@ class Lifecycle(SharedOnCopy):
                 if span is not call_span:
                     state.attempt_span = span
             # The span made current, and urllib3/requests instrumentation told not to add a
-            # second span for the wire: one context built (set_value twice would copy twice).
-            ctx = Context({**state.parent, _SPAN_KEY: span, _SUPPRESS_HTTP_INSTRUMENTATION_KEY: True})
+            # second span for the wire: one context built (set_value twice would copy twice),
+            # as set_value builds it (a plain dict's copy, then the Context).
+            values = state.parent.copy()
+            values[_SPAN_KEY] = span
+            values[_SUPPRESS_HTTP_INSTRUMENTATION_KEY] = True
+            ctx = Context(values)
             if self._injector is not None:
                 self._injector.inject(request.headers, ctx, span.get_span_context())
             if state.window_token is not None:  # the last attempt's: another context is over it
@@ -275,7 +279,13 @@ class Lifecycle(SharedOnCopy):
             now = _time_ns()
             if now < state.attempt_start_ns:  # the wall clock stepped back
                 now = state.attempt_start_ns
-            close_window(state)
+            window = state.window_ctx
+            if window is not None and get_current() is window:  # close_window(), inline: every call
+                token, state.window_token, state.window_ctx = state.window_token, None, None
+                try:  # noqa: SIM105 - hot path: cheaper than contextlib.suppress
+                    detach(token)
+                except ValueError:  # made in another context (a copied one): nothing to undo here
+                    pass
             if self._track_sending:
                 _sending.set(None)
             status: int | None = None

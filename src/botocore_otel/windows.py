@@ -50,7 +50,8 @@ def close_window(state: CallState) -> None:
     Not when another context is current over it (a handler attached one at before-send,
     after ours, to detach later; or a context below the window was detached, taking the
     window off the stack): detaching under it would leave the window current once that
-    context goes. The window is then settled at the call's end (``settle_windows``)."""
+    context goes. The window is then settled at the call's end (``settle_windows``).
+    ``Lifecycle.on_response_received`` does the same inline (every call: one frame less)."""
     token = state.window_token
     if token is None or get_current() is not state.window_ctx:
         return
