@@ -40,7 +40,7 @@ def _request_number(value: Any, integer: bool) -> int | float | None:
     finite number (a Titan body's ``"temperature": "0.5"``) as a float, or as an
     int for ``integer`` ones when it is whole; anything else None (the attribute is left out).
     An int beyond 64 bits is left out too: OTLP cannot carry it (its exporter fails on it)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _number(value):
         number: int | float = value
     elif not isinstance(value, str) or len(value) > 64:
         return None
