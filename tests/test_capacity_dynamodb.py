@@ -200,3 +200,26 @@ def test_a_parameters_dict_refused_by_validation_then_passed_again_is_still_the_
         assert params == {"TableName": "tb1", "Key": A}
         assert ("ReturnConsumedCapacity" in moto.last_request().json()) is not suppressed
     Instrumentor().uninstrument(session)
+
+
+def test_the_callers_own_after_call_handlers_see_the_result_without_ours(moto):
+    """Handlers of the caller's on after-call (the operation's own event runs before the
+    service's, where ours would be) see the result as the caller gets it."""
+    _call(moto, instrumented(Telemetry()), "GetItem", {})  # the tables, uninstrumented
+    telemetry = Telemetry()
+    session = instrumented(telemetry, dynamodb_consumed_capacity=True)
+    dynamodb = moto.client("dynamodb", session=session)
+    seen: list[bool] = []
+
+    def callers_handler(parsed: dict[str, Any], **_: Any) -> None:
+        seen.append("ConsumedCapacity" in parsed)
+
+    for event in ("after-call.dynamodb.GetItem", "after-call.dynamodb", "after-call"):
+        dynamodb.meta.events.register_first(event, callers_handler)
+    result = dynamodb.get_item(TableName="tb1", Key=A)
+    Instrumentor().uninstrument(session)
+    assert "ConsumedCapacity" not in result
+    assert seen == [False, False, False]
+    assert moto.last_request().json()["ReturnConsumedCapacity"] == "TOTAL"
+    assert _span_capacity(telemetry, "GetItem") == ('{"CapacityUnits":0.5,"TableName":"tb1"}',)
+    assert sum(totals(telemetry, DYNAMODB).values()) == 0.5

@@ -15,6 +15,9 @@ from botocore_otel.state import STATE_KEY
 # Marks, in botocore's per-call context, a call whose ReturnConsumedCapacity we added: the
 # caller's parameters dict, which botocore serializes before before-call.
 ADDED_KEY = "botocore_otel.capacity.added"
+# The ConsumedCapacity of such a call, taken out of the response at response-received: before
+# any after-call handler (the caller's on the operation's own event run before ours would).
+_TAKEN_KEY = "botocore_otel.capacity.taken"
 _PARAMETER = "ReturnConsumedCapacity"
 _RESPONSE_KEY = "ConsumedCapacity"
 # What the span shows of it when the caller asked (services.py's DynamoDB response field)
@@ -84,6 +87,7 @@ class DynamoDBCapacity(SharedOnCopy):
         if self._add_parameter:
             handlers.append(handler("before-parameter-build.dynamodb", self.on_before_parameter_build))
             handlers.append(handler("before-call.dynamodb", self.on_before_call))
+            handlers.append(handler("response-received.dynamodb", self.on_response_received))
         return handlers
 
     def on_before_parameter_build(
@@ -109,15 +113,23 @@ class DynamoDBCapacity(SharedOnCopy):
     def on_before_call(self, context: dict[str, Any], **_: Any) -> None:
         _give_back(context)
 
+    def on_response_received(self, parsed_response: Any, context: dict[str, Any], **_: Any) -> None:
+        """Each attempt's answer; the last one's dict is what after-call gets and the caller."""
+        if ADDED_KEY in context and isinstance(parsed_response, dict) and _RESPONSE_KEY in parsed_response:
+            context[_TAKEN_KEY] = consumed = parsed_response.pop(_RESPONSE_KEY)  # not asked for
+            self._show_on_span(context.get(STATE_KEY), consumed)
+
     def on_after_call(self, parsed: Any, context: dict[str, Any], **_: Any) -> None:
         consumed = parsed.get(_RESPONSE_KEY) if isinstance(parsed, dict) else None
         state = context.get(STATE_KEY)
         added = context.get(ADDED_KEY)
         if added is not None:
             _give_back(context)  # a call the Stubber answered at before-call skipped ours
-        if consumed is not None and added is not None:
-            del parsed[_RESPONSE_KEY]  # the caller did not ask for it
-            self._show_on_span(state, consumed)
+            if consumed is not None:  # not through response-received (a Stubber's answer)
+                del parsed[_RESPONSE_KEY]
+                self._show_on_span(state, consumed)
+            else:
+                consumed = context.pop(_TAKEN_KEY, None)
         if consumed is None or state is None or state.attempts == 0:
             return
         try:
