@@ -38,3 +38,20 @@ def test_instrument_without_botocore_logs_and_carries_on(call: str) -> None:
     assert done.stdout.strip() == "ran"
     assert "Traceback" not in done.stderr
     assert done.stderr.count("botocore is not installed") == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("absent", "argv", "needs"),
+    [
+        (["opentelemetry.sdk"], ["demo", "--iterations", "1"], "pip install 'botocore-otel[demo]'"),
+        (["boto3"], ["demo", "--iterations", "1"], "pip install 'botocore-otel[demo]'"),
+        (["botocore", "boto3"], ["check-rules", "src/botocore_otel/demo_rules.json"], "pip install botocore"),
+    ],
+    ids=["demo-no-sdk", "demo-no-boto3", "check-rules-no-botocore"],
+)
+def test_cli_names_the_missing_extra(absent: list[str], argv: list[str], needs: str) -> None:
+    done = _run_without(absent, f"from botocore_otel.cli import main\nsys.exit(main({argv!r}))")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert needs in done.stderr, done.stderr
+    assert f"{absent[0]} is not installed" in done.stderr, done.stderr
