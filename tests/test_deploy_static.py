@@ -233,6 +233,11 @@ def test_compose_images_pinned_and_ports_loopback() -> None:
     base = re.search(r"^FROM\s+(\S+)", dockerfile, re.M).group(1)
     assert re.search(r":\d+\.\d+", base), f"demo base image {base} is not pinned"
     assert '".[demo]"' in dockerfile
+    # The versions CI tests together (constraints.txt), not whatever is newest on the day of the build.
+    install = next(line for line in dockerfile.splitlines() if '".[demo]"' in line)
+    assert re.search(r"(-c|--constraint)[ =]constraints\.txt\b", install), install
+    ignored = (DEPLOY / "demo.Dockerfile.dockerignore").read_text().split()
+    assert not {"constraints.txt", "*.txt", "**/*.txt"} & set(ignored)
 
 
 def test_datasource_uids_match_dashboards() -> None:
