@@ -233,6 +233,11 @@ def test_compose_images_pinned_and_ports_loopback() -> None:
     base = re.search(r"^FROM\s+(\S+)", dockerfile, re.M).group(1)
     assert re.search(r":\d+\.\d+", base), f"demo base image {base} is not pinned"
     assert '".[demo]"' in dockerfile
+    # The versions CI tests together (constraints.txt), not whatever is newest on the day of the build.
+    install = next(line for line in dockerfile.splitlines() if '".[demo]"' in line)
+    assert re.search(r"(-c|--constraint)[ =]constraints\.txt\b", install), install
+    ignored = (DEPLOY / "demo.Dockerfile.dockerignore").read_text().split()
+    assert not {"constraints.txt", "*.txt", "**/*.txt"} & set(ignored)
 
 
 def test_datasource_uids_match_dashboards() -> None:
@@ -291,3 +296,21 @@ def test_demo_metric_groups_cover_the_dashboards() -> None:
     for services in (load_yaml(COMPOSE)["services"], merged_compose()):
         groups = {g.strip() for g in str(services["demo"]["environment"]["BOTOCORE_OTEL_METRICS"]).split(",")}
         assert "all" in groups or needed <= groups, f"demo metric groups {groups} miss {needed - groups}"
+
+
+def test_datasources_reach_the_stack_and_link_to_provisioned_uids() -> None:
+    """Each datasource URL names a compose service on the port it serves; each link between
+    datasources (exemplars -> Tempo, traces -> metrics) names a provisioned uid."""
+    services = load_yaml(COMPOSE)["services"]
+    tempo_port = load_yaml(DEPLOY / "tempo" / "tempo.yaml")["server"]["http_listen_port"]
+    serves = {"prometheus": 9090, "tempo": tempo_port}  # Prometheus: its default listen address
+    path = PROVISIONING / "datasources" / "datasources.yaml"
+    datasources = load_yaml(path)["datasources"]
+    uids = {ds["uid"] for ds in datasources}
+    for ds in datasources:
+        host, port = host_port(ds["url"])
+        assert host in services, f"{ds['name']}: {host} is not a compose service"
+        assert port == serves[ds["type"]], f"{ds['name']}: {ds['url']} is not where {host} listens"
+        assert ds["type"] in services["grafana"]["depends_on"]
+    linked = set(re.findall(r"datasourceUid:\s*(\S+)", path.read_text(encoding="utf-8")))
+    assert linked and linked <= uids, f"datasource links to unprovisioned uids {linked - uids}"

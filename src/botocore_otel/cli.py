@@ -10,6 +10,19 @@ from collections.abc import Sequence
 from botocore_otel.errors import ConfigError
 
 
+def _importable(modules: Sequence[str], install: str) -> bool:
+    """Whether every module imports; if not, names the first missing one and how to install it."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            print(f"botocore-otel: {name} is not installed: {install}", file=sys.stderr)
+            return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="botocore-otel", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -25,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from botocore_otel import demo as demo_module
 
+        if not _importable(demo_module.required_modules(), "pip install 'botocore-otel[demo]'"):
+            return 2
         try:
             demo_module.run(sys.stdout, iterations=args.iterations, rules=args.rules, loop=args.loop)
         except ConfigError as error:
@@ -32,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return 0
 
+    if not _importable(("botocore",), "pip install botocore"):
+        return 2
     from botocore_otel.synthetic import check_rules_file
 
     try:

@@ -25,6 +25,18 @@ def _closed_port() -> int:
     return port
 
 
+def _otlp_configured() -> bool:
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+def required_modules() -> tuple[str, ...]:
+    """What the demo imports (the ``demo`` extra), so the CLI can name one that is missing."""
+    otlp = ("opentelemetry.exporter.otlp.proto.http",) if _otlp_configured() else ()
+    return ("boto3", "opentelemetry.sdk", *otlp)
+
+
 @dataclass
 class Telemetry:
     """The demo's OTel SDK: in memory for the table, plus OTLP when configured."""
@@ -51,9 +63,7 @@ class Telemetry:
         tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
         metrics = InMemoryMetricReader()
         readers: list[Any] = [metrics]
-        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-        ):
+        if _otlp_configured():
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -60,7 +60,7 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         strict = kwargs.pop("_strict", True)
-        if wiring.botocore_is_supported():  # logs an error when botocore is too old
+        if wiring.botocore_is_supported():  # logs an error when botocore is missing or too old
             wiring.instrument_globally(kwargs, strict=strict)
 
     def _uninstrument(self, **kwargs: Any) -> None:

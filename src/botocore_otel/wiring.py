@@ -255,8 +255,11 @@ def uninstrument_all() -> None:
 
 
 def botocore_is_supported() -> bool:
-    import botocore
-
+    try:
+        import botocore
+    except ImportError:  # as BaseInstrumentor treats a missing dependency: said, not raised
+        logger.error("botocore-otel: botocore is not installed; AWS calls are not traced")
+        return False
     try:
         version = tuple(int(part) for part in botocore.__version__.split(".")[:3])
     except ValueError:
