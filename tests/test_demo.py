@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.optional import missing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +94,14 @@ def test_check_rules(tmp_path):
     done = _run([str(BIN / "botocore-otel"), "check-rules", str(bad)])
     assert done.returncode == 2
     assert "typo" in done.stderr and "dynamodb" in done.stderr
+
+
+@pytest.mark.parametrize("iterations", ["0", "-3", "x"])
+def test_the_demo_refuses_a_count_of_iterations_that_is_not_one_or_more(iterations):
+    done = _run([str(BIN / "botocore-otel"), "demo", "--iterations", iterations])
+    assert done.returncode == 2
+    assert f"--iterations: must be a whole number of 1 or more, not '{iterations}'" in done.stderr
+    assert not done.stdout
 
 
 RULES = {"rules": [{"name": "all", "match": "*", "response": {"latency": 0.001}}]}

@@ -23,11 +23,21 @@ def _importable(modules: Sequence[str], install: str) -> bool:
     return True
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="botocore-otel", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the offline demo on synthetic responses")
-    demo.add_argument("--iterations", type=int, default=40, help="sample requests to run (default 40)")
+    demo.add_argument("--iterations", type=_positive, default=40, help="sample requests to run (default 40)")
     demo.add_argument("--rules", help="synthetic rules file (default: the demo's own rules)")
     demo.add_argument("--loop", action="store_true", help="keep producing traffic (for deploy/)")
     check = commands.add_parser("check-rules", help="validate a synthetic rules file")
