@@ -25,6 +25,8 @@ from tests.support.moto_server import MotoServer
 OURS, OFFICIAL = "botocore_otel", "opentelemetry.instrumentation.botocore"
 DISTRIBUTIONS = {OURS: "botocore-otel", OFFICIAL: "opentelemetry-instrumentation-botocore"}
 CALLS = 4
+# The sources under test, after the shadow metadata: not the installed copy of the package.
+SRC = str(Path(__file__).resolve().parent.parent / "src")
 
 APP = textwrap.dedent(
     """
@@ -65,7 +67,7 @@ def run_app(moto: MotoServer, tmp_path: Path, first: str, disabled: str) -> tupl
     kwargs.pop("config")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "BOTOCORE_OTEL_"))},
-        "PYTHONPATH": str(shadow),
+        "PYTHONPATH": os.pathsep.join([str(shadow), SRC]),
         "MOTO_CLIENT_KWARGS": json.dumps(kwargs),
         "OTEL_TRACES_EXPORTER": "none",
         "OTEL_METRICS_EXPORTER": "none",
