@@ -109,6 +109,19 @@ def test_ours_disabled_leaves_the_official_one_alone(moto: MotoServer, tmp_path:
     assert "botocore-otel" not in stderr, stderr
 
 
+@pytest.mark.parametrize("name", ["botocore-otel", "Botocore_Otel"])
+def test_ours_disabled_by_its_distribution_name_is_taken_as_meant(
+    moto: MotoServer, tmp_path: Path, name: str
+) -> None:
+    """The package's name (as pip shows it) or another casing is not the entry point's name,
+    so opentelemetry-instrument loads botocore-otel anyway: it stays off, as the user meant,
+    and says the name to use."""
+    result, stderr = run_app(moto, tmp_path, OURS, disabled=f"flask,{name}")
+    assert scopes(result) == [OFFICIAL] * CALLS, result["spans"]
+    (warning,) = [line for line in stderr.splitlines() if "botocore-otel" in line]
+    assert f"{name!r}" in warning and "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=flask,botocore_otel" in warning
+
+
 def test_the_warning_names_what_to_add_to_what_is_disabled_already(moto: MotoServer, tmp_path: Path) -> None:
     """aiobotocore's official instrumentor disabled already (and on stacks without aiobotocore,
     never on): the advice keeps it in the list it gives."""

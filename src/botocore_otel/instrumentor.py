@@ -67,10 +67,38 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
         wiring.uninstrument_all()
 
 
+ENTRY_POINT = "botocore_otel"
+_DISABLED = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+
+
+def _disabled_by_another_name() -> str | None:
+    """The entry of ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` that names botocore-otel other
+    than by its entry point's name (``botocore-otel``, as pip shows it, or another casing):
+    opentelemetry-instrument compares names exactly, so it loaded us anyway."""
+    for name in os.environ.get(_DISABLED, "").split(","):
+        name = name.strip()
+        if name != ENTRY_POINT and name.lower().replace("-", "_") == ENTRY_POINT:
+            return name
+    return None
+
+
 class _AutoInstrumentor:
     """What ``opentelemetry-instrument`` loads: never raises, logs bad configuration."""
 
     def instrument(self, **kwargs: Any) -> None:
+        meant = _disabled_by_another_name()
+        if meant is not None:  # the user's wish, said with the name to use
+            names = [n.strip() for n in os.environ.get(_DISABLED, "").split(",") if n.strip()]
+            logger.warning(
+                "botocore-otel: %s names %r, taken to mean botocore-otel, which stays off; its "
+                "instrumentation is named %s (%s=%s)",
+                _DISABLED,
+                meant,
+                ENTRY_POINT,
+                _DISABLED,
+                ",".join(ENTRY_POINT if n == meant else n for n in names),
+            )
+            return
         Instrumentor().instrument(_strict=False, **kwargs)
 
     def uninstrument(self, **kwargs: Any) -> None:
