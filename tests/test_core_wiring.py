@@ -56,6 +56,21 @@ def test_instrumenting_twice_does_nothing_more(moto, telemetry):
     assert len(moto.last_request().headers.get("traceparent").split(",")) == 1
 
 
+def test_instrumenting_again_with_other_settings_keeps_the_first_ones_and_says_so(moto, telemetry, caplog):
+    caplog.set_level("WARNING", logger="botocore_otel")
+    rules = [{"name": "sqs", "match": "sqs.*"}]
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, metrics=False, synthetic=rules, **telemetry.providers)
+    Instrumentor().instrument(session, metrics=False, synthetic=rules, **telemetry.providers)
+    assert not caplog.records  # the same settings again: nothing to say
+    Instrumentor().instrument(session, metrics="all", **telemetry.providers)
+    _call(moto, session)
+    assert len(telemetry.aws_spans()) == 1
+    assert list(telemetry.points("rpc.client.call.duration")) == []  # still metrics=False
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "other settings" in warning and "uninstrument(session)" in warning, warning
+
+
 def test_botocore_session_and_single_client_targets(moto, telemetry):
     core = botocore.session.get_session()
     Instrumentor().instrument(core, **telemetry.providers)

@@ -84,7 +84,11 @@ class Settings:
         raise AttributeError(f"Settings are read-only ({name})")
 
     def _compared(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in _SETTINGS if name != "problems")
+        # Each configuration makes its own responder: two are the same when their rules are.
+        rules = None if self.synthetic is None else tuple(map(repr, self.synthetic.rules))
+        return tuple(
+            rules if name == "synthetic" else getattr(self, name) for name in _SETTINGS if name != "problems"
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Settings) and self._compared() == other._compared()

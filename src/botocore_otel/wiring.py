@@ -164,8 +164,16 @@ def instrument_target(target: Any, options: Mapping[str, object]) -> None:
     settings = load_settings(options, strict=True)  # a bad value raises, even with nothing to do
     with _lock:
         owner = _owners.get(emitter)
-        if owner is not None and not owner.is_global:
-            return  # already instrumented explicitly: instrumenting twice does nothing more
+        if owner is not None and not owner.is_global:  # instrumenting twice does nothing more
+            if owner.settings != settings:
+                kind = "client" if getattr(target, "meta", None) is not None else "session"
+                logger.warning(
+                    "botocore-otel: this %s is instrumented already, with other settings: they are "
+                    "kept. Call uninstrument(%s) first to change them.",
+                    kind,
+                    kind,
+                )
+            return
         _announce(settings)
         from botocore_otel.instrumentation import Instrumentation
 
