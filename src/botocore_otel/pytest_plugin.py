@@ -11,7 +11,10 @@ When enabled, at session start it instruments every botocore session globally wi
   spans started and ended, and remembers the ones still open;
 * trace header propagation on (the global propagator, W3C by default, plus X-Ray);
 * metrics on, into an SDK ``MeterProvider`` with an in-memory reader;
-* per-attempt spans on (more of our code runs), synthetic responses off.
+* per-attempt spans on (more of our code runs), synthetic responses off;
+
+unless a ``BOTOCORE_OTEL_*`` variable gives one of these settings (checked like any other: a
+bad value is a usage error).
 
 At the end it reports spans created, spans still open and the warnings and errors logged
 by the ``botocore_otel`` logger (instrumentation errors), in the terminal summary and,
@@ -43,7 +46,7 @@ _MAX_SAMPLES = 20
 # botocore's default (legacy) retries alone may sleep up to 15 s in all.
 _SETTLE_SECONDS = 60.0
 _HARNESS = pytest.StashKey["_Harness"]()
-# What the harness sets; the rest comes from BOTOCORE_OTEL_* variables.
+# The harness's settings where no BOTOCORE_OTEL_* variable gives one (the rest come from them).
 _OPTIONS: dict[str, Any] = {
     "propagate": True,
     "metrics": True,
@@ -88,6 +91,14 @@ def enabled(config: pytest.Config) -> bool:
     if config.getoption("botocore_otel", default=False):
         return True
     return os.environ.get(ENV_SWITCH, "").strip().lower() in _TRUE
+
+
+def _options() -> dict[str, Any]:
+    """The harness's settings, less those a ``BOTOCORE_OTEL_*`` variable gives."""
+    from botocore_otel.config import env_names
+
+    names = env_names()
+    return {k: v for k, v in _OPTIONS.items() if not os.environ.get(names.get(k, ""), "").strip()}
 
 
 class _CountingHandler(logging.Handler):
@@ -163,7 +174,7 @@ class _Harness:
             logger.setLevel(logging.WARNING)
         self._instrumentor = Instrumentor()
         self._instrumentor.instrument(
-            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider, **_OPTIONS
+            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider, **_options()
         )
 
     def stop(self) -> dict[str, Any]:
@@ -239,7 +250,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         if config.pluginmanager.has_plugin("dsession"):  # the pytest-xdist controller: workers run tests
             from botocore_otel.config import load_settings
 
-            load_settings(_OPTIONS, strict=True)  # checked here once, not in each worker
+            load_settings(_options(), strict=True)  # checked here once, not in each worker
             return
         harness = _Harness()
         harness.start()
