@@ -41,3 +41,9 @@ def test_a_variable_for_a_setting_the_harness_sets_is_used(tmp_path: Path) -> No
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads(report.read_text())
     assert figures["spans_started"] == figures["calls_measured"] == 0  # the probe's call is skipped
+
+
+def test_a_bad_switch_variable_is_a_usage_error(tmp_path: Path) -> None:
+    done = _run_plugin(tmp_path, BOTOCORE_OTEL_PYTEST="maybe")
+    stderr = _usage_error(done)
+    assert "BOTOCORE_OTEL_PYTEST='maybe' is invalid: expected" in stderr and "true/false" in stderr, stderr

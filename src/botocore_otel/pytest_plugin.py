@@ -14,7 +14,7 @@ When enabled, at session start it instruments every botocore session globally wi
 * per-attempt spans on (more of our code runs), synthetic responses off;
 
 unless a ``BOTOCORE_OTEL_*`` variable gives one of these settings (checked like any other: a
-bad value is a usage error).
+bad value, or a ``BOTOCORE_OTEL_PYTEST`` that is not a boolean, is a usage error).
 
 At the end it reports spans created, spans still open and the warnings and errors logged
 by the ``botocore_otel`` logger (instrumentation errors), in the terminal summary and,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 ENV_SWITCH = "BOTOCORE_OTEL_PYTEST"
 _TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
 _MAX_SAMPLES = 20
 # The longest wait at the end for calls still running on threads that tests left behind:
 # botocore's default (legacy) retries alone may sleep up to 15 s in all.
@@ -88,9 +89,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def enabled(config: pytest.Config) -> bool:
-    if config.getoption("botocore_otel", default=False):
-        return True
-    return os.environ.get(ENV_SWITCH, "").strip().lower() in _TRUE
+    """Raises ``pytest.UsageError`` for a ``BOTOCORE_OTEL_PYTEST`` that is not a boolean."""
+    switch = os.environ.get(ENV_SWITCH, "").strip().lower()
+    if switch not in _TRUE | _FALSE:
+        from botocore_otel.errors import ConfigError
+
+        error = ConfigError(
+            ENV_SWITCH, os.environ[ENV_SWITCH], "a boolean: true/false, 1/0, yes/no or on/off"
+        )
+        raise pytest.UsageError(f"botocore-otel: {error}")
+    return bool(config.getoption("botocore_otel", default=False)) or switch in _TRUE
 
 
 def _options() -> dict[str, Any]:
