@@ -1,10 +1,12 @@
-"""The pytest plugin's settings: the ``BOTOCORE_OTEL_*`` variables apply to the harness's own
-settings too, and a bad one is a usage error before any test runs (real pytest runs)."""
+"""The pytest plugin's switches: a bad one is a usage error before any test runs, and the
+``BOTOCORE_OTEL_*`` variables apply to the harness's own settings too (real pytest runs)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,22 @@ def test_a_bad_switch_variable_is_a_usage_error(tmp_path: Path) -> None:
     done = _run_plugin(tmp_path, BOTOCORE_OTEL_PYTEST="maybe")
     stderr = _usage_error(done)
     assert "BOTOCORE_OTEL_PYTEST='maybe' is invalid: expected" in stderr and "true/false" in stderr, stderr
+
+
+def test_a_report_path_that_cannot_be_written_is_a_usage_error_before_the_tests(tmp_path: Path) -> None:
+    stderr = _usage_error(_run_plugin(tmp_path, f"--botocore-otel-report={tmp_path}/missing/report.json"))
+    assert "--botocore-otel-report" in stderr and "missing/report.json" in stderr, stderr
+
+
+def test_a_report_without_the_switch_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "test_probe.py").write_text("def test_nothing():\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTOCORE_OTEL_", "OTEL_", "PYTEST_"))}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p"]
+    command += [
+        "botocore_otel.pytest_plugin",
+        f"--botocore-otel-report={tmp_path / 'r.json'}",
+        "test_probe.py",
+    ]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    stderr = _usage_error(done)
+    assert "--botocore-otel-report needs --botocore-otel" in stderr, stderr

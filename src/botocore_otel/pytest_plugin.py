@@ -109,6 +109,19 @@ def _options() -> dict[str, Any]:
     return {k: v for k, v in _OPTIONS.items() if not os.environ.get(names.get(k, ""), "").strip()}
 
 
+def _check_report_path(config: pytest.Config, on: bool) -> None:
+    path = config.getoption("botocore_otel_report", default=None)
+    if not path or getattr(config, "workerinput", None) is not None:  # xdist workers write none
+        return
+    if not on:
+        raise pytest.UsageError(f"--botocore-otel-report needs --botocore-otel (or {ENV_SWITCH}=1)")
+    try:
+        with open(path, "a", encoding="utf-8"):  # written at the end: said now, not after the run
+            pass
+    except OSError as error:
+        raise pytest.UsageError(f"botocore-otel: --botocore-otel-report={path}: {error.strerror}") from None
+
+
 class _CountingHandler(logging.Handler):
     """Counts the ``botocore_otel`` logger's warnings and errors, keeps a few samples."""
 
@@ -249,7 +262,9 @@ def _add(totals: dict[str, Any], figures: dict[str, Any]) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
-    if not enabled(config):
+    on = enabled(config)
+    _check_report_path(config, on)
+    if not on:
         return
     config.stash[_TOTALS] = {}
     from botocore_otel.errors import ConfigError
