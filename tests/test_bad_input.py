@@ -39,6 +39,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from botocore_otel import ConfigError, wiring
 from botocore_otel.config import _OPTIONS, Settings, env_names, load_settings
+from botocore_otel.config_values import PARSERS, _parse_bool
 from botocore_otel.instrumentor import Instrumentor, auto_instrumentor
 from tests.support.moto_server import MotoServer
 
@@ -180,6 +181,26 @@ def test_explicit_api_refuses_bad_keyword(case: tuple[str, Any, str]) -> None:
         Instrumentor().instrument(session, **{option: value})
     assert again.value.setting == error.setting
     assert _handler_ids(session) == []
+
+
+_BOOLEANS = sorted(name for name, (parse, _) in PARSERS.items() if parse is _parse_bool)
+
+
+@pytest.mark.parametrize("option", _BOOLEANS)
+def test_every_boolean_form_the_error_offers_is_taken(option: str) -> None:
+    """The error says 'true/false, 1/0, yes/no or on/off': each of them is a value, 1 and 0 as
+    numbers too."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings({option: "maybe"}, environ={})
+    assert "true/false, 1/0, yes/no or on/off" in raised.value.allowed
+    metrics = {"metrics": "rpc,capacity"}  # the capacity group's own switch needs it
+    for on, off in [(True, False), ("true", "false"), ("1", "0"), (1, 0), ("yes", "no"), ("on", "off")]:
+        assert load_settings({option: on, **metrics}, environ={}) == load_settings(
+            {option: True, **metrics}, environ={}
+        ), on
+        assert load_settings({option: off, **metrics}, environ={}) == load_settings(
+            {option: False, **metrics}, environ={}
+        ), off
 
 
 def test_every_option_has_a_parser_and_defaults_need_none() -> None:

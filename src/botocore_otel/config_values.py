@@ -27,6 +27,8 @@ _HOOK_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
 def _parse_bool(setting: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
+    if type(value) is int and value in (0, 1):  # the 1/0 the error offers, as numbers too
+        return value == 1
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     raise ConfigError(setting, value, "a boolean: true/false, 1/0, yes/no or on/off")
