@@ -203,6 +203,18 @@ def test_every_boolean_form_the_error_offers_is_taken(option: str) -> None:
         ), off
 
 
+@pytest.mark.parametrize("option", ["skip_services", "payload_propagation", "metrics"])
+def test_a_list_setting_takes_a_stray_comma_as_the_others_do(option: str) -> None:
+    """'s3,sqs,' (a trailing comma, or an empty item) is the same list, in every list setting."""
+    value = {"skip_services": "s3,sqs", "payload_propagation": "sqs,sns", "metrics": "rpc,smithy"}[option]
+    meant = load_settings({}, environ={ENV[option]: value})
+    for written in (f"{value},", f" {value.replace(',', ' , ,')} "):
+        assert load_settings({}, environ={ENV[option]: written}) == meant, written
+        assert load_settings({option: written}, environ={}) == meant, written
+    with pytest.raises(ConfigError):
+        load_settings({option: ","}, environ={})
+
+
 def test_every_option_has_a_parser_and_defaults_need_none() -> None:
     """config.py knows the options; config_values.py parses them, loaded only for a value."""
     probe = (
@@ -314,7 +326,7 @@ BAD_ENV: list[tuple[str, str, str]] = [
     ("attempt_spans", "-1", "boolean"),
     ("sqs_aws_trace_header", "sometimes", "boolean"),
     ("skip_services", "dynamdb", "did you mean 'dynamodb'"),
-    ("skip_services", "s3,,sqs", "service ids"),
+    ("skip_services", "s3;sqs", "service ids"),
     ("request_hook", "no_such_module_zz:hook", "imports"),
     ("request_hook", "tests.data.sample_hooks", "import path"),
     ("response_hook", "os:getcwd", "(span, service_id, operation"),

@@ -36,8 +36,8 @@ def _parse_bool(setting: str, value: object) -> bool:
 
 def _parse_services(setting: str, value: object) -> frozenset[str]:
     items: object = value
-    if isinstance(value, str):
-        items = [part.strip() for part in value.split(",")]
+    if isinstance(value, str):  # a stray comma ('s3,sqs,') is no item, as in the other lists
+        items = [part.strip() for part in value.split(",") if part.strip()] or [value]
     if not isinstance(items, (list, tuple, set, frozenset)) or not all(
         isinstance(item, str) and re.match(_SERVICE_ID, item) for item in items
     ):
