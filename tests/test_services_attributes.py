@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import zipfile
 
 import pytest
@@ -417,3 +418,43 @@ def test_arns_of_every_partition(partition):
     assert partition_of_region("cn-northwest-1") == "aws-cn"
     assert partition_of_region("us-gov-east-1") == "aws-us-gov"
     assert partition_of_region("eu-west-3") == "aws"
+
+
+def test_numbers_beyond_what_otlp_carries_are_left_out(moto, session, telemetry, caplog):
+    """botocore checks only a number's minimum: an int past 64 bits reaches the tables, and
+    OTLP cannot carry it (its encoder logs a traceback and drops it, span after span); one
+    past a float's range failed the converter, and every request attribute of the span went."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    ddb = moto.client("dynamodb", session=session)
+    with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+        ddb.scan(TableName="nowhere", Limit=2**64, Segment=0, TotalSegments=2**70)
+    ddb.create_table(
+        TableName="huge",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 10**400, "WriteCapacityUnits": 5},
+    )
+    s3 = moto.client("s3", session=session)
+    s3.create_bucket(Bucket="bkt")
+    upload = s3.create_multipart_upload(Bucket="bkt", Key="big")["UploadId"]
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.upload_part(Bucket="bkt", Key="big", UploadId=upload, PartNumber=2**63, Body=b"x")
+
+    scan = only(telemetry, "DynamoDB.Scan")
+    assert picked(scan, "aws.dynamodb.table_names", "aws.dynamodb.segment") == {
+        "aws.dynamodb.table_names": ("nowhere",),
+        "aws.dynamodb.segment": 0,
+    }
+    assert not {"aws.dynamodb.limit", "aws.dynamodb.total_segments"} & set(scan.attributes)
+    create = only(telemetry, "DynamoDB.CreateTable")
+    assert picked(create, "aws.dynamodb.table_names", "aws.dynamodb.provisioned_write_capacity") == {
+        "aws.dynamodb.table_names": ("huge",),
+        "aws.dynamodb.provisioned_write_capacity": 5.0,
+    }
+    assert "aws.dynamodb.provisioned_read_capacity" not in create.attributes
+    part = only(telemetry, "S3.UploadPart")
+    assert part.attributes["aws.s3.upload_id"] == upload and "aws.s3.part_number" not in part.attributes
+    caplog.clear()
+    encode_spans(telemetry.spans())
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

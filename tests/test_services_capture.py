@@ -352,6 +352,24 @@ def test_captures_on_real_calls(moto, caplog):
     assert batch.attributes["app.ids"] == ("a", "b") and batch.attributes["app.delays"] == ("1",)
 
 
+def test_a_captured_int_beyond_64_bits_is_left_out(moto):
+    """botocore checks only a number's minimum; OTLP carries 64-bit ints (its encoder logs a
+    traceback and drops a larger one)."""
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    capture = "dynamodb.Scan:Limit=app.limit,Segment=app.segment,TotalSegments=app.total"
+    Instrumentor().instrument(session, capture=capture, **telemetry.providers)
+    try:
+        ddb = moto.client("dynamodb", session=session)
+        with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+            ddb.scan(TableName="nowhere", Limit=2**64, Segment=0, TotalSegments=2**63 - 1)
+    finally:
+        Instrumentor().uninstrument(session)
+    (scan,) = telemetry.spans("DynamoDB.Scan")
+    assert "app.limit" not in scan.attributes
+    assert scan.attributes["app.segment"] == 0 and scan.attributes["app.total"] == 2**63 - 1
+
+
 # -- the property --------------------------------------------------------------------------
 _output: dict[str, Any] = {}
 

@@ -1,14 +1,16 @@
 """Converters of the service tables: a member's value -> an attribute value (None: none).
 
-Bounded: lists carry at most :data:`MAX_LIST` items, strings :data:`MAX_TEXT` characters;
-structured values are JSON with never-captured members removed (:mod:`botocore_otel.redact`).
+Bounded: lists carry at most :data:`MAX_LIST` items, strings :data:`MAX_TEXT` characters,
+ints 64 bits (botocore checks only a number's minimum, and OTLP carries no larger int: its
+encoder logs a traceback and drops one); structured values are JSON with never-captured
+members removed (:mod:`botocore_otel.redact`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import unquote
 
 from opentelemetry.util.types import AttributeValue
@@ -21,6 +23,12 @@ MAX_LIST = 64
 """Most items any list attribute carries (table names, consumed capacity ...)."""
 MAX_TEXT = 1024
 """Longest string a table puts in an attribute (``aws.s3.delete`` is cut to fit)."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def is_int64(value: Any) -> TypeGuard[int]:
+    """An int (not a bool) that an attribute can carry."""
+    return isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
 
 
 # -- converters: value of a member -> attribute value, None to leave it out ------------
@@ -29,11 +37,11 @@ def text(value: Any) -> AttributeValue | None:
 
 
 def integer(value: Any) -> AttributeValue | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if is_int64(value) else None
 
 
 def number(value: Any) -> AttributeValue | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return float(value) if isinstance(value, float) or is_int64(value) else None
 
 
 def boolean(value: Any) -> AttributeValue | None:
