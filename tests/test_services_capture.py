@@ -267,6 +267,19 @@ def test_capture_syntax_errors_name_setting_value_and_allowed(bad):
         "cognito-identity-provider.ConfirmSignUp:ConfirmationCode",
         "sso-oidc.CreateToken:code",
         "sso-oidc.CreateToken:deviceCode",
+        # what the models leave unmarked: a presigned URL (its signature and session token),
+        # a SAML assertion, key material, an MFA or one-time password
+        "docdb.CopyDBClusterSnapshot:PreSignedUrl",
+        "neptune.CreateDBCluster:PreSignedUrl",
+        "lakeformation.AssumeDecoratedRoleWithSAML:SAMLAssertion",
+        "iot-wireless.CreateWirelessDevice:LoRaWAN.OtaaV1_1.AppKey",
+        "iot-wireless.CreateWirelessDevice:LoRaWAN.OtaaV1_1.NwkKey",
+        "iot-wireless.CreateWirelessDevice:LoRaWAN.OtaaV1_0_x.GenAppKey",
+        "direct-connect.AllocatePrivateVirtualInterface:newPrivateVirtualInterfaceAllocation.authKey",
+        "backup-gateway.CreateGateway:ActivationKey",
+        "s3.DeleteObject:MFA",
+        "s3.PutBucketVersioning:MFA",
+        "pinpoint.VerifyOTPMessage:VerifyOTPMessageRequestParameters.Otp",
     ],
 )
 def test_never_captured_members_are_refused_at_config_time(path):

@@ -98,7 +98,7 @@ def _parse_item(setting: str, item: str) -> list[Capture]:
                 setting,
                 item,
                 f"a path through no never-captured member ('{denied}' is one: secrets, "
-                "passwords, tokens, credentials, signatures, key material, message, object "
+                "passwords, tokens, credentials, signatures, presigned URLs, key material, message, object "
                 "and event bodies, phone numbers, e-mail addresses, endpoints, endpoint ARNs "
                 "and one-time codes are never captured)",
             )
