@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import zipfile
 
 import pytest
+from botocore.exceptions import ClientError
 from opentelemetry.trace import SpanKind
 
 from botocore_otel.arn import parse_arn, partition_of_region
@@ -458,3 +460,42 @@ def test_numbers_beyond_what_otlp_carries_are_left_out(moto, session, telemetry,
     caplog.clear()
     encode_spans(telemetry.spans())
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_names_and_arns_are_bounded(moto, session, telemetry):
+    """botocore checks only a string's minimum length: whatever a caller passes (a name built
+    from a request, say) reaches the tables, and the attributes stay within MAX_TEXT."""
+    big = "x" * (4 * MAX_TEXT)
+    prefix = f"us-east-1:{ACCOUNT}"
+    calls = [
+        ("dynamodb", "describe_table", {"TableName": big}),
+        ("dynamodb", "batch_get_item", {"RequestItems": {big: {"Keys": [{"k": {"S": "v"}}]}}}),
+        ("dynamodb", "get_item", {"TableName": "tbl", "Key": {"k": {"S": "v"}}, "AttributesToGet": [big]}),
+        ("sns", "publish", {"TopicArn": f"arn:aws:sns:{prefix}:{big}", "Message": "m"}),
+        (
+            "stepfunctions",
+            "describe_state_machine",
+            {"stateMachineArn": f"arn:aws:states:{prefix}:stateMachine:{big}"},
+        ),
+        (
+            "stepfunctions",
+            "describe_execution",
+            {"executionArn": f"arn:aws:states:{prefix}:execution:{big}:run"},
+        ),
+        ("secretsmanager", "describe_secret", {"SecretId": f"arn:aws:secretsmanager:{prefix}:secret:{big}"}),
+        ("kinesis", "describe_stream", {"StreamARN": f"arn:aws:kinesis:{prefix}:stream/{big}"}),
+        ("events", "describe_event_bus", {"Name": big}),
+        ("lambda", "invoke", {"FunctionName": f"arn:aws:lambda:{prefix}:function:{big}"}),
+    ]
+    for service, operation, params in calls:
+        with contextlib.suppress(ClientError):  # none of these exists (moto may not say so)
+            getattr(moto.client(service, session=session), operation)(**params)
+    spans = telemetry.aws_spans()
+    assert len(spans) == len(calls)
+    for span in spans:
+        values = [
+            v for value in span.attributes.values() for v in (value if isinstance(value, tuple) else (value,))
+        ]
+        assert max(len(v) for v in values if isinstance(v, str)) <= MAX_TEXT, span.name
+    table = only(telemetry, "DynamoDB.DescribeTable")
+    assert table.attributes["aws.dynamodb.table_names"] == (big[:MAX_TEXT],)
