@@ -169,6 +169,33 @@ def test_x_amz_headers_are_never_added(moto, session):
     assert "X-Amzn-Trace-Id" in request.headers
 
 
+class _WhitespacePropagator(_AmzPropagator):
+    """A (bad) propagator whose names begin with whitespace: http.client refuses to send them."""
+
+    def inject(self, carrier, context=None, setter=None):
+        carrier.update({"\tx-tab": "1", "\x0cx-feed": "2", "x-fine": "3"})
+
+    @property
+    def fields(self):
+        return {"\tx-tab", "\x0cx-feed", "x-fine"}
+
+
+def test_a_header_name_http_client_refuses_is_left_out(moto, telemetry):
+    import boto3
+
+    from botocore_otel import Instrumentor
+
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, propagator=_WhitespacePropagator(), **telemetry.providers)
+    try:
+        moto.client("sts", session=session).get_caller_identity()  # refused: an HTTPClientError
+    finally:
+        Instrumentor().uninstrument(session)
+    request = moto.last_request()
+    assert request.headers["x-fine"] == "3"
+    assert not [name for name in request.headers if name.strip().lower() in ("x-tab", "x-feed")]
+
+
 def test_the_before_send_handler_returns_none(session):
     """botocore uses the first non-None before-send answer: ours must never answer."""
     answers = []

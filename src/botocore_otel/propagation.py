@@ -95,14 +95,14 @@ def w3c_fields(span_context: SpanContext) -> dict[str, str]:
 
 
 def unsendable_field(name: str, value: str) -> bool:
-    """A header http.client would refuse (line breaks) or fail to encode (not ASCII)."""
+    """A header http.client would refuse (a name with whitespace or a control character, a
+    line break in the value) or fail to encode (not ASCII)."""
     return (
         not name
         or not (name.isascii() and value.isascii())
+        or not name.isprintable()  # tab, form feed, line breaks ...
         or " " in name
         or ":" in name
-        or "\r" in name
-        or "\n" in name
         or "\r" in value
         or "\n" in value
     )
