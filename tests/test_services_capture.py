@@ -280,6 +280,16 @@ def test_capture_syntax_errors_name_setting_value_and_allowed(bad):
         "s3.DeleteObject:MFA",
         "s3.PutBucketVersioning:MFA",
         "pinpoint.VerifyOTPMessage:VerifyOTPMessageRequestParameters.Otp",
+        # prompts and text to work on: GenAI content is opted into on its own
+        # (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT), never through a capture
+        "bedrock-runtime.Converse:system[].text",
+        "bedrock-runtime.ConverseStream:system",
+        "bedrock-agentcore.InvokeHarness:systemPrompt",
+        "bedrock-agent-runtime.RetrieveAndGenerate:retrieveAndGenerateConfiguration"
+        ".knowledgeBaseConfiguration.generationConfiguration.promptTemplate.textPromptTemplate",
+        "cloudtrail.GenerateQuery:Prompt",
+        "translate.TranslateText:Text",
+        "polly.SynthesizeSpeech:Text",
     ],
 )
 def test_never_captured_members_are_refused_at_config_time(path):

@@ -99,7 +99,7 @@ def _parse_item(setting: str, item: str) -> list[Capture]:
                 item,
                 f"a path through no never-captured member ('{denied}' is one: secrets, "
                 "passwords, tokens, credentials, signatures, presigned URLs, key material, message, object "
-                "and event bodies, phone numbers, e-mail addresses, endpoints, endpoint ARNs "
+                "and event bodies, prompts, phone numbers, e-mail addresses, endpoints, endpoint ARNs "
                 "and one-time codes are never captured)",
             )
         captures.append(Capture(match.group(1), match.group(2), path, attribute))

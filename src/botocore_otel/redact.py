@@ -2,10 +2,10 @@
 
 A member is denied when its name, lower-cased with non-alphanumerics removed, is one of
 :data:`DENIED_MEMBERS` (bodies and contents of messages, objects, events, records,
-invocations and executions; secret values; phone numbers, endpoint ARNs and e-mail
-addresses) or contains one of :data:`DENIED_PARTS` (passwords, secrets, tokens,
-credentials, signatures and presigned URLs, SAML assertions, authorization, cookies, key
-material, cipher/plain texts).
+invocations and executions; prompts and text to work on; secret values; phone numbers,
+endpoint ARNs and e-mail addresses) or contains one of :data:`DENIED_PARTS` (passwords,
+secrets, tokens, credentials, signatures and presigned URLs, SAML assertions, system
+prompts, authorization, cookies, key material, cipher/plain texts).
 User captures through such a member are refused; structured values the tables
 JSON-serialize have them removed; the service model's ``sensitive`` trait is honoured
 besides, where the model is at hand (user captures).
@@ -53,6 +53,12 @@ DENIED_MEMBERS = frozenset(
         "targetarn",
         "endpointarn",
         "emailaddress",
+        # prompts and text to work on (Converse's system blocks, CloudTrail's Prompt,
+        # Translate's and Polly's Text): GenAI content has its own opt-in
+        "system",
+        "prompt",
+        "text",
+        "inputtext",
     }
 )
 # Any member whose normalized name contains one of these.
@@ -78,6 +84,8 @@ DENIED_PARTS = (
     # a session token in its query), Lake Formation's SAMLAssertion, IoT Wireless's LoRaWAN
     # root keys (AppKey, NwkKey, GenAppKey), Direct Connect's BGP authKey, a gateway's
     # ActivationKey
+    "systemprompt",
+    "prompttemplate",
     "presignedurl",
     "samlassertion",
     "appkey",
