@@ -6,8 +6,11 @@ import io
 
 import botocore.session
 import pytest
-from opentelemetry import propagate
+from opentelemetry import context, propagate, trace
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from scripted_http import Reply, client_for, scripted_server
 
@@ -97,6 +100,45 @@ def test_bedrock_agentcore_trace_parameters_win(session, telemetry):
     assert telemetry.spans("Bedrock AgentCore.InvokeAgentRuntime")
 
 
+@pytest.mark.skipif(
+    "bedrock-agentcore" not in botocore.session.get_session().get_available_services(),
+    reason="this botocore has no bedrock-agentcore model (the service came after botocore 1.34)",
+)
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"baggage": True}, {"propagator": CompositePropagator([TraceContextTextMapPropagator()])}],
+    ids=["default-way", "with-baggage", "another-propagator"],
+)
+def test_our_tracestate_never_rides_on_their_traceparent(telemetry, options):
+    """A tracestate belongs to the traceparent beside it (W3C): with the caller's traceParent,
+    the current trace's tracestate must not be added to it."""
+    import boto3
+
+    from botocore_otel import Instrumentor
+
+    theirs = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    parent = SpanContext(0x1234, 0x5678, True, TraceFlags(1), TraceState([("vendor", "ours")]))
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, **options, **telemetry.providers)
+    token = context.attach(trace.set_span_in_context(NonRecordingSpan(parent)))
+    try:
+        with scripted_server(
+            lambda i, r: Reply(body=b"{}", headers={"Content-Type": "application/json"})
+        ) as server:
+            client = client_for(session, "bedrock-agentcore", server.url)
+            runtime = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/r"
+            client.invoke_agent_runtime(agentRuntimeArn=runtime, payload=b"{}", traceParent=theirs)
+            client.invoke_agent_runtime(agentRuntimeArn=runtime, payload=b"{}")
+    finally:
+        context.detach(token)
+        Instrumentor().uninstrument(session)
+    with_theirs, with_ours = server.received
+    assert with_theirs.header_values("traceparent") == [theirs]
+    assert with_theirs.header_values("tracestate") == []
+    assert with_ours.header_values("traceparent")[0].startswith("00-00000000000000000000000000001234-")
+    assert with_ours.header_values("tracestate") == ["vendor=ours"]
+
+
 class _AmzPropagator(TextMapPropagator):
     """A (bad) custom propagator that wants an x-amz-* header and a custom one."""
 
@@ -125,6 +167,33 @@ def test_x_amz_headers_are_never_added(moto, session):
     assert "x-amz-meta-trace" not in request.headers
     assert request.headers["x-custom-trace"] == "2"
     assert "X-Amzn-Trace-Id" in request.headers
+
+
+class _WhitespacePropagator(_AmzPropagator):
+    """A (bad) propagator whose names begin with whitespace: http.client refuses to send them."""
+
+    def inject(self, carrier, context=None, setter=None):
+        carrier.update({"\tx-tab": "1", "\x0cx-feed": "2", "x-fine": "3"})
+
+    @property
+    def fields(self):
+        return {"\tx-tab", "\x0cx-feed", "x-fine"}
+
+
+def test_a_header_name_http_client_refuses_is_left_out(moto, telemetry):
+    import boto3
+
+    from botocore_otel import Instrumentor
+
+    session = boto3.session.Session()
+    Instrumentor().instrument(session, propagator=_WhitespacePropagator(), **telemetry.providers)
+    try:
+        moto.client("sts", session=session).get_caller_identity()  # refused: an HTTPClientError
+    finally:
+        Instrumentor().uninstrument(session)
+    request = moto.last_request()
+    assert request.headers["x-fine"] == "3"
+    assert not [name for name in request.headers if name.strip().lower() in ("x-tab", "x-feed")]
 
 
 def test_the_before_send_handler_returns_none(session):

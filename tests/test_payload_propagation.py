@@ -202,6 +202,47 @@ def test_a_custom_global_propagator_writes_its_own_fields(moto, instrument, tele
     assert [a["traceparent"]["StringValue"] for a in sent] == [traceparent_of(s) for s in spans]
 
 
+def test_fields_a_message_cannot_carry_are_left_out(moto, instrument):
+    """SQS and SNS take attribute names of A-Z, a-z, 0-9, '_', '-' and '.', not beginning
+    with 'AWS.' or 'Amazon.', and no empty value: another propagator's field that breaks a
+    rule would fail the send (moto refuses the name), so it is left out, the rest go."""
+    from opentelemetry import propagate
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    class Odd(TraceContextTextMapPropagator):
+        names = ("x/tenant", "aws.tenant", "Amazon.tenant", ".tenant", "x..tenant", "x-empty", "x-tenant")
+
+        def inject(self, carrier, context=None, setter=None):
+            carrier.update({name: "" if name == "x-empty" else "t-9" for name in self.names})
+
+        @property
+        def fields(self):
+            return set(self.names)
+
+    sqs = moto.client("sqs", session=instrument())
+    sns = moto.client("sns", session=instrument())
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(CompositePropagator([TraceContextTextMapPropagator(), Odd()]))
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody="a")
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "b"}])
+        sns.publish(TopicArn=topic, Message="c")
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    finally:
+        propagate.set_global_textmap(previous)
+    assert {m["Body"] for m in received} == {"a", "b"}
+    asked = recorded(moto, "ReceiveMessage")[0].json()["MessageAttributeNames"]
+    assert [n for n in asked if n not in ("traceparent", "tracestate")] == ["x-empty", "x-tenant"]
+    single = recorded(moto, "SendMessage")[0].json()["MessageAttributes"]
+    (entry,) = recorded(moto, "SendMessageBatch")[0].json()["Entries"]
+    assert list(single) == list(entry["MessageAttributes"]) == ["traceparent", "x-tenant"]
+    published = recorded(moto, "Publish")[0].body_text()
+    assert "x-tenant" in published and "tenant" not in published.replace("x-tenant", "")
+
+
 def test_callers_objects_are_never_changed(moto, instrument):
     sqs = moto.client("sqs", session=instrument(sqs_aws_trace_header=True))
     url = sqs.create_queue(QueueName="q")["QueueUrl"]

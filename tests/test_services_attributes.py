@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging
 import zipfile
 
 import pytest
+from botocore.exceptions import ClientError
 from opentelemetry.trace import SpanKind
 
 from botocore_otel.arn import parse_arn, partition_of_region
@@ -417,3 +420,82 @@ def test_arns_of_every_partition(partition):
     assert partition_of_region("cn-northwest-1") == "aws-cn"
     assert partition_of_region("us-gov-east-1") == "aws-us-gov"
     assert partition_of_region("eu-west-3") == "aws"
+
+
+def test_numbers_beyond_what_otlp_carries_are_left_out(moto, session, telemetry, caplog):
+    """botocore checks only a number's minimum: an int past 64 bits reaches the tables, and
+    OTLP cannot carry it (its encoder logs a traceback and drops it, span after span); one
+    past a float's range failed the converter, and every request attribute of the span went."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    ddb = moto.client("dynamodb", session=session)
+    with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+        ddb.scan(TableName="nowhere", Limit=2**64, Segment=0, TotalSegments=2**70)
+    ddb.create_table(
+        TableName="huge",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 10**400, "WriteCapacityUnits": 5},
+    )
+    s3 = moto.client("s3", session=session)
+    s3.create_bucket(Bucket="bkt")
+    upload = s3.create_multipart_upload(Bucket="bkt", Key="big")["UploadId"]
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.upload_part(Bucket="bkt", Key="big", UploadId=upload, PartNumber=2**63, Body=b"x")
+
+    scan = only(telemetry, "DynamoDB.Scan")
+    assert picked(scan, "aws.dynamodb.table_names", "aws.dynamodb.segment") == {
+        "aws.dynamodb.table_names": ("nowhere",),
+        "aws.dynamodb.segment": 0,
+    }
+    assert not {"aws.dynamodb.limit", "aws.dynamodb.total_segments"} & set(scan.attributes)
+    create = only(telemetry, "DynamoDB.CreateTable")
+    assert picked(create, "aws.dynamodb.table_names", "aws.dynamodb.provisioned_write_capacity") == {
+        "aws.dynamodb.table_names": ("huge",),
+        "aws.dynamodb.provisioned_write_capacity": 5.0,
+    }
+    assert "aws.dynamodb.provisioned_read_capacity" not in create.attributes
+    part = only(telemetry, "S3.UploadPart")
+    assert part.attributes["aws.s3.upload_id"] == upload and "aws.s3.part_number" not in part.attributes
+    caplog.clear()
+    encode_spans(telemetry.spans())
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_names_and_arns_are_bounded(moto, session, telemetry):
+    """botocore checks only a string's minimum length: whatever a caller passes (a name built
+    from a request, say) reaches the tables, and the attributes stay within MAX_TEXT."""
+    big = "x" * (4 * MAX_TEXT)
+    prefix = f"us-east-1:{ACCOUNT}"
+    calls = [
+        ("dynamodb", "describe_table", {"TableName": big}),
+        ("dynamodb", "batch_get_item", {"RequestItems": {big: {"Keys": [{"k": {"S": "v"}}]}}}),
+        ("dynamodb", "get_item", {"TableName": "tbl", "Key": {"k": {"S": "v"}}, "AttributesToGet": [big]}),
+        ("sns", "publish", {"TopicArn": f"arn:aws:sns:{prefix}:{big}", "Message": "m"}),
+        (
+            "stepfunctions",
+            "describe_state_machine",
+            {"stateMachineArn": f"arn:aws:states:{prefix}:stateMachine:{big}"},
+        ),
+        (
+            "stepfunctions",
+            "describe_execution",
+            {"executionArn": f"arn:aws:states:{prefix}:execution:{big}:run"},
+        ),
+        ("secretsmanager", "describe_secret", {"SecretId": f"arn:aws:secretsmanager:{prefix}:secret:{big}"}),
+        ("kinesis", "describe_stream", {"StreamARN": f"arn:aws:kinesis:{prefix}:stream/{big}"}),
+        ("events", "describe_event_bus", {"Name": big}),
+        ("lambda", "invoke", {"FunctionName": f"arn:aws:lambda:{prefix}:function:{big}"}),
+    ]
+    for service, operation, params in calls:
+        with contextlib.suppress(ClientError):  # none of these exists (moto may not say so)
+            getattr(moto.client(service, session=session), operation)(**params)
+    spans = telemetry.aws_spans()
+    assert len(spans) == len(calls)
+    for span in spans:
+        values = [
+            v for value in span.attributes.values() for v in (value if isinstance(value, tuple) else (value,))
+        ]
+        assert max(len(v) for v in values if isinstance(v, str)) <= MAX_TEXT, span.name
+    table = only(telemetry, "DynamoDB.DescribeTable")
+    assert table.attributes["aws.dynamodb.table_names"] == (big[:MAX_TEXT],)

@@ -267,6 +267,29 @@ def test_capture_syntax_errors_name_setting_value_and_allowed(bad):
         "cognito-identity-provider.ConfirmSignUp:ConfirmationCode",
         "sso-oidc.CreateToken:code",
         "sso-oidc.CreateToken:deviceCode",
+        # what the models leave unmarked: a presigned URL (its signature and session token),
+        # a SAML assertion, key material, an MFA or one-time password
+        "docdb.CopyDBClusterSnapshot:PreSignedUrl",
+        "neptune.CreateDBCluster:PreSignedUrl",
+        "lakeformation.AssumeDecoratedRoleWithSAML:SAMLAssertion",
+        "iot-wireless.CreateWirelessDevice:LoRaWAN.OtaaV1_1.AppKey",
+        "iot-wireless.CreateWirelessDevice:LoRaWAN.OtaaV1_1.NwkKey",
+        "iot-wireless.CreateWirelessDevice:LoRaWAN.OtaaV1_0_x.GenAppKey",
+        "direct-connect.AllocatePrivateVirtualInterface:newPrivateVirtualInterfaceAllocation.authKey",
+        "backup-gateway.CreateGateway:ActivationKey",
+        "s3.DeleteObject:MFA",
+        "s3.PutBucketVersioning:MFA",
+        "pinpoint.VerifyOTPMessage:VerifyOTPMessageRequestParameters.Otp",
+        # prompts and text to work on: GenAI content is opted into on its own
+        # (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT), never through a capture
+        "bedrock-runtime.Converse:system[].text",
+        "bedrock-runtime.ConverseStream:system",
+        "bedrock-agentcore.InvokeHarness:systemPrompt",
+        "bedrock-agent-runtime.RetrieveAndGenerate:retrieveAndGenerateConfiguration"
+        ".knowledgeBaseConfiguration.generationConfiguration.promptTemplate.textPromptTemplate",
+        "cloudtrail.GenerateQuery:Prompt",
+        "translate.TranslateText:Text",
+        "polly.SynthesizeSpeech:Text",
     ],
 )
 def test_never_captured_members_are_refused_at_config_time(path):
@@ -350,6 +373,24 @@ def test_captures_on_real_calls(moto, caplog):
     ]
     (batch,) = telemetry.spans("SQS.SendMessageBatch")
     assert batch.attributes["app.ids"] == ("a", "b") and batch.attributes["app.delays"] == ("1",)
+
+
+def test_a_captured_int_beyond_64_bits_is_left_out(moto):
+    """botocore checks only a number's minimum; OTLP carries 64-bit ints (its encoder logs a
+    traceback and drops a larger one)."""
+    telemetry = Telemetry()
+    session = boto3.session.Session()
+    capture = "dynamodb.Scan:Limit=app.limit,Segment=app.segment,TotalSegments=app.total"
+    Instrumentor().instrument(session, capture=capture, **telemetry.providers)
+    try:
+        ddb = moto.client("dynamodb", session=session)
+        with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+            ddb.scan(TableName="nowhere", Limit=2**64, Segment=0, TotalSegments=2**63 - 1)
+    finally:
+        Instrumentor().uninstrument(session)
+    (scan,) = telemetry.spans("DynamoDB.Scan")
+    assert "app.limit" not in scan.attributes
+    assert scan.attributes["app.segment"] == 0 and scan.attributes["app.total"] == 2**63 - 1
 
 
 # -- the property --------------------------------------------------------------------------

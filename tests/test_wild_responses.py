@@ -23,6 +23,7 @@ import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -227,6 +228,7 @@ LIST_OBJECTS = _xml(
     "</ListBucketResult>"
 )
 JSON = {"Content-Type": "application/x-amz-json-1.0"}
+JSON_11 = {"Content-Type": "application/x-amz-json-1.1"}
 REQUEST_ID = {"x-amzn-RequestId": "req-123"}
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"  # noqa: E501
 
@@ -389,6 +391,32 @@ CASES = [
         {},
         lambda r: response(200, b"", {"Content-Type": "text/xml", "x-amzn-RequestId": "caf\u00e9"}),
     ),
+    # JSON members the model types otherwise: botocore's JSON parser hands them on as they came
+    Case(
+        "mistyped-arn-json",
+        "secretsmanager",
+        "DescribeSecret",
+        {"SecretId": "s"},
+        lambda r: response(200, b'{"ARN": {"not": "a string"}, "Name": "s"}', {**JSON_11, **REQUEST_ID}),
+    ),
+    Case(
+        "mistyped-arns-json",
+        "stepfunctions",
+        "DescribeActivity",
+        {"activityArn": "arn:aws:states:us-east-1:123456789012:activity:a"},
+        lambda r: response(200, b'{"activityArn": ["x"], "name": "a"}', {**JSON, **REQUEST_ID}),
+    ),
+    Case(
+        "numbers-beyond-64-bits-json",
+        "dynamodb",
+        "Scan",
+        {"TableName": "tbl"},
+        lambda r: response(
+            200,
+            b'{"Count": 18446744073709551616, "ScannedCount": -1e999, "Items": []}',
+            {**JSON, **REQUEST_ID},
+        ),
+    ),
     Case("dropped-connection", "dynamodb", "ListTables", {}, lambda r: b""),
     Case("dropped-connection-retried", "dynamodb", "ListTables", {}, lambda r: b"", attempts=2),
     Case("garbage-status-line", "dynamodb", "ListTables", {}, lambda r: b"NOT HTTP AT ALL\r\n\r\n"),
@@ -412,6 +440,10 @@ def test_wild_response(case: Case, caplog: pytest.LogCaptureFixture, monkeypatch
 
     calls = call_spans(spans)
     assert calls, "no call span"
+    # Every attribute is one OTLP carries: its encoder logs and drops any other.
+    caplog.clear()
+    encode_spans(spans)
+    assert [r.getMessage() for r in caplog.records] == []
     for span in spans:
         assert span.end_time is not None and span.start_time is not None
         assert span.end_time >= span.start_time

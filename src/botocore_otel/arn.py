@@ -35,11 +35,16 @@ class Arn(NamedTuple):
         return self.resource[len(kind) + 1 :] if kind else self.resource
 
 
-@lru_cache(maxsize=1024)
 def parse_arn(value: object) -> Arn | None:
-    """The parts of ``value`` when it is an ARN of any ``aws*`` partition, else None."""
+    """The parts of ``value`` when it is an ARN of any ``aws*`` partition, else None (a value
+    of any type: a JSON response may hold a list or an object where its model says a string)."""
     if not isinstance(value, str) or not value.startswith("arn:"):
         return None
+    return _parse_arn(value)
+
+
+@lru_cache(maxsize=1024)
+def _parse_arn(value: str) -> Arn | None:
     parts = value.split(":", 5)
     if len(parts) != 6 or not parts[1].startswith("aws") or not parts[2] or not parts[5]:
         return None

@@ -8,8 +8,9 @@ Syntax (``capture=`` keyword as a string or a list of strings, or ``BOTOCORE_OTE
   ``s3``, ``sfn``, ``eventbridge``, ``secrets-manager``); ``Operation``: a name or ``*``.
 * ``Path``: members joined by ``.``; ``[]`` walks every item of a list
   (``Entries[].Id``); a map's key is a segment too (``Key.pk.S``).
-* Only strings, numbers and booleans are captured (a list of them, or values reached
-  through ``[]``: as a list of strings); structures, maps and blobs never are.
+* Only strings, numbers (ints of 64 bits at most: OTLP carries no larger) and booleans
+  are captured (a list of them, or values reached through ``[]``: as a list of strings);
+  structures, maps and blobs never are.
 
 Never captured, whatever the configuration (refused with :class:`ConfigError` at load
 time; checked again against the service model on first use): a path through a member
@@ -29,6 +30,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
+from botocore_otel.converters import is_int64
 from botocore_otel.errors import ConfigError, report
 from botocore_otel.redact import is_denied_member, is_personal
 from botocore_otel.sharing import SharedOnCopy
@@ -96,8 +98,8 @@ def _parse_item(setting: str, item: str) -> list[Capture]:
                 setting,
                 item,
                 f"a path through no never-captured member ('{denied}' is one: secrets, "
-                "passwords, tokens, credentials, signatures, key material, message, object "
-                "and event bodies, phone numbers, e-mail addresses, endpoints, endpoint ARNs "
+                "passwords, tokens, credentials, signatures, presigned URLs, key material, message, object "
+                "and event bodies, prompts, phone numbers, e-mail addresses, endpoints, endpoint ARNs "
                 "and one-time codes are never captured)",
             )
         captures.append(Capture(match.group(1), match.group(2), path, attribute))
@@ -153,7 +155,7 @@ def model_allows(shape: Any, path: tuple[str, ...]) -> bool:
 def _scalar(value: Any) -> AttributeValue | None:
     if isinstance(value, str):
         return value[:MAX_TEXT]
-    if isinstance(value, (bool, int, float)):
+    if isinstance(value, (bool, float)) or is_int64(value):
         return value
     return None
 

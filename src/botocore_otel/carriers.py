@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from json.encoder import encode_basestring_ascii as json_string  # C: a quoted, escaped JSON string
 from typing import Any
@@ -17,6 +18,21 @@ MAX_MESSAGE_ATTRIBUTES = 10
 MAX_MESSAGE_BYTES = 262_144
 """SQS and SNS size limit per request (SQS now takes 1 MiB; 256 KiB is safe everywhere)."""
 MAX_CLIENT_CONTEXT = 3583
+
+
+# SQS's and SNS's rule for a message attribute's name (one that breaks it fails the send): its
+# characters, no dot first, last or twice in a row, at most 256 characters.
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*")
+
+
+def carriable_name(name: str) -> bool:
+    """A propagator's field name that SQS and SNS take for a message attribute: by their rule,
+    and not beginning with ``AWS.`` or ``Amazon.`` (theirs)."""
+    return (
+        len(name) <= 256
+        and _ATTRIBUTE_NAME.fullmatch(name) is not None
+        and not name.lower().startswith(("aws.", "amazon."))
+    )
 
 
 def utf8_size(value: object) -> int:

@@ -1,14 +1,16 @@
 """Converters of the service tables: a member's value -> an attribute value (None: none).
 
-Bounded: lists carry at most :data:`MAX_LIST` items, strings :data:`MAX_TEXT` characters;
-structured values are JSON with never-captured members removed (:mod:`botocore_otel.redact`).
+Bounded: lists carry at most :data:`MAX_LIST` items, strings :data:`MAX_TEXT` characters,
+ints 64 bits (botocore checks only a number's minimum, and OTLP carries no larger int: its
+encoder logs a traceback and drops one); structured values are JSON with never-captured
+members removed (:mod:`botocore_otel.redact`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import unquote
 
 from opentelemetry.util.types import AttributeValue
@@ -21,6 +23,12 @@ MAX_LIST = 64
 """Most items any list attribute carries (table names, consumed capacity ...)."""
 MAX_TEXT = 1024
 """Longest string a table puts in an attribute (``aws.s3.delete`` is cut to fit)."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def is_int64(value: Any) -> TypeGuard[int]:
+    """An int (not a bool) that an attribute can carry."""
+    return isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
 
 
 # -- converters: value of a member -> attribute value, None to leave it out ------------
@@ -29,11 +37,11 @@ def text(value: Any) -> AttributeValue | None:
 
 
 def integer(value: Any) -> AttributeValue | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if is_int64(value) else None
 
 
 def number(value: Any) -> AttributeValue | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return float(value) if isinstance(value, float) or is_int64(value) else None
 
 
 def boolean(value: Any) -> AttributeValue | None:
@@ -47,7 +55,7 @@ def count(value: Any) -> AttributeValue | None:
 def texts(value: Any) -> AttributeValue | None:
     if not isinstance(value, (list, tuple)):
         return None
-    items = [item for item in value[:MAX_LIST] if isinstance(item, str)]
+    items = [item[:MAX_TEXT] for item in value[:MAX_LIST] if isinstance(item, str)]
     return items or None
 
 
@@ -113,7 +121,7 @@ def nested(member: str, convert: Convert) -> Convert:
 
 
 def arn_only(value: Any) -> AttributeValue | None:
-    return value if parse_arn(value) is not None else None
+    return value[:MAX_TEXT] if parse_arn(value) is not None else None
 
 
 # -- service-specific converters ---------------------------------------------------------
@@ -126,21 +134,21 @@ def queue_name(url: Any) -> AttributeValue | None:
 
 def topic_name(arn: Any) -> AttributeValue | None:
     parsed = parse_arn(arn)
-    return parsed.resource if parsed is not None and parsed.service == "sns" else None
+    return parsed.resource[:MAX_TEXT] if parsed is not None and parsed.service == "sns" else None
 
 
 def stream_name(arn: Any) -> AttributeValue | None:
     parsed = parse_arn(arn)
     if parsed is None or parsed.resource_type != "stream":
         return None
-    return parsed.resource_id.split("/", 1)[0] or None
+    return parsed.resource_id.split("/", 1)[0][:MAX_TEXT] or None
 
 
 def table_name(name: Any) -> str | None:
     parsed = parse_arn(name)
     if parsed is not None:
-        return parsed.resource_id.split("/", 1)[0] if parsed.resource_type == "table" else None
-    return name if isinstance(name, str) and name else None
+        return parsed.resource_id.split("/", 1)[0][:MAX_TEXT] if parsed.resource_type == "table" else None
+    return name[:MAX_TEXT] if isinstance(name, str) and name else None
 
 
 def one_table(value: Any) -> AttributeValue | None:
@@ -206,14 +214,14 @@ def state_machine_of_execution(value: Any) -> AttributeValue | None:
     if parsed is None or parsed.resource_type not in ("execution", "express"):
         return None
     machine = parsed.resource_id.split(":", 1)[0]
-    return str(parsed._replace(resource=f"stateMachine:{machine}")) if machine else None
+    return str(parsed._replace(resource=f"stateMachine:{machine}"))[:MAX_TEXT] if machine else None
 
 
 def event_bus_name(value: Any) -> str | None:
     parsed = parse_arn(value)
     if parsed is not None:
-        return parsed.resource_id or None
-    return value if isinstance(value, str) and value else None
+        return parsed.resource_id[:MAX_TEXT] or None
+    return value[:MAX_TEXT] if isinstance(value, str) and value else None
 
 
 def event_buses(entries: Any) -> AttributeValue | None:
@@ -245,7 +253,7 @@ def lambda_target(function_name: Any, client_region: str | None) -> dict[str, At
     if parsed is not None:
         if parsed.resource_type != "function":
             return {}
-        attributes["aws.lambda.invoked_arn"] = function_name
+        attributes["aws.lambda.invoked_arn"] = function_name[:MAX_TEXT]
         name = parsed.resource_id.split(":", 1)[0]
         region: str | None = parsed.region or client_region
     else:
@@ -253,7 +261,7 @@ def lambda_target(function_name: Any, client_region: str | None) -> dict[str, At
         name = parts[2] if len(parts) >= 3 and parts[1] == "function" else parts[0]
         region = client_region
     if name:
-        attributes["faas.invoked_name"] = name
+        attributes["faas.invoked_name"] = name[:MAX_TEXT]
     if region:
-        attributes["faas.invoked_region"] = region
+        attributes["faas.invoked_region"] = region[:MAX_TEXT]
     return attributes

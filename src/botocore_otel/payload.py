@@ -49,6 +49,7 @@ from botocore_otel.carriers import (
     BodyLayout,
     QueryLayout,
     body_layout,
+    carriable_name,
     client_context_with,
     json_body_with_traceparent,
     json_with_member,
@@ -235,11 +236,15 @@ class PayloadPropagator(SharedOnCopy):
             context = otel_baggage.clear(context)
         carrier: dict[str, str] = {}
         textmap.inject(carrier, context=context)
-        # A custom propagator's odd value would break the size check or the message.
+        # A custom propagator's odd field would break the size check or fail the send.
         carrier = {
             k: v
             for k, v in carrier.items()
-            if isinstance(k, str) and isinstance(v, str) and not unsendable_field(k, v)
+            if isinstance(k, str)
+            and isinstance(v, str)
+            and v  # SQS and SNS refuse an empty value
+            and not unsendable_field(k, v)
+            and carriable_name(k)
         }
         first = {name: carrier.pop(name) for name in FIRST_FIELDS if name in carrier}
         return {**first, **carrier}

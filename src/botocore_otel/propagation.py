@@ -95,14 +95,14 @@ def w3c_fields(span_context: SpanContext) -> dict[str, str]:
 
 
 def unsendable_field(name: str, value: str) -> bool:
-    """A header http.client would refuse (line breaks) or fail to encode (not ASCII)."""
+    """A header http.client would refuse (a name with whitespace or a control character, a
+    line break in the value) or fail to encode (not ASCII)."""
     return (
         not name
         or not (name.isascii() and value.isascii())
+        or not name.isprintable()  # tab, form feed, line breaks ...
         or " " in name
         or ":" in name
-        or "\r" in name
-        or "\n" in name
         or "\r" in value
         or "\n" in value
     )
@@ -157,8 +157,11 @@ class HeaderInjector:
             # read the request's headers, so SignedHeaders needs no parsing here.
             xray_key, traceparent_key, tracestate_key = _KEYS
             keys.setdefault(xray_key, xray)
-            keys.setdefault(traceparent_key, traceparent)
-            if trace_state is not DEFAULT_TRACE_STATE and trace_state:  # the usual one is empty
+            sent = keys.setdefault(traceparent_key, traceparent)
+            # The usual trace state is empty. A tracestate goes only beside our own traceparent:
+            # it belongs to the trace next to it (W3C), not to a caller's (bedrock-agentcore's
+            # traceParent parameter).
+            if trace_state is not DEFAULT_TRACE_STATE and trace_state and sent is traceparent:
                 keys.setdefault(tracestate_key, trace_state.to_header())
             return
         self._inject_checked(headers, context, textmap, is_default, xray, traceparent, trace_state)
@@ -183,9 +186,10 @@ class HeaderInjector:
             if "traceparent" not in present and ";traceparent;" not in signed:
                 headers["traceparent"] = traceparent
                 present.add("traceparent")
-            if trace_state and "tracestate" not in present and ";tracestate;" not in signed:
-                headers["tracestate"] = trace_state.to_header()
-                present.add("tracestate")
+                # only beside our own traceparent (see inject)
+                if trace_state and "tracestate" not in present and ";tracestate;" not in signed:
+                    headers["tracestate"] = trace_state.to_header()
+                    present.add("tracestate")
             if not self._baggage:
                 return
             carrier: dict[str, str] = {}
@@ -198,6 +202,8 @@ class HeaderInjector:
                 textmap.inject(carrier, context=context)
             except Exception as error:  # a broken propagator: the X-Ray header still goes out
                 report("the global propagator's inject", error)
+            if "traceparent" in present:  # the caller's: ours is not sent, nor our tracestate
+                carrier.pop("tracestate", None)
         for name, value in carrier.items():
             # A propagator's odd value (not a str, a line break, not ASCII) would fail the send.
             if not isinstance(name, str) or not isinstance(value, str) or unsendable_field(name, value):

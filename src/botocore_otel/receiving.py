@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.propagate import get_global_textmap
 from opentelemetry.trace import Span, SpanContext
 
+from botocore_otel.carriers import carriable_name
 from botocore_otel.config import Settings
 from botocore_otel.errors import report
 from botocore_otel.messaging import producer_context, read_message
@@ -41,7 +42,11 @@ class SqsReceiving(SharedOnCopy):
         textmap = get_global_textmap()
         known, names = self._receive_names
         if known is not textmap:
-            fields = [f for f in sorted(textmap.fields) if self._baggage or f != "baggage"]
+            fields = [
+                f
+                for f in sorted(textmap.fields)
+                if (self._baggage or f != "baggage") and isinstance(f, str) and carriable_name(f)
+            ]
             names = tuple(dict.fromkeys([*FIRST_FIELDS, *fields]))
             self._receive_names = (textmap, names)
         return names

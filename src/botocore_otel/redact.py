@@ -2,17 +2,19 @@
 
 A member is denied when its name, lower-cased with non-alphanumerics removed, is one of
 :data:`DENIED_MEMBERS` (bodies and contents of messages, objects, events, records,
-invocations and executions; secret values; phone numbers, endpoint ARNs and e-mail
-addresses) or contains one of :data:`DENIED_PARTS` (passwords, secrets, tokens,
-credentials, signatures, authorization, cookies, key material, cipher/plain texts).
+invocations and executions; prompts and text to work on; secret values; phone numbers,
+endpoint ARNs and e-mail addresses) or contains one of :data:`DENIED_PARTS` (passwords,
+secrets, tokens, credentials, signatures and presigned URLs, SAML assertions, system
+prompts, authorization, cookies, key material, cipher/plain texts).
 User captures through such a member are refused; structured values the tables
 JSON-serialize have them removed; the service model's ``sensitive`` trait is honoured
 besides, where the model is at hand (user captures).
 
 A user capture is also refused when what it captures, the last member of its path, is a
 person's (:func:`is_personal`): a phone number, an e-mail address, an endpoint (SNS
-Subscribe's is a phone number, an address or a URL) or a one-time code; serialized values
-drop such a member when it holds a value (a scalar, a DynamoDB AttributeValue). Only then:
+Subscribe's is a phone number, an address or a URL) or a one-time code (S3's ``MFA``
+too); serialized values drop such a member when it holds a value (a scalar, a DynamoDB
+AttributeValue). Only then:
 ``Code.S3Bucket`` (Lambda) and a DynamoDB index named ``email-index`` are nobody's.
 
 Also here: URLs in the exceptions a span records lose their user name, password, query and
@@ -51,6 +53,12 @@ DENIED_MEMBERS = frozenset(
         "targetarn",
         "endpointarn",
         "emailaddress",
+        # prompts and text to work on (Converse's system blocks, CloudTrail's Prompt,
+        # Translate's and Polly's Text): GenAI content has its own opt-in
+        "system",
+        "prompt",
+        "text",
+        "inputtext",
     }
 )
 # Any member whose normalized name contains one of these.
@@ -72,10 +80,23 @@ DENIED_PARTS = (
     "apikey",
     "ciphertext",
     "plaintext",
+    # what the models leave unmarked: DocumentDB's and Neptune's PreSignedUrl (a signature and
+    # a session token in its query), Lake Formation's SAMLAssertion, IoT Wireless's LoRaWAN
+    # root keys (AppKey, NwkKey, GenAppKey), Direct Connect's BGP authKey, a gateway's
+    # ActivationKey
+    "systemprompt",
+    "prompttemplate",
+    "presignedurl",
+    "samlassertion",
+    "appkey",
+    "nwkkey",
+    "authkey",
+    "activationkey",
 )
 # What a captured value may not be (the last member of a capture's path): exactly one of
-# these, or containing one of the parts. SNS Subscribe's Endpoint; SSO OIDC CreateToken's code.
-PERSONAL_MEMBERS = frozenset({"endpoint", "code"})
+# these, or containing one of the parts. SNS Subscribe's Endpoint; SSO OIDC CreateToken's code;
+# S3's MFA (a device's serial number and its current code); Pinpoint's Otp.
+PERSONAL_MEMBERS = frozenset({"endpoint", "code", "mfa", "otp"})
 PERSONAL_PARTS = (
     # DestinationPhoneNumber, Email, ToAddresses (SES)
     "phonenumber",
