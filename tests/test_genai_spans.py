@@ -361,3 +361,35 @@ def test_a_max_tokens_beyond_64_bits_is_left_out(
     assert "gen_ai.request.max_tokens" not in span["attributes"]
     assert span["attributes"]["gen_ai.request.model"] == model
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+@pytest.mark.parametrize(
+    ("operation", "input_tokens"),
+    [("converse", 2**70), ("invoke_model", 2**70), ("invoke_model", float("inf"))],
+    ids=["converse-beyond-64-bits", "invoke-beyond-64-bits", "invoke-infinity"],
+)
+def test_a_token_count_no_attribute_can_carry_is_left_out(
+    session: Any, telemetry: Any, operation: str, input_tokens: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A usage figure beyond 64 bits (OTLP's int) or not finite: the other figures still go,
+    and nothing is reported (int(inf) raised inside the read, losing every usage figure)."""
+    caplog.set_level("WARNING", logger="botocore_otel")
+    with BedrockServer(lambda _: Reply(input_tokens=input_tokens)) as server:
+        client = bedrock_client(session, server.url)
+        if operation == "converse":
+            client.converse(modelId=CLAUDE, messages=MESSAGES)
+        else:
+            client.invoke_model(modelId=CLAUDE, body=json.dumps(CLAUDE_BODY))["body"].read()
+    (span,) = telemetry.spans()
+    assert "gen_ai.usage.input_tokens" not in span.attributes
+    assert span.attributes["gen_ai.usage.output_tokens"] == 9
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_stop_sequences_are_bounded(session: Any, telemetry: Any, bedrock: BedrockServer) -> None:
+    """From an InvokeModel body, which botocore does not check: at most 64 of 1024 characters."""
+    body = {**CLAUDE_BODY, "stop_sequences": ["x" * 5000] * 1000}
+    bedrock_client(session, bedrock.url).invoke_model(modelId=CLAUDE, body=json.dumps(body))["body"].read()
+    (span,) = telemetry.spans()
+    stop = span.attributes["gen_ai.request.stop_sequences"]
+    assert len(stop) == 64 and {len(s) for s in stop} == {1024}

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from botocore_otel.attributes import Attributes
+from botocore_otel.converters import MAX_LIST, MAX_TEXT, is_int64
 from botocore_otel.genai.families import CONVERSE, Family, dig, estimate_tokens, family_of
 from botocore_otel.genai.runtime import PROVIDER, GenAIRuntime
 
@@ -28,11 +29,16 @@ _INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
 _CONVERSE_GUARDRAIL = ("guardrailConfig", "guardrailIdentifier")
 
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _token_count(value: Any) -> int | None:
+    """A usage figure an attribute can carry: a count in 64 bits (a float one, finite, as an
+    int); anything else None (the figure is left out)."""
+    if isinstance(value, float):
+        value = int(value) if math.isfinite(value) else None
+    return value if is_int64(value) and value >= 0 else None
 
 
 def _request_number(value: Any, integer: bool) -> int | float | None:
@@ -55,7 +61,7 @@ def _request_number(value: Any, integer: bool) -> int | float | None:
             if not number.is_integer():
                 return None
             number = int(number)
-    if isinstance(number, int) and not _INT64_MIN <= number <= _INT64_MAX:
+    if isinstance(number, int) and not is_int64(number):
         return None
     return number
 
@@ -139,9 +145,9 @@ class GenAICall:
             ("cache_read", family.cache_read_tokens),
             ("cache_write", family.cache_write_tokens),
         ):
-            value = dig(document, path)
-            if _number(value):
-                self.usage[key] = int(value)
+            count = _token_count(dig(document, path))
+            if count is not None:
+                self.usage[key] = count
 
     def read_event(self, event: Mapping[str, Any], now_ns: int) -> bool:
         """One stream event (a ConverseStream event, or an InvokeModel chunk decoded);
@@ -162,8 +168,9 @@ class GenAICall:
         metrics = event.get(_INVOCATION_METRICS)
         if isinstance(metrics, Mapping):
             for key, name in (("input", "inputTokenCount"), ("output", "outputTokenCount")):
-                if _number(metrics.get(name)):
-                    self.usage[key] = int(metrics[name])
+                count = _token_count(metrics.get(name))
+                if count is not None:
+                    self.usage[key] = count
             return True
         return "metadata" in event
 
@@ -242,7 +249,8 @@ class GenAICall:
                     attributes[name] = value
             stop = dig(request, family.stop_sequences)
             if isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
-                attributes["gen_ai.request.stop_sequences"] = list(stop)  # botocore takes tuples
+                # botocore takes tuples; an InvokeModel body is not checked at all
+                attributes["gen_ai.request.stop_sequences"] = [item[:MAX_TEXT] for item in stop[:MAX_LIST]]
         params: Mapping[str, Any] = self.state.params or {}
         guardrail = params.get("guardrailIdentifier") or dig(
             params, ("guardrailConfig", "guardrailIdentifier")
