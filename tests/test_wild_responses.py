@@ -475,3 +475,22 @@ def test_wild_response(case: Case, caplog: pytest.LogCaptureFixture, monkeypatch
     # Every request carried trace context (none was signed over, none overwritten).
     for request in requests:
         assert "traceparent" in request.headers and "x-amzn-trace-id" in request.headers
+
+
+def test_a_service_error_message_is_cleaned_and_bounded_in_the_exception_event() -> None:
+    """The server's message, which the span's exception event quotes: URLs are cut to scheme,
+    host and path (a query may hold a signature, a URL a password), as for raised exceptions,
+    and a message longer than 4096 characters is cut."""
+    message = "See https://user:hunter2@example.invalid/x?X-Amz-Signature=abc123 and " + "m" * 100_000
+    body = ('{"__type": "ValidationException", "message": "' + message + '"}').encode()
+    case = Case(
+        "error-message", "dynamodb", "ListTables", {}, lambda r: response(400, body, {**JSON, **REQUEST_ID})
+    )
+    plain, instrumented, spans, _ = run_both(case)
+    assert instrumented == plain
+    (span,) = [s for s in call_spans(spans)]
+    (event,) = [e for e in span.events if e.name == "exception"]
+    text = str((event.attributes or {})["exception.message"])
+    assert "hunter2" not in text and "X-Amz-Signature" not in text and "abc123" not in text
+    assert "https://example.invalid/x and mmm" in text
+    assert len(text) == 4096

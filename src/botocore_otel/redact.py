@@ -149,6 +149,16 @@ def _without_secrets(text: str) -> str:
     return _QUERY.sub(r"\1", _USERINFO.sub(r"\1", text))
 
 
+MAX_ERROR_MESSAGE = 4096
+
+
+def service_error_message(text: str) -> str:
+    """A service's error message as the span's ``exception`` event quotes it: its URLs cleaned
+    as in :func:`record_exception`, then cut to :data:`MAX_ERROR_MESSAGE` characters (the
+    server's text: nothing bounds it)."""
+    return _without_secrets(text)[:MAX_ERROR_MESSAGE]
+
+
 def record_exception(span: Any, exception: BaseException, timestamp: int | None = None) -> None:
     """The ``exception`` event ``span.record_exception`` adds, with the URLs in its message
     and stack trace cut to scheme, host and path. botocore's connection errors quote the whole

@@ -194,11 +194,14 @@ class SpanSink:
 
                     record_exception(span, outcome.exception, outcome.end_ns)
                 else:
+                    from botocore_otel.redact import service_error_message
+
+                    message = outcome.error_message
                     span.add_event(
                         "exception",
                         {
                             "exception.type": "botocore.exceptions.ClientError",
-                            "exception.message": outcome.error_message or error_type,
+                            "exception.message": service_error_message(message) if message else error_type,
                         },
                         timestamp=outcome.end_ns,
                     )
