@@ -24,14 +24,22 @@ _SERVICE_ID = r"^[a-z0-9][a-z0-9-]*$"
 _HOOK_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
 
 
-def _parse_bool(setting: str, value: object) -> bool:
+def _switch(value: object) -> bool | None:
+    """A boolean in any form the settings take (True, 1, ' On '), or None for anything else."""
     if isinstance(value, bool):
         return value
     if type(value) is int and value in (0, 1):  # the 1/0 the error offers, as numbers too
         return value == 1
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ConfigError(setting, value, "a boolean: true/false, 1/0, yes/no or on/off")
+    return None
+
+
+def _parse_bool(setting: str, value: object) -> bool:
+    switch = _switch(value)
+    if switch is None:
+        raise ConfigError(setting, value, "a boolean: true/false, 1/0, yes/no or on/off")
+    return switch
 
 
 def _parse_services(setting: str, value: object) -> frozenset[str]:
@@ -177,18 +185,19 @@ def _parse_payload(setting: str, value: object) -> frozenset[str]:
 
 
 def _parse_metrics(setting: str, value: object) -> frozenset[str]:
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        value = value.strip().lower() in _TRUE
-    if isinstance(value, bool):
-        return DEFAULT_METRICS if value else frozenset()
-    chosen = _choices(value, METRIC_GROUPS, frozenset(METRIC_GROUPS))
-    if chosen is not None:
+    switch = _switch(value)
+    if switch is not None:
+        return DEFAULT_METRICS if switch else frozenset()
+    chosen = _choices(value, (*METRIC_GROUPS, "none"), frozenset(METRIC_GROUPS))
+    if chosen == frozenset({"none"}):  # as payload_propagation takes it
+        return frozenset()
+    if chosen is not None and "none" not in chosen:
         return chosen
     raise ConfigError(
         setting,
         value,
         f"true, false, or metric groups from {', '.join(METRIC_GROUPS)} "
-        "(comma-separated in the environment), or 'all'",
+        "(comma-separated in the environment), 'all' or 'none'",
     )
 
 
