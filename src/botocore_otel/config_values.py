@@ -169,8 +169,9 @@ def _choices(value: object, allowed: tuple[str, ...], every: frozenset[str]) -> 
 
 
 def _parse_payload(setting: str, value: object) -> frozenset[str]:
-    if isinstance(value, bool):
-        return frozenset(PAYLOAD_SERVICES) if value else frozenset()
+    switch = _switch(value)  # the variable says true/false as the keyword does
+    if switch is not None:
+        return frozenset(PAYLOAD_SERVICES) if switch else frozenset()
     chosen = _choices(value, (*PAYLOAD_SERVICES, "none"), frozenset(PAYLOAD_SERVICES))
     if chosen == frozenset({"none"}):
         return frozenset()
@@ -179,8 +180,8 @@ def _parse_payload(setting: str, value: object) -> frozenset[str]:
     raise ConfigError(
         setting,
         value,
-        f"service names from {', '.join(PAYLOAD_SERVICES)} (comma-separated in the environment), "
-        "'all' or 'none' (kinesis is not offered: its only carrier is the record data)",
+        f"true, false, or service names from {', '.join(PAYLOAD_SERVICES)} (comma-separated in the "
+        "environment), 'all' or 'none' (kinesis is not offered: its only carrier is the record data)",
     )
 
 
