@@ -36,3 +36,41 @@ def test_the_environment_says_every_boolean_the_keyword_can(on: str, off: str) -
         assert load_settings({}, environ={ENV[option]: off}) == load_settings({option: False}, environ={})
         assert load_settings({option: 1}, environ={}) == load_settings({option: True}, environ={})
         assert load_settings({option: 0}, environ={}) == load_settings({option: False}, environ={})
+
+
+# (option, a list as written, the same as one string); metrics has the capacity group so that
+# attribution may be given.
+_LISTS = [
+    ("metrics", ["RPC", " Capacity "], "rpc,capacity"),
+    ("metrics", ["rpc", ""], "rpc"),
+    ("metrics", [" ALL"], "all"),
+    ("metrics", ["None "], "none"),
+    ("payload_propagation", ["SQS", " sns "], "sqs,sns"),
+    ("payload_propagation", {"sqs", ""}, "sqs"),
+    ("payload_propagation", (" All",), "all"),
+    ("skip_services", [" s3 ", "sqs"], "s3,sqs"),
+    ("skip_services", ["s3", ""], "s3"),
+    ("attribution", [" route ", "Baggage:tenant"], "route,baggage:tenant"),
+    ("attribution", ["FIXED:Checkout"], "fixed:Checkout"),
+    ("capture", [" s3.PutObject:Key=app.key ", ""], "s3.PutObject:Key=app.key"),
+]
+
+
+@pytest.mark.parametrize(("option", "items", "text"), _LISTS, ids=[f"{o}={t}" for o, _, t in _LISTS])
+def test_a_list_reads_as_the_comma_separated_string_does(option: str, items: object, text: str) -> None:
+    """Each item is read as the same item in a string: whitespace around it and the casing of
+    a keyword do not matter, an empty item is none."""
+    base = {"metrics": "rpc,capacity"} if option == "attribution" else {}
+    from_list = load_settings({**base, option: items}, environ={})
+    assert from_list == load_settings({**base, option: text}, environ={})
+    assert from_list == load_settings(base, environ={ENV[option]: text})
+    if option in ("metrics", "payload_propagation"):  # words, in any casing
+        assert from_list == load_settings(base, environ={ENV[option]: text.upper()})
+
+
+@pytest.mark.parametrize("option", ["metrics", "payload_propagation", "skip_services", "capture"])
+def test_a_list_of_empty_items_is_refused_as_a_string_of_commas_is(option: str) -> None:
+    for value in ([""], [" ", ""], ","):
+        with pytest.raises(ConfigError) as raised:
+            load_settings({option: value}, environ={})
+        assert raised.value.setting == option

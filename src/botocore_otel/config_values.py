@@ -43,12 +43,10 @@ def _parse_bool(setting: str, value: object) -> bool:
 
 
 def _parse_services(setting: str, value: object) -> frozenset[str]:
-    items: object = value
-    if isinstance(value, str):  # a stray comma ('s3,sqs,') is no item, as in the other lists
-        items = [part.strip() for part in value.split(",") if part.strip()] or [value]
-    if not isinstance(items, (list, tuple, set, frozenset)) or not all(
-        isinstance(item, str) and re.match(_SERVICE_ID, item) for item in items
-    ):
+    items = _items(value)
+    if items == [] and (isinstance(value, str) or value):
+        items = [""]  # commas or blanks alone: refused below ([] is no service skipped)
+    if items is None or not all(re.match(_SERVICE_ID, item) for item in items):
         raise ConfigError(
             setting,
             value,
@@ -156,13 +154,23 @@ def _parse_synthetic(setting: str, value: object) -> Any:
     return SyntheticResponder.from_config(value, source=setting)
 
 
+def _items(value: object) -> list[str] | None:
+    """The items of a comma-separated string or of a list of strings, read alike: each stripped,
+    empty ones dropped (a stray comma is no item); None when ``value`` is neither."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(i, str) for i in value):
+        return None
+    return [item.strip() for item in value if item.strip()]
+
+
 def _choices(value: object, allowed: tuple[str, ...], every: frozenset[str]) -> frozenset[str] | None:
     """The items of a list or comma-separated string, each from ``allowed`` ('all' alone means
     ``every``); None when one is not, or when none is given."""
-    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple, set, frozenset)) or not all(isinstance(i, str) for i in items):
+    items = _items(value)
+    if items is None:
         return None
-    chosen = {i for i in items if i}
+    chosen = {i.lower() for i in items}
     if chosen == {"all"}:
         return every
     return frozenset(chosen) if chosen and chosen <= set(allowed) else None
@@ -227,7 +235,7 @@ def _parse_attribution(setting: str, value: object) -> tuple[tuple[str, str], ..
     sources: list[tuple[str, str]] = []
     for item in items:
         kind, colon, argument = item.strip().partition(":")
-        argument = argument.strip()
+        kind, argument = kind.strip().lower(), argument.strip()  # the kind is a word: any casing
         if kind == "fixed" and len(argument) > MAX_COMPONENT_LENGTH:
             raise ConfigError(setting, value, f"a fixed:<value> of at most {MAX_COMPONENT_LENGTH} characters")
         if (kind in ("baggage", "fixed") and colon and argument) or (kind == "route" and not colon):
