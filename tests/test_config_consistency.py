@@ -74,3 +74,35 @@ def test_a_list_of_empty_items_is_refused_as_a_string_of_commas_is(option: str) 
         with pytest.raises(ConfigError) as raised:
             load_settings({option: value}, environ={})
         assert raised.value.setting == option
+
+
+# None is "not any": taken where the default is none or off, and it wins over the variable as
+# any keyword does. Where the default is on (propagate, metrics, payload_propagation), or the
+# setting is a boolean or a count, None would be ambiguous: refused.
+_NONE_IS_DEFAULT = [
+    "tracer_provider",
+    "meter_provider",
+    "propagator",
+    "logger_provider",
+    "request_hook",
+    "response_hook",
+    "skip_services",
+    "capture",
+    "synthetic",
+    "attribution",
+]
+
+
+def test_none_means_the_default_wherever_the_default_is_none() -> None:
+    from botocore_otel.config import _OPTIONS, Settings
+
+    for option in _OPTIONS:
+        if option in _NONE_IS_DEFAULT:
+            assert load_settings({option: None}, environ={}) == Settings(), option
+        else:
+            with pytest.raises(ConfigError) as raised:
+                load_settings({option: None}, environ={})
+            assert raised.value.setting == option
+    variables = {ENV["skip_services"]: "s3", ENV["attribution"]: "route", ENV["metrics"]: "rpc,capacity"}
+    chosen = load_settings({"skip_services": None, "attribution": None}, environ=variables)
+    assert chosen.skip_services == frozenset() and chosen.attribution == ()

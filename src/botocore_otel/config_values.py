@@ -43,6 +43,8 @@ def _parse_bool(setting: str, value: object) -> bool:
 
 
 def _parse_services(setting: str, value: object) -> frozenset[str]:
+    if value is None:  # none skipped, as capture=None captures none
+        return frozenset()
     items = _items(value)
     if items == [] and (isinstance(value, str) or value):
         items = [""]  # commas or blanks alone: refused below ([] is no service skipped)
@@ -229,6 +231,8 @@ application set, say) counts as ``other``; a longer ``fixed:<value>`` is refused
 
 
 def _parse_attribution(setting: str, value: object) -> tuple[tuple[str, str], ...]:
+    if value is None:  # no attribution, as capture=None captures none
+        return ()
     items = [p.strip() for p in value.split(",")] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
         raise ConfigError(setting, value, f"a list of sources: {_ATTRIBUTION_SOURCES}")
