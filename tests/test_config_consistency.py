@@ -3,6 +3,8 @@ the comma-separated string does, and the environment says everything the keyword
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from botocore_otel import ConfigError
@@ -106,3 +108,25 @@ def test_none_means_the_default_wherever_the_default_is_none() -> None:
     variables = {ENV["skip_services"]: "s3", ENV["attribution"]: "route", ENV["metrics"]: "rpc,capacity"}
     chosen = load_settings({"skip_services": None, "attribution": None}, environ=variables)
     assert chosen.skip_services == frozenset() and chosen.attribution == ()
+
+
+def test_synthetic_rules_that_hold_no_rule_are_refused_in_every_form(tmp_path: Path) -> None:
+    """No rule answers nothing: a responder with none is a mistake, said as for synthetic=[]."""
+    from botocore_otel.synthetic import check_rules_file
+
+    files = []
+    for name, text in [("empty.json", '{"rules": []}'), ("object.json", "{}"), ("list.json", "[]")]:
+        (tmp_path / name).write_text(text)
+        files.append(str(tmp_path / name))
+    (tmp_path / "empty.toml").write_text("rules = []\n")
+    files.append(str(tmp_path / "empty.toml"))
+    for value in ([], (), {}, {"rules": []}, *files):
+        with pytest.raises(ConfigError) as raised:
+            load_settings({"synthetic": value}, environ={})
+        assert raised.value.setting == "synthetic" and "at least one rule" in raised.value.allowed, value
+        if isinstance(value, str):
+            with pytest.raises(ConfigError) as raised:
+                load_settings({}, environ={ENV["synthetic"]: value})
+            assert raised.value.setting == ENV["synthetic"]
+            with pytest.raises(ConfigError, match="at least one rule"):
+                check_rules_file(value)

@@ -151,9 +151,13 @@ def _parse_synthetic(setting: str, value: object) -> Any:
 
     if isinstance(value, SyntheticResponder):
         return value
-    if (isinstance(value, str) and not value.strip()) or (isinstance(value, (list, tuple)) and not value):
-        raise ConfigError(setting, value, "a rules file path, or a non-empty list of rule dicts")
-    return SyntheticResponder.from_config(value, source=setting)
+    allowed = "a rules file path, or a list of rule dicts, holding at least one rule"
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(setting, value, allowed)
+    responder = SyntheticResponder.from_config(value, source=setting)
+    if not responder.rules:  # {}, {"rules": []} or such a file: a responder that answers nothing
+        raise ConfigError(setting, value, allowed)
+    return responder
 
 
 def _items(value: object) -> list[str] | None:
