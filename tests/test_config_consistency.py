@@ -130,3 +130,20 @@ def test_synthetic_rules_that_hold_no_rule_are_refused_in_every_form(tmp_path: P
             assert raised.value.setting == ENV["synthetic"]
             with pytest.raises(ConfigError, match="at least one rule"):
                 check_rules_file(value)
+
+
+@pytest.mark.parametrize(
+    ("written", "key"),
+    [("S3", "s3"), ("DynamoDB", "dynamodb"), (" Secrets Manager ", "secrets-manager"), ("SQS", "sqs")],
+)
+def test_a_service_id_in_its_own_casing_is_its_hyphenized_key(written: str, key: str) -> None:
+    """botocore's key is ``service_id.replace(' ', '-').lower()``: any casing of it names one
+    service, as it appears in span names (``DynamoDB.GetItem``)."""
+    assert load_settings({"skip_services": written}, environ={}).skip_services == frozenset({key})
+    assert load_settings({"skip_services": [written]}, environ={}).skip_services == frozenset({key})
+    assert load_settings({}, environ={ENV["skip_services"]: f"{written},s3"}).skip_services == {key, "s3"}
+    operation = {"s3": "PutObject", "dynamodb": "GetItem", "secrets-manager": "GetSecretValue"}.get(key, "*")
+    capture = load_settings({"capture": f"{written}.{operation}:Foo=app.foo"}, environ={}).capture
+    assert [(c.service, c.operation) for c in capture] == [(key, operation)]
+    with pytest.raises(ConfigError, match="did you mean 'dynamodb'"):
+        load_settings({"skip_services": "DynamDB"}, environ={})

@@ -42,12 +42,20 @@ def _parse_bool(setting: str, value: object) -> bool:
     return switch
 
 
+def service_key(written: str) -> str:
+    """botocore's hyphenized key of a service id written in any casing ('DynamoDB',
+    'Secrets Manager'): ``service_id.replace(' ', '-').lower()``, so it names one service."""
+    return written.strip().replace(" ", "-").lower()
+
+
 def _parse_services(setting: str, value: object) -> frozenset[str]:
     if value is None:  # none skipped, as capture=None captures none
         return frozenset()
     items = _items(value)
     if items == [] and (isinstance(value, str) or value):
         items = [""]  # commas or blanks alone: refused below ([] is no service skipped)
+    if items is not None:
+        items = [service_key(item) for item in items]
     if items is None or not all(re.match(_SERVICE_ID, item) for item in items):
         raise ConfigError(
             setting,
