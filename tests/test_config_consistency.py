@@ -3,6 +3,7 @@ the comma-separated string does, and the environment says everything the keyword
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,32 @@ def test_a_service_id_in_its_own_casing_is_its_hyphenized_key(written: str, key:
     assert [(c.service, c.operation) for c in capture] == [(key, operation)]
     with pytest.raises(ConfigError, match="did you mean 'dynamodb'"):
         load_settings({"skip_services": "DynamDB"}, environ={})
+
+
+@pytest.mark.parametrize("variable", ["BOTOCORE_OTEL_DISABLED", "BOTOCORE_OTEL_ENABLED", "BOTOCORE_OTEL_OFF"])
+def test_a_variable_meant_to_switch_botocore_otel_off_says_how(
+    variable: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a near miss of a setting's variable, yet plainly meant: refused as a typo is,
+    pointing at the switch that exists."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings({}, environ={variable: "true"})
+    assert raised.value.setting == variable
+    assert "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=botocore_otel" in raised.value.allowed
+    caplog.set_level(logging.WARNING, logger="botocore_otel")
+    load_settings({}, environ={variable: "false"}, strict=False)  # auto-instrumentation: said once
+    said = [r for r in caplog.records if r.name == "botocore_otel"]
+    assert len(said) == 1 and said[0].levelno == logging.ERROR
+    assert (
+        variable in said[0].getMessage() and "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS" in said[0].getMessage()
+    )
+
+
+def test_any_other_unknown_variable_is_said_once_and_a_tools_own_is_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="botocore_otel")
+    environ = {"BOTOCORE_OTEL_FLAVOUR": "x", "BOTOCORE_OTEL_PYTEST": "1", ENV["metrics"]: "all"}
+    assert load_settings({}, environ=environ).metrics == load_settings({"metrics": "all"}, environ={}).metrics
+    said = [r.getMessage() for r in caplog.records if r.name == "botocore_otel"]
+    assert len(said) == 1 and "BOTOCORE_OTEL_FLAVOUR" in said[0] and ENV["metrics"] in said[0], said
