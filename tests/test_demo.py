@@ -212,3 +212,26 @@ def test_locust_master_and_worker(tmp_path):
     assert master.returncode == 0, master_err[-3000:]
     stats = _stats(prefix)
     assert stats["dynamodb.GetItem"][0] > 0 and stats["Aggregated"][1] == 0  # a count, not a rate
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from botocore_otel.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse's own exits: --help, --version, usage errors
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_rules_says_a_file_it_cannot_read_by_name(tmp_path, capsys):
+    unreadable = [(tmp_path / "missing.json", "No such file or directory"), (tmp_path, "Is a directory")]
+    for path, reason in unreadable:
+        code, out, err = _cli(capsys, "check-rules", str(path))
+        assert code == 2 and not out
+        assert err == f"botocore-otel: cannot read {path}: {reason}\n", err
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    code, _, err = _cli(capsys, "check-rules", str(broken))
+    assert code == 2 and err.startswith(f"botocore-otel: {broken}: expected valid JSON"), err

@@ -33,6 +33,19 @@ def _positive(text: str) -> int:
     return value
 
 
+def _say(error: ConfigError, path: str) -> None:
+    """A rules file's error: the file named, as the command line gave it."""
+    from botocore_otel.synthetic.config import UnreadableRulesFile
+
+    if isinstance(error, UnreadableRulesFile):
+        text = f"cannot read {path}: {error.reason}"
+    elif error.setting == path:  # the file as a whole, not one rule in it
+        text = f"{path}: expected {error.allowed}"
+    else:
+        text = str(error)
+    print(f"botocore-otel: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="botocore-otel", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         lines = check_rules_file(args.file)
     except ConfigError as error:
-        print(f"botocore-otel: {error}", file=sys.stderr)
+        _say(error, args.file)
         return 2
     print(f"{args.file}: {len(lines)} valid rule(s)")
     for line in lines:
