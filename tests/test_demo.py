@@ -235,3 +235,11 @@ def test_check_rules_says_a_file_it_cannot_read_by_name(tmp_path, capsys):
     broken.write_text("{")
     code, _, err = _cli(capsys, "check-rules", str(broken))
     assert code == 2 and err.startswith(f"botocore-otel: {broken}: expected valid JSON"), err
+
+
+def test_help_is_plain_text(capsys):
+    for argv in (["--help"], ["demo", "--help"], ["check-rules", "--help"]):
+        code, out, _ = _cli(capsys, *argv)
+        assert code == 0 and out.startswith("usage: botocore-otel")
+        assert "``" not in out and ":func:" not in out, out
+    assert "botocore-otel console command: demo and check-rules FILE" in _cli(capsys, "--help")[1]

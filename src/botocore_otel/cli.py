@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from botocore_otel.errors import ConfigError
 
+_DESCRIPTION = "botocore-otel console command: demo and check-rules FILE."
+
 
 def _importable(modules: Sequence[str], install: str) -> bool:
     """Whether every module imports; if not, names the first missing one and how to install it."""
@@ -47,7 +49,8 @@ def _say(error: ConfigError, path: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="botocore-otel", description=__doc__)
+    # Not __doc__: that is reStructuredText, and gone under python -OO.
+    parser = argparse.ArgumentParser(prog="botocore-otel", description=_DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the offline demo on synthetic responses")
     demo.add_argument("--iterations", type=_positive, default=40, help="sample requests to run (default 40)")
