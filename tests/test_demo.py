@@ -243,3 +243,12 @@ def test_help_is_plain_text(capsys):
         assert code == 0 and out.startswith("usage: botocore-otel")
         assert "``" not in out and ":func:" not in out, out
     assert "botocore-otel console command: demo and check-rules FILE" in _cli(capsys, "--help")[1]
+
+
+def test_version_prints_the_installed_packages_version(capsys):
+    from importlib.metadata import version
+
+    code, out, _ = _cli(capsys, "--version")
+    assert code == 0 and out == f"botocore-otel {version('botocore-otel')}\n"
+    done = _run([str(BIN / "botocore-otel"), "--version"])
+    assert done.returncode == 0 and done.stdout == out, done.stderr

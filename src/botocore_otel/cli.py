@@ -25,6 +25,15 @@ def _importable(modules: Sequence[str], install: str) -> bool:
     return True
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("botocore-otel")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -51,6 +60,7 @@ def _say(error: ConfigError, path: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     # Not __doc__: that is reStructuredText, and gone under python -OO.
     parser = argparse.ArgumentParser(prog="botocore-otel", description=_DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"botocore-otel {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the offline demo on synthetic responses")
     demo.add_argument("--iterations", type=_positive, default=40, help="sample requests to run (default 40)")
