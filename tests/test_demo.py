@@ -252,3 +252,15 @@ def test_version_prints_the_installed_packages_version(capsys):
     assert code == 0 and out == f"botocore-otel {version('botocore-otel')}\n"
     done = _run([str(BIN / "botocore-otel"), "--version"])
     assert done.returncode == 0 and done.stdout == out, done.stderr
+
+
+def test_the_demo_names_its_rules_option_for_a_bad_rules_file(tmp_path, capsys):
+    missing = tmp_path / "missing.json"
+    code, out, err = _cli(capsys, "demo", "--rules", str(missing))
+    assert code == 2 and not out
+    assert err == f"botocore-otel: --rules: cannot read {missing}: No such file or directory\n", err
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"rules": [{"name": "typo", "match": "dynamodbb.GetItem"}]}))
+    code, _, err = _cli(capsys, "demo", "--rules", str(typo))
+    assert code == 2 and err.startswith(f"botocore-otel: --rules: {typo}[rule 'typo'].match="), err
+    assert "synthetic" not in err

@@ -44,8 +44,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def _say(error: ConfigError, path: str) -> None:
-    """A rules file's error: the file named, as the command line gave it."""
+def _say(error: ConfigError, path: str, option: str = "") -> None:
+    """A rules file's error: the file named as the command line gave it (after ``option``)."""
     from botocore_otel.synthetic.config import UnreadableRulesFile
 
     if isinstance(error, UnreadableRulesFile):
@@ -54,7 +54,7 @@ def _say(error: ConfigError, path: str) -> None:
         text = f"{path}: expected {error.allowed}"
     else:
         text = str(error)
-    print(f"botocore-otel: {text}", file=sys.stderr)
+    print(f"botocore-otel: {option}{': ' if option else ''}{text}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,6 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not _importable(demo_module.required_modules(), "pip install 'botocore-otel[demo]'"):
             return 2
+        if args.rules:  # checked here, so that an error names the file and --rules
+            from botocore_otel.synthetic import check_rules_file
+
+            try:
+                check_rules_file(args.rules)
+            except ConfigError as error:
+                _say(error, args.rules, "--rules")
+                return 2
         try:
             demo_module.run(sys.stdout, iterations=args.iterations, rules=args.rules, loop=args.loop)
         except ConfigError as error:
