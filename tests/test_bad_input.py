@@ -69,7 +69,7 @@ BAD_KEYWORDS: list[tuple[str, Any, str]] = [
     ("sqs_aws_trace_header", "sometimes", "boolean"),
     ("skip_services", 5, "service ids"),
     ("skip_services", {"s3": True}, "service ids"),
-    ("skip_services", ["S3"], "service ids"),
+    ("skip_services", ["s3!"], "service ids"),
     ("request_hook", 42, "callable"),
     ("request_hook", _wrong_arity, "(span, service_id, operation"),
     ("response_hook", "os:getcwd", "(span, service_id, operation"),

@@ -212,3 +212,55 @@ def test_locust_master_and_worker(tmp_path):
     assert master.returncode == 0, master_err[-3000:]
     stats = _stats(prefix)
     assert stats["dynamodb.GetItem"][0] > 0 and stats["Aggregated"][1] == 0  # a count, not a rate
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from botocore_otel.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse's own exits: --help, --version, usage errors
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_rules_says_a_file_it_cannot_read_by_name(tmp_path, capsys):
+    unreadable = [(tmp_path / "missing.json", "No such file or directory"), (tmp_path, "Is a directory")]
+    for path, reason in unreadable:
+        code, out, err = _cli(capsys, "check-rules", str(path))
+        assert code == 2 and not out
+        assert err == f"botocore-otel: cannot read {path}: {reason}\n", err
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    code, _, err = _cli(capsys, "check-rules", str(broken))
+    assert code == 2 and err.startswith(f"botocore-otel: {broken}: expected valid JSON"), err
+
+
+def test_help_is_plain_text(capsys):
+    for argv in (["--help"], ["demo", "--help"], ["check-rules", "--help"]):
+        code, out, _ = _cli(capsys, *argv)
+        assert code == 0 and out.startswith("usage: botocore-otel")
+        assert "``" not in out and ":func:" not in out, out
+    assert "botocore-otel console command: demo and check-rules FILE" in _cli(capsys, "--help")[1]
+
+
+def test_version_prints_the_installed_packages_version(capsys):
+    from importlib.metadata import version
+
+    code, out, _ = _cli(capsys, "--version")
+    assert code == 0 and out == f"botocore-otel {version('botocore-otel')}\n"
+    done = _run([str(BIN / "botocore-otel"), "--version"])
+    assert done.returncode == 0 and done.stdout == out, done.stderr
+
+
+def test_the_demo_names_its_rules_option_for_a_bad_rules_file(tmp_path, capsys):
+    missing = tmp_path / "missing.json"
+    code, out, err = _cli(capsys, "demo", "--rules", str(missing))
+    assert code == 2 and not out
+    assert err == f"botocore-otel: --rules: cannot read {missing}: No such file or directory\n", err
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"rules": [{"name": "typo", "match": "dynamodbb.GetItem"}]}))
+    code, _, err = _cli(capsys, "demo", "--rules", str(typo))
+    assert code == 2 and err.startswith(f"botocore-otel: --rules: {typo}[rule 'typo'].match="), err
+    assert "synthetic" not in err

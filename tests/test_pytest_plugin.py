@@ -26,7 +26,7 @@ def _usage_error(done: subprocess.CompletedProcess[str]) -> str:
     [
         ("BOTOCORE_OTEL_METRICS", "bogus"),
         ("BOTOCORE_OTEL_PROPAGATE", "maybe"),
-        ("BOTOCORE_OTEL_SKIP_SERVICES", "S3"),
+        ("BOTOCORE_OTEL_SKIP_SERVICES", "s3!"),
         ("BOTOCORE_OTEL_SYNTHETIC_RULES", "/nonexistent/rules.json"),
     ],
 )

@@ -226,7 +226,7 @@ def test_capture_syntax():
     [
         "dynamodb.Query",
         "dynamodb.Query:=x",
-        "Dynamo DB.Query:A=b",
+        "dynamo/db.Query:A=b",
         "s3.GetObject:Key=",
         "s3.Get-Object:Key=a",
         42,

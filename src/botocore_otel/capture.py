@@ -80,7 +80,9 @@ def _parse_path(text: str) -> tuple[str, ...] | None:
 
 def _parse_item(setting: str, item: str) -> list[Capture]:
     target, colon, assignments = item.partition(":")
-    match = _TARGET.match(target.strip())
+    service, dot, operation = target.strip().rpartition(".")
+    key = service.strip().replace(" ", "-").lower()  # any casing of the id, as skip_services
+    match = _TARGET.match(f"{key}{dot}{operation}")
     if not colon or match is None or not assignments.strip():
         raise ConfigError(setting, item, _SYNTAX)
     captures = []

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from botocore_otel.errors import ConfigError
 
+_DESCRIPTION = "botocore-otel console command: demo and check-rules FILE."
+
 
 def _importable(modules: Sequence[str], install: str) -> bool:
     """Whether every module imports; if not, names the first missing one and how to install it."""
@@ -23,6 +25,15 @@ def _importable(modules: Sequence[str], install: str) -> bool:
     return True
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("botocore-otel")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -33,8 +44,23 @@ def _positive(text: str) -> int:
     return value
 
 
+def _say(error: ConfigError, path: str, option: str = "") -> None:
+    """A rules file's error: the file named as the command line gave it (after ``option``)."""
+    from botocore_otel.synthetic.config import UnreadableRulesFile
+
+    if isinstance(error, UnreadableRulesFile):
+        text = f"cannot read {path}: {error.reason}"
+    elif error.setting == path:  # the file as a whole, not one rule in it
+        text = f"{path}: expected {error.allowed}"
+    else:
+        text = str(error)
+    print(f"botocore-otel: {option}{': ' if option else ''}{text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="botocore-otel", description=__doc__)
+    # Not __doc__: that is reStructuredText, and gone under python -OO.
+    parser = argparse.ArgumentParser(prog="botocore-otel", description=_DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"botocore-otel {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the offline demo on synthetic responses")
     demo.add_argument("--iterations", type=_positive, default=40, help="sample requests to run (default 40)")
@@ -50,6 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not _importable(demo_module.required_modules(), "pip install 'botocore-otel[demo]'"):
             return 2
+        if args.rules:  # checked here, so that an error names the file and --rules
+            from botocore_otel.synthetic import check_rules_file
+
+            try:
+                check_rules_file(args.rules)
+            except ConfigError as error:
+                _say(error, args.rules, "--rules")
+                return 2
         try:
             demo_module.run(sys.stdout, iterations=args.iterations, rules=args.rules, loop=args.loop)
         except ConfigError as error:
@@ -64,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         lines = check_rules_file(args.file)
     except ConfigError as error:
-        print(f"botocore-otel: {error}", file=sys.stderr)
+        _say(error, args.file)
         return 2
     print(f"{args.file}: {len(lines)} valid rule(s)")
     for line in lines:

@@ -128,10 +128,16 @@ def _semconv_mode(environ: Mapping[str, str]) -> str:
     return SemconvMode.OLD
 
 
-def _check_env_typos(env: Mapping[str, str], strict: bool) -> None:
-    """A ``BOTOCORE_OTEL_*`` variable that is a near miss of a real one (a typo) is an error.
+_SWITCH_WORDS = frozenset({"disabled", "disable", "enabled", "enable", "off", "on"})
+_TOOL_VARIABLES = frozenset({"BOTOCORE_OTEL_PYTEST"})  # the pytest plugin's switch: not a setting
 
-    Other variables with the prefix (tools' own switches) are left alone."""
+
+def _check_env_typos(env: Mapping[str, str], strict: bool) -> None:
+    """A ``BOTOCORE_OTEL_*`` variable that is a near miss of a real one (a typo), or one meant to
+    switch botocore-otel off (``BOTOCORE_OTEL_DISABLED``), is an error.
+
+    Any other unknown variable with the prefix is a warning; the tools' own switches are left
+    alone."""
     known = list(_ENV_NAMES.values())
     for variable in env:
         if not variable.startswith(ENV_PREFIX) or variable in _ENV_NAMES.values():
@@ -149,10 +155,24 @@ def _check_env_typos(env: Mapping[str, str], strict: bool) -> None:
 
         close = difflib.get_close_matches(variable, known, n=1, cutoff=0.85)
         if close:
-            error = ConfigError(variable, env[variable], f"a known variable: did you mean {close[0]}?")
-            if strict:
-                raise error
-            logger.error("botocore-otel: ignoring variable: %s", error)
+            allowed = f"a known variable: did you mean {close[0]}?"
+        elif keyword in _SWITCH_WORDS:  # meant to switch botocore-otel off (or on): says how
+            allowed = (
+                "no such variable: botocore-otel is on once instrumented; switch it off with "
+                "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=botocore_otel"
+            )
+        else:
+            if variable not in _TOOL_VARIABLES:  # no typo we can name: said, never silently
+                logger.warning(
+                    "botocore-otel: ignoring variable %s: no setting reads it (they are %s)",
+                    variable,
+                    ", ".join(known),
+                )
+            continue
+        error = ConfigError(variable, env[variable], allowed)
+        if strict:
+            raise error
+        logger.error("botocore-otel: ignoring variable: %s", error)
 
 
 def _parsed(parse: Callable[[str, object], Any], setting: str, raw: object) -> Any:

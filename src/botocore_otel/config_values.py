@@ -24,23 +24,39 @@ _SERVICE_ID = r"^[a-z0-9][a-z0-9-]*$"
 _HOOK_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
 
 
-def _parse_bool(setting: str, value: object) -> bool:
+def _switch(value: object) -> bool | None:
+    """A boolean in any form the settings take (True, 1, ' On '), or None for anything else."""
     if isinstance(value, bool):
         return value
     if type(value) is int and value in (0, 1):  # the 1/0 the error offers, as numbers too
         return value == 1
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ConfigError(setting, value, "a boolean: true/false, 1/0, yes/no or on/off")
+    return None
+
+
+def _parse_bool(setting: str, value: object) -> bool:
+    switch = _switch(value)
+    if switch is None:
+        raise ConfigError(setting, value, "a boolean: true/false, 1/0, yes/no or on/off")
+    return switch
+
+
+def service_key(written: str) -> str:
+    """botocore's hyphenized key of a service id written in any casing ('DynamoDB',
+    'Secrets Manager'): ``service_id.replace(' ', '-').lower()``, so it names one service."""
+    return written.strip().replace(" ", "-").lower()
 
 
 def _parse_services(setting: str, value: object) -> frozenset[str]:
-    items: object = value
-    if isinstance(value, str):  # a stray comma ('s3,sqs,') is no item, as in the other lists
-        items = [part.strip() for part in value.split(",") if part.strip()] or [value]
-    if not isinstance(items, (list, tuple, set, frozenset)) or not all(
-        isinstance(item, str) and re.match(_SERVICE_ID, item) for item in items
-    ):
+    if value is None:  # none skipped, as capture=None captures none
+        return frozenset()
+    items = _items(value)
+    if items == [] and (isinstance(value, str) or value):
+        items = [""]  # commas or blanks alone: refused below ([] is no service skipped)
+    if items is not None:
+        items = [service_key(item) for item in items]
+    if items is None or not all(re.match(_SERVICE_ID, item) for item in items):
         raise ConfigError(
             setting,
             value,
@@ -143,26 +159,41 @@ def _parse_synthetic(setting: str, value: object) -> Any:
 
     if isinstance(value, SyntheticResponder):
         return value
-    if (isinstance(value, str) and not value.strip()) or (isinstance(value, (list, tuple)) and not value):
-        raise ConfigError(setting, value, "a rules file path, or a non-empty list of rule dicts")
-    return SyntheticResponder.from_config(value, source=setting)
+    allowed = "a rules file path, or a list of rule dicts, holding at least one rule"
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(setting, value, allowed)
+    responder = SyntheticResponder.from_config(value, source=setting)
+    if not responder.rules:  # {}, {"rules": []} or such a file: a responder that answers nothing
+        raise ConfigError(setting, value, allowed)
+    return responder
+
+
+def _items(value: object) -> list[str] | None:
+    """The items of a comma-separated string or of a list of strings, read alike: each stripped,
+    empty ones dropped (a stray comma is no item); None when ``value`` is neither."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(i, str) for i in value):
+        return None
+    return [item.strip() for item in value if item.strip()]
 
 
 def _choices(value: object, allowed: tuple[str, ...], every: frozenset[str]) -> frozenset[str] | None:
     """The items of a list or comma-separated string, each from ``allowed`` ('all' alone means
     ``every``); None when one is not, or when none is given."""
-    items = [p.strip().lower() for p in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple, set, frozenset)) or not all(isinstance(i, str) for i in items):
+    items = _items(value)
+    if items is None:
         return None
-    chosen = {i for i in items if i}
+    chosen = {i.lower() for i in items}
     if chosen == {"all"}:
         return every
     return frozenset(chosen) if chosen and chosen <= set(allowed) else None
 
 
 def _parse_payload(setting: str, value: object) -> frozenset[str]:
-    if isinstance(value, bool):
-        return frozenset(PAYLOAD_SERVICES) if value else frozenset()
+    switch = _switch(value)  # the variable says true/false as the keyword does
+    if switch is not None:
+        return frozenset(PAYLOAD_SERVICES) if switch else frozenset()
     chosen = _choices(value, (*PAYLOAD_SERVICES, "none"), frozenset(PAYLOAD_SERVICES))
     if chosen == frozenset({"none"}):
         return frozenset()
@@ -171,24 +202,25 @@ def _parse_payload(setting: str, value: object) -> frozenset[str]:
     raise ConfigError(
         setting,
         value,
-        f"service names from {', '.join(PAYLOAD_SERVICES)} (comma-separated in the environment), "
-        "'all' or 'none' (kinesis is not offered: its only carrier is the record data)",
+        f"true, false, or service names from {', '.join(PAYLOAD_SERVICES)} (comma-separated in the "
+        "environment), 'all' or 'none' (kinesis is not offered: its only carrier is the record data)",
     )
 
 
 def _parse_metrics(setting: str, value: object) -> frozenset[str]:
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        value = value.strip().lower() in _TRUE
-    if isinstance(value, bool):
-        return DEFAULT_METRICS if value else frozenset()
-    chosen = _choices(value, METRIC_GROUPS, frozenset(METRIC_GROUPS))
-    if chosen is not None:
+    switch = _switch(value)
+    if switch is not None:
+        return DEFAULT_METRICS if switch else frozenset()
+    chosen = _choices(value, (*METRIC_GROUPS, "none"), frozenset(METRIC_GROUPS))
+    if chosen == frozenset({"none"}):  # as payload_propagation takes it
+        return frozenset()
+    if chosen is not None and "none" not in chosen:
         return chosen
     raise ConfigError(
         setting,
         value,
         f"true, false, or metric groups from {', '.join(METRIC_GROUPS)} "
-        "(comma-separated in the environment), or 'all'",
+        "(comma-separated in the environment), 'all' or 'none'",
     )
 
 
@@ -211,13 +243,15 @@ application set, say) counts as ``other``; a longer ``fixed:<value>`` is refused
 
 
 def _parse_attribution(setting: str, value: object) -> tuple[tuple[str, str], ...]:
+    if value is None:  # no attribution, as capture=None captures none
+        return ()
     items = [p.strip() for p in value.split(",")] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
         raise ConfigError(setting, value, f"a list of sources: {_ATTRIBUTION_SOURCES}")
     sources: list[tuple[str, str]] = []
     for item in items:
         kind, colon, argument = item.strip().partition(":")
-        argument = argument.strip()
+        kind, argument = kind.strip().lower(), argument.strip()  # the kind is a word: any casing
         if kind == "fixed" and len(argument) > MAX_COMPONENT_LENGTH:
             raise ConfigError(setting, value, f"a fixed:<value> of at most {MAX_COMPONENT_LENGTH} characters")
         if (kind in ("baggage", "fixed") and colon and argument) or (kind == "route" and not colon):

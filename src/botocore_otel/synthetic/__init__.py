@@ -17,6 +17,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel
 
+from botocore_otel.errors import ConfigError
 from botocore_otel.synthetic.config import check_rules, parse_rules
 from botocore_otel.synthetic.defaults import CREDENTIAL_OPERATIONS, usable_defaults
 from botocore_otel.synthetic.responses import Template
@@ -302,6 +303,8 @@ class SyntheticResponder:
 def check_rules_file(path: str | os.PathLike[str]) -> list[str]:
     """One human-readable line per rule of a rules file; raises ``ConfigError``."""
     responder = SyntheticResponder.from_config(path, source=os.fspath(path))
+    if not responder.rules:  # as the synthetic setting refuses it
+        raise ConfigError(os.fspath(path), os.fspath(path), "a rules file holding at least one rule")
     lines = []
     for i, rule in enumerate(responder.rules):
         line = f"{i + 1}. {rule.describe()}"

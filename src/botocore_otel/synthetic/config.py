@@ -79,14 +79,21 @@ def load(value: object, source: str) -> list[object]:
     return list(value)
 
 
+class UnreadableRulesFile(ConfigError):
+    """A rules file that cannot be read at all (missing, a directory, no permission)."""
+
+    def __init__(self, source: str, path: str, reason: str) -> None:
+        super().__init__(source, path, f"a readable JSON or TOML rules file ({reason})")
+        self.reason = reason
+
+
 def _read_file(path_like: str | os.PathLike[str], source: str) -> object:
     path = os.fsdecode(path_like)
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ConfigError(source, path, f"a readable JSON or TOML rules file ({reason})") from exc
+        raise UnreadableRulesFile(source, path, getattr(exc, "strerror", None) or str(exc)) from exc
     if path.lower().endswith(".toml"):
         try:
             import tomllib  # type: ignore[import-not-found,unused-ignore]
