@@ -129,7 +129,10 @@ def _semconv_mode(environ: Mapping[str, str]) -> str:
 
 
 _SWITCH_WORDS = frozenset({"disabled", "disable", "enabled", "enable", "off", "on"})
-_TOOL_VARIABLES = frozenset({"BOTOCORE_OTEL_PYTEST"})  # the pytest plugin's switch: not a setting
+# Not settings: the pytest plugin's switch, and the repository's soak test and preview renderer.
+_TOOL_VARIABLES = frozenset(
+    {"BOTOCORE_OTEL_PYTEST", "BOTOCORE_OTEL_SOAK_CALLS", "BOTOCORE_OTEL_RENDER_PREVIEWS"}
+)
 
 
 def _check_env_typos(env: Mapping[str, str], strict: bool) -> None:
