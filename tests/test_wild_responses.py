@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -70,6 +71,16 @@ def response(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+class _QuietServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up on an answer (a read timeout, a body it did not read whole)
+        # closed the connection: not the server's error, and no traceback on stderr.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class RawServer:
     """Answers each request with the bytes ``reply(request)`` returns, then closes."""
@@ -100,8 +111,7 @@ class RawServer:
                 self.wfile.write(server.reply(request))
                 self.wfile.flush()
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
