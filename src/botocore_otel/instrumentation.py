@@ -96,6 +96,10 @@ class Instrumentation(SharedOnCopy):
         self._on_s3_client = on_s3_client
         self._emitters: weakref.WeakSet[Any] = weakref.WeakSet()
         self._client_configs: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        # session emitters that hold the per-service handlers: every later client of such a
+        # service fires creating-client-class again, and botocore inspects each handler anew
+        # before ignoring it by its unique id (about 3M instructions a client)
+        self._serviced: weakref.WeakSet[Any] = weakref.WeakSet()
         wanted = {"always"}
         if "phases" in settings.metrics:
             wanted |= {"phases", "signed"}
@@ -126,8 +130,11 @@ class Instrumentation(SharedOnCopy):
         return self._service_handlers
 
     def _on_service_client(self, emitter: Any, **_: Any) -> None:
+        if emitter in self._serviced:
+            return
         try:
             register(emitter, self._service_handlers_loaded())
+            self._serviced.add(emitter)
         except Exception as error:
             report("registering per-service handlers", error)
 
@@ -180,6 +187,7 @@ class Instrumentation(SharedOnCopy):
         if aio is not None:
             emitter.unregister(aio.GUARD_EVENT, aio.on_creating_client_class, unique_id=aio.GUARD_ID)
         self._emitters.discard(emitter)
+        self._serviced.discard(emitter)
         client_config = self._client_configs.pop(emitter, None) or client_config
         if client_config is not None:  # its calls running now lost their closing handlers
             self.lifecycle.unhooked[client_config] = time.time_ns()
