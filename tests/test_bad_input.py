@@ -39,7 +39,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from botocore_otel import ConfigError, wiring
 from botocore_otel.config import _OPTIONS, Settings, env_names, load_settings
-from botocore_otel.config_values import PARSERS, _parse_bool
+from botocore_otel.config_values import PARSERS, parse_bool
 from botocore_otel.instrumentor import Instrumentor, auto_instrumentor
 from tests.support.moto_server import MotoServer
 
@@ -183,7 +183,7 @@ def test_explicit_api_refuses_bad_keyword(case: tuple[str, Any, str]) -> None:
     assert _handler_ids(session) == []
 
 
-_BOOLEANS = sorted(name for name, (parse, _) in PARSERS.items() if parse is _parse_bool)
+_BOOLEANS = sorted(name for name, (parse, _) in PARSERS.items() if parse is parse_bool)
 
 
 @pytest.mark.parametrize("option", _BOOLEANS)

@@ -30,6 +30,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
+from botocore_otel.config_values import service_key
 from botocore_otel.converters import is_int64
 from botocore_otel.errors import ConfigError, report
 from botocore_otel.redact import is_denied_member, is_personal
@@ -81,8 +82,7 @@ def _parse_path(text: str) -> tuple[str, ...] | None:
 def _parse_item(setting: str, item: str) -> list[Capture]:
     target, colon, assignments = item.partition(":")
     service, dot, operation = target.strip().rpartition(".")
-    key = service.strip().replace(" ", "-").lower()  # any casing of the id, as skip_services
-    match = _TARGET.match(f"{key}{dot}{operation}")
+    match = _TARGET.match(f"{service_key(service)}{dot}{operation}")  # any casing, as skip_services
     if not colon or match is None or not assignments.strip():
         raise ConfigError(setting, item, _SYNTAX)
     captures = []

@@ -35,7 +35,7 @@ def _switch(value: object) -> bool | None:
     return None
 
 
-def _parse_bool(setting: str, value: object) -> bool:
+def parse_bool(setting: str, value: object) -> bool:
     switch = _switch(value)
     if switch is None:
         raise ConfigError(setting, value, "a boolean: true/false, 1/0, yes/no or on/off")
@@ -310,18 +310,18 @@ PARSERS: dict[str, tuple[_Parser, Any]] = {
     "request_hook": (_parse_hook, None),
     "response_hook": (_parse_hook, None),
     "skip_services": (_parse_services, frozenset()),
-    "propagate": (_parse_bool, False),
+    "propagate": (parse_bool, False),
     "propagator": (_parse_propagator, None),
     "logger_provider": (_parse_logger_provider, None),
-    "baggage": (_parse_bool, False),
-    "attempt_spans": (_parse_bool, False),
+    "baggage": (parse_bool, False),
+    "attempt_spans": (parse_bool, False),
     "metrics": (_parse_metrics, frozenset()),
-    "phase_metrics": (_parse_bool, None),  # deprecated: folded into ``metrics``
+    "phase_metrics": (parse_bool, None),  # deprecated: folded into ``metrics``
     "synthetic": (_parse_synthetic, None),
     "payload_propagation": (_parse_payload, frozenset()),
-    "sqs_aws_trace_header": (_parse_bool, False),
+    "sqs_aws_trace_header": (parse_bool, False),
     "capture": (_parse_capture, ()),
-    "dynamodb_consumed_capacity": (_parse_bool, False),
+    "dynamodb_consumed_capacity": (parse_bool, False),
     "attribution": (_parse_attribution, ()),
     "attribution_max_values": (_parse_count, 100),
 }

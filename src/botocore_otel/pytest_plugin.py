@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, Span
 
 ENV_SWITCH = "BOTOCORE_OTEL_PYTEST"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"", "0", "false", "no", "off"})
 _MAX_SAMPLES = 20
 # The longest wait at the end for calls still running on threads that tests left behind:
 # botocore's default (legacy) retries alone may sleep up to 15 s in all.
@@ -90,15 +88,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def enabled(config: pytest.Config) -> bool:
     """Raises ``pytest.UsageError`` for a ``BOTOCORE_OTEL_PYTEST`` that is not a boolean."""
-    switch = os.environ.get(ENV_SWITCH, "").strip().lower()
-    if switch not in _TRUE | _FALSE:
+    on = False
+    if os.environ.get(ENV_SWITCH, "").strip():  # an empty variable counts as unset
+        from botocore_otel.config_values import parse_bool
         from botocore_otel.errors import ConfigError
 
-        error = ConfigError(
-            ENV_SWITCH, os.environ[ENV_SWITCH], "a boolean: true/false, 1/0, yes/no or on/off"
-        )
-        raise pytest.UsageError(f"botocore-otel: {error}")
-    return bool(config.getoption("botocore_otel", default=False)) or switch in _TRUE
+        try:
+            on = parse_bool(ENV_SWITCH, os.environ[ENV_SWITCH])
+        except ConfigError as error:
+            raise pytest.UsageError(f"botocore-otel: {error}") from None
+    return bool(config.getoption("botocore_otel", default=False)) or on
 
 
 def _options() -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from botocore_otel.attributes import Attributes
-from botocore_otel.converters import MAX_LIST, MAX_TEXT, is_int64
+from botocore_otel.converters import is_int64, texts
 from botocore_otel.genai.families import CONVERSE, Family, dig, estimate_tokens, family_of
 from botocore_otel.genai.runtime import PROVIDER, GenAIRuntime
 
@@ -250,7 +250,7 @@ class GenAICall:
             stop = dig(request, family.stop_sequences)
             if isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
                 # botocore takes tuples; an InvokeModel body is not checked at all
-                attributes["gen_ai.request.stop_sequences"] = [item[:MAX_TEXT] for item in stop[:MAX_LIST]]
+                attributes["gen_ai.request.stop_sequences"] = texts(stop) or []
         params: Mapping[str, Any] = self.state.params or {}
         guardrail = params.get("guardrailIdentifier") or dig(
             params, ("guardrailConfig", "guardrailIdentifier")
